@@ -1,0 +1,16 @@
+//! Criterion benchmarks of the engine against the peers a Rust engineer would
+//! pick.
+//!
+//! The benchmark itself (`benches/lifecycle.rs`) only wires things together;
+//! everything it measures besides the engine lives here so that it can be
+//! read, and unit-tested, on its own:
+//!
+//! - [`peers`]: the peer implementations of "a table of asynchronous
+//!   requests", each doing the same work as the engine (create a request
+//!   record, finish it with one state transition, hand the result back).
+//! - [`harness`]: the completer thread and the batching used by the
+//!   cross-thread and cancel groups, shared by the engine and every peer so
+//!   that scaffolding costs the same for all.
+
+pub mod harness;
+pub mod peers;

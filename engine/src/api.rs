@@ -1,0 +1,328 @@
+//! The engine facade: `WinAPPCStartup` / `WinAPPCCleanup`, the
+//! `WinAsyncAPPC*` family as [`Engine::submit`], and
+//! `WinAPPCCancelAsyncRequest` as [`Engine::cancel`].
+
+use crate::completion::{
+    intrusive::Queue, waker::WakerCell, PortInfo, Receiver, Sender, SlotTarget, Target, TaskFuture,
+};
+use crate::core::{CollectError, Core, Reason};
+use crate::state::{Finisher, Kind, Verdict};
+use crate::sync::Arc;
+use crate::{Handle, Port, Request, Verb};
+use std::fmt;
+
+/// `WAPPCALREADY`: the verb already completed (its completion may still be queued).
+pub const WAPPCALREADY: i32 = 0xF000;
+/// `WAPPCINVALID`: not a valid task handle (also: unsupported low version).
+pub const WAPPCINVALID: i32 = 0xF001;
+/// `WAPPCCANCEL`: a blocking call was cancelled.
+pub const WAPPCCANCEL: i32 = 0xF002;
+/// `WAPPCSYSNOTREADY`: the subsystem is not started.
+pub const WAPPCSYSNOTREADY: i32 = 0xF003;
+/// `WAPPCVERNOTSUPPORTED`: the requested version is not supported.
+pub const WAPPCVERNOTSUPPORTED: i32 = 0xF004;
+
+/// The only Windows APPC version: 1.0 (low byte major, high byte minor).
+pub const WINAPPC_VERSION: u16 = 0x0001;
+
+/// What `WinAPPCStartup` fills in (`WAPPCDATA`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartupData {
+    /// The version the application will use: the one it asked for if
+    /// supported, else the highest supported (always 1.0 here).
+    pub version: u16,
+    /// Implementation description (at most 127 bytes, like `szDescription`).
+    pub description: &'static str,
+}
+
+/// Why `WinAPPCStartup` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartupError {
+    /// The requested version is below 1.0 (`WAPPCINVALID`).
+    Invalid,
+    /// The requested major version is above 1 (`WAPPCVERNOTSUPPORTED`).
+    VersionNotSupported,
+}
+
+impl StartupError {
+    /// The `WinAPPCStartup` return value.
+    pub fn code(self) -> i32 {
+        match self {
+            StartupError::Invalid => WAPPCINVALID,
+            StartupError::VersionNotSupported => WAPPCVERNOTSUPPORTED,
+        }
+    }
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartupError::Invalid => f.write_str("requested version is below 1.0 (WAPPCINVALID)"),
+            StartupError::VersionNotSupported => {
+                f.write_str("requested major version is not supported (WAPPCVERNOTSUPPORTED)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+/// The three answers of `WinAPPCCancelAsyncRequest`.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// Cancelled: the verb's `AP_CANCELLED` completion has been posted (0).
+    Cancelled,
+    /// The verb had already completed (`WAPPCALREADY`).
+    AlreadyCompleted,
+    /// Never a valid handle of this engine (`WAPPCINVALID`).
+    Invalid,
+}
+
+impl CancelOutcome {
+    /// The exact `WinAPPCCancelAsyncRequest` return value: 0, 0xF000 or 0xF001.
+    pub fn code(self) -> i32 {
+        match self {
+            CancelOutcome::Cancelled => 0,
+            CancelOutcome::AlreadyCompleted => WAPPCALREADY,
+            CancelOutcome::Invalid => WAPPCINVALID,
+        }
+    }
+}
+
+/// What happened to a completion a transport reported.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompleteOutcome {
+    /// The task was pending; its completion is delivered.
+    Delivered,
+    /// The task was already finished (a cancel won, or the handle is stale):
+    /// the result was dropped and nothing was touched.
+    Late,
+    /// The handle was never issued by this engine.
+    Invalid,
+}
+
+/// A submission the engine did not accept (the API's handle 0). The verb
+/// comes back untouched.
+pub struct Rejected<V> {
+    /// Why.
+    pub reason: Reason,
+    /// The verb, as submitted.
+    pub verb: V,
+}
+
+impl<V> fmt::Debug for Rejected<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<V> fmt::Display for Rejected<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.reason {
+            Reason::CleanedUp => "submission refused: the engine was cleaned up",
+            Reason::Full => "submission refused: the task table is full",
+            Reason::ForeignTarget => "submission refused: the target belongs to another engine",
+        })
+    }
+}
+
+impl<V> std::error::Error for Rejected<V> {}
+
+/// Memory and occupancy figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Tasks accepted and not yet consumed.
+    pub live_tasks: usize,
+    /// Bytes of task-table pages allocated so far, verb payloads included.
+    pub table_bytes: usize,
+    /// The same pages counted without the verb payloads: the engine's own
+    /// state (`slots allocated × slot_overhead_bytes`).
+    pub state_bytes: usize,
+    /// Bytes of one slot, verb payload included.
+    pub slot_bytes: usize,
+    /// Bytes of engine state per slot, verb payload excluded.
+    pub slot_overhead_bytes: usize,
+}
+
+/// One application's APPC engine (`WinAPPCStartup` .. `WinAPPCCleanup`).
+///
+/// `Engine` is `Sync`: share it by reference or in an `Arc`. Dropping it
+/// cleans up.
+pub struct Engine<V: Request = Verb> {
+    core: Arc<Core<V>>,
+}
+
+impl<V: Request> Engine<V> {
+    /// `WinAPPCStartup`: `version` is a WORD with the major version in the
+    /// low byte and the minor in the high byte. 1.0 (`0x0001`) is the only
+    /// version; any 1.x is granted as 1.0, anything below 1.0 is
+    /// `WAPPCINVALID`, a major version above 1 is `WAPPCVERNOTSUPPORTED`.
+    /// Each call makes an independent engine, so Startup → Cleanup → Startup
+    /// in one process works.
+    pub fn startup(version: u16) -> Result<(Self, StartupData), StartupError> {
+        Self::startup_with_capacity(version, Self::MAX_CAPACITY)
+    }
+
+    /// The most tasks an engine can hold outstanding at once.
+    pub const MAX_CAPACITY: usize = crate::table::CAPACITY;
+
+    /// [`Engine::startup`] with a bound on outstanding tasks: at least
+    /// `capacity` (rounded up to a multiple of the shard count), at most
+    /// [`Engine::MAX_CAPACITY`]. Submissions past it are rejected with
+    /// [`Reason::Full`]. Table pages are allocated as they are first needed.
+    pub fn startup_with_capacity(
+        version: u16,
+        capacity: usize,
+    ) -> Result<(Self, StartupData), StartupError> {
+        let [major, _minor] = version.to_le_bytes();
+        match major {
+            0 => return Err(StartupError::Invalid),
+            1 => {}
+            _ => return Err(StartupError::VersionNotSupported),
+        }
+        let engine = Self {
+            core: Arc::new(Core::new(capacity)),
+        };
+        let data = StartupData {
+            version: WINAPPC_VERSION,
+            description: "appc-engine: lock-free asynchronous APPC",
+        };
+        Ok((engine, data))
+    }
+
+    /// `WinAPPCCleanup`: refuses new submissions and cancels every pending
+    /// task, each of which still receives its `AP_CANCELLED` completion.
+    /// Returns false if the engine was already cleaned up.
+    pub fn cleanup(&self) -> bool {
+        self.core.cleanup()
+    }
+
+    /// `WinAsyncAPPC` / `WinAsyncAPPCIOCP` / `WinAsyncAPPCEx`: accepts `verb`
+    /// for asynchronous processing. An accepted task gets exactly one
+    /// completion, delivered to `target`. `Err` is the API's handle 0, with
+    /// the reason and the verb given back.
+    pub fn submit(&self, verb: V, target: &Target<V>) -> Result<Handle, Rejected<V>> {
+        let (slot_target, kind) = match target {
+            Target::Queue(sender) => (
+                self.queue_target(&sender.0, PortInfo::default()),
+                Kind::Queue,
+            ),
+            Target::Port {
+                port,
+                key,
+                token,
+                bytes,
+            } => {
+                let info = PortInfo {
+                    key: *key,
+                    bytes: *bytes,
+                    token: *token,
+                };
+                (self.queue_target(port.queue(), info), Kind::Port)
+            }
+            Target::Event(event) => (Some(SlotTarget::Event(event.clone())), Kind::Event),
+        };
+        let Some(slot_target) = slot_target else {
+            return Err(Rejected {
+                reason: Reason::ForeignTarget,
+                verb,
+            });
+        };
+        self.core
+            .submit(crate::core::submitter(&self.core), verb, slot_target, kind)
+            .map_err(|(reason, verb)| Rejected { reason, verb })
+    }
+
+    fn queue_target(&self, queue: &Arc<Queue<V>>, info: PortInfo) -> Option<SlotTarget<V>> {
+        Arc::ptr_eq(&queue.core, &self.core).then(|| SlotTarget::Queue(queue.clone(), info))
+    }
+
+    /// Submits `verb` and returns a future of the finished verb. Dropping the
+    /// future before it resolves cancels the task.
+    pub fn submit_future(&self, verb: V) -> Result<TaskFuture<V>, Rejected<V>> {
+        self.core
+            .submit(
+                crate::core::submitter(&self.core),
+                verb,
+                SlotTarget::Future(WakerCell::new()),
+                Kind::Future,
+            )
+            .map(|handle| TaskFuture::new(self.core.clone(), handle))
+            .map_err(|(reason, verb)| Rejected { reason, verb })
+    }
+
+    /// `WinAPPCCancelAsyncRequest`: any `u64` is accepted. When this returns
+    /// [`CancelOutcome::Cancelled`], the task's `AP_CANCELLED` completion has
+    /// already been posted to its target.
+    pub fn cancel(&self, handle: impl Into<u64>) -> CancelOutcome {
+        let Some(handle) = Handle::from_raw(handle.into()) else {
+            return CancelOutcome::Invalid;
+        };
+        match self
+            .core
+            .finish(handle, Finisher::Canceller, V::set_cancelled)
+        {
+            Verdict::Pending => CancelOutcome::Cancelled,
+            Verdict::Already => CancelOutcome::AlreadyCompleted,
+            Verdict::Invalid => CancelOutcome::Invalid,
+        }
+    }
+
+    /// The transport side: the verb of task `handle` finished; `update` fills
+    /// in its results and runs only if the task was still pending.
+    pub fn complete(&self, handle: Handle, update: impl FnOnce(&mut V)) -> CompleteOutcome {
+        match self.core.finish(handle, Finisher::Completer, update) {
+            Verdict::Pending => CompleteOutcome::Delivered,
+            Verdict::Already => CompleteOutcome::Late,
+            Verdict::Invalid => CompleteOutcome::Invalid,
+        }
+    }
+
+    /// The finished verb of an event task (the VCB the application reads after
+    /// its event is signalled). Frees the task's slot.
+    pub fn collect(&self, handle: Handle) -> Result<V, CollectError> {
+        self.core.collect(handle)
+    }
+
+    /// A new message queue: the sender goes into [`Target::Queue`].
+    pub fn queue(&self) -> (Sender<V>, Receiver<V>) {
+        let queue = Arc::new(Queue::new(self.core.clone()));
+        (Sender(queue.clone()), Receiver::new(queue))
+    }
+
+    /// A new completion port.
+    pub fn port(&self) -> Port<V> {
+        Port::new(Arc::new(Queue::new(self.core.clone())))
+    }
+
+    /// Occupancy and memory figures (scans the table: not for hot paths).
+    pub fn stats(&self) -> Stats {
+        let slots = self.core.table.allocated_slots();
+        let slot_overhead_bytes = crate::table::slot_overhead();
+        Stats {
+            live_tasks: self.core.live_tasks(),
+            table_bytes: slots * self.core.table.slot_bytes(),
+            state_bytes: slots * slot_overhead_bytes,
+            slot_bytes: self.core.table.slot_bytes(),
+            slot_overhead_bytes,
+        }
+    }
+}
+
+impl<V: Request> Drop for Engine<V> {
+    fn drop(&mut self) {
+        self.core.cleanup();
+    }
+}
+
+impl<V: Request> fmt::Debug for Engine<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("tag", &self.core.table.tag())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,97 @@
+//! Sleeping until a completion target has something: an event count.
+//!
+//! The fast paths of every target are lock-free; this is only for a consumer
+//! that finds nothing and wants to block. It first spins briefly (a
+//! completion is often microseconds away, and a futex sleep and wake costs
+//! more than that), then sleeps. Producers call [`Notify::notify`] after
+//! making an item visible; it takes the lock only if someone sleeps.
+//!
+//! Ordering: the producer makes the item visible with a `SeqCst`
+//! read-modify-write, then loads `sleepers` (`SeqCst`); the consumer does
+//! `sleepers += 1; fence(SeqCst); look for an item`. In the `SeqCst` order
+//! either the producer's load sees the sleeper (and notifies under the lock,
+//! which the sleeper holds until it waits) or the fence comes after the
+//! producer's RMW and the sleeper sees the item. No wake-up is lost, and the
+//! producer's fast path has no fence of its own.
+
+use crate::sync::{after_seq_cst_rmw, fence, lock, AtomicUsize, Condvar, Mutex, Ordering::*};
+use std::time::{Duration, Instant};
+
+pub(crate) struct Notify {
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    cond: Condvar,
+}
+
+impl Notify {
+    #[inline]
+    pub(crate) fn new() -> Self {
+        Self {
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            cond: Condvar::new(),
+        }
+    }
+
+    /// Call after an item became visible through a `SeqCst` RMW.
+    #[inline]
+    pub(crate) fn notify(&self) {
+        after_seq_cst_rmw();
+        if self.sleepers.load(SeqCst) != 0 {
+            drop(lock(&self.lock));
+            self.cond.notify_all();
+        }
+    }
+
+    /// Returns the first `Some` of `poll`, sleeping between tries; `None`
+    /// once `timeout` (if any) has passed.
+    #[inline]
+    pub(crate) fn wait<T>(
+        &self,
+        timeout: Option<Duration>,
+        mut poll: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        if let Some(item) = poll() {
+            return Some(item);
+        }
+        #[cfg(not(loom))]
+        {
+            let backoff = crossbeam_utils::Backoff::new();
+            while !backoff.is_completed() {
+                backoff.snooze();
+                if let Some(item) = poll() {
+                    return Some(item);
+                }
+            }
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut guard = lock(&self.lock);
+        loop {
+            self.sleepers.fetch_add(1, Relaxed);
+            fence(SeqCst);
+            let item = poll();
+            if item.is_some() {
+                self.sleepers.fetch_sub(1, Relaxed);
+                return item;
+            }
+            guard = match deadline {
+                None => self
+                    .cond
+                    .wait(guard)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        self.sleepers.fetch_sub(1, Relaxed);
+                        return None;
+                    }
+                    self.cond
+                        .wait_timeout(guard, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
+            self.sleepers.fetch_sub(1, Relaxed);
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The engine core shared by the [`Engine`](crate::Engine), its completion
+//! targets and its futures: the task table plus the finish / deliver /
+//! consume steps that move a task through the state word.
+//!
+//! Every step here starts from a state-word transition (see
+//! [`crate::state`]) and touches the slot's cells only while that transition
+//! makes the caller their owner.
+
+use crate::completion::{Event, PortInfo, SlotTarget};
+use crate::handle::Handle;
+use crate::state::{Finisher, Kind, Published, State, Verdict};
+use crate::sync::{current_thread, Arc, AtomicBool, Ordering::*, Thread};
+use crate::table::{self, Slot, Table};
+use crate::Request;
+use std::mem;
+
+pub(crate) struct Core<V> {
+    pub(crate) table: Table<V>,
+    closed: AtomicBool,
+}
+
+/// Why a submission was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The engine was cleaned up (`WinAPPCCleanup`).
+    CleanedUp,
+    /// Every slot of the task table is in use.
+    Full,
+    /// The completion target belongs to another engine instance.
+    ForeignTarget,
+}
+
+/// Why [`Engine::collect`](crate::Engine::collect) returned no verb.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CollectError {
+    /// The task has not finished yet.
+    NotReady,
+    /// The handle was never issued by this engine.
+    Invalid,
+    /// The task's verb was already collected.
+    Collected,
+    /// The task reports to a queue, a port or a future, not to an event.
+    NotAnEventTask,
+}
+
+impl<V: Request> Core<V> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            table: Table::new(crate::sync::next_engine_tag(), capacity),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn id(&self, handle: Handle) -> u32 {
+        table::id(handle.shard(), handle.index())
+    }
+
+    fn handle(&self, id: u32, generation: u32) -> Handle {
+        let (shard, index) = table::split_id(id);
+        Handle::pack(self.table.tag(), shard, index, generation)
+    }
+
+    /// The slot of a task the caller owns a handle to (a future's).
+    pub(crate) fn slot(&self, handle: Handle) -> &Slot<V> {
+        self.table
+            .slot(handle)
+            .expect("a future's handle names a slot of its engine")
+    }
+
+    /// Stores a task as `PENDING` and returns its handle.
+    pub(crate) fn submit(
+        &self,
+        me: Thread,
+        verb: V,
+        target: SlotTarget<V>,
+        kind: Kind,
+    ) -> Result<Handle, (Reason, V)> {
+        if self.closed.load(Acquire) {
+            return Err((Reason::CleanedUp, verb));
+        }
+        let handle = self
+            .table
+            .insert(me, verb, target, kind)
+            .map_err(|(verb, _target)| (Reason::Full, verb))?;
+        // `SeqCst`, pairing with `claim` and `cleanup` (see `StateCell::claim`):
+        // either cleanup's scan sees this task, or we see `closed` and take
+        // the task back.
+        if self.closed.load(SeqCst) {
+            let slot = self.slot(handle);
+            if let Ok(owned) = slot.state.finish(handle.generation(), Finisher::Canceller) {
+                // SAFETY: the CAS made us the owner.
+                let (verb, _target) = unsafe { slot.take() };
+                self.table.release(self.id(handle), slot, owned);
+                return Err((Reason::CleanedUp, verb));
+            }
+            // Cleanup already cancelled it: its completion is on its way.
+        }
+        Ok(handle)
+    }
+
+    /// Completes (`who == Completer`) or cancels a pending task: the race of
+    /// the state word. The winner updates the verb with `update` and delivers.
+    pub(crate) fn finish(
+        &self,
+        handle: Handle,
+        who: Finisher,
+        update: impl FnOnce(&mut V),
+    ) -> Verdict {
+        let Some(slot) = self.table.slot(handle) else {
+            return Verdict::Invalid;
+        };
+        match slot.state.finish(handle.generation(), who) {
+            Ok(owned) => {
+                // SAFETY: the CAS made us the owner of the verb.
+                unsafe { slot.with_verb(update) };
+                self.deliver(self.id(handle), slot, owned);
+                Verdict::Pending
+            }
+            Err(seen) => match seen.verdict(handle.generation()) {
+                Verdict::Pending => unreachable!("a failed CAS from PENDING sees a later state"),
+                verdict => verdict,
+            },
+        }
+    }
+
+    /// Hands a finished task (owned in `FINISHING`) to its target.
+    fn deliver(&self, id: u32, slot: &Slot<V>, owned: State) {
+        match owned.kind() {
+            Kind::Queue | Kind::Port => {
+                // SAFETY: we own a queue task's target in FINISHING.
+                let queue = unsafe {
+                    slot.with_target_mut(|target| match mem::replace(target, SlotTarget::Empty) {
+                        SlotTarget::Queue(queue, info) => {
+                            *target = SlotTarget::Queued(info);
+                            queue
+                        }
+                        _ => unreachable!("queue task without a queue"),
+                    })
+                };
+                // From here the queue owns the slot; `queue` keeps the
+                // queue alive until `push` returns.
+                queue.push(id, slot);
+            }
+            Kind::Event => {
+                // SAFETY: we own an event task's target in FINISHING.
+                let event: Event = unsafe {
+                    slot.with_target_mut(|target| match mem::replace(target, SlotTarget::Empty) {
+                        SlotTarget::Event(event) => event,
+                        _ => unreachable!("event task without an event"),
+                    })
+                };
+                match slot.state.publish(owned) {
+                    Published::Ready => event.set(),
+                    Published::Abandoned => unreachable!("only futures are abandoned"),
+                }
+            }
+            Kind::Future => {
+                // SAFETY: a future task's target stays in place until the
+                // task is taken; the waker cell has its own protocol.
+                let waker = unsafe {
+                    slot.with_target(|target| match target {
+                        SlotTarget::Future(cell) => cell.close(),
+                        _ => unreachable!("future task without a waker cell"),
+                    })
+                };
+                match slot.state.publish(owned) {
+                    Published::Ready => {
+                        if let Some(waker) = waker {
+                            waker.wake();
+                        }
+                    }
+                    Published::Abandoned => {
+                        drop(waker);
+                        self.discard(id, slot);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the verb of a `READY` task whose handle the caller holds.
+    pub(crate) fn take_ready(&self, handle: Handle) -> Option<V> {
+        let slot = self.table.slot(handle)?;
+        let owned = slot.state.take(handle.generation()).ok()?;
+        Some(self.consume_owned(self.id(handle), slot, owned).1)
+    }
+
+    /// `Engine::collect`: the verb of a finished event task.
+    pub(crate) fn collect(&self, handle: Handle) -> Result<V, CollectError> {
+        let slot = self.table.slot(handle).ok_or(CollectError::Invalid)?;
+        let seen = slot.state.load();
+        match seen.verdict(handle.generation()) {
+            Verdict::Invalid => return Err(CollectError::Invalid),
+            _ if seen.generation() != handle.generation() || !seen.is_live() => {
+                return Err(CollectError::Collected)
+            }
+            _ if seen.kind() != Kind::Event => return Err(CollectError::NotAnEventTask),
+            _ if !seen.is_ready() => return Err(CollectError::NotReady),
+            _ => {}
+        }
+        let owned = slot
+            .state
+            .take(handle.generation())
+            .map_err(|_| CollectError::Collected)?;
+        Ok(self.consume_owned(self.id(handle), slot, owned).1)
+    }
+
+    /// Takes the task out of an owned slot (a queue consumer's) and frees it.
+    pub(crate) fn consume(&self, id: u32, slot: &Slot<V>) -> (Handle, V, PortInfo) {
+        let owned = slot.state.load();
+        let (handle, verb, target) = self.consume_owned(id, slot, owned);
+        (handle, verb, target.port_info())
+    }
+
+    /// Drops the task in an owned slot and frees it.
+    pub(crate) fn discard(&self, id: u32, slot: &Slot<V>) {
+        let owned = slot.state.load();
+        drop(self.consume_owned(id, slot, owned));
+    }
+
+    fn consume_owned(&self, id: u32, slot: &Slot<V>, owned: State) -> (Handle, V, SlotTarget<V>) {
+        // SAFETY: the caller owns the slot in FINISHING; any waker cell is
+        // closed or its future is the caller or gone.
+        let (verb, target) = unsafe { slot.take() };
+        let handle = self.handle(id, owned.generation());
+        self.table.release(id, slot, owned);
+        (handle, verb, target)
+    }
+
+    /// `WinAPPCCleanup`: refuse new tasks and cancel every pending one (each
+    /// still gets its `AP_CANCELLED` completion). False if already done.
+    pub(crate) fn cleanup(&self) -> bool {
+        if self.closed.swap(true, SeqCst) {
+            return false;
+        }
+        self.table.for_each_slot(|id, slot| {
+            let seen = slot.state.load_seq_cst();
+            if seen.is_pending() {
+                let handle = self.handle(id, seen.generation());
+                let _ = self.finish(handle, Finisher::Canceller, V::set_cancelled);
+            }
+        });
+        true
+    }
+
+    /// Tasks submitted and not yet consumed.
+    pub(crate) fn live_tasks(&self) -> usize {
+        let mut live = 0;
+        self.table
+            .for_each_slot(|_, slot| live += usize::from(slot.state.load().is_live()));
+        live
+    }
+}
+
+/// The submitting thread, made the owner of its home shard if nobody owns it
+/// yet (see [`crate::table`]); the ownership is given back when the thread
+/// exits.
+pub(crate) fn submitter<V: Request>(core: &Arc<Core<V>>) -> Thread {
+    let me = current_thread();
+    #[cfg(loom)]
+    let _ = core;
+    #[cfg(not(loom))]
+    if core.table.try_claim(me) {
+        crate::sync::at_thread_exit(Box::new(Disown {
+            core: Arc::downgrade(core),
+            me,
+        }));
+    }
+    me
+}
+
+/// Gives a shard back when its owning thread exits.
+#[cfg(not(loom))]
+struct Disown<V> {
+    core: crate::sync::Weak<Core<V>>,
+    me: Thread,
+}
+
+#[cfg(not(loom))]
+impl<V: Request> crate::sync::AtExit for Disown<V> {
+    fn is_stale(&self) -> bool {
+        self.core.strong_count() == 0
+    }
+
+    fn run(self: Box<Self>) {
+        if let Some(core) = self.core.upgrade() {
+            core.table.disown(self.me);
+        }
+    }
+}

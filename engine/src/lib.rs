@@ -1,0 +1,55 @@
+//! A lock-free engine for the asynchronous Windows APPC (LU 6.2) programming
+//! model of Microsoft Host Integration Server: `WinAsyncAPPC`,
+//! `WinAsyncAPPCEx`, `WinAsyncAPPCIOCP` and `WinAPPCCancelAsyncRequest`,
+//! rebuilt for gateways that hold millions of outstanding requests.
+//!
+//! * Every accepted [`Engine::submit`] returns a [`Handle`] and produces
+//!   exactly one completion, delivered to its [`Target`]: a message queue,
+//!   a completion port, an event, or a Rust future.
+//! * [`Engine::cancel`] answers 0 / `WAPPCALREADY` / `WAPPCINVALID` by one
+//!   compare-and-swap on the task's state word (the `state` module's
+//!   module docs are the protocol).
+//! * Handles are generation-tagged and never alias: a stale handle is
+//!   `WAPPCALREADY`, a forged one `WAPPCINVALID`, never another task.
+//!
+//! ```
+//! use appc_engine::{Engine, Opcode, Target, Verb, AP_CANCELLED, WINAPPC_VERSION};
+//!
+//! let (engine, _) = Engine::<Verb>::startup(WINAPPC_VERSION).unwrap();
+//! let (tx, mut rx) = engine.queue();
+//! let handle = engine
+//!     .submit(Verb::new(Opcode::ReceiveAndWait, 7), &Target::Queue(tx))
+//!     .unwrap();
+//! assert_eq!(engine.cancel(handle).code(), 0);
+//! let done = rx.try_recv().expect("posted before cancel returned");
+//! assert_eq!((done.handle, done.verb.primary_rc), (handle, AP_CANCELLED));
+//! assert_eq!(engine.cancel(handle).code(), appc_engine::WAPPCALREADY);
+//! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod api;
+pub mod appc;
+mod completion;
+mod core;
+mod handle;
+mod state;
+mod sync;
+mod table;
+mod verb;
+
+pub use api::{
+    CancelOutcome, CompleteOutcome, Engine, Rejected, StartupData, StartupError, Stats,
+    WAPPCALREADY, WAPPCCANCEL, WAPPCINVALID, WAPPCSYSNOTREADY, WAPPCVERNOTSUPPORTED,
+    WINAPPC_VERSION,
+};
+pub use completion::{Completion, Event, Packet, Port, Receiver, Sender, Target, TaskFuture};
+pub use core::{CollectError, Reason};
+pub use handle::Handle;
+pub use verb::{Opcode, Request, Verb, AP_CANCELLED, AP_OK};
+
+impl From<Handle> for u64 {
+    fn from(handle: Handle) -> u64 {
+        handle.raw()
+    }
+}

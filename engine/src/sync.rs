@@ -1,0 +1,148 @@
+//! The synchronization facade: the only module that names `std::sync`,
+//! `std::cell::UnsafeCell` or `std::thread`.
+//!
+//! Under `--cfg loom` every item here is loom's, so the loom models in
+//! `loom-tests/` check every atomic access and every raw access to shared
+//! memory the engine makes. Raw accesses go through [`UnsafeCell::with`] and
+//! [`UnsafeCell::with_mut`] (loom's API), never through `get()`.
+
+#[cfg(loom)]
+pub(crate) use loom::{
+    cell::UnsafeCell,
+    sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize},
+    sync::{Arc, Condvar, Mutex},
+};
+
+#[cfg(not(loom))]
+pub(crate) use std::{
+    sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize},
+    sync::{Arc, Condvar, Mutex},
+};
+
+pub(crate) use std::sync::atomic::Ordering;
+
+/// Only the thread-exit hooks use `Weak`, and they do not exist under loom.
+#[cfg(not(loom))]
+pub(crate) use std::sync::Weak;
+
+/// `std::cell::UnsafeCell` with loom's closure-based access API.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    #[inline]
+    pub(crate) const fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a shared raw pointer to the value.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with an exclusive raw pointer to the value.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+#[cfg(loom)]
+pub(crate) use loom::sync::MutexGuard;
+#[cfg(not(loom))]
+pub(crate) use std::sync::MutexGuard;
+
+/// Locks `m`, ignoring poisoning: every critical section in this crate leaves
+/// its data consistent before anything that could panic runs.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Call right after a `SeqCst` read-modify-write that a later `SeqCst` load in
+/// the same thread must not pass. In the C++ memory model (and on hardware)
+/// the `SeqCst` RMW already guarantees that; loom models `SeqCst` RMWs as
+/// `AcqRel` (tokio-rs/loom#180), so under loom this is a `SeqCst` fence, which
+/// makes the model at least as strong as the real program.
+#[inline(always)]
+pub(crate) fn after_seq_cst_rmw() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+}
+
+/// A tag for a new engine instance: 1..=255, never 0, cycling. Not modelled
+/// by loom on purpose: it only labels handles.
+#[inline]
+pub(crate) fn next_engine_tag() -> u8 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    (NEXT.fetch_add(1, Ordering::Relaxed) % 255 + 1) as u8
+}
+
+/// Who the current thread is, for shard ownership (see [`crate::table`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Thread {
+    /// Nonzero and unique for the life of the process; 0 means "never owns a
+    /// shard" (every thread under loom, so that models take the shared,
+    /// modelled path and stay deterministic).
+    pub(crate) token: usize,
+    /// Round-robin spread of threads over shards.
+    pub(crate) home: usize,
+}
+
+/// The current thread's [`Thread`].
+#[inline]
+pub(crate) fn current_thread() -> Thread {
+    #[cfg(loom)]
+    {
+        Thread { token: 0, home: 0 }
+    }
+    #[cfg(not(loom))]
+    {
+        use std::cell::Cell;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        thread_local!(static TOKEN: Cell<usize> = const { Cell::new(0) });
+        let token = TOKEN.with(|token| {
+            if token.get() == 0 {
+                token.set(NEXT.fetch_add(1, Ordering::Relaxed));
+            }
+            token.get()
+        });
+        Thread {
+            token,
+            home: token - 1,
+        }
+    }
+}
+
+/// Work to undo when the current thread exits.
+#[cfg(not(loom))]
+pub(crate) trait AtExit {
+    /// True once the hook has nothing left to do (its engine is gone).
+    fn is_stale(&self) -> bool;
+    /// Runs the hook on the exiting thread.
+    fn run(self: Box<Self>);
+}
+
+/// Registers `hook` to run when the current thread exits.
+#[cfg(not(loom))]
+pub(crate) fn at_thread_exit(hook: Box<dyn AtExit>) {
+    use std::cell::RefCell;
+    struct Hooks(RefCell<Vec<Box<dyn AtExit>>>);
+    impl Drop for Hooks {
+        fn drop(&mut self) {
+            for hook in self.0.take() {
+                hook.run();
+            }
+        }
+    }
+    thread_local!(static HOOKS: Hooks = const { Hooks(RefCell::new(Vec::new())) });
+    // A thread being torn down cannot register any more; its shard stays
+    // owned, which costs capacity, never correctness.
+    let _ = HOOKS.try_with(|hooks| {
+        let mut hooks = hooks.0.borrow_mut();
+        hooks.retain(|hook| !hook.is_stale());
+        hooks.push(hook);
+    });
+}

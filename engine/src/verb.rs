@@ -1,0 +1,63 @@
+//! What the engine carries for each task: a verb control block.
+//!
+//! The engine core is generic over [`Request`], the one thing it needs from a
+//! verb: a way to mark it cancelled. [`Verb`] is a small stand-in for the
+//! APPC verb set (which arrives with the conversation layer): an opcode and
+//! the two return-code fields every VCB has.
+
+/// `AP_OK`: the verb succeeded.
+pub const AP_OK: u16 = 0x0000;
+/// `AP_CANCELLED` (X'0021'): the verb was cancelled.
+pub const AP_CANCELLED: u16 = 0x0021;
+
+/// A verb the engine can run asynchronously.
+pub trait Request: Send + 'static {
+    /// Records that the verb was cancelled (`primary_rc = AP_CANCELLED`).
+    fn set_cancelled(&mut self);
+}
+
+/// Opcodes of the placeholder verb (documented APPC values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum Opcode {
+    /// `AP_B_ALLOCATE` / `AP_M_ALLOCATE`.
+    Allocate = 0x0100,
+    /// `AP_B_SEND_DATA` / `AP_M_SEND_DATA`.
+    SendData = 0x0600,
+    /// `AP_B_RECEIVE_AND_WAIT` / `AP_M_RECEIVE_AND_WAIT`.
+    ReceiveAndWait = 0x0B00,
+    /// `AP_B_DEALLOCATE` / `AP_M_DEALLOCATE`.
+    Deallocate = 0x0500,
+}
+
+/// A minimal verb control block: opcode, return codes and a caller tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verb {
+    /// The verb.
+    pub opcode: Opcode,
+    /// `primary_rc`, as the documented hex value (not byte-flipped).
+    pub primary_rc: u16,
+    /// `secondary_rc`, as the documented hex value.
+    pub secondary_rc: u32,
+    /// Caller's correlation value; the engine never reads it.
+    pub tag: u64,
+}
+
+impl Verb {
+    /// A fresh verb with `AP_OK` return codes.
+    pub fn new(opcode: Opcode, tag: u64) -> Self {
+        Self {
+            opcode,
+            primary_rc: AP_OK,
+            secondary_rc: 0,
+            tag,
+        }
+    }
+}
+
+impl Request for Verb {
+    fn set_cancelled(&mut self) {
+        self.primary_rc = AP_CANCELLED;
+        self.secondary_rc = 0;
+    }
+}

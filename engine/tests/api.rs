@@ -1,0 +1,468 @@
+//! The engine's documented behaviour, one contract per test: startup
+//! versions, every completion target, the three cancel outcomes (including
+//! after the completion was consumed and the slot reused), bad input, and
+//! cleanup.
+
+use appc_engine::{
+    CancelOutcome, CollectError, CompleteOutcome, Engine, Event, Opcode, Reason, StartupError,
+    Target, Verb, AP_CANCELLED, AP_OK, WAPPCALREADY, WAPPCINVALID, WAPPCVERNOTSUPPORTED,
+    WINAPPC_VERSION,
+};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+fn engine() -> Engine {
+    Engine::startup(WINAPPC_VERSION)
+        .expect("1.0 is supported")
+        .0
+}
+
+fn verb(tag: u64) -> Verb {
+    Verb::new(Opcode::ReceiveAndWait, tag)
+}
+
+#[test]
+fn startup_versions() {
+    let (_, data) = Engine::<Verb>::startup(0x0001).unwrap();
+    assert_eq!(data.version, 0x0001);
+    assert!(data.description.len() <= 127);
+    // 1.5 (minor in the high byte) is granted as 1.0.
+    assert_eq!(Engine::<Verb>::startup(0x0501).unwrap().1.version, 0x0001);
+    for below in [0x0000, 0x0100, 0xFF00] {
+        let err = Engine::<Verb>::startup(below).unwrap_err();
+        assert_eq!((err, err.code()), (StartupError::Invalid, WAPPCINVALID));
+    }
+    for above in [0x0002, 0x0102, 0x00FF] {
+        let err = Engine::<Verb>::startup(above).unwrap_err();
+        assert_eq!(err.code(), WAPPCVERNOTSUPPORTED);
+    }
+}
+
+#[test]
+fn queue_delivers_handle_and_finished_verb() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let h = engine.submit(verb(1), &Target::Queue(tx)).unwrap();
+    assert!(rx.try_recv().is_none());
+    let outcome = engine.complete(h, |v| v.secondary_rc = 0x1234);
+    assert_eq!(outcome, CompleteOutcome::Delivered);
+    let done = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(done.handle, h);
+    assert_eq!(
+        (done.verb.tag, done.verb.primary_rc, done.verb.secondary_rc),
+        (1, AP_OK, 0x1234)
+    );
+    assert_eq!(engine.stats().live_tasks, 0);
+}
+
+#[test]
+fn queue_is_fifo_within_a_batch() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let handles: Vec<_> = (0..100)
+        .map(|i| engine.submit(verb(i), &target).unwrap())
+        .collect();
+    for h in &handles {
+        assert_eq!(engine.complete(*h, |_| {}), CompleteOutcome::Delivered);
+    }
+    let received: Vec<_> = std::iter::from_fn(|| rx.try_recv())
+        .map(|c| c.verb.tag)
+        .collect();
+    assert_eq!(received, (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn cancel_outcomes_pending_completed_consumed_reused() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+
+    // Pending: cancelled, and the AP_CANCELLED completion is already posted.
+    let h = engine.submit(verb(1), &target).unwrap();
+    assert_eq!(engine.cancel(h), CancelOutcome::Cancelled);
+    assert_eq!(
+        engine.cancel(h).code(),
+        WAPPCALREADY,
+        "cancel of a cancelled task"
+    );
+    let done = rx.try_recv().expect("posted before cancel returned");
+    assert_eq!((done.handle, done.verb.primary_rc), (h, AP_CANCELLED));
+    // A completion arriving after the cancel is dropped.
+    assert_eq!(engine.complete(h, |v| v.tag = 99), CompleteOutcome::Late);
+    assert!(rx.try_recv().is_none());
+
+    // Completed, not yet consumed: ALREADY (Q108071: not INVALID).
+    let h2 = engine.submit(verb(2), &target).unwrap();
+    assert_eq!(engine.complete(h2, |_| {}), CompleteOutcome::Delivered);
+    assert_eq!(engine.cancel(h2).code(), WAPPCALREADY);
+    // Consumed: still ALREADY.
+    assert_eq!(rx.try_recv().unwrap().verb.primary_rc, AP_OK);
+    assert_eq!(engine.cancel(h2).code(), WAPPCALREADY);
+
+    // Slot reused many times: the old handles stay ALREADY and never touch
+    // the new task.
+    let mut old = vec![h, h2];
+    for i in 0..if cfg!(miri) { 50 } else { 1000 } {
+        let live = engine.submit(verb(i), &target).unwrap();
+        for stale in &old {
+            assert_eq!(engine.cancel(*stale), CancelOutcome::AlreadyCompleted);
+            assert_eq!(
+                engine.complete(*stale, |v| v.tag = 666),
+                CompleteOutcome::Late
+            );
+        }
+        assert_eq!(engine.complete(live, |_| {}), CompleteOutcome::Delivered);
+        let done = rx.try_recv().unwrap();
+        assert_eq!((done.handle, done.verb.tag), (live, i));
+        old.push(live);
+        old.truncate(50);
+    }
+    assert_eq!(engine.stats().live_tasks, 0);
+}
+
+#[test]
+fn invalid_handles() {
+    let engine = engine();
+    let other = self::engine();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let live = engine.submit(verb(1), &target).unwrap();
+
+    assert_eq!(engine.cancel(0u64).code(), WAPPCINVALID);
+    // A never-issued generation of a live slot, and of a fresh slot.
+    let next_generation = live.raw() + (1 << 32);
+    assert_eq!(engine.cancel(next_generation).code(), WAPPCINVALID);
+    assert_eq!(engine.cancel(live.raw() + 1).code(), WAPPCINVALID);
+    // Out-of-range index / shard bits and bits outside every field.
+    assert_eq!(engine.cancel(live.raw() | 0xFFFFF).code(), WAPPCINVALID);
+    assert_eq!(engine.cancel(u64::MAX).code(), WAPPCINVALID);
+    // The same value in another engine is another engine's handle.
+    assert_eq!(other.cancel(live).code(), WAPPCINVALID);
+    let (other_tx, _other_rx) = other.queue();
+    let foreign = other.submit(verb(2), &Target::Queue(other_tx)).unwrap();
+    assert_eq!(engine.cancel(foreign).code(), WAPPCINVALID);
+    assert_eq!(engine.complete(foreign, |_| {}), CompleteOutcome::Invalid);
+
+    // None of that disturbed the live task.
+    assert_eq!(engine.complete(live, |_| {}), CompleteOutcome::Delivered);
+    assert_eq!(rx.try_recv().unwrap().handle, live);
+}
+
+#[test]
+fn any_u64_gets_a_defined_answer() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let live: Vec<_> = (0..64)
+        .map(|i| engine.submit(verb(i), &target).unwrap())
+        .collect();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut hits = 0;
+    for _ in 0..if cfg!(miri) { 2_000 } else { 200_000 } {
+        // xorshift: deterministic, covers every bit pattern class.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if engine.cancel(x) != CancelOutcome::Invalid {
+            hits += 1;
+        }
+    }
+    assert_eq!(hits, 0, "a random u64 hit a task");
+    for h in &live {
+        assert_eq!(engine.complete(*h, |_| {}), CompleteOutcome::Delivered);
+    }
+    assert_eq!(std::iter::from_fn(|| rx.try_recv()).count(), live.len());
+}
+
+#[test]
+fn port_returns_key_token_and_bytes_untouched() {
+    let engine = engine();
+    let port = engine.port();
+    let target = Target::Port {
+        port: port.clone(),
+        key: 0xDEAD_BEEF,
+        token: usize::MAX - 7,
+        bytes: 4096,
+    };
+    let h = engine.submit(verb(5), &target).unwrap();
+    let cancelled = engine.submit(verb(6), &target).unwrap();
+    assert_eq!(engine.complete(h, |_| {}), CompleteOutcome::Delivered);
+    assert_eq!(engine.cancel(cancelled), CancelOutcome::Cancelled);
+    let first = port.get(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(
+        (
+            first.key,
+            first.token,
+            first.bytes,
+            first.handle,
+            first.verb.tag
+        ),
+        (0xDEAD_BEEF, usize::MAX - 7, 4096, h, 5)
+    );
+    let second = port.try_get().unwrap();
+    assert_eq!(
+        (second.handle, second.verb.primary_rc),
+        (cancelled, AP_CANCELLED)
+    );
+    assert!(port.get(Some(Duration::from_millis(10))).is_none());
+}
+
+#[test]
+fn event_signals_then_collect_hands_back_the_verb() {
+    let engine = engine();
+    let event = Event::new(false);
+    let target = Target::Event(event.clone());
+    let h = engine.submit(verb(3), &target).unwrap();
+    assert_eq!(engine.collect(h).unwrap_err(), CollectError::NotReady);
+    assert!(!event.wait_timeout(Duration::from_millis(1)));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(
+                engine.complete(h, |v| v.secondary_rc = 7),
+                CompleteOutcome::Delivered
+            );
+        });
+        event.wait();
+    });
+    assert!(!event.is_set(), "auto-reset");
+    assert_eq!(
+        engine.cancel(h).code(),
+        WAPPCALREADY,
+        "completed, not yet collected"
+    );
+    let v = engine.collect(h).unwrap();
+    assert_eq!((v.tag, v.secondary_rc), (3, 7));
+    assert_eq!(engine.collect(h).unwrap_err(), CollectError::Collected);
+    assert_eq!(engine.cancel(h).code(), WAPPCALREADY, "collected");
+    assert_eq!(
+        engine
+            .collect(appc_engine::Handle::from_raw(1).unwrap())
+            .unwrap_err(),
+        CollectError::Invalid
+    );
+}
+
+#[test]
+fn manual_reset_event_stays_signalled() {
+    let engine = engine();
+    let event = Event::new(true);
+    let target = Target::Event(event.clone());
+    let a = engine.submit(verb(1), &target).unwrap();
+    let b = engine.submit(verb(2), &target).unwrap();
+    assert_eq!(engine.cancel(a), CancelOutcome::Cancelled);
+    assert!(
+        event.try_wait() && event.try_wait(),
+        "manual reset keeps the signal"
+    );
+    event.reset();
+    assert!(!event.is_set());
+    assert_eq!(engine.complete(b, |_| {}), CompleteOutcome::Delivered);
+    assert!(event.wait_timeout(Duration::from_secs(5)));
+    assert_eq!(engine.collect(a).unwrap().primary_rc, AP_CANCELLED);
+    assert_eq!(engine.collect(b).unwrap().primary_rc, AP_OK);
+}
+
+#[test]
+fn collect_refuses_tasks_of_other_targets() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let h = engine.submit(verb(1), &Target::Queue(tx)).unwrap();
+    assert_eq!(engine.complete(h, |_| {}), CompleteOutcome::Delivered);
+    assert_eq!(engine.collect(h).unwrap_err(), CollectError::NotAnEventTask);
+    assert_eq!(rx.try_recv().unwrap().handle, h, "the queue still owns it");
+}
+
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn future_resolves_on_completion_and_on_cancel() {
+    let engine = engine();
+    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let waker = Waker::from(counter.clone());
+    let mut cx = Context::from_waker(&waker);
+
+    let mut fut = pin!(engine.submit_future(verb(8)).unwrap());
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    let h = fut.handle();
+    assert_eq!(
+        engine.complete(h, |v| v.secondary_rc = 1),
+        CompleteOutcome::Delivered
+    );
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1, "woken once");
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => assert_eq!((v.tag, v.secondary_rc), (8, 1)),
+        Poll::Pending => panic!("completed future is pending"),
+    }
+
+    let mut fut = pin!(engine.submit_future(verb(9)).unwrap());
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(engine.cancel(fut.handle()), CancelOutcome::Cancelled);
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => assert_eq!(v.primary_rc, AP_CANCELLED),
+        Poll::Pending => panic!("cancelled future is pending"),
+    }
+    assert_eq!(engine.stats().live_tasks, 0);
+}
+
+#[test]
+fn dropping_a_future_cancels_or_frees() {
+    let engine = engine();
+    let pending = engine.submit_future(verb(1)).unwrap();
+    let h = pending.handle();
+    drop(pending);
+    assert_eq!(engine.complete(h, |_| {}), CompleteOutcome::Late);
+    assert_eq!(engine.cancel(h).code(), WAPPCALREADY);
+
+    let finished = engine.submit_future(verb(2)).unwrap();
+    assert_eq!(
+        engine.complete(finished.handle(), |_| {}),
+        CompleteOutcome::Delivered
+    );
+    drop(finished);
+    assert_eq!(engine.stats().live_tasks, 0, "no slot leaked");
+}
+
+#[test]
+fn full_table_rejects_with_a_reason_and_the_verb() {
+    let (engine, _) = Engine::<Verb>::startup_with_capacity(WINAPPC_VERSION, 32).unwrap();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let mut accepted = Vec::new();
+    let rejected = loop {
+        match engine.submit(verb(accepted.len() as u64), &target) {
+            Ok(h) => accepted.push(h),
+            Err(rejected) => break rejected,
+        }
+    };
+    assert_eq!(accepted.len(), 32);
+    assert_eq!(rejected.reason, Reason::Full);
+    assert_eq!(rejected.verb.tag, 32, "the verb comes back");
+    // Nothing else was disturbed, and freed slots are reusable.
+    assert_eq!(
+        engine.complete(accepted[0], |_| {}),
+        CompleteOutcome::Delivered
+    );
+    assert_eq!(rx.try_recv().unwrap().handle, accepted[0]);
+    assert!(engine.submit(verb(99), &target).is_ok());
+}
+
+#[test]
+fn foreign_target_is_rejected() {
+    let engine = engine();
+    let other = self::engine();
+    let (other_tx, _rx) = other.queue();
+    let err = engine
+        .submit(verb(1), &Target::Queue(other_tx))
+        .unwrap_err();
+    assert_eq!(err.reason, Reason::ForeignTarget);
+    let port = other.port();
+    let target = Target::Port {
+        port,
+        key: 0,
+        token: 0,
+        bytes: 0,
+    };
+    assert_eq!(
+        engine.submit(verb(1), &target).unwrap_err().reason,
+        Reason::ForeignTarget
+    );
+}
+
+#[test]
+fn cleanup_cancels_everything_pending_and_refuses_new_work() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let pending: Vec<_> = (0..10)
+        .map(|i| engine.submit(verb(i), &target).unwrap())
+        .collect();
+    assert_eq!(
+        engine.complete(pending[0], |_| {}),
+        CompleteOutcome::Delivered
+    );
+    assert!(engine.cleanup());
+    assert!(!engine.cleanup(), "second cleanup");
+    let err = engine.submit(verb(100), &target).unwrap_err();
+    assert_eq!((err.reason, err.verb.tag), (Reason::CleanedUp, 100));
+    let mut got: Vec<_> = std::iter::from_fn(|| rx.try_recv()).collect();
+    got.sort_by_key(|c| c.verb.tag);
+    assert_eq!(got.len(), 10, "exactly one completion each");
+    assert_eq!(got[0].verb.primary_rc, AP_OK);
+    assert!(got[1..].iter().all(|c| c.verb.primary_rc == AP_CANCELLED));
+    // Startup -> Cleanup -> Startup works (KB Q236797).
+    drop(engine);
+    let again = self::engine();
+    let (tx, mut rx) = again.queue();
+    let h = again.submit(verb(1), &Target::Queue(tx)).unwrap();
+    assert_eq!(again.complete(h, |_| {}), CompleteOutcome::Delivered);
+    assert_eq!(rx.try_recv().unwrap().handle, h);
+}
+
+#[test]
+fn dropped_receiver_frees_queued_and_later_completions() {
+    let engine = engine();
+    let (tx, rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let a = engine.submit(verb(1), &target).unwrap();
+    let b = engine.submit(verb(2), &target).unwrap();
+    assert_eq!(engine.complete(a, |_| {}), CompleteOutcome::Delivered);
+    drop(rx);
+    assert_eq!(engine.complete(b, |_| {}), CompleteOutcome::Delivered);
+    assert_eq!(engine.stats().live_tasks, 0);
+}
+
+#[test]
+fn slot_overhead_is_within_budget() {
+    let stats = engine().stats();
+    assert!(stats.slot_overhead_bytes <= 64, "{stats:?}");
+}
+
+#[test]
+fn an_exited_threads_free_slots_are_not_lost() {
+    // Two slots per shard. A thread that submits and consumes its own tasks
+    // keeps the freed slots on its shard's private free list; when it exits,
+    // they must return to the shared list, or the table shrinks for good.
+    let engine = Arc::new(
+        Engine::<Verb>::startup_with_capacity(WINAPPC_VERSION, 32)
+            .unwrap()
+            .0,
+    );
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    // A plain `join` (not a scoped thread's) returns only after the thread's
+    // thread-local destructors ran.
+    let worker = Arc::clone(&engine);
+    std::thread::spawn(move || {
+        let (tx, mut rx) = worker.queue();
+        let target = Target::Queue(tx);
+        for i in 0..4 {
+            let h = worker.submit(verb(i), &target).unwrap();
+            assert_eq!(worker.complete(h, |_| {}), CompleteOutcome::Delivered);
+            assert_eq!(rx.try_recv().unwrap().handle, h);
+        }
+    })
+    .join()
+    .unwrap();
+    let held: Vec<_> = std::iter::from_fn(|| engine.submit(verb(0), &target).ok()).collect();
+    assert_eq!(
+        held.len(),
+        32,
+        "slots stranded on a dead thread's free list"
+    );
+    for h in held {
+        assert_eq!(engine.cancel(h), CancelOutcome::Cancelled);
+    }
+    assert_eq!(std::iter::from_fn(|| rx.try_recv()).count(), 32);
+}

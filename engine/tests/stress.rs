@@ -1,0 +1,225 @@
+//! Exactly-once under contention: submitters, completers and a canceller
+//! race on real threads, then a per-handle tally checks that every accepted
+//! task was delivered exactly once and that every cancel and complete
+//! outcome agrees with what was delivered. The table must end empty.
+//!
+//! Submitters alternate between a message queue and a completion port, keep
+//! a bounded window of outstanding tasks, and send every handle to the
+//! completers and a share of them to the canceller. The canceller also fires
+//! stale handles (already delivered ones) and random `u64`s.
+
+use appc_engine::{
+    CancelOutcome, CompleteOutcome, Engine, Handle, Opcode, Target, Verb, AP_CANCELLED, AP_OK,
+    WINAPPC_VERSION,
+};
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::time::Duration;
+
+const SUBMITTERS: usize = 2;
+const COMPLETERS: usize = 2;
+/// Miri runs the same race, smaller.
+const PER_SUBMITTER: u64 = if cfg!(miri) { 200 } else { 150_000 };
+const WINDOW: usize = if cfg!(miri) { 16 } else { 512 };
+/// Marker the completers write into `secondary_rc`, to tell their
+/// completion from a cancel's in the delivered verb.
+const COMPLETED_MARK: u32 = 0xC0DE;
+
+#[derive(Default)]
+struct Tally {
+    delivered: HashMap<u64, Vec<(u16, u32)>>,
+    accepted: Vec<u64>,
+    completes: HashMap<u64, Vec<CompleteOutcome>>,
+    cancels: HashMap<u64, Vec<CancelOutcome>>,
+}
+
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+#[test]
+fn every_accepted_task_completes_exactly_once() {
+    let (engine, _) = Engine::<Verb>::startup(WINAPPC_VERSION).unwrap();
+    let engine = &engine;
+    let mut tally = Tally::default();
+
+    std::thread::scope(|s| {
+        let mut to_completers = Vec::new();
+        let mut completers = Vec::new();
+        for _ in 0..COMPLETERS {
+            let (tx, rx) = mpsc::channel::<Handle>();
+            to_completers.push(tx);
+            completers.push(s.spawn(move || {
+                let mut outcomes: HashMap<u64, Vec<CompleteOutcome>> = HashMap::new();
+                for h in rx {
+                    let outcome = engine.complete(h, |v| {
+                        v.primary_rc = AP_OK;
+                        v.secondary_rc = COMPLETED_MARK;
+                    });
+                    outcomes.entry(h.raw()).or_default().push(outcome);
+                }
+                outcomes
+            }));
+        }
+
+        let (to_canceller, cancel_rx) = mpsc::channel::<u64>();
+        let canceller = s.spawn(move || {
+            let mut outcomes: HashMap<u64, Vec<CancelOutcome>> = HashMap::new();
+            let mut seen: Vec<u64> = Vec::new();
+            let mut rng = 0x2545_F491_4F6C_DD1Du64;
+            for raw in cancel_rx {
+                seen.push(raw);
+                let pick = xorshift(&mut rng);
+                // Mostly the newest handle (likely live), sometimes an old
+                // one (likely delivered and its slot reused), sometimes noise.
+                let target = match pick % 8 {
+                    0 => seen[(pick >> 8) as usize % seen.len()],
+                    1 => xorshift(&mut rng),
+                    _ => raw,
+                };
+                outcomes
+                    .entry(target)
+                    .or_default()
+                    .push(engine.cancel(target));
+            }
+            outcomes
+        });
+
+        let mut submitters = Vec::new();
+        for sid in 0..SUBMITTERS {
+            let to_completers = to_completers.clone();
+            let to_canceller = to_canceller.clone();
+            submitters.push(s.spawn(move || {
+                let (tx, mut rx) = engine.queue();
+                let port = engine.port();
+                let targets = [
+                    Target::Queue(tx),
+                    Target::Port {
+                        port: port.clone(),
+                        key: sid as u32,
+                        token: 0,
+                        bytes: 0,
+                    },
+                ];
+                let mut accepted = Vec::new();
+                let mut delivered: HashMap<u64, Vec<(u16, u32)>> = HashMap::new();
+                let mut outstanding = 0usize;
+                let mut record = |raw: u64, verb: Verb, outstanding: &mut usize| {
+                    delivered
+                        .entry(raw)
+                        .or_default()
+                        .push((verb.primary_rc, verb.secondary_rc));
+                    *outstanding -= 1;
+                };
+                for i in 0..PER_SUBMITTER {
+                    while outstanding >= WINDOW {
+                        if let Some(c) = rx.try_recv() {
+                            record(c.handle.raw(), c.verb, &mut outstanding);
+                        } else if let Some(p) = port.try_get() {
+                            assert_eq!(p.key, sid as u32, "key untouched");
+                            record(p.handle.raw(), p.verb, &mut outstanding);
+                        } else {
+                            std::thread::yield_now();
+                        }
+                    }
+                    let target = &targets[(i % 2) as usize];
+                    let h = engine
+                        .submit(Verb::new(Opcode::SendData, i), target)
+                        .expect("table has room");
+                    accepted.push(h.raw());
+                    outstanding += 1;
+                    if i % 3 == 0 {
+                        to_canceller.send(h.raw()).unwrap();
+                    }
+                    to_completers[(i as usize) % COMPLETERS].send(h).unwrap();
+                }
+                while outstanding > 0 {
+                    if let Some(c) = rx.recv_timeout(Duration::from_millis(1)) {
+                        record(c.handle.raw(), c.verb, &mut outstanding);
+                    }
+                    if let Some(p) = port.try_get() {
+                        record(p.handle.raw(), p.verb, &mut outstanding);
+                    }
+                }
+                (accepted, delivered)
+            }));
+        }
+        drop((to_completers, to_canceller));
+
+        for submitter in submitters {
+            let (accepted, delivered) = submitter.join().unwrap();
+            tally.accepted.extend(accepted);
+            tally.delivered.extend(delivered);
+        }
+        for completer in completers {
+            tally.completes.extend(completer.join().unwrap());
+        }
+        tally.cancels = canceller.join().unwrap();
+    });
+
+    check(&tally);
+    assert_eq!(engine.stats().live_tasks, 0, "a slot leaked");
+}
+
+fn check(tally: &Tally) {
+    let total = (SUBMITTERS as u64 * PER_SUBMITTER) as usize;
+    assert_eq!(tally.accepted.len(), total);
+    assert_eq!(tally.delivered.len(), total, "a task was never delivered");
+    let mut cancelled = 0;
+    for raw in &tally.accepted {
+        let deliveries = &tally.delivered[raw];
+        assert_eq!(
+            deliveries.len(),
+            1,
+            "{raw:#x} delivered {} times",
+            deliveries.len()
+        );
+        let (primary, secondary) = deliveries[0];
+        let cancels = tally.cancels.get(raw).map(Vec::as_slice).unwrap_or(&[]);
+        let won = cancels
+            .iter()
+            .filter(|o| **o == CancelOutcome::Cancelled)
+            .count();
+        assert!(
+            !cancels.contains(&CancelOutcome::Invalid),
+            "{raw:#x}: an issued handle called invalid"
+        );
+        let completes = &tally.completes[raw];
+        assert_eq!(completes.len(), 1);
+        match (primary, secondary) {
+            (AP_CANCELLED, 0) => {
+                assert_eq!(
+                    won, 1,
+                    "{raw:#x}: cancelled delivery without one winning cancel"
+                );
+                assert_eq!(completes[0], CompleteOutcome::Late);
+                cancelled += 1;
+            }
+            (AP_OK, COMPLETED_MARK) => {
+                assert_eq!(
+                    won, 0,
+                    "{raw:#x}: a cancel won but the completion was delivered"
+                );
+                assert_eq!(completes[0], CompleteOutcome::Delivered);
+            }
+            other => panic!("{raw:#x}: unexpected delivered codes {other:?}"),
+        }
+    }
+    let accepted: std::collections::HashSet<_> = tally.accepted.iter().collect();
+    for (raw, outcomes) in &tally.cancels {
+        if !accepted.contains(raw) {
+            assert!(
+                outcomes.iter().all(|o| *o == CancelOutcome::Invalid),
+                "{raw:#x}: {outcomes:?}"
+            );
+        }
+    }
+    assert!(
+        cancelled > 0,
+        "no cancel ever won: the race was not exercised"
+    );
+    assert!(cancelled < total, "no completion ever won");
+}

@@ -1,0 +1,52 @@
+//! The machine the numbers were taken on, and the process's memory use.
+//!
+//! Throughput figures mean little without the CPU and core count beside
+//! them, so the demo prints these first. Everything is read from `/proc`
+//! where it exists; on other systems the fields say "unknown" rather than
+//! failing the run.
+
+use std::fs;
+
+/// CPU model, usable cores and kernel release.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// `model name` from `/proc/cpuinfo`.
+    pub cpu: String,
+    /// `std::thread::available_parallelism`.
+    pub cores: Option<usize>,
+    /// `/proc/sys/kernel/osrelease` (what `uname -r` prints).
+    pub kernel: String,
+}
+
+impl Machine {
+    /// Reads the figures; any that cannot be read become "unknown".
+    pub fn detect() -> Self {
+        let cpu = fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .filter_map(|line| line.split_once(':'))
+                    .find(|(key, _)| key.trim() == "model name")
+                    .map(|(_, value)| value.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "unknown".into());
+        Self {
+            cpu,
+            cores: std::thread::available_parallelism().ok().map(|n| n.get()),
+            kernel,
+        }
+    }
+}
+
+/// A `kB` field of `/proc/self/status` (`VmHWM`, `VmRSS`, ...), in bytes.
+pub fn proc_status_bytes(field: &str) -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        let kib = rest.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+        Some(kib * 1024)
+    })
+}
