@@ -195,6 +195,7 @@ impl<V: Request> Core<V> {
                 return Err(CollectError::Collected)
             }
             _ if seen.kind() != Kind::Event => return Err(CollectError::NotAnEventTask),
+            _ if seen.is_taken() => return Err(CollectError::Collected),
             _ if !seen.is_ready() => return Err(CollectError::NotReady),
             _ => {}
         }

@@ -10,6 +10,7 @@
 //! | 3      | `CANCELLED`  | set by a cancel that won `PENDING -> FINISHING`          |
 //! | 4      | `ABANDONED`  | the task's future was dropped while `FINISHING`          |
 //! | 5..7   | `KIND`       | completion target: `QUEUE` 0, `PORT` 1, `EVENT` 2, `FUTURE` 3 |
+//! | 7      | `TAKEN`      | a consumer took the `READY` task (`FINISHING` again, on its way to `FREE`) |
 //! | 32..64 | `GENERATION` | the same field as in a [`Handle`](crate::Handle)         |
 //!
 //! # Who owns what
@@ -36,7 +37,7 @@
 //! | `PENDING(g) -> FINISHING(g)`      | completer   | CAS ([`StateCell::finish`])  | `AcqRel` / `Acquire`     |
 //! | `PENDING(g) -> FINISHING+CANCELLED(g)` | canceller | CAS ([`StateCell::finish`]) | `AcqRel` / `Acquire`   |
 //! | `FINISHING(g) -> READY(g)`        | finisher    | CAS ([`StateCell::publish`]) | `AcqRel` / `Acquire`     |
-//! | `READY(g) -> FINISHING(g)`        | consumer    | CAS ([`StateCell::take`])    | `AcqRel` / `Acquire`     |
+//! | `READY(g) -> FINISHING+TAKEN(g)`  | consumer    | CAS ([`StateCell::take`])    | `AcqRel` / `Acquire`     |
 //! | `FINISHING(g) -> +ABANDONED`      | future drop | CAS ([`StateCell::abandon`]) | `AcqRel` / `Acquire`     |
 //! | `FINISHING(g) -> FREE(g+1)` or `RETIRED(g)` | owner | store ([`StateCell::release`]) | `Release`        |
 //!
@@ -71,6 +72,7 @@ const LIFECYCLE: Field = Field::first(3);
 const CANCELLED: u64 = 1 << 3;
 const ABANDONED: u64 = 1 << 4;
 const KIND: Field = Field { len: 2, shift: 5 };
+const TAKEN: u64 = 1 << 7;
 
 const FREE: u64 = 0;
 const PENDING: u64 = 1;
@@ -145,6 +147,12 @@ impl State {
         self.lifecycle() == READY
     }
 
+    /// True once a consumer has taken the finished task (see [`StateCell::take`]).
+    #[inline]
+    pub(crate) fn is_taken(self) -> bool {
+        self.0 & TAKEN != 0
+    }
+
     /// True while the slot holds a task that has not been freed.
     #[inline]
     pub(crate) fn is_live(self) -> bool {
@@ -193,6 +201,7 @@ impl fmt::Debug for State {
             .field("kind", &self.kind())
             .field("cancelled", &self.is_cancelled())
             .field("abandoned", &(self.0 & ABANDONED != 0))
+            .field("taken", &self.is_taken())
             .finish()
     }
 }
@@ -299,14 +308,16 @@ impl StateCell {
         }
     }
 
-    /// `READY(g) -> FINISHING(g)`: a consumer takes a finished task.
+    /// `READY(g) -> FINISHING+TAKEN(g)`: a consumer takes a finished task.
+    /// `TAKEN` tells a second consumer racing for the same task "collected"
+    /// rather than "not finished yet".
     #[inline]
     pub(crate) fn take(&self, generation: Generation) -> Result<State, State> {
         let current = self.load();
         if current.generation() != generation || !current.is_ready() {
             return Err(current);
         }
-        let owned = current.with_lifecycle(FINISHING);
+        let owned = State(current.with_lifecycle(FINISHING).0 | TAKEN);
         self.0
             .compare_exchange(current.0, owned.0, AcqRel, Acquire)
             .map(|_| owned)
@@ -327,7 +338,7 @@ impl StateCell {
                     Abandon::Cancelled,
                 ),
                 FINISHING => (current.0 | ABANDONED, Abandon::HandedOver),
-                _ => (current.with_lifecycle(FINISHING).0, Abandon::Taken),
+                _ => (current.with_lifecycle(FINISHING).0 | TAKEN, Abandon::Taken),
             };
             match self.0.compare_exchange(current.0, next, AcqRel, Acquire) {
                 Ok(_) => return outcome,

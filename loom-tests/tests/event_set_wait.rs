@@ -10,8 +10,8 @@
 //! * once the event is signalled the verb is collectable at the first try,
 //!   with the transport's result, and exactly once (`Collected` afterwards);
 //! * auto-reset: the wait consumed the only signal; manual-reset: the signal
-//!   stays set and wakes every waiter (two waiters there, exactly one of which
-//!   collects the verb);
+//!   stays set and wakes every waiter (two waiters there, racing to collect:
+//!   exactly one gets the verb, the other `Collected`);
 //! * the handle is stale afterwards and no task is live.
 //!
 //! Outcomes that must occur for each kind of event: the waiter found the
@@ -123,6 +123,8 @@ fn manual_reset_event_wakes_every_waiter() {
             });
             match collected {
                 Ok(verb) => verbs.push(verb),
+                // The task finished (its event is set): the loser must hear
+                // that the verb was collected, not that it is not ready.
                 Err(error) => assert_eq!(error, CollectError::Collected),
             }
         }
@@ -132,6 +134,7 @@ fn manual_reset_event_wakes_every_waiter() {
             event.is_set() && event.try_wait(),
             "a manual-reset signal was consumed"
         );
+        assert_eq!(engine.collect(handle).unwrap_err(), CollectError::Collected);
         assert_eq!(engine.stats().live_tasks, 0);
     });
     MANUAL_RESET.assert_all_seen();

@@ -5,7 +5,7 @@
 //! a finisher in the middle of delivery) while the main thread completes it.
 //! Asserted in every execution: the completion is `Delivered` or `Late`
 //! (never `Invalid`); whatever the order, the slot is freed once the threads
-//! are joined (`live_tasks == 0`, and loom finds no leaked `Arc` or waker);
+//! are joined (`live_tasks == 0`, and loom finds no leaked `Arc`);
 //! the handle is stale afterwards (`AlreadyCompleted` / `Late`). Outcomes that
 //! must all occur: the drop cancelled the task (`Late`); the drop started after
 //! `complete` returned (delivered, then dropped); the drop started while

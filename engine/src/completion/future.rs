@@ -73,9 +73,22 @@ impl<V: Request> Future for TaskFuture<V> {
                     return Poll::Ready(verb);
                 }
             }
-            // The finisher is between closing the cell and publishing: poll
-            // again shortly.
-            Registration::Closed => cx.waker().wake_by_ref(),
+            // The finisher is between closing the cell and publishing, a few
+            // instructions away: spin briefly, then ask to be polled again.
+            Registration::Closed => {
+                #[cfg(not(loom))]
+                {
+                    let backoff = crossbeam_utils::Backoff::new();
+                    while !backoff.is_completed() {
+                        backoff.spin();
+                        if let Some(verb) = this.core.take_ready(this.handle) {
+                            this.done = true;
+                            return Poll::Ready(verb);
+                        }
+                    }
+                }
+                cx.waker().wake_by_ref();
+            }
         }
         Poll::Pending
     }

@@ -1,0 +1,977 @@
+//! Logical records of basic conversations and the records of mapped
+//! conversations: the sending and receiving halves of the data a
+//! conversation carries, as pure data handling (no I/O, no locks).
+//!
+//! # Basic conversations: logical records
+//!
+//! A basic `SEND_DATA` buffer, and the data a basic receive returns with
+//! `fill = AP_LL`, is a byte stream of logical records. Each record is a
+//! 2-byte length field `LL`, **big-endian** (230 is `00 E6`, never
+//! `E6 00`), followed by `LL - 2` data bytes; `LL` counts itself, so an
+//! empty record is `00 02` and the longest has `LL = 0x7FFF` (32,765 data
+//! bytes). A `SEND_DATA` may end anywhere inside a record, even between the
+//! two bytes of its `LL`, and the next `SEND_DATA` continues it; a receive
+//! may likewise return a record in pieces.
+//!
+//! * **Valid LL values are `0x0002..=0x7FFF`.** Anything else is
+//!   `AP_BAD_LL` ([`SecondaryRc::BAD_LL`], with `AP_PARAMETER_CHECK`): the
+//!   values the reference names (`0000`, `0001`, `8000`, `8001`) and every
+//!   other value with the high bit set. A first `LL` byte with the high bit
+//!   set is rejected at once, without waiting for the second byte.
+//! * **The high bit.** The HIS page also says that setting the most
+//!   significant bit "indicates that the information ... is continued in
+//!   the next logical record", while saying on the same page that `LL`
+//!   cannot be `0x8000` or more. The continuation bit is the wire's GDS
+//!   segmentation (`sna-wire.md` §7: `LL & 0x7FFF` is the segment length),
+//!   which the LU, not the application, produces; basic records never need
+//!   it, since they fit in 15 bits. This module follows the second
+//!   statement and the reference (§5.5: valid LL values are 2..0x7FFF): an
+//!   application `LL` with the high bit set is `AP_BAD_LL`. **\[unsure\]**
+//!   whether HIS accepts `0x8002..=0xFFFF`.
+//! * **Record boundaries.** A verb that needs one (CONFIRM, DEALLOCATE
+//!   FLUSH / SYNC_LEVEL, PREPARE_TO_RECEIVE, a receive issued in SEND state,
+//!   SEND_DATA with a combined type) fails with its `*_NOT_LL_BDY` state
+//!   check while a record is half sent: [`RecordWriter::at_boundary`]. For
+//!   SEND_DATA with a combined type the boundary counts *after* the data of
+//!   that SEND_DATA, so the engine asks [`RecordWriter::after_write`] first
+//!   and commits only if it passes. A SEND_ERROR issued part-way through a
+//!   record ([`RecordWriter::truncated`]) makes the partner see `*_TRUNC`
+//!   instead of `*_NO_TRUNC`, and ends that record: the next SEND_DATA
+//!   starts a new one with a fresh [`RecordWriter`].
+//!
+//! # Receiving
+//!
+//! [`RecordReader`] (basic) and [`MappedReader`] (mapped) buffer inbound
+//! data and hand it out per receive as a [`Take`]:
+//!
+//! * **`fill = AP_LL`** returns at most one logical record, **including its
+//!   LL prefix**: the HIS page says records are "sent from or received in a
+//!   data buffer" whose LL field is big-endian, and the LU 6.2 receive
+//!   returns the record as it was sent. A record (or its rest) that fits in
+//!   `max_len` comes back with [`WhatRcvd::DATA_COMPLETE`]; otherwise the
+//!   first `max_len` bytes come back with [`WhatRcvd::DATA_INCOMPLETE`] and
+//!   the next receive continues the same record ("a complete logical
+//!   record, a `max_len` byte portion of a logical record, or the end of a
+//!   logical record", HIS `receive-and-wait2.md`).
+//! * **`fill = AP_BUFFER`** returns the stream regardless of record
+//!   boundaries, as [`WhatRcvd::DATA`]. HIS: the TP "receives data until
+//!   the number of bytes specified by `max_len` is reached or until the end
+//!   of the data", the end of the data being a status or a non-OK return
+//!   code on the *next* receive. So a receive that may wait is satisfied by
+//!   `max_len` bytes, and returns fewer only when no more data can come
+//!   before a status (SNAplus2's CPI-C guide: only an immediate receive "can
+//!   be less than `requested_length` if a smaller amount of data has
+//!   arrived"). An engine that wants "whatever has arrived" passes
+//!   `complete_input = true`.
+//! * **Waiting.** A receive that may wait (`complete_input = false`) gets
+//!   [`Take::NeedMore`] while what has arrived does not satisfy it, and the
+//!   engine leaves it pending. When a status (change of direction, confirm,
+//!   deallocate, error) follows the data, or for RECEIVE_IMMEDIATE, the
+//!   engine passes `complete_input = true` and gets what there is; with
+//!   `fill = AP_LL` a record cut short comes back as `DATA_INCOMPLETE`
+//!   (the partner's SEND_ERROR part-way through a record: the engine then
+//!   reports `*_TRUNC` and calls [`RecordReader::purge`]).
+//! * **`max_len = 0`** "probes for status without taking data". With
+//!   nothing buffered the take is [`Take::Empty`] and the engine reports
+//!   the status (or waits). With data buffered no data is taken, and the
+//!   receive learns that data is waiting: `DATA_INCOMPLETE` (`fill =
+//!   AP_LL`, mapped) or `DATA` (`fill = AP_BUFFER`), with no bytes; a
+//!   mapped null record (zero-length MC_SEND_DATA) is received whole, as
+//!   `DATA_COMPLETE` with no bytes. This is **\[inferred\]** from the SNA
+//!   Server CPI-C Receive page (same product line), which documents exactly
+//!   these `data_received` values for `requested_length = 0`; the HIS APPC
+//!   pages only say that it shows whether the partner has data to send.
+//!
+//! The readers' input contract: the engine pushes only data that precedes
+//! the next status it has not yet reported, and keeps anything later
+//! itself. [`RecordReader::push`] validates the inbound LLs exactly as
+//! [`RecordWriter::write`] does; a bad one is a partner protocol error, for
+//! the engine to answer, and nothing is buffered.
+//!
+//! # Mapped conversations
+//!
+//! One MC_SEND_DATA is one record of up to [`MAX_DATA`](super::verbs::MAX_DATA)
+//! bytes, with no LL visible to the application (on the wire the LU wraps it
+//! as GDS `12FF`). [`MappedReader`] queues whole records and hands them out
+//! with the same `DATA_COMPLETE` / `DATA_INCOMPLETE` rules as `fill =
+//! AP_LL`, sharing its code with [`RecordReader`].
+//!
+//! # Sources
+//!
+//! `appc-api.md` §1.1 (big-endian LL), §3.2 (`fill` values), §3.3
+//! (`what_rcvd`), §4.2 (`AP_BAD_LL` values), §5.5 (basic logical records,
+//! `fill = AP_BUFFER`, `max_len = 0`); `sna-wire.md` §7 (LL continuation
+//! bit); HIS "Logical Records Used in Basic Conversations" and
+//! `receive-and-wait2.md`; SNA Server CPI-C "Receive" (`requested_length`
+//! zero); SNAplus2 CPI-C Programmer's Guide, Receive (`cmrcv`).
+
+use std::collections::VecDeque;
+
+use super::rc::{SecondaryRc, WhatRcvd};
+use super::verbs::values;
+
+/// The smallest valid LL: a record with no data.
+const MIN_LL: u16 = 2;
+/// The largest valid LL (the high bit is the wire's continuation flag).
+const MAX_LL: u16 = 0x7FFF;
+
+/// The data length a logical record's LL announces, or `AP_BAD_LL`.
+fn data_len(ll: u16) -> Result<u16, SecondaryRc> {
+    match ll {
+        MIN_LL..=MAX_LL => Ok(ll - MIN_LL),
+        _ => Err(SecondaryRc::BAD_LL),
+    }
+}
+
+/// Where a stream of logical records stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Position {
+    /// Between records: the next byte is the first of an LL.
+    #[default]
+    Boundary,
+    /// The first (high) LL byte, seen but not yet completed.
+    HalfLl(u8),
+    /// Inside a record's data; this many bytes (at least 1) are still owed.
+    Data(u16),
+}
+
+impl Position {
+    /// The position after `owed` more data bytes are due.
+    fn owing(owed: u16) -> Self {
+        match owed {
+            0 => Position::Boundary,
+            _ => Position::Data(owed),
+        }
+    }
+
+    /// Consumes the start of `data` (non-empty) that completes this
+    /// position's current part of a record (an LL or the data owed).
+    /// Returns the new position and how many bytes were consumed (at least
+    /// one), or `AP_BAD_LL`.
+    fn step(self, data: &[u8]) -> Result<(Self, usize), SecondaryRc> {
+        match (self, data) {
+            // Only for exhaustiveness: `walk` never passes empty data.
+            (_, []) => Ok((self, 0)),
+            (Position::Boundary, &[high]) => match high & 0x80 {
+                0 => Ok((Position::HalfLl(high), 1)),
+                _ => Err(SecondaryRc::BAD_LL),
+            },
+            (Position::Boundary, &[high, low, ..]) => {
+                let owed = data_len(u16::from_be_bytes([high, low]))?;
+                Ok((Position::owing(owed), 2))
+            }
+            (Position::HalfLl(high), &[low, ..]) => {
+                let owed = data_len(u16::from_be_bytes([high, low]))?;
+                Ok((Position::owing(owed), 1))
+            }
+            (Position::Data(owed), _) => {
+                let taken = u16::try_from(data.len()).map_or(owed, |len| len.min(owed));
+                Ok((Position::owing(owed - taken), usize::from(taken)))
+            }
+        }
+    }
+
+    /// Walks `data` from this position, calling `piece` for each run of
+    /// bytes within one record with whether the run ends that record.
+    /// Returns the position after `data`, or `AP_BAD_LL` (the pieces before
+    /// the bad LL have been reported; callers discard them).
+    fn walk<'a>(
+        self,
+        mut data: &'a [u8],
+        mut piece: impl FnMut(&'a [u8], bool),
+    ) -> Result<Self, SecondaryRc> {
+        let mut position = self;
+        while !data.is_empty() {
+            let (next, consumed) = position.step(data)?;
+            let (run, rest) = data.split_at(consumed);
+            piece(run, next == Position::Boundary);
+            position = next;
+            data = rest;
+        }
+        Ok(position)
+    }
+}
+
+/// The sending half of a basic conversation: tracks the logical-record
+/// boundary across `SEND_DATA` calls and validates every LL.
+///
+/// SEND_ERROR ends the current record (the partner sees `*_TRUNC` if
+/// [`truncated`](Self::truncated)); replace the writer with
+/// [`RecordWriter::new`] then.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordWriter {
+    position: Position,
+}
+
+impl RecordWriter {
+    /// A writer at a record boundary (a new conversation).
+    pub const fn new() -> Self {
+        Self {
+            position: Position::Boundary,
+        }
+    }
+
+    /// The writer as it would be after sending `data`, leaving `self`
+    /// unchanged: `Err(AP_BAD_LL)` if an LL that starts in `data` (or is
+    /// completed by it) is not valid.
+    pub fn after_write(&self, data: &[u8]) -> Result<Self, SecondaryRc> {
+        let position = self.position.walk(data, |_, _| ())?;
+        Ok(Self { position })
+    }
+
+    /// Accounts for the `data` of one `SEND_DATA`: validates every LL in it
+    /// and moves the record boundary. On `Err(AP_BAD_LL)` nothing changes.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), SecondaryRc> {
+        *self = self.after_write(data)?;
+        Ok(())
+    }
+
+    /// Whether every record sent so far is complete (no LL half sent, no
+    /// data owed): the condition the `*_NOT_LL_BDY` state checks require.
+    pub fn at_boundary(&self) -> bool {
+        self.position == Position::Boundary
+    }
+
+    /// Whether a record is half sent: a SEND_ERROR now makes the partner
+    /// see `*_TRUNC`. The negation of [`at_boundary`](Self::at_boundary).
+    pub fn truncated(&self) -> bool {
+        !self.at_boundary()
+    }
+}
+
+/// The `fill` of a basic receive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fill {
+    /// `AP_BUFFER`: data regardless of record boundaries.
+    Buffer,
+    /// `AP_LL`: at most one logical record, LL included.
+    Ll,
+}
+
+impl Fill {
+    /// The fill a VCB's `fill` byte names, or `None` for a value that is not
+    /// valid (the engine answers `AP_*_BAD_FILL`).
+    pub const fn from_vcb(fill: u8) -> Option<Self> {
+        match fill {
+            values::FILL_BUFFER => Some(Fill::Buffer),
+            values::FILL_LL => Some(Fill::Ll),
+            _ => None,
+        }
+    }
+}
+
+/// What one receive takes from a reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Take {
+    /// Data for the receive: at most `max_len` bytes, and the `what_rcvd`
+    /// data part (`DATA`, `DATA_COMPLETE` or `DATA_INCOMPLETE`). The data is
+    /// empty only for `max_len = 0` or a mapped null record.
+    Data {
+        /// The bytes received (`dlen` = its length).
+        data: Vec<u8>,
+        /// The data part of `what_rcvd`.
+        what: WhatRcvd,
+    },
+    /// Data has arrived but does not satisfy a receive that may wait yet;
+    /// leave the receive pending. Only with `complete_input = false`.
+    NeedMore,
+    /// No data is buffered: report the next status, or wait for input.
+    Empty,
+}
+
+/// Inbound records waiting to be received, oldest first. Every record is
+/// complete except that the last may still be arriving (basic only).
+#[derive(Debug, Default)]
+struct Inbound {
+    records: VecDeque<Vec<u8>>,
+    /// The last record is still arriving.
+    open: bool,
+    /// Bytes of the first record already received.
+    taken: usize,
+}
+
+impl Inbound {
+    /// Appends a run of bytes of one record: to the last record if that is
+    /// still arriving, else as a new record. `ends` closes the record.
+    fn append(&mut self, run: &[u8], ends: bool) {
+        match self.records.back_mut() {
+            Some(last) if self.open => last.extend_from_slice(run),
+            _ => self.records.push_back(run.to_vec()),
+        }
+        self.open = !ends;
+    }
+
+    /// The unreceived rest of the first record, and whether that record is
+    /// complete.
+    fn front(&self) -> Option<(&[u8], bool)> {
+        let complete = self.records.len() > 1 || !self.open;
+        let front = self.records.front()?;
+        Some((front.get(self.taken..).unwrap_or_default(), complete))
+    }
+
+    /// Takes for a record-oriented receive (`fill = AP_LL`, mapped).
+    fn take_record(&mut self, max_len: usize, complete_input: bool) -> Take {
+        let Some((rest, complete)) = self.front() else {
+            return Take::Empty;
+        };
+        let len = rest.len();
+        let (count, what) = if complete && len <= max_len {
+            (len, WhatRcvd::DATA_COMPLETE)
+        } else if len == 0 {
+            // A record still arriving, all of it received so far.
+            return Take::Empty;
+        } else if len >= max_len || complete_input {
+            (len.min(max_len), WhatRcvd::DATA_INCOMPLETE)
+        } else {
+            return Take::NeedMore;
+        };
+        Take::Data {
+            data: self.deliver(count),
+            what,
+        }
+    }
+
+    /// Takes for `fill = AP_BUFFER`: the stream, across record boundaries.
+    fn take_buffer(&mut self, max_len: usize, complete_input: bool) -> Take {
+        let buffered = self.records.iter().map(Vec::len).sum::<usize>();
+        let available = buffered.saturating_sub(self.taken);
+        if available == 0 {
+            Take::Empty
+        } else if available < max_len && !complete_input {
+            Take::NeedMore
+        } else {
+            Take::Data {
+                data: self.deliver(available.min(max_len)),
+                what: WhatRcvd::DATA,
+            }
+        }
+    }
+
+    /// Removes and returns the next `count` bytes (at most what is
+    /// buffered), dropping each complete record once it is all received.
+    fn deliver(&mut self, mut count: usize) -> Vec<u8> {
+        let mut data = Vec::with_capacity(count);
+        while let Some((rest, complete)) = self.front() {
+            let part = rest.len().min(count);
+            let finished = part == rest.len() && complete;
+            data.extend_from_slice(&rest[..part]);
+            self.taken += part;
+            count -= part;
+            if !finished {
+                break;
+            }
+            self.records.pop_front();
+            self.taken = 0;
+            if count == 0 {
+                break;
+            }
+        }
+        data
+    }
+
+    /// Whether nothing is left to receive.
+    fn is_empty(&self) -> bool {
+        self.front()
+            .is_none_or(|(rest, complete)| rest.is_empty() && !complete)
+    }
+
+    /// Whether every record begun has been received whole.
+    fn at_record_boundary(&self) -> bool {
+        self.taken == 0
+    }
+}
+
+/// The receiving half of a basic conversation: the inbound byte stream of
+/// logical records, handed out per receive by `fill` and `max_len`.
+#[derive(Debug, Default)]
+pub struct RecordReader {
+    /// Where the arrived stream stands (LL validation, record ends).
+    arrived: Position,
+    inbound: Inbound,
+}
+
+impl RecordReader {
+    /// An empty reader at a record boundary.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends inbound stream bytes (an RU's data, in order). Every LL is
+    /// validated as [`RecordWriter::write`] does; on `Err(AP_BAD_LL)` (a
+    /// partner protocol error) nothing is buffered.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), SecondaryRc> {
+        let mut runs = Vec::new();
+        self.arrived = self
+            .arrived
+            .walk(bytes, |run, ends| runs.push((run, ends)))?;
+        for (run, ends) in runs {
+            self.inbound.append(run, ends);
+        }
+        Ok(())
+    }
+
+    /// Takes the data for one receive (see the module docs): with
+    /// [`Fill::Ll`] at most one logical record, LL included; with
+    /// [`Fill::Buffer`] up to `max_len` bytes of the stream. A receive that
+    /// may wait passes `complete_input = false`; `true` says no more data
+    /// can come before the next status (or the receive cannot wait), so
+    /// whatever is buffered is returned.
+    pub fn take(&mut self, fill: Fill, max_len: u16, complete_input: bool) -> Take {
+        let max_len = usize::from(max_len);
+        match fill {
+            Fill::Ll => self.inbound.take_record(max_len, complete_input),
+            Fill::Buffer => self.inbound.take_buffer(max_len, complete_input),
+        }
+    }
+
+    /// Whether no data is buffered (a record may still be part-received).
+    pub fn is_empty(&self) -> bool {
+        self.inbound.is_empty()
+    }
+
+    /// Whether the application has received every record it began whole:
+    /// no record is part-received.
+    pub fn at_record_boundary(&self) -> bool {
+        self.inbound.at_record_boundary()
+    }
+
+    /// Discards all inbound data and returns to a record boundary: SEND_ERROR
+    /// issued in RECEIVE purges inbound data, and after reporting `*_TRUNC`
+    /// the cut record's rest will never come.
+    pub fn purge(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// The receiving half of a mapped conversation: whole records (one per
+/// partner MC_SEND_DATA), handed out per receive by `max_len`.
+#[derive(Debug, Default)]
+pub struct MappedReader {
+    inbound: Inbound,
+}
+
+impl MappedReader {
+    /// An empty reader.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues one complete inbound record (possibly empty: a null record).
+    pub fn push(&mut self, record: &[u8]) {
+        self.inbound.append(record, true);
+    }
+
+    /// Takes the data for one receive: the rest of the current record as
+    /// `DATA_COMPLETE` if it fits in `max_len`, else its next `max_len`
+    /// bytes as `DATA_INCOMPLETE`, continued by the next receive. Records
+    /// arrive whole, so this never answers [`Take::NeedMore`].
+    pub fn take(&mut self, max_len: u16) -> Take {
+        self.inbound.take_record(usize::from(max_len), true)
+    }
+
+    /// Whether no record is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.inbound.is_empty()
+    }
+
+    /// Whether no record is part-received.
+    pub fn at_record_boundary(&self) -> bool {
+        self.inbound.at_record_boundary()
+    }
+
+    /// Discards all inbound records (SEND_ERROR issued in RECEIVE).
+    pub fn purge(&mut self) {
+        *self = Self::default();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One logical record: its LL (big-endian) and `data`.
+    fn record(data: &[u8]) -> Vec<u8> {
+        let ll = u16::try_from(data.len() + 2).expect("test record fits");
+        let mut out = ll.to_be_bytes().to_vec();
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn data(data: &[u8], what: WhatRcvd) -> Take {
+        Take::Data {
+            data: data.to_vec(),
+            what,
+        }
+    }
+
+    /// Three records: one with data, an empty one, and one more.
+    fn sample() -> (Vec<Vec<u8>>, Vec<u8>) {
+        let records = vec![record(b"hello, world"), record(b""), record(&[0xAB; 17])];
+        let stream = records.concat();
+        (records, stream)
+    }
+
+    #[test]
+    fn fill_maps_vcb_values() {
+        assert_eq!(Fill::from_vcb(values::FILL_BUFFER), Some(Fill::Buffer));
+        assert_eq!(Fill::from_vcb(values::FILL_LL), Some(Fill::Ll));
+        assert_eq!(Fill::from_vcb(2), None);
+        assert_eq!(Fill::from_vcb(0xFF), None);
+    }
+
+    #[test]
+    fn ll_validation() {
+        let bad = [
+            0x0000, 0x0001, 0x8000, 0x8001, 0x8002, 0x8005, 0xC000, 0xFFFF,
+        ];
+        for ll in bad {
+            let mut w = RecordWriter::new();
+            assert_eq!(
+                w.write(&u16::to_be_bytes(ll)),
+                Err(SecondaryRc::BAD_LL),
+                "{ll:#06x}"
+            );
+            assert!(w.at_boundary(), "{ll:#06x}: an error changes nothing");
+            let mut r = RecordReader::new();
+            assert_eq!(r.push(&u16::to_be_bytes(ll)), Err(SecondaryRc::BAD_LL));
+            assert_eq!(r.take(Fill::Buffer, 10, true), Take::Empty);
+        }
+        for ll in [0x0002, 0x0003, 0x00E6, 0x7FFF] {
+            let mut w = RecordWriter::new();
+            assert_eq!(w.write(&u16::to_be_bytes(ll)), Ok(()));
+            assert_eq!(w.at_boundary(), ll == 2, "{ll:#06x}");
+        }
+        // Little-endian 230 is 0xE600: the high bit is set.
+        assert_eq!(
+            RecordWriter::new().write(&[0xE6, 0x00]),
+            Err(SecondaryRc::BAD_LL)
+        );
+    }
+
+    #[test]
+    fn bad_ll_split_across_writes() {
+        // A first byte with the high bit set fails at once.
+        for high in [0x80, 0x81, 0xFF] {
+            assert_eq!(RecordWriter::new().write(&[high]), Err(SecondaryRc::BAD_LL));
+        }
+        // 0x0000 / 0x0001 fail when the second byte arrives.
+        for low in [0x00, 0x01] {
+            let mut w = RecordWriter::new();
+            assert_eq!(w.write(&[0x00]), Ok(()));
+            assert!(w.truncated());
+            let before = w;
+            assert_eq!(w.write(&[low, 0x00, 0x02]), Err(SecondaryRc::BAD_LL));
+            assert_eq!(w, before, "an error changes nothing");
+            assert_eq!(w.write(&[0x03, b'x']), Ok(()));
+            assert!(w.at_boundary());
+        }
+        // A bad LL after good records: the whole write is refused.
+        let mut w = RecordWriter::new();
+        let mut data = record(b"ok");
+        data.extend_from_slice(&[0x00, 0x01]);
+        assert_eq!(w.write(&data), Err(SecondaryRc::BAD_LL));
+        assert_eq!(w, RecordWriter::new());
+        let mut r = RecordReader::new();
+        assert_eq!(r.push(&data), Err(SecondaryRc::BAD_LL));
+        assert!(r.is_empty());
+        assert_eq!(r.push(&record(b"ok")), Ok(()));
+        assert_eq!(r.take(Fill::Ll, 100, false), data_ll(b"ok"));
+    }
+
+    fn data_ll(payload: &[u8]) -> Take {
+        data(&record(payload), WhatRcvd::DATA_COMPLETE)
+    }
+
+    #[test]
+    fn longest_record() {
+        let big = record(&[7; 0x7FFD]);
+        assert_eq!(big[..2], [0x7F, 0xFF]);
+        let mut w = RecordWriter::new();
+        assert_eq!(w.write(&big[..0x4000]), Ok(()));
+        assert!(w.truncated());
+        assert_eq!(w.write(&big[0x4000..]), Ok(()));
+        assert!(w.at_boundary());
+        let mut r = RecordReader::new();
+        assert_eq!(r.push(&big), Ok(()));
+        assert_eq!(
+            r.take(Fill::Ll, u16::MAX, false),
+            data(&big, WhatRcvd::DATA_COMPLETE)
+        );
+    }
+
+    #[test]
+    fn boundary_at_every_split() {
+        let (records, stream) = sample();
+        let ends: Vec<usize> = records
+            .iter()
+            .scan(0, |end, r| {
+                *end += r.len();
+                Some(*end)
+            })
+            .collect();
+        let boundary = |at: usize| at == 0 || ends.contains(&at);
+        for i in 0..=stream.len() {
+            for j in i..=stream.len() {
+                let mut w = RecordWriter::new();
+                let mut r = RecordReader::new();
+                for (from, to) in [(0, i), (i, j), (j, stream.len())] {
+                    let part = &stream[from..to];
+                    assert_eq!(w.write(part), Ok(()), "{i}/{j}");
+                    assert_eq!(w.at_boundary(), boundary(to), "{i}/{j} at {to}");
+                    assert_eq!(w.truncated(), !boundary(to));
+                    assert_eq!(w.after_write(&[]), Ok(w));
+                    assert_eq!(r.push(part), Ok(()));
+                }
+                for rec in &records {
+                    assert_eq!(
+                        r.take(Fill::Ll, 100, false),
+                        data(rec, WhatRcvd::DATA_COMPLETE)
+                    );
+                }
+                assert_eq!(r.take(Fill::Ll, 100, false), Take::Empty);
+            }
+        }
+    }
+
+    #[test]
+    fn after_write_does_not_commit() {
+        let w = RecordWriter::new();
+        let next = w.after_write(&[0x00, 0x05, 1]).expect("valid");
+        assert!(w.at_boundary());
+        assert!(next.truncated());
+        assert!(next.after_write(&[2, 3]).expect("valid").at_boundary());
+    }
+
+    #[test]
+    fn fill_ll_complete_incomplete_and_continued() {
+        let (records, stream) = sample();
+        let mut r = RecordReader::new();
+        assert_eq!(r.push(&stream), Ok(()));
+        assert!(r.at_record_boundary());
+        // 14 bytes: "hello, world" with its LL, in pieces of 5.
+        assert_eq!(
+            r.take(Fill::Ll, 5, false),
+            data(&records[0][..5], WhatRcvd::DATA_INCOMPLETE)
+        );
+        assert!(!r.at_record_boundary());
+        assert_eq!(
+            r.take(Fill::Ll, 5, false),
+            data(&records[0][5..10], WhatRcvd::DATA_INCOMPLETE)
+        );
+        // The rest fits: complete, and never more than one record.
+        assert_eq!(
+            r.take(Fill::Ll, 500, false),
+            data(&records[0][10..], WhatRcvd::DATA_COMPLETE)
+        );
+        assert!(r.at_record_boundary());
+        // An exact fit is complete.
+        assert_eq!(
+            r.take(Fill::Ll, 2, false),
+            data(&records[1], WhatRcvd::DATA_COMPLETE)
+        );
+        assert_eq!(
+            r.take(Fill::Ll, 19, false),
+            data(&records[2], WhatRcvd::DATA_COMPLETE)
+        );
+        assert!(r.is_empty());
+        assert_eq!(r.take(Fill::Ll, 19, false), Take::Empty);
+    }
+
+    #[test]
+    fn fill_ll_waits_for_the_record() {
+        let rec = record(b"abcdef");
+        let mut r = RecordReader::new();
+        assert_eq!(r.push(&rec[..1]), Ok(()));
+        assert_eq!(r.take(Fill::Ll, 100, false), Take::NeedMore);
+        assert!(!r.is_empty());
+        assert_eq!(r.push(&rec[1..5]), Ok(()));
+        assert_eq!(r.take(Fill::Ll, 100, false), Take::NeedMore);
+        // max_len bytes of the record have arrived: no need to wait.
+        assert_eq!(
+            r.take(Fill::Ll, 3, false),
+            data(&rec[..3], WhatRcvd::DATA_INCOMPLETE)
+        );
+        assert_eq!(r.take(Fill::Ll, 100, false), Take::NeedMore);
+        // A status follows: take what there is.
+        assert_eq!(
+            r.take(Fill::Ll, 100, true),
+            data(&rec[3..5], WhatRcvd::DATA_INCOMPLETE)
+        );
+        assert!(r.is_empty());
+        assert!(!r.at_record_boundary());
+        assert_eq!(r.take(Fill::Ll, 100, false), Take::Empty);
+        assert_eq!(r.take(Fill::Ll, 100, true), Take::Empty);
+        // The rest arrives and completes the same record.
+        assert_eq!(r.push(&rec[5..]), Ok(()));
+        assert_eq!(
+            r.take(Fill::Ll, 100, false),
+            data(&rec[5..], WhatRcvd::DATA_COMPLETE)
+        );
+        assert!(r.at_record_boundary());
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn fill_ll_one_byte_of_ll() {
+        let rec = record(b"xy");
+        let mut r = RecordReader::new();
+        assert_eq!(r.push(&rec), Ok(()));
+        assert_eq!(
+            r.take(Fill::Ll, 1, false),
+            data(&rec[..1], WhatRcvd::DATA_INCOMPLETE)
+        );
+        assert_eq!(
+            r.take(Fill::Ll, 1, false),
+            data(&rec[1..2], WhatRcvd::DATA_INCOMPLETE)
+        );
+        assert_eq!(
+            r.take(Fill::Ll, 2, false),
+            data(&rec[2..], WhatRcvd::DATA_COMPLETE)
+        );
+    }
+
+    #[test]
+    fn fill_buffer_crosses_records() {
+        let (records, stream) = sample();
+        let mut r = RecordReader::new();
+        assert_eq!(r.push(&stream), Ok(()));
+        // 14 + 2 + 19 = 35 bytes.
+        assert_eq!(
+            r.take(Fill::Buffer, 15, false),
+            data(&stream[..15], WhatRcvd::DATA)
+        );
+        assert!(!r.at_record_boundary());
+        // Switching to fill LL continues the record cut by the buffer.
+        assert_eq!(
+            r.take(Fill::Ll, 100, false),
+            data(&records[1][1..], WhatRcvd::DATA_COMPLETE)
+        );
+        assert!(r.at_record_boundary());
+        // Fewer than max_len bytes: wait, unless no more can come.
+        assert_eq!(r.take(Fill::Buffer, 100, false), Take::NeedMore);
+        assert_eq!(
+            r.take(Fill::Buffer, 100, true),
+            data(&stream[16..], WhatRcvd::DATA)
+        );
+        assert_eq!(r.take(Fill::Buffer, 100, true), Take::Empty);
+
+        let mut r = RecordReader::new();
+        assert_eq!(r.push(&stream[..20]), Ok(()));
+        assert_eq!(
+            r.take(Fill::Buffer, 20, false),
+            data(&stream[..20], WhatRcvd::DATA)
+        );
+        assert!(r.is_empty());
+        assert!(!r.at_record_boundary());
+        assert_eq!(r.push(&stream[20..]), Ok(()));
+        assert_eq!(
+            r.take(Fill::Buffer, 15, false),
+            data(&stream[20..], WhatRcvd::DATA)
+        );
+        assert!(r.at_record_boundary());
+    }
+
+    #[test]
+    fn max_len_zero_takes_nothing() {
+        let (records, stream) = sample();
+        let mut r = RecordReader::new();
+        for fill in [Fill::Ll, Fill::Buffer] {
+            assert_eq!(r.take(fill, 0, false), Take::Empty);
+            assert_eq!(r.take(fill, 0, true), Take::Empty);
+        }
+        assert_eq!(r.push(&stream[..1]), Ok(()));
+        assert_eq!(
+            r.take(Fill::Ll, 0, false),
+            data(&[], WhatRcvd::DATA_INCOMPLETE)
+        );
+        assert_eq!(r.take(Fill::Buffer, 0, false), data(&[], WhatRcvd::DATA));
+        assert_eq!(r.push(&stream[1..]), Ok(()));
+        assert_eq!(
+            r.take(Fill::Ll, 0, true),
+            data(&[], WhatRcvd::DATA_INCOMPLETE)
+        );
+        assert!(r.at_record_boundary(), "nothing was taken");
+        assert_eq!(
+            r.take(Fill::Ll, 100, false),
+            data(&records[0], WhatRcvd::DATA_COMPLETE)
+        );
+    }
+
+    #[test]
+    fn purge_discards_everything() {
+        let (_, stream) = sample();
+        let mut r = RecordReader::new();
+        assert_eq!(r.push(&stream[..20]), Ok(()));
+        assert_eq!(
+            r.take(Fill::Ll, 3, false),
+            data(&stream[..3], WhatRcvd::DATA_INCOMPLETE)
+        );
+        r.purge();
+        assert!(r.is_empty());
+        assert!(r.at_record_boundary());
+        assert_eq!(r.take(Fill::Buffer, 100, true), Take::Empty);
+        // The stream restarts at a record boundary: the cut record's rest
+        // would now be read as an LL.
+        let fresh = record(b"new");
+        assert_eq!(r.push(&fresh), Ok(()));
+        assert_eq!(
+            r.take(Fill::Ll, 100, false),
+            data(&fresh, WhatRcvd::DATA_COMPLETE)
+        );
+    }
+
+    #[test]
+    fn mapped_records() {
+        let mut m = MappedReader::new();
+        assert!(m.is_empty());
+        assert_eq!(m.take(10), Take::Empty);
+        m.push(b"0123456789");
+        m.push(b"");
+        m.push(b"ab");
+        assert!(!m.is_empty());
+        // max_len 0: data is waiting, nothing taken.
+        assert_eq!(m.take(0), data(&[], WhatRcvd::DATA_INCOMPLETE));
+        assert!(m.at_record_boundary());
+        assert_eq!(m.take(4), data(b"0123", WhatRcvd::DATA_INCOMPLETE));
+        assert!(!m.at_record_boundary());
+        assert_eq!(m.take(4), data(b"4567", WhatRcvd::DATA_INCOMPLETE));
+        assert_eq!(m.take(4), data(b"89", WhatRcvd::DATA_COMPLETE));
+        assert!(m.at_record_boundary());
+        // The null record is received whole, even with max_len 0.
+        assert_eq!(m.take(0), data(&[], WhatRcvd::DATA_COMPLETE));
+        assert_eq!(m.take(2), data(b"ab", WhatRcvd::DATA_COMPLETE));
+        assert!(m.is_empty());
+        assert_eq!(m.take(2), Take::Empty);
+
+        m.push(b"abc");
+        assert_eq!(m.take(1), data(b"a", WhatRcvd::DATA_INCOMPLETE));
+        m.purge();
+        assert!(m.is_empty());
+        assert!(m.at_record_boundary());
+        assert_eq!(m.take(10), Take::Empty);
+    }
+
+    /// Drains `r` with fill LL, cycling through `lens`, into `out` (a list
+    /// of records, the last possibly part-received); checks each piece's
+    /// size. Stops at `NeedMore` / `Empty`, returning it.
+    fn drain_ll(
+        r: &mut RecordReader,
+        lens: &mut impl Iterator<Item = u16>,
+        out: &mut Vec<Vec<u8>>,
+        open: &mut bool,
+        complete_input: bool,
+    ) -> Take {
+        loop {
+            let max_len = lens.next().unwrap_or(1);
+            match r.take(Fill::Ll, max_len, complete_input) {
+                Take::Data { data, what } => {
+                    assert!(data.len() <= usize::from(max_len));
+                    if !*open {
+                        out.push(Vec::new());
+                    }
+                    out.last_mut().expect("pushed").extend_from_slice(&data);
+                    *open = match what {
+                        WhatRcvd::DATA_COMPLETE => false,
+                        WhatRcvd::DATA_INCOMPLETE => {
+                            if !complete_input {
+                                assert_eq!(data.len(), usize::from(max_len));
+                            }
+                            true
+                        }
+                        other => panic!("unexpected {other:?}"),
+                    };
+                }
+                other => return other,
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn records_survive_any_chunking(
+            payloads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..12),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+            lens in prop::collection::vec(1u16..400, 1..8),
+        ) {
+            let records: Vec<Vec<u8>> = payloads.iter().map(|p| record(p)).collect();
+            let stream = records.concat();
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(stream.len() + 1)).collect();
+            cuts.push(stream.len());
+            cuts.sort_unstable();
+
+            let mut w = RecordWriter::new();
+            let mut r = RecordReader::new();
+            let mut lens = lens.into_iter().cycle();
+            let (mut out, mut open, mut from) = (Vec::new(), false, 0);
+            for to in cuts {
+                let chunk = &stream[from..to];
+                from = to;
+                prop_assert_eq!(w.write(chunk), Ok(()));
+                prop_assert_eq!(r.push(chunk), Ok(()));
+                let end = drain_ll(&mut r, &mut lens, &mut out, &mut open, false);
+                prop_assert!(matches!(end, Take::NeedMore | Take::Empty));
+            }
+            prop_assert!(w.at_boundary());
+            prop_assert_eq!(drain_ll(&mut r, &mut lens, &mut out, &mut open, true), Take::Empty);
+            prop_assert!(!open);
+            prop_assert!(r.at_record_boundary());
+            prop_assert_eq!(out, records);
+        }
+
+        #[test]
+        fn fill_buffer_returns_the_stream(
+            payloads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..100), 0..8),
+            lens in prop::collection::vec(1u16..64, 1..8),
+        ) {
+            let stream: Vec<u8> = payloads.iter().flat_map(|p| record(p)).collect();
+            let mut r = RecordReader::new();
+            prop_assert_eq!(r.push(&stream), Ok(()));
+            let mut out = Vec::new();
+            for max_len in lens.into_iter().cycle().take(stream.len() + 1) {
+                match r.take(Fill::Buffer, max_len, true) {
+                    Take::Data { data, what } => {
+                        prop_assert_eq!(what, WhatRcvd::DATA);
+                        prop_assert_eq!(data.len(), usize::from(max_len).min(stream.len() - out.len()));
+                        out.extend_from_slice(&data);
+                    }
+                    other => {
+                        prop_assert_eq!(other, Take::Empty);
+                        break;
+                    }
+                }
+            }
+            prop_assert_eq!(out, stream);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..10),
+            takes in prop::collection::vec((any::<bool>(), 0u16..50, any::<bool>()), 0..20),
+        ) {
+            let mut w = RecordWriter::new();
+            let mut r = RecordReader::new();
+            let mut m = MappedReader::new();
+            for chunk in &chunks {
+                // The reader validates exactly as the writer does.
+                let written = w.write(chunk);
+                prop_assert_eq!(r.push(chunk), written);
+                if r.is_empty() {
+                    // All received: received and arrived positions agree.
+                    prop_assert_eq!(r.at_record_boundary(), w.at_boundary());
+                }
+                m.push(chunk);
+                for &(ll, max_len, complete_input) in &takes {
+                    let fill = if ll { Fill::Ll } else { Fill::Buffer };
+                    if let Take::Data { data, .. } = r.take(fill, max_len, complete_input) {
+                        prop_assert!(data.len() <= usize::from(max_len));
+                    }
+                    if let Take::Data { data, .. } = m.take(max_len) {
+                        prop_assert!(data.len() <= usize::from(max_len));
+                    }
+                }
+            }
+        }
+    }
+}
