@@ -173,7 +173,9 @@ impl<V: Request> Engine<V> {
     /// [`Engine::startup`] with a bound on outstanding tasks: at least
     /// `capacity` (rounded up to a multiple of the shard count), at most
     /// [`Engine::MAX_CAPACITY`]. Submissions past it are rejected with
-    /// [`Reason::Full`]. Table pages are allocated as they are first needed.
+    /// [`Reason::Full`] (which can come slightly early when slots freed by an
+    /// idle thread wait on its private free list: see [`Reason::Full`]).
+    /// Table pages are allocated as they are first needed.
     pub fn startup_with_capacity(
         version: u16,
         capacity: usize,

@@ -24,7 +24,10 @@ pub(crate) struct Core<V> {
 pub enum Reason {
     /// The engine was cleaned up (`WinAPPCCleanup`).
     CleanedUp,
-    /// Every slot of the task table is in use.
+    /// No slot could be had: every slot of the task table is in use, or the
+    /// free ones sit on the private free list of a thread that owns a shard
+    /// and has not submitted since (it reuses them on its next submit, and
+    /// hands them back when it exits; see the `table` module).
     Full,
     /// The completion target belongs to another engine instance.
     ForeignTarget,
@@ -111,9 +114,17 @@ impl<V: Request> Core<V> {
         };
         match slot.state.finish(handle.generation(), who) {
             Ok(owned) => {
+                // The task was accepted, so it gets its one completion even if
+                // `update` (caller code) panics: the guard delivers on unwind.
+                let delivery = DeliverOnDrop {
+                    core: self,
+                    id: self.id(handle),
+                    slot,
+                    owned,
+                };
                 // SAFETY: the CAS made us the owner of the verb.
                 unsafe { slot.with_verb(update) };
-                self.deliver(self.id(handle), slot, owned);
+                drop(delivery);
                 Verdict::Pending
             }
             Err(seen) => match seen.verdict(handle.generation()) {
@@ -234,6 +245,7 @@ impl<V: Request> Core<V> {
         if self.closed.swap(true, SeqCst) {
             return false;
         }
+        crate::sync::after_seq_cst_rmw();
         self.table.for_each_slot(|id, slot| {
             let seen = slot.state.load_seq_cst();
             if seen.is_pending() {
@@ -250,6 +262,20 @@ impl<V: Request> Core<V> {
         self.table
             .for_each_slot(|_, slot| live += usize::from(slot.state.load().is_live()));
         live
+    }
+}
+
+/// Delivers an owned, finished task when dropped (see [`Core::finish`]).
+struct DeliverOnDrop<'a, V: Request> {
+    core: &'a Core<V>,
+    id: u32,
+    slot: &'a Slot<V>,
+    owned: State,
+}
+
+impl<V: Request> Drop for DeliverOnDrop<'_, V> {
+    fn drop(&mut self) {
+        self.core.deliver(self.id, self.slot, self.owned);
     }
 }
 

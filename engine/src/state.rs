@@ -265,6 +265,7 @@ impl StateCell {
         debug_assert_eq!(current.lifecycle(), FREE, "claimed a busy slot");
         let next = State(KIND.set(current.with_lifecycle(PENDING).0, kind as u64));
         self.0.swap(next.0, SeqCst);
+        crate::sync::after_seq_cst_rmw();
         current.generation()
     }
 

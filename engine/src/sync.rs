@@ -73,7 +73,9 @@ pub(crate) fn after_seq_cst_rmw() {
 }
 
 /// A tag for a new engine instance: 1..=255, never 0, cycling. Not modelled
-/// by loom on purpose: it only labels handles.
+/// by loom on purpose: it only labels handles. After 255 more engines a tag
+/// comes back, so a handle kept from an engine 255 startups ago is not told
+/// apart from the new engine's (the README says so).
 #[inline]
 pub(crate) fn next_engine_tag() -> u8 {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -61,8 +61,16 @@ const fn page_start(page: usize) -> usize {
     INITIAL_PAGE * ((1 << page) - 1)
 }
 
+/// Slots in page `page`: doubling, except that the last page stops at
+/// [`SHARD_CAPACITY`] (no index beyond it can be addressed).
 const fn page_len(page: usize) -> usize {
-    INITIAL_PAGE << page
+    let doubled = INITIAL_PAGE << page;
+    let room = SHARD_CAPACITY - page_start(page);
+    if doubled < room {
+        doubled
+    } else {
+        room
+    }
 }
 
 /// One task's storage. `state` says who owns `target` and `verb` (see
@@ -296,7 +304,8 @@ impl<V> Shard<V> {
         if cell.load(Acquire).is_null() {
             let fresh: Box<[Slot<V>]> = (0..page_len(page)).map(|_| Slot::new()).collect();
             let fresh = Box::into_raw(fresh) as *mut Slot<V>;
-            if let Err(_installed) = cell.compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire)
+            // `SeqCst` for cleanup's scan, like the bump (see `for_each_slot`).
+            if let Err(_installed) = cell.compare_exchange(ptr::null_mut(), fresh, SeqCst, Acquire)
             {
                 // SAFETY: we just leaked `fresh` from a box of this length and
                 // nobody else has seen it.
@@ -469,12 +478,27 @@ impl<V> Table<V> {
     }
 
     /// Calls `f` on every slot ever handed out, with its global id.
+    ///
+    /// The `unused` counters and page pointers are read `SeqCst`: cleanup's
+    /// scan must see every slot whose claim it has to see
+    /// ([`StateCell::claim`](crate::state::StateCell::claim)), and both the
+    /// bump and the page install that precede such a claim are `SeqCst`.
     pub(crate) fn for_each_slot(&self, mut f: impl FnMut(u32, &Slot<V>)) {
         for (shard, s) in self.shards.iter().enumerate() {
             let used = s.unused.load(SeqCst) as usize;
-            for index in 0..used {
-                if let Some(slot) = s.get(index) {
-                    f(id(shard, index), slot);
+            for (page, cell) in s.pages.iter().enumerate() {
+                let start = page_start(page);
+                if start >= used {
+                    break;
+                }
+                let base = cell.load(SeqCst);
+                if base.is_null() {
+                    continue;
+                }
+                for offset in 0..page_len(page).min(used - start) {
+                    // SAFETY: `base` is a live page of `page_len(page)` slots.
+                    let slot = unsafe { &*base.add(offset) };
+                    f(id(shard, start + offset), slot);
                 }
             }
         }
@@ -536,7 +560,10 @@ mod tests {
             assert_eq!(page_of(expected_start + page_len(page) - 1), page);
             expected_start += page_len(page);
         }
-        assert!(expected_start >= SHARD_CAPACITY);
+        assert_eq!(
+            expected_start, SHARD_CAPACITY,
+            "the last page stops at the capacity"
+        );
         assert_eq!(page_of(SHARD_CAPACITY - 1), PAGES - 1);
     }
 

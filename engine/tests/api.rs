@@ -466,3 +466,39 @@ fn an_exited_threads_free_slots_are_not_lost() {
     }
     assert_eq!(std::iter::from_fn(|| rx.try_recv()).count(), 32);
 }
+
+#[test]
+fn a_panicking_completion_still_delivers_exactly_once() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let h = engine.submit(verb(1), &Target::Queue(tx)).unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = engine.complete(h, |v| {
+            v.secondary_rc = 5;
+            panic!("transport bug");
+        });
+    }));
+    assert!(panicked.is_err());
+    let done = rx.try_recv().expect("delivered on unwind");
+    assert_eq!((done.handle, done.verb.secondary_rc), (h, 5));
+    assert!(rx.try_recv().is_none());
+    assert_eq!(engine.cancel(h).code(), WAPPCALREADY);
+    assert_eq!(engine.stats().live_tasks, 0);
+}
+
+#[test]
+fn huge_timeouts_mean_no_timeout_not_a_panic() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let h = engine.submit(verb(1), &Target::Queue(tx)).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(engine.complete(h, |_| {}), CompleteOutcome::Delivered);
+        });
+        assert_eq!(rx.recv_timeout(Duration::MAX).unwrap().handle, h);
+    });
+    let event = Event::new(false);
+    event.set();
+    assert!(event.wait_timeout(Duration::MAX));
+}

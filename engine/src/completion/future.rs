@@ -23,6 +23,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+/// How many times a poll that finds the waker cell closed re-checks before
+/// yielding to its executor.
+#[cfg(not(loom))]
+const CLOSED_SPINS: usize = 64;
+
 /// A submitted task as a future of its finished verb.
 #[must_use = "dropping the future cancels the task"]
 pub struct TaskFuture<V: Request> {
@@ -77,14 +82,11 @@ impl<V: Request> Future for TaskFuture<V> {
             // instructions away: spin briefly, then ask to be polled again.
             Registration::Closed => {
                 #[cfg(not(loom))]
-                {
-                    let backoff = crossbeam_utils::Backoff::new();
-                    while !backoff.is_completed() {
-                        backoff.spin();
-                        if let Some(verb) = this.core.take_ready(this.handle) {
-                            this.done = true;
-                            return Poll::Ready(verb);
-                        }
+                for _ in 0..CLOSED_SPINS {
+                    std::hint::spin_loop();
+                    if let Some(verb) = this.core.take_ready(this.handle) {
+                        this.done = true;
+                        return Poll::Ready(verb);
                     }
                 }
                 cx.waker().wake_by_ref();

@@ -9,8 +9,8 @@
 //! Ordering: the producer makes the item visible with a `SeqCst`
 //! read-modify-write, then loads `sleepers` (`SeqCst`); the consumer does
 //! `sleepers += 1; fence(SeqCst); look for an item`. In the `SeqCst` order
-//! either the producer's load sees the sleeper (and notifies under the lock,
-//! which the sleeper holds until it waits) or the fence comes after the
+//! either the producer's load sees the sleeper (and takes the lock, which the
+//! sleeper holds until it waits, before notifying) or the fence comes after the
 //! producer's RMW and the sleeper sees the item. No wake-up is lost, and the
 //! producer's fast path has no fence of its own.
 
@@ -64,7 +64,8 @@ impl Notify {
                 }
             }
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too large to represent is no timeout.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut guard = lock(&self.lock);
         loop {
             self.sleepers.fetch_add(1, Relaxed);
