@@ -199,7 +199,11 @@ impl<V: Request> Engine<V> {
     /// `WinAPPCCleanup`: refuses new submissions and cancels every pending
     /// task, each of which still receives its `AP_CANCELLED` completion.
     /// Returns false if the engine was already cleaned up.
-    pub fn cleanup(&self) -> bool {
+    ///
+    /// It takes `&mut self`: no submission can run beside it, so no task can
+    /// slip past it (an engine shared in an `Arc` is cleaned up when the last
+    /// reference drops, or through `Arc::get_mut`).
+    pub fn cleanup(&mut self) -> bool {
         self.core.cleanup()
     }
 

@@ -78,27 +78,14 @@ impl<V: Request> Core<V> {
         target: SlotTarget<V>,
         kind: Kind,
     ) -> Result<Handle, (Reason, V)> {
-        if self.closed.load(Acquire) {
+        // Cleanup never runs beside a submit (it takes `&mut Engine`), so a
+        // plain flag suffices.
+        if self.closed.load(Relaxed) {
             return Err((Reason::CleanedUp, verb));
         }
-        let handle = self
-            .table
+        self.table
             .insert(me, verb, target, kind)
-            .map_err(|(verb, _target)| (Reason::Full, verb))?;
-        // `SeqCst`, pairing with `claim` and `cleanup` (see `StateCell::claim`):
-        // either cleanup's scan sees this task, or we see `closed` and take
-        // the task back.
-        if self.closed.load(SeqCst) {
-            let slot = self.slot(handle);
-            if let Ok(owned) = slot.state.finish(handle.generation(), Finisher::Canceller) {
-                // SAFETY: the CAS made us the owner.
-                let (verb, _target) = unsafe { slot.take() };
-                self.table.release(self.id(handle), slot, owned);
-                return Err((Reason::CleanedUp, verb));
-            }
-            // Cleanup already cancelled it: its completion is on its way.
-        }
-        Ok(handle)
+            .map_err(|(verb, _target)| (Reason::Full, verb))
     }
 
     /// Completes (`who == Completer`) or cancels a pending task: the race of
@@ -241,13 +228,17 @@ impl<V: Request> Core<V> {
 
     /// `WinAPPCCleanup`: refuse new tasks and cancel every pending one (each
     /// still gets its `AP_CANCELLED` completion). False if already done.
+    ///
+    /// The caller guarantees no submit runs concurrently (`Engine::cleanup`
+    /// takes `&mut self`, `Drop` owns the engine), so the scan sees every
+    /// task. Completers and cancellers may still run: the scan's cancels race
+    /// them on each task's state word like any other cancel.
     pub(crate) fn cleanup(&self) -> bool {
-        if self.closed.swap(true, SeqCst) {
+        if self.closed.swap(true, Relaxed) {
             return false;
         }
-        crate::sync::after_seq_cst_rmw();
         self.table.for_each_slot(|id, slot| {
-            let seen = slot.state.load_seq_cst();
+            let seen = slot.state.load();
             if seen.is_pending() {
                 let handle = self.handle(id, seen.generation());
                 let _ = self.finish(handle, Finisher::Canceller, V::set_cancelled);

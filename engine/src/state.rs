@@ -33,7 +33,7 @@
 //!
 //! | transition                        | by          | how                      | ordering (success / failure) |
 //! |-----------------------------------|-------------|--------------------------|------------------------------|
-//! | `FREE(g) -> PENDING(g)`           | allocator   | swap ([`StateCell::claim`])  | `SeqCst` (pairs with cleanup) |
+//! | `FREE(g) -> PENDING(g)`           | allocator   | store ([`StateCell::claim`]) | `Release`                |
 //! | `PENDING(g) -> FINISHING(g)`      | completer   | CAS ([`StateCell::finish`])  | `AcqRel` / `Acquire`     |
 //! | `PENDING(g) -> FINISHING+CANCELLED(g)` | canceller | CAS ([`StateCell::finish`]) | `AcqRel` / `Acquire`   |
 //! | `FINISHING(g) -> READY(g)`        | finisher    | CAS ([`StateCell::publish`]) | `AcqRel` / `Acquire`     |
@@ -251,29 +251,17 @@ impl StateCell {
     }
 
     /// `FREE(g) -> PENDING(g)`. The caller popped the slot off a free list, so
-    /// it is the only party that can reach the word. The write is a `SeqCst`
-    /// swap rather than a store because it is one half of a store-buffering
-    /// pair with [`Engine::cleanup`](crate::Engine::cleanup): the submitter
-    /// claims, then loads `closed` (`SeqCst`); cleanup sets `closed`
-    /// (`SeqCst`), then scans the slots (`SeqCst` loads). In the single total
-    /// order of `SeqCst` operations one side sees the other, so no task slips
-    /// past cleanup. On x86 this costs one `xchg`, cheaper than a store plus
-    /// `mfence`.
+    /// it is the only party that can reach the word: a plain store. (Nothing
+    /// races a submission but completers and cancellers of *other* tasks:
+    /// [`Engine::cleanup`](crate::Engine::cleanup) takes `&mut Engine`, so it
+    /// never runs beside a submit.)
     #[inline]
     pub(crate) fn claim(&self, kind: Kind) -> Generation {
         let current = State(self.0.load(Relaxed));
         debug_assert_eq!(current.lifecycle(), FREE, "claimed a busy slot");
         let next = State(KIND.set(current.with_lifecycle(PENDING).0, kind as u64));
-        self.0.swap(next.0, SeqCst);
-        crate::sync::after_seq_cst_rmw();
+        self.0.store(next.0, Release);
         current.generation()
-    }
-
-    /// The word as [`Engine::cleanup`](crate::Engine::cleanup) scans it (see
-    /// [`StateCell::claim`]).
-    #[inline]
-    pub(crate) fn load_seq_cst(&self) -> State {
-        State(self.0.load(SeqCst))
     }
 
     /// `PENDING(g) -> FINISHING(g)`, the race between completer and canceller.

@@ -288,11 +288,12 @@ impl<V> Shard<V> {
 
     /// Hands out a never-used slot below `limit`.
     fn bump(&self, limit: usize) -> Option<(usize, &Slot<V>)> {
-        // `SeqCst`: cleanup's scan reads `unused` after setting `closed`, and
-        // must not miss a slot whose claim it has to see (`StateCell::claim`).
+        // `Release`, for the scans (`for_each_slot`) that read `unused`.
         let index = self
             .unused
-            .fetch_update(SeqCst, Relaxed, |n| ((n as usize) < limit).then_some(n + 1))
+            .fetch_update(Release, Relaxed, |n| {
+                ((n as usize) < limit).then_some(n + 1)
+            })
             .ok()? as usize;
         Some((index, self.page_for(index)))
     }
@@ -304,8 +305,7 @@ impl<V> Shard<V> {
         if cell.load(Acquire).is_null() {
             let fresh: Box<[Slot<V>]> = (0..page_len(page)).map(|_| Slot::new()).collect();
             let fresh = Box::into_raw(fresh) as *mut Slot<V>;
-            // `SeqCst` for cleanup's scan, like the bump (see `for_each_slot`).
-            if let Err(_installed) = cell.compare_exchange(ptr::null_mut(), fresh, SeqCst, Acquire)
+            if let Err(_installed) = cell.compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire)
             {
                 // SAFETY: we just leaked `fresh` from a box of this length and
                 // nobody else has seen it.
@@ -477,21 +477,18 @@ impl<V> Table<V> {
             .expect("ids name allocated slots")
     }
 
-    /// Calls `f` on every slot ever handed out, with its global id.
-    ///
-    /// The `unused` counters and page pointers are read `SeqCst`: cleanup's
-    /// scan must see every slot whose claim it has to see
-    /// ([`StateCell::claim`](crate::state::StateCell::claim)), and both the
-    /// bump and the page install that precede such a claim are `SeqCst`.
+    /// Calls `f` on every slot handed out so far, with its global id. Slots
+    /// handed out concurrently may or may not be visited; cleanup, which must
+    /// see them all, runs with no submission beside it (`&mut Engine`).
     pub(crate) fn for_each_slot(&self, mut f: impl FnMut(u32, &Slot<V>)) {
         for (shard, s) in self.shards.iter().enumerate() {
-            let used = s.unused.load(SeqCst) as usize;
+            let used = s.unused.load(Acquire) as usize;
             for (page, cell) in s.pages.iter().enumerate() {
                 let start = page_start(page);
                 if start >= used {
                     break;
                 }
-                let base = cell.load(SeqCst);
+                let base = cell.load(Acquire);
                 if base.is_null() {
                     continue;
                 }

@@ -382,7 +382,7 @@ fn foreign_target_is_rejected() {
 
 #[test]
 fn cleanup_cancels_everything_pending_and_refuses_new_work() {
-    let engine = engine();
+    let mut engine = engine();
     let (tx, mut rx) = engine.queue();
     let target = Target::Queue(tx);
     let pending: Vec<_> = (0..10)
