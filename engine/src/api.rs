@@ -305,6 +305,11 @@ impl<V: Request> Engine<V> {
         Port::new(Arc::new(Queue::new(self.core.clone())))
     }
 
+    #[cfg(not(loom))]
+    pub(crate) fn core(&self) -> &Arc<Core<V>> {
+        &self.core
+    }
+
     /// Occupancy and memory figures (scans the table: not for hot paths).
     pub fn stats(&self) -> Stats {
         let slots = self.core.table.allocated_slots();

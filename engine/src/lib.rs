@@ -30,6 +30,8 @@
 
 mod api;
 pub mod appc;
+#[cfg(not(loom))]
+mod blocking;
 mod completion;
 mod core;
 mod handle;
@@ -43,10 +45,12 @@ pub use api::{
     WAPPCALREADY, WAPPCCANCEL, WAPPCINVALID, WAPPCSYSNOTREADY, WAPPCVERNOTSUPPORTED,
     WINAPPC_VERSION,
 };
+#[cfg(not(loom))]
+pub use blocking::HOOK_PERIOD;
 pub use completion::{Completion, Event, Packet, Port, Receiver, Sender, Target, TaskFuture};
 pub use core::{CollectError, Reason};
 pub use handle::Handle;
-pub use verb::{Opcode, Request, Verb, AP_CANCELLED, AP_OK};
+pub use verb::{Opcode, Request, Verb, AP_CANCELLED, AP_OK, AP_THREAD_BLOCKING};
 
 impl From<Handle> for u64 {
     fn from(handle: Handle) -> u64 {

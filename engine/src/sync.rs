@@ -148,3 +148,39 @@ pub(crate) fn at_thread_exit(hook: Box<dyn AtExit>) {
         hooks.push(hook);
     });
 }
+
+/// A waker that unparks the current thread, and the parking calls that go
+/// with it: how the blocking entry point waits for its task's future.
+#[cfg(not(loom))]
+pub(crate) mod park {
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+    use std::time::Duration;
+
+    struct Unpark(std::thread::Thread);
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// A waker for the current thread.
+    pub(crate) fn waker() -> Waker {
+        Waker::from(Arc::new(Unpark(std::thread::current())))
+    }
+
+    /// Parks until unparked (or spuriously).
+    pub(crate) fn park() {
+        std::thread::park();
+    }
+
+    /// Parks until unparked, `timeout` passes, or spuriously.
+    pub(crate) fn park_timeout(timeout: Duration) {
+        std::thread::park_timeout(timeout);
+    }
+}

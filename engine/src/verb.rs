@@ -1,7 +1,8 @@
 //! What the engine carries for each task: a verb control block.
 //!
 //! The engine core is generic over [`Request`], the one thing it needs from a
-//! verb: a way to mark it cancelled. [`Verb`] is a small stand-in for the
+//! verb: a way to set its return codes (to mark it cancelled, or to refuse a
+//! second blocking call on a thread). [`Verb`] is a small stand-in for the
 //! APPC verb set (which arrives with the conversation layer): an opcode and
 //! the two return-code fields every VCB has.
 
@@ -9,11 +10,19 @@
 pub const AP_OK: u16 = 0x0000;
 /// `AP_CANCELLED` (X'0021'): the verb was cancelled.
 pub const AP_CANCELLED: u16 = 0x0021;
+/// `AP_THREAD_BLOCKING` (X'F006'): the thread is already inside a blocking call.
+pub const AP_THREAD_BLOCKING: u16 = 0xF006;
 
 /// A verb the engine can run asynchronously.
 pub trait Request: Send + 'static {
-    /// Records that the verb was cancelled (`primary_rc = AP_CANCELLED`).
-    fn set_cancelled(&mut self);
+    /// Sets `primary_rc` and `secondary_rc` (documented values, not
+    /// byte-flipped).
+    fn set_return_codes(&mut self, primary: u16, secondary: u32);
+
+    /// Records that the verb was cancelled: `AP_CANCELLED`, secondary 0.
+    fn set_cancelled(&mut self) {
+        self.set_return_codes(AP_CANCELLED, 0);
+    }
 }
 
 /// Opcodes of the placeholder verb (documented APPC values).
@@ -56,8 +65,8 @@ impl Verb {
 }
 
 impl Request for Verb {
-    fn set_cancelled(&mut self) {
-        self.primary_rc = AP_CANCELLED;
-        self.secondary_rc = 0;
+    fn set_return_codes(&mut self, primary: u16, secondary: u32) {
+        self.primary_rc = primary;
+        self.secondary_rc = secondary;
     }
 }

@@ -228,8 +228,8 @@ impl Verb {
 }
 
 impl Request for Verb {
-    fn set_cancelled(&mut self) {
-        self.set_rc(PrimaryRc::CANCELLED, SecondaryRc(0));
+    fn set_return_codes(&mut self, primary: u16, secondary: u32) {
+        self.set_rc(PrimaryRc(primary), SecondaryRc(secondary));
     }
 }
 
