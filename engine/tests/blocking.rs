@@ -22,20 +22,29 @@ fn verb(tag: u64) -> Verb {
     Verb::new(Opcode::ReceiveAndWait, tag)
 }
 
+/// Starts a completer thread that completes the first handle it is sent,
+/// a little later, with `secondary_rc = 9`.
+fn complete_later<'scope>(
+    s: &'scope std::thread::Scope<'scope, '_>,
+    engine: &'scope Engine,
+) -> mpsc::Sender<Handle> {
+    let (tx, rx) = mpsc::channel::<Handle>();
+    s.spawn(move || {
+        let h = rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(
+            engine.complete(h, |v| v.secondary_rc = 9),
+            CompleteOutcome::Delivered
+        );
+    });
+    tx
+}
+
 #[test]
 fn call_blocks_until_another_thread_completes() {
     let engine = engine();
-    let (tx, rx) = mpsc::channel::<Handle>();
     std::thread::scope(|s| {
-        let engine = &engine;
-        s.spawn(move || {
-            let h = rx.recv().unwrap();
-            std::thread::sleep(Duration::from_millis(10));
-            assert_eq!(
-                engine.complete(h, |v| v.secondary_rc = 9),
-                CompleteOutcome::Delivered
-            );
-        });
+        let tx = complete_later(s, &engine);
         let mut sent = false;
         let done = engine
             .call_with_hook(verb(1), |h| {
@@ -124,14 +133,8 @@ fn startup_cleanup_startup_leaves_no_blocking_state() {
 #[test]
 fn a_hook_returning_false_is_not_called_again() {
     let engine = engine();
-    let (tx, rx) = mpsc::channel::<Handle>();
     std::thread::scope(|s| {
-        let engine = &engine;
-        s.spawn(move || {
-            let h = rx.recv().unwrap();
-            std::thread::sleep(Duration::from_millis(20));
-            assert_eq!(engine.complete(h, |_| {}), CompleteOutcome::Delivered);
-        });
+        let tx = complete_later(s, &engine);
         let mut calls = 0;
         let done = engine
             .call_with_hook(verb(4), |h| {
