@@ -42,6 +42,9 @@ pub enum StartupError {
     Invalid,
     /// The requested major version is above 1 (`WAPPCVERNOTSUPPORTED`).
     VersionNotSupported,
+    /// 255 engines are alive in this process, each holding one of the 255
+    /// handle tags (`WAPPCSYSNOTREADY`).
+    TooManyEngines,
 }
 
 impl StartupError {
@@ -50,6 +53,7 @@ impl StartupError {
         match self {
             StartupError::Invalid => WAPPCINVALID,
             StartupError::VersionNotSupported => WAPPCVERNOTSUPPORTED,
+            StartupError::TooManyEngines => WAPPCSYSNOTREADY,
         }
     }
 }
@@ -60,6 +64,9 @@ impl fmt::Display for StartupError {
             StartupError::Invalid => f.write_str("requested version is below 1.0 (WAPPCINVALID)"),
             StartupError::VersionNotSupported => {
                 f.write_str("requested major version is not supported (WAPPCVERNOTSUPPORTED)")
+            }
+            StartupError::TooManyEngines => {
+                f.write_str("255 engines are already alive in this process (WAPPCSYSNOTREADY)")
             }
         }
     }
@@ -187,7 +194,7 @@ impl<V: Request> Engine<V> {
             _ => return Err(StartupError::VersionNotSupported),
         }
         let engine = Self {
-            core: Arc::new(Core::new(capacity)),
+            core: Arc::new(Core::new(capacity).ok_or(StartupError::TooManyEngines)?),
         };
         let data = StartupData {
             version: WINAPPC_VERSION,

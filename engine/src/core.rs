@@ -47,11 +47,13 @@ pub enum CollectError {
 }
 
 impl<V: Request> Core<V> {
-    pub(crate) fn new(capacity: usize) -> Self {
-        Self {
-            table: Table::new(crate::sync::next_engine_tag(), capacity),
+    /// A core for at least `capacity` tasks; `None` if every engine tag is
+    /// held by a live engine.
+    pub(crate) fn new(capacity: usize) -> Option<Self> {
+        Some(Self {
+            table: Table::new(crate::sync::take_engine_tag()?, capacity),
             closed: AtomicBool::new(false),
-        }
+        })
     }
 
     pub(crate) fn id(&self, handle: Handle) -> u32 {
@@ -253,6 +255,12 @@ impl<V: Request> Core<V> {
         self.table
             .for_each_slot(|_, slot| live += usize::from(slot.state.load().is_live()));
         live
+    }
+}
+
+impl<V> Drop for Core<V> {
+    fn drop(&mut self) {
+        crate::sync::release_engine_tag(self.table.tag());
     }
 }
 

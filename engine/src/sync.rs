@@ -72,14 +72,40 @@ pub(crate) fn after_seq_cst_rmw() {
     fence(Ordering::SeqCst);
 }
 
-/// A tag for a new engine instance: 1..=255, never 0, cycling. Not modelled
-/// by loom on purpose: it only labels handles. After 255 more engines a tag
-/// comes back, so a handle kept from an engine 255 startups ago is not told
-/// apart from the new engine's (the README says so).
-#[inline]
-pub(crate) fn next_engine_tag() -> u8 {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    (NEXT.fetch_add(1, Ordering::Relaxed) % 255 + 1) as u8
+/// The engine tags in use: each live engine has its own, so a handle of one
+/// live engine is never taken for another's. Not modelled by loom on
+/// purpose: tags only label handles.
+static TAGS: std::sync::Mutex<Tags> = std::sync::Mutex::new(Tags {
+    live: [false; 256],
+    last: 0,
+});
+
+struct Tags {
+    live: [bool; 256],
+    last: u8,
+}
+
+/// A tag for a new engine: 1..=255, never 0, not held by a live engine,
+/// handed out round-robin (so a tag comes back as late as possible). `None`
+/// if 255 engines are alive.
+pub(crate) fn take_engine_tag() -> Option<u8> {
+    let mut tags = TAGS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let tag = (1..=255u8)
+        .map(|step| (tags.last as usize + step as usize - 1) % 255 + 1)
+        .find(|&tag| !tags.live[tag])? as u8;
+    tags.live[tag as usize] = true;
+    tags.last = tag;
+    Some(tag)
+}
+
+/// Gives back a tag from [`take_engine_tag`] (the engine is gone).
+pub(crate) fn release_engine_tag(tag: u8) {
+    let mut tags = TAGS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    tags.live[tag as usize] = false;
 }
 
 /// Who the current thread is, for shard ownership (see [`crate::table`]).
