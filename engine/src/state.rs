@@ -60,7 +60,7 @@
 //!   slot; otherwise the drop finds `READY` and takes it itself.
 //!
 //! A handle's cancel outcome is a pure function of the word it observed
-//! ([`State::cancel_outcome`]): an older generation, or the same generation
+//! ([`State::verdict`]): an older generation, or the same generation
 //! past `PENDING`, is `WAPPCALREADY`; a newer generation, or the same one while
 //! `FREE` (not yet issued), is `WAPPCINVALID`.
 

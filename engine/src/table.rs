@@ -469,7 +469,7 @@ impl<V> Table<V> {
         shard.owner.store(0, Release);
     }
 
-    /// The slot with this global id (see [`Table::id`]).
+    /// The slot with this global id (see [`id`]).
     pub(crate) fn by_id(&self, id: u32) -> &Slot<V> {
         let (shard, index) = split_id(id);
         self.shards[shard]

@@ -19,7 +19,7 @@
 //! * [`same_slot`] and [`generation`], which read a handle's documented
 //!   layout (slot bits in the low half, generation in the high half) so that
 //!   models can check slot reuse and retirement.
-//! * Under `--cfg loom`, [`start`], the engine every model runs against.
+//! * Under `--cfg loom`, `start`, the engine every model runs against.
 //!
 //! # Conventions of the models
 //!
