@@ -5,7 +5,7 @@
 use crate::completion::{
     intrusive::Queue, waker::WakerCell, PortInfo, Receiver, Sender, SlotTarget, Target, TaskFuture,
 };
-use crate::core::{CollectError, Core, Reason};
+use crate::core::{CollectError, Core, Reason, Teardown};
 use crate::state::{Finisher, Kind, Verdict};
 use crate::sync::Arc;
 use crate::{Handle, Port, Request, Verb};
@@ -187,6 +187,16 @@ impl<V: Request> Engine<V> {
         version: u16,
         capacity: usize,
     ) -> Result<(Self, StartupData), StartupError> {
+        Self::startup_with_teardown(version, capacity, None)
+    }
+
+    /// [`Engine::startup_with_capacity`] with a teardown that every winning
+    /// cancel runs on the cancelled verb (the APPC layer's session close).
+    pub(crate) fn startup_with_teardown(
+        version: u16,
+        capacity: usize,
+        teardown: Option<Teardown<V>>,
+    ) -> Result<(Self, StartupData), StartupError> {
         let [major, _minor] = version.to_le_bytes();
         match major {
             0 => return Err(StartupError::Invalid),
@@ -194,7 +204,7 @@ impl<V: Request> Engine<V> {
             _ => return Err(StartupError::VersionNotSupported),
         }
         let engine = Self {
-            core: Arc::new(Core::new(capacity).ok_or(StartupError::TooManyEngines)?),
+            core: Arc::new(Core::new(capacity, teardown).ok_or(StartupError::TooManyEngines)?),
         };
         let data = StartupData {
             version: WINAPPC_VERSION,
@@ -275,10 +285,7 @@ impl<V: Request> Engine<V> {
         let Some(handle) = Handle::from_raw(handle.into()) else {
             return CancelOutcome::Invalid;
         };
-        match self
-            .core
-            .finish(handle, Finisher::Canceller, V::set_cancelled)
-        {
+        match self.core.cancel(handle, V::set_cancelled) {
             Verdict::Pending => CancelOutcome::Cancelled,
             Verdict::Already => CancelOutcome::AlreadyCompleted,
             Verdict::Invalid => CancelOutcome::Invalid,

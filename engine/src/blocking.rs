@@ -22,9 +22,9 @@
 //! stale "is blocking" flag (the original's KB Q236797 bug).
 
 use crate::api::{Engine, Rejected, WAPPCCANCEL, WAPPCINVALID};
-use crate::state::{Finisher, Verdict};
+use crate::state::Verdict;
 use crate::sync::park;
-use crate::{Handle, Request, AP_THREAD_BLOCKING};
+use crate::{Handle, Request, TaskFuture, AP_THREAD_BLOCKING};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::pin;
@@ -89,15 +89,27 @@ impl<V: Request> Engine<V> {
     /// `WM_QUIT`). The hook may call [`Engine::cancel_blocking_call`].
     pub fn call_with_hook(
         &self,
+        verb: V,
+        hook: impl FnMut(Handle) -> bool,
+    ) -> Result<V, Rejected<V>> {
+        self.block_on(verb, hook, |verb| self.submit_future(verb))
+    }
+
+    /// The blocking machinery of [`Engine::call_with_hook`], with `start`
+    /// turning the verb into a task (the APPC layer starts it on its
+    /// conversation there).
+    pub(crate) fn block_on(
+        &self,
         mut verb: V,
         mut hook: impl FnMut(Handle) -> bool,
+        start: impl FnOnce(V) -> Result<TaskFuture<V>, Rejected<V>>,
     ) -> Result<V, Rejected<V>> {
         let key = key(self);
         if current(key).is_some() {
             verb.set_return_codes(AP_THREAD_BLOCKING, 0);
             return Ok(verb);
         }
-        let future = self.submit_future(verb)?;
+        let future = start(verb)?;
         let handle = future.handle();
         let _in_call = InCall::enter(key, handle);
         let mut future = pin!(future);
@@ -131,7 +143,7 @@ impl<V: Request> Engine<V> {
         let Some(handle) = current(key(self)) else {
             return WAPPCINVALID;
         };
-        let cancelled = self.core().finish(handle, Finisher::Canceller, |verb| {
+        let cancelled = self.core().cancel(handle, |verb| {
             verb.set_return_codes(WAPPCCANCEL as u16, 0);
         });
         match cancelled {

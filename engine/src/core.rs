@@ -17,7 +17,16 @@ use std::mem;
 pub(crate) struct Core<V> {
     pub(crate) table: Table<V>,
     closed: AtomicBool,
+    /// Run on the verb of every cancel that wins, before it is marked and
+    /// delivered (see [`Core::cancel`]).
+    teardown: Option<Teardown<V>>,
 }
+
+/// What a layer above the core does when one of its tasks is cancelled: the
+/// APPC layer purges the conversation and closes its session, or ends the
+/// TP. It runs while the canceller owns the task (state `FINISHING`), so it
+/// must not wait for that task; completing *other* tasks is fine.
+pub(crate) type Teardown<V> = Box<dyn Fn(Handle, &mut V) + Send + Sync>;
 
 /// Why a submission was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,10 +58,22 @@ pub enum CollectError {
 impl<V: Request> Core<V> {
     /// A core for at least `capacity` tasks; `None` if every engine tag is
     /// held by a live engine.
-    pub(crate) fn new(capacity: usize) -> Option<Self> {
+    pub(crate) fn new(capacity: usize, teardown: Option<Teardown<V>>) -> Option<Self> {
         Some(Self {
             table: Table::new(crate::sync::take_engine_tag()?, capacity),
             closed: AtomicBool::new(false),
+            teardown,
+        })
+    }
+
+    /// Cancels a pending task: on a win, the teardown runs, then `mark`
+    /// records the cancellation in the verb, then the task is delivered.
+    pub(crate) fn cancel(&self, handle: Handle, mark: impl FnOnce(&mut V)) -> Verdict {
+        self.finish(handle, Finisher::Canceller, |verb| {
+            if let Some(teardown) = &self.teardown {
+                teardown(handle, verb);
+            }
+            mark(verb);
         })
     }
 
@@ -243,7 +264,7 @@ impl<V: Request> Core<V> {
             let seen = slot.state.load();
             if seen.is_pending() {
                 let handle = self.handle(id, seen.generation());
-                let _ = self.finish(handle, Finisher::Canceller, V::set_cancelled);
+                let _ = self.cancel(handle, V::set_cancelled);
             }
         });
         true

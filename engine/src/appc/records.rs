@@ -334,8 +334,7 @@ impl Inbound {
 
     /// Takes for `fill = AP_BUFFER`: the stream, across record boundaries.
     fn take_buffer(&mut self, max_len: usize, complete_input: bool) -> Take {
-        let buffered = self.records.iter().map(Vec::len).sum::<usize>();
-        let available = buffered.saturating_sub(self.taken);
+        let available = self.buffered();
         if available == 0 {
             Take::Empty
         } else if available < max_len && !complete_input {
@@ -368,6 +367,12 @@ impl Inbound {
             }
         }
         data
+    }
+
+    /// Bytes buffered and not yet received.
+    fn buffered(&self) -> usize {
+        let buffered = self.records.iter().map(Vec::len).sum::<usize>();
+        buffered.saturating_sub(self.taken)
     }
 
     /// Whether nothing is left to receive.
@@ -430,6 +435,11 @@ impl RecordReader {
         self.inbound.is_empty()
     }
 
+    /// Bytes buffered and not yet received (POST_ON_RECEIPT's threshold).
+    pub fn buffered(&self) -> usize {
+        self.inbound.buffered()
+    }
+
     /// Whether the application has received every record it began whole:
     /// no record is part-received.
     pub fn at_record_boundary(&self) -> bool {
@@ -473,6 +483,11 @@ impl MappedReader {
     /// Whether no record is waiting.
     pub fn is_empty(&self) -> bool {
         self.inbound.is_empty()
+    }
+
+    /// Bytes buffered and not yet received.
+    pub fn buffered(&self) -> usize {
+        self.inbound.buffered()
     }
 
     /// Whether no record is part-received.

@@ -1094,6 +1094,7 @@ mod tests {
                 Body::ReceiveAndPost(verbs::ReceiveAndPost {
                     receive: verbs::Receive::default(),
                     sema: event.clone(),
+                    post: None,
                 }),
                 Step::ReceiveAndPost,
             ),
@@ -1103,6 +1104,7 @@ mod tests {
                     fill: values::FILL_LL,
                     max_len: 0,
                     sema: event.clone(),
+                    post: None,
                 }),
                 Step::PostOnReceipt,
             ),
@@ -1115,6 +1117,7 @@ mod tests {
                 Body::TestRtsAndPost(verbs::TestRtsAndPost {
                     conv,
                     handle: event,
+                    post: None,
                 }),
                 Step::TestRtsAndPost,
             ),

@@ -14,7 +14,7 @@
 
 use super::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use crate::completion::Event;
-use crate::Request;
+use crate::{Handle, Request};
 
 /// A TP identifier (`tp_id`), assigned by the engine.
 pub type TpId = [u8; 8];
@@ -384,7 +384,7 @@ pub struct ReceiveAllocate {
 }
 
 /// `TP_ENDED`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct TpEnded {
     /// In: the TP to end.
     pub tp_id: TpId,
@@ -424,7 +424,7 @@ pub struct Allocate {
 }
 
 /// `[MC_]SEND_DATA`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct SendData {
     /// In: TP and conversation.
     pub conv: Conv,
@@ -457,16 +457,19 @@ pub struct Receive {
 }
 
 /// `[MC_]RECEIVE_AND_POST`: a receive whose final completion signals `sema`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ReceiveAndPost {
     /// The receive's fields.
     pub receive: Receive,
     /// The event for the final ("post") completion.
     pub sema: Event,
+    /// Out: the task of the final completion, set by an `AP_OK` initial
+    /// completion; collect its finished verb once `sema` is signalled.
+    pub post: Option<Handle>,
 }
 
 /// `[MC_]POST_ON_RECEIPT`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PostOnReceipt {
     /// In: TP and conversation.
     pub conv: Conv,
@@ -476,6 +479,8 @@ pub struct PostOnReceipt {
     pub max_len: u16,
     /// The event to signal when data or status arrives.
     pub sema: Event,
+    /// Out: the task of the post, as for [`ReceiveAndPost::post`].
+    pub post: Option<Handle>,
 }
 
 /// `[MC_]CONFIRM`.
@@ -499,12 +504,14 @@ pub struct PrepareToReceive {
 }
 
 /// `[MC_]TEST_RTS_AND_POST`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct TestRtsAndPost {
     /// In: TP and conversation.
     pub conv: Conv,
     /// The event to signal when the partner's REQUEST_TO_SEND arrives.
     pub handle: Event,
+    /// Out: the task of the post, as for [`ReceiveAndPost::post`].
+    pub post: Option<Handle>,
 }
 
 /// `[MC_]SEND_ERROR`.
@@ -575,4 +582,30 @@ pub struct SendConversation {
     pub allocate: Allocate,
     /// The data to send.
     pub data: Vec<u8>,
+}
+
+/// Zeroed VCBs, as the documentation asks callers to start from ("zero the
+/// whole VCB before filling it in"); `[u8; 64]` has no derived `Default`.
+macro_rules! zeroed {
+    ($($ty:ident { $($field:ident: $value:expr),* $(,)? })*) => {$(
+        impl Default for $ty {
+            fn default() -> Self {
+                Self { $($field: $value),* }
+            }
+        }
+    )*};
+}
+
+zeroed! {
+    TpStarted { lu_alias: [0; 8], tp_name: [0; 64], tp_id: [0; 8] }
+    ReceiveAllocate {
+        tp_name: [0; 64], lu_alias: [0; 8], tp_id: [0; 8], conv_id: 0, sync_level: 0,
+        conv_type: 0, user_id: [0; 10], plu_alias: [0; 8], mode_name: [0; 8], pip: Vec::new(),
+    }
+    Allocate {
+        tp_id: [0; 8], conv_type: 0, sync_level: 0, rtn_ctl: 0, plu_alias: [0; 8],
+        mode_name: [0; 8], tp_name: [0; 64], security: 0, pwd: [0; 10], user_id: [0; 10],
+        pip: Vec::new(), conv_id: 0, sense_data: 0,
+    }
+    SendConversation { allocate: Allocate::default(), data: Vec::new() }
 }

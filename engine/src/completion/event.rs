@@ -23,6 +23,13 @@ struct Inner {
 #[derive(Clone)]
 pub struct Event(Arc<Inner>);
 
+impl Default for Event {
+    /// A non-signalled auto-reset event (what the SDK samples create).
+    fn default() -> Self {
+        Self::new(false)
+    }
+}
+
 impl Event {
     /// A non-signalled event; `manual_reset` as `CreateEvent`'s `bManualReset`.
     #[inline]

@@ -1,0 +1,159 @@
+//! TP_ENDED: AP_SOFT waits for the TP's active verbs (TP verbs get
+//! AP_TP_BUSY meanwhile); AP_HARD and a cancelled soft end do not wait.
+
+use appc_engine::appc::rc::{PrimaryRc, SecondaryRc};
+use appc_engine::appc::verbs::*;
+use appc_engine::appc::{Appc, Node};
+use appc_engine::{Target, WINAPPC_VERSION};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn call(app: &Appc, verb: Verb) -> Verb {
+    app.call(verb).expect("accepted")
+}
+
+/// Two TPs with a mapped conversation between them: (requester tp, conv), (responder conv).
+fn connected(a: &Appc, b: &Appc, node: &Node) -> (Conv, Conv) {
+    node.define_tp("RESP");
+    let v = call(a, Verb::mapped(Body::TpStarted(TpStarted::default())));
+    let Body::TpStarted(t) = v.body else {
+        unreachable!()
+    };
+    let v = call(
+        a,
+        Verb::mapped(Body::Allocate(Allocate {
+            tp_id: t.tp_id,
+            tp_name: name("RESP"),
+            ..Default::default()
+        })),
+    );
+    let Body::Allocate(al) = v.body else {
+        unreachable!()
+    };
+    let req = Conv {
+        tp_id: t.tp_id,
+        conv_id: al.conv_id,
+    };
+    assert_eq!(
+        call(a, Verb::mapped(Body::Flush(req))).primary_rc,
+        PrimaryRc::OK
+    );
+    let v = call(
+        b,
+        Verb::mapped(Body::ReceiveAllocate(ReceiveAllocate {
+            tp_name: name("RESP"),
+            ..Default::default()
+        })),
+    );
+    let Body::ReceiveAllocate(ra) = v.body else {
+        unreachable!()
+    };
+    (
+        req,
+        Conv {
+            tp_id: ra.tp_id,
+            conv_id: ra.conv_id,
+        },
+    )
+}
+
+fn tp_ended(tp_id: TpId, tp_type: u8) -> Verb {
+    Verb::mapped(Body::TpEnded(TpEnded { tp_id, tp_type }))
+}
+
+#[test]
+fn soft_end_waits_for_active_verbs_and_makes_the_tp_busy() {
+    let node = Node::new();
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+    let (b, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+    let (req, resp) = connected(&a, &b, &node);
+    let (tx, mut rx) = b.queue();
+    // The responder's receive is active.
+    let receive = Verb::mapped(Body::ReceiveAndWait(Receive {
+        conv: resp,
+        max_len: 64,
+        ..Default::default()
+    }));
+    let receive = b.submit(receive, &Target::Queue(tx.clone())).unwrap();
+    let end = b
+        .submit(
+            tp_ended(resp.tp_id, values::SOFT),
+            &Target::Queue(tx.clone()),
+        )
+        .unwrap();
+    assert!(rx.try_recv().is_none(), "the soft end waits");
+    // Meanwhile TP verbs are busy.
+    let busy = call(&b, tp_ended(resp.tp_id, values::HARD));
+    assert_eq!(busy.primary_rc, PrimaryRc::TP_BUSY);
+    // The partner's data completes the receive, then the TP ends.
+    let send = Verb::mapped(Body::SendData(SendData {
+        conv: req,
+        send_type: values::SEND_DATA_FLUSH,
+        data: b"x".to_vec(),
+        rts_rcvd: false,
+    }));
+    assert_eq!(call(&a, send).primary_rc, PrimaryRc::OK);
+    let first = rx.recv_timeout(WAIT).expect("receive completes");
+    assert_eq!(
+        (first.handle, first.verb.primary_rc),
+        (receive, PrimaryRc::OK)
+    );
+    let second = rx.recv_timeout(WAIT).expect("TP_ENDED completes");
+    assert_eq!(
+        (second.handle, second.verb.primary_rc),
+        (end, PrimaryRc::OK)
+    );
+    // The TP is gone; the requester's conversation was deallocated abnormally
+    // (the responder was in RECEIVE).
+    let gone = call(&b, tp_ended(resp.tp_id, values::HARD));
+    assert_eq!(
+        (gone.primary_rc, gone.secondary_rc),
+        (PrimaryRc::PARAMETER_CHECK, SecondaryRc::BAD_TP_ID)
+    );
+    let v = call(
+        &a,
+        Verb::mapped(Body::ReceiveAndWait(Receive {
+            conv: req,
+            max_len: 64,
+            ..Default::default()
+        })),
+    );
+    assert_eq!(v.primary_rc, PrimaryRc::DEALLOC_ABEND);
+}
+
+#[test]
+fn cancelling_a_waiting_soft_end_ends_the_tp_at_once() {
+    let node = Node::new();
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+    let (b, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+    let (req, resp) = connected(&a, &b, &node);
+    let (tx, mut rx) = b.queue();
+    let receive = Verb::mapped(Body::ReceiveAndWait(Receive {
+        conv: resp,
+        max_len: 64,
+        ..Default::default()
+    }));
+    let receive = b.submit(receive, &Target::Queue(tx.clone())).unwrap();
+    let end = b
+        .submit(tp_ended(resp.tp_id, values::SOFT), &Target::Queue(tx))
+        .unwrap();
+    assert_eq!(b.cancel(end).code(), 0);
+    let mut done: Vec<_> = (0..2)
+        .map(|_| rx.recv_timeout(WAIT).expect("completion"))
+        .map(|c| (c.handle, c.verb.primary_rc))
+        .collect();
+    done.sort_by_key(|(h, _)| u64::from(*h));
+    let mut want = vec![(receive, PrimaryRc::CANCELLED), (end, PrimaryRc::CANCELLED)];
+    want.sort_by_key(|(h, _)| u64::from(*h));
+    assert_eq!(done, want);
+    let v = call(
+        &a,
+        Verb::mapped(Body::ReceiveAndWait(Receive {
+            conv: req,
+            max_len: 64,
+            ..Default::default()
+        })),
+    );
+    assert_eq!(v.primary_rc, PrimaryRc::DEALLOC_ABEND);
+}
