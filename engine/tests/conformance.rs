@@ -1,0 +1,1663 @@
+//! Conformance scripts: two TPs (a requester and a responder) run the LU
+//! 6.2 flows of `appc-api.md` §2.4, §2.5, §3–§5 and the KB regressions of
+//! §7 against the in-memory node. Each script is a sequence of verbs with
+//! the results the reference documents. Where both sides must wait, they
+//! run on two threads with blocking calls ([`support::duet`]); nothing
+//! depends on timing.
+#![cfg(not(loom))]
+
+mod support;
+
+use appc_engine::appc::rc::{PrimaryRc as P, SecondaryRc as S, WhatRcvd as W};
+use appc_engine::appc::states::ConvState;
+use appc_engine::appc::verbs::{self, values, Body, Conv, Verb};
+use appc_engine::appc::SEND_BUFFER;
+use appc_engine::{Event, Target};
+use support::*;
+
+// ---------------------------------------------------------------------------
+// ALLOCATE and SEND_DATA buffering (§5.5)
+// ---------------------------------------------------------------------------
+
+/// The attach and the data wait in the send buffer: nothing reaches the
+/// responder until FLUSH.
+#[test]
+fn allocate_and_send_data_are_buffered_until_flush() {
+    let (_node, a, b) = setup();
+    let mut req = Tp::started(&a, MAPPED);
+    req.allocate(RESP, SYNC_NONE).ok();
+    req.send_data(b"one", values::SEND_DATA_NONE).ok();
+    // Nothing flowed: no attach is waiting for RESP yet. A second TP name
+    // check: RECEIVE_ALLOCATE would block, so probe with an async one.
+    let ev = Event::new(true);
+    let ra = b
+        .submit(receive_allocate_verb(RESP), &Target::Event(ev.clone()))
+        .unwrap();
+    assert!(!ev.is_set(), "the attach flowed before any flush");
+    req.flush().ok();
+    ev.wait();
+    let resp = Tp::accepted(&b, &b.collect(ra).unwrap());
+    resp.receive_immediate(100)
+        .ok()
+        .what(W::DATA_COMPLETE)
+        .data(b"one");
+    resp.receive_immediate(100).rc(P::UNSUCCESSFUL);
+    req.send_data(b"two", values::SEND_DATA_NONE).ok();
+    resp.receive_immediate(100).rc(P::UNSUCCESSFUL);
+    req.flush().ok();
+    resp.receive_immediate(100).ok().data(b"two");
+}
+
+/// Each verb that flushes makes the buffered data visible: CONFIRM,
+/// DEALLOCATE, PREPARE_TO_RECEIVE, a receive in SEND, a combined
+/// SEND_DATA type.
+#[test]
+fn buffered_data_flows_with_every_flushing_verb() {
+    let (_node, a, b) = setup();
+    duet(
+        || {
+            let mut req = Tp::started(&a, MAPPED);
+            req.allocate(RESP, SYNC_CONFIRM).ok();
+            req.send_data(b"c", values::SEND_DATA_NONE).ok();
+            req.confirm().ok();
+            req.send_data(b"p", values::SEND_DATA_NONE).ok();
+            req.prepare_to_receive(FLUSH).ok();
+            req.receive_and_wait(10).ok().what(W::SEND);
+            req.send_data(b"r", values::SEND_DATA_NONE).ok();
+            req.receive_and_wait(10).ok().what(W::SEND);
+            req.send_data(b"f", values::SEND_DATA_FLUSH).ok();
+            req.send_data(b"d", values::SEND_DATA_NONE).ok();
+            req.deallocate(FLUSH).ok();
+        },
+        || {
+            let resp = Tp::receive_allocate(&b, RESP);
+            resp.receive_and_wait(10)
+                .ok()
+                .what(W::DATA_COMPLETE)
+                .data(b"c");
+            resp.receive_and_wait(10)
+                .ok()
+                .what(W::CONFIRM_WHAT_RECEIVED);
+            resp.confirmed().ok();
+            resp.receive_and_wait(10).ok().data(b"p");
+            resp.receive_and_wait(10).ok().what(W::SEND);
+            resp.prepare_to_receive(FLUSH).ok();
+            resp.receive_and_wait(10).ok().data(b"r");
+            resp.receive_and_wait(10).ok().what(W::SEND);
+            resp.prepare_to_receive(FLUSH).ok();
+            resp.receive_and_wait(10).ok().data(b"f");
+            resp.receive_and_wait(10).ok().data(b"d");
+            resp.receive_and_wait(10).rc(P::DEALLOC_NORMAL);
+        },
+    );
+}
+
+/// More than `SEND_BUFFER` bytes flush by themselves.
+#[test]
+fn a_full_send_buffer_flushes_by_itself() {
+    let (_node, a, b) = setup();
+    let mut req = Tp::started(&a, MAPPED);
+    req.allocate(RESP, SYNC_NONE).ok();
+    let chunk = vec![7u8; 4096];
+    let mut sent = 0;
+    while sent + chunk.len() <= SEND_BUFFER {
+        req.send_data(&chunk, values::SEND_DATA_NONE).ok();
+        sent += chunk.len();
+    }
+    // Exactly SEND_BUFFER buffered: the attach has not flowed.
+    let resp_ev = Event::new(true);
+    let ra = b
+        .submit(receive_allocate_verb(RESP), &Target::Event(resp_ev.clone()))
+        .unwrap();
+    assert!(!resp_ev.is_set());
+    req.send_data(b"x", values::SEND_DATA_NONE).ok();
+    resp_ev.wait();
+    let resp = Tp::accepted(&b, &b.collect(ra).unwrap());
+    for _ in 0..sent / chunk.len() {
+        resp.receive_immediate(u16::MAX).ok().data(&chunk);
+    }
+    resp.receive_immediate(10).ok().data(b"x");
+    resp.receive_immediate(10).rc(P::UNSUCCESSFUL);
+}
+
+/// An attach nobody accepts surfaces on a later verb: ALLOCATE, SEND_DATA
+/// and FLUSH succeed; the next verb gets the allocation error and the
+/// conversation is gone.
+#[test]
+fn allocation_error_surfaces_on_a_later_verb() {
+    let (_node, a, _b) = setup();
+    let mut req = Tp::started(&a, MAPPED);
+    req.allocate("NOBODY", SYNC_NONE).ok();
+    req.send_data(b"lost", values::SEND_DATA_NONE).ok();
+    req.flush().ok();
+    req.send_data(b"more", values::SEND_DATA_NONE)
+        .rc2(P::ALLOCATION_ERROR, S::TP_NAME_NOT_RECOGNIZED);
+    req.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+}
+
+/// CONFIRM right after ALLOCATE is the idiom for verifying an allocation.
+#[test]
+fn allocation_error_reported_by_confirm() {
+    let (_node, a, _b) = setup();
+    let mut req = Tp::started(&a, BASIC);
+    req.allocate("NOBODY", SYNC_CONFIRM).ok();
+    req.confirm()
+        .rc2(P::ALLOCATION_ERROR, S::TP_NAME_NOT_RECOGNIZED);
+    req.flush().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+}
+
+// ---------------------------------------------------------------------------
+// Change of direction (§5.3)
+// ---------------------------------------------------------------------------
+
+/// A receive issued in SEND flushes and hands over the direction: the
+/// partner gets its data, then AP_SEND, and may send back.
+#[test]
+fn receive_in_send_gives_the_partner_send() {
+    let (_node, a, b) = setup();
+    duet(
+        || {
+            let mut req = Tp::started(&a, MAPPED);
+            req.allocate(RESP, SYNC_NONE).ok();
+            req.send_data(b"ping", values::SEND_DATA_NONE).ok();
+            req.receive_and_wait(10)
+                .ok()
+                .what(W::DATA_COMPLETE)
+                .data(b"pong");
+            assert_eq!(req.state(), ConvState::Receive);
+            req.receive_and_wait(10).ok().what(W::SEND);
+            assert_eq!(req.state(), ConvState::Send);
+            req.deallocate(FLUSH).ok();
+            req.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+        },
+        || {
+            let resp = Tp::receive_allocate(&b, RESP);
+            assert_eq!(resp.state(), ConvState::Receive);
+            resp.receive_and_wait(10).ok().data(b"ping");
+            resp.receive_and_wait(10).ok().what(W::SEND).data(b"");
+            assert_eq!(resp.state(), ConvState::Send);
+            resp.send_data(b"pong", values::SEND_DATA_NONE).ok();
+            resp.receive_and_wait(10).rc(P::DEALLOC_NORMAL);
+            resp.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+        },
+    );
+}
+
+/// With rtn_status the data and the SEND indicator that follows it come
+/// back together (AP_DATA_COMPLETE_SEND → SEND_PENDING), also when the
+/// receive was already waiting when both arrived.
+#[test]
+fn rtn_status_combines_data_and_send() {
+    for mapped in [MAPPED, BASIC] {
+        let (_node, a, b) = setup();
+        let record = if mapped {
+            b"data".to_vec()
+        } else {
+            ll(b"data")
+        };
+        duet(
+            || {
+                let mut req = Tp::started(&a, mapped);
+                req.allocate(RESP, SYNC_NONE).ok();
+                req.send_data(&record, values::SEND_DATA_NONE).ok();
+                req.receive_and_wait(10).ok().data(&record);
+                req.receive_and_wait(10).ok().what(W::SEND);
+            },
+            || {
+                let resp = Tp::receive_allocate(&b, RESP);
+                resp.receive_with(FILL_LL, 100, true)
+                    .ok()
+                    .what(W::DATA_COMPLETE_SEND)
+                    .data(&record);
+                assert_eq!(resp.state(), ConvState::SendPending);
+                resp.send_data(&record, values::SEND_DATA_NONE).ok();
+                assert_eq!(resp.state(), ConvState::Send);
+                resp.prepare_to_receive(FLUSH).ok();
+            },
+        );
+    }
+}
+
+/// rtn_status with a confirmation request: AP_DATA_COMPLETE_CONFIRM →
+/// CONFIRM; without rtn_status the two come separately.
+#[test]
+fn rtn_status_combines_data_and_confirm() {
+    let (_node, a, b) = setup();
+    duet(
+        || {
+            let mut req = Tp::started(&a, MAPPED);
+            req.allocate(RESP, SYNC_CONFIRM).ok();
+            req.send_data(b"x", values::SEND_DATA_CONFIRM)
+                .ok()
+                .rts(false);
+            req.send_data(b"y", values::SEND_DATA_CONFIRM).ok();
+        },
+        || {
+            let resp = Tp::receive_allocate(&b, RESP);
+            resp.receive_with(FILL_LL, 10, true)
+                .ok()
+                .what(W::DATA_COMPLETE_CONFIRM)
+                .data(b"x");
+            assert_eq!(resp.state(), ConvState::Confirm);
+            resp.confirmed().ok();
+            resp.receive_and_wait(10).ok().what(W::DATA_COMPLETE);
+            resp.receive_and_wait(10)
+                .ok()
+                .what(W::CONFIRM_WHAT_RECEIVED);
+            resp.confirmed().ok();
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------
+// CONFIRM / CONFIRMED, PREPARE_TO_RECEIVE and DEALLOCATE at sync CONFIRM
+// ---------------------------------------------------------------------------
+
+/// CONFIRM waits for CONFIRMED; the requester stays in SEND, the
+/// responder goes CONFIRM → RECEIVE.
+#[test]
+fn confirm_and_confirmed() {
+    let (_node, a, b) = setup();
+    duet(
+        || {
+            let mut req = Tp::started(&a, BASIC);
+            req.allocate(RESP, SYNC_CONFIRM).ok();
+            req.send_data(&ll(b"a"), values::SEND_DATA_NONE).ok();
+            req.confirm().ok().rts(false);
+            assert_eq!(req.state(), ConvState::Send);
+            req.deallocate(FLUSH).ok();
+        },
+        || {
+            let resp = Tp::receive_allocate(&b, RESP);
+            resp.receive_and_wait(10).ok().data(&ll(b"a"));
+            resp.receive_and_wait(10)
+                .ok()
+                .what(W::CONFIRM_WHAT_RECEIVED);
+            assert_eq!(resp.state(), ConvState::Confirm);
+            resp.confirmed().ok();
+            assert_eq!(resp.state(), ConvState::Receive);
+            resp.receive_and_wait(10).rc(P::DEALLOC_NORMAL);
+        },
+    );
+}
+
+/// CONFIRM and SEND_DATA(CONFIRM) need sync level CONFIRM.
+#[test]
+fn confirm_at_sync_none_is_a_parameter_check() {
+    let (_node, a, _b) = setup();
+    let mut req = Tp::started(&a, MAPPED);
+    req.allocate(RESP, SYNC_NONE).ok();
+    req.confirm()
+        .rc2(P::PARAMETER_CHECK, S::CONFIRM_ON_SYNC_LEVEL_NONE);
+    req.send_data(b"x", values::SEND_DATA_CONFIRM)
+        .rc2(P::PARAMETER_CHECK, S::SEND_DATA_CONFIRM_SYNC_NONE);
+    assert_eq!(req.state(), ConvState::Send);
+}
+
+/// PREPARE_TO_RECEIVE(SYNC_LEVEL) at sync CONFIRM: the partner sees
+/// CONFIRM_SEND and, after CONFIRMED, sends.
+#[test]
+fn prepare_to_receive_sync_level_asks_for_confirmation() {
+    let (_node, a, b) = setup();
+    duet(
+        || {
+            let mut req = Tp::started(&a, MAPPED);
+            req.allocate(RESP, SYNC_CONFIRM).ok();
+            req.prepare_to_receive(SYNC_LEVEL).ok();
+            assert_eq!(req.state(), ConvState::Receive);
+            req.receive_and_wait(10).ok().data(b"back");
+        },
+        || {
+            let resp = Tp::receive_allocate(&b, RESP);
+            resp.receive_and_wait(10).ok().what(W::CONFIRM_SEND);
+            assert_eq!(resp.state(), ConvState::ConfirmSend);
+            resp.confirmed().ok();
+            assert_eq!(resp.state(), ConvState::Send);
+            resp.send_data(b"back", values::SEND_DATA_FLUSH).ok();
+        },
+    );
+}
+
+/// PREPARE_TO_RECEIVE(SYNC_LEVEL) at sync NONE is a plain change of
+/// direction.
+#[test]
+fn prepare_to_receive_sync_level_at_sync_none_just_turns() {
+    let (_node, a, b) = setup();
+    let mut req = Tp::started(&a, MAPPED);
+    req.allocate(RESP, SYNC_NONE).ok();
+    req.prepare_to_receive(SYNC_LEVEL).ok();
+    let resp = Tp::receive_allocate(&b, RESP);
+    resp.receive_and_wait(10).ok().what(W::SEND);
+}
+
+/// DEALLOCATE(SYNC_LEVEL) at sync CONFIRM: the partner sees
+/// CONFIRM_DEALLOCATE; the conversation ends after CONFIRMED.
+#[test]
+fn deallocate_sync_level_ends_after_confirmed() {
+    let (_node, a, b) = setup();
+    duet(
+        || {
+            let mut req = Tp::started(&a, MAPPED);
+            req.allocate(RESP, SYNC_CONFIRM).ok();
+            req.send_data(b"last", values::SEND_DATA_NONE).ok();
+            req.deallocate(SYNC_LEVEL).ok();
+            req.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+        },
+        || {
+            let resp = Tp::receive_allocate(&b, RESP);
+            resp.receive_and_wait(10).ok().data(b"last");
+            resp.receive_and_wait(10).ok().what(W::CONFIRM_DEALLOCATE);
+            assert_eq!(resp.state(), ConvState::ConfirmDeallocate);
+            resp.confirmed().ok();
+            resp.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+        },
+    );
+}
+
+/// DEALLOCATE(SYNC_LEVEL) answered with SEND_ERROR: the deallocator gets
+/// PROG_ERROR_PURGING and stays allocated, in RECEIVE.
+#[test]
+fn deallocate_sync_level_answered_with_send_error_stays_allocated() {
+    let (_node, a, b) = setup();
+    duet(
+        || {
+            let mut req = Tp::started(&a, MAPPED);
+            req.allocate(RESP, SYNC_CONFIRM).ok();
+            req.deallocate(SYNC_LEVEL).rc(P::PROG_ERROR_PURGING);
+            assert_eq!(req.state(), ConvState::Receive);
+            req.receive_and_wait(10).ok().data(b"why");
+            req.receive_and_wait(10).rc(P::DEALLOC_NORMAL);
+        },
+        || {
+            let resp = Tp::receive_allocate(&b, RESP);
+            resp.receive_and_wait(10).ok().what(W::CONFIRM_DEALLOCATE);
+            resp.send_error_prog().ok();
+            assert_eq!(resp.state(), ConvState::Send);
+            resp.send_data(b"why", values::SEND_DATA_DEALLOC_FLUSH).ok();
+        },
+    );
+}
+
+/// A plain CONFIRM answered with SEND_ERROR: PROG_ERROR_PURGING, RECEIVE.
+#[test]
+fn confirm_answered_with_send_error() {
+    let (_node, a, b) = setup();
+    duet(
+        || {
+            let mut req = Tp::started(&a, BASIC);
+            req.allocate(RESP, SYNC_CONFIRM).ok();
+            req.confirm().rc(P::PROG_ERROR_PURGING);
+            assert_eq!(req.state(), ConvState::Receive);
+            req.receive_and_wait(10).ok().what(W::SEND);
+        },
+        || {
+            let resp = Tp::receive_allocate(&b, RESP);
+            resp.receive_and_wait(10)
+                .ok()
+                .what(W::CONFIRM_WHAT_RECEIVED);
+            resp.send_error_prog().ok();
+            resp.prepare_to_receive(FLUSH).ok();
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------
+// SEND_ERROR (§5.5)
+// ---------------------------------------------------------------------------
+
+/// A requester with an allocated basic conversation, and the responder
+/// that took it (the attach is flushed first, so nothing blocks).
+fn pair<'a>(
+    a: &'a appc_engine::appc::Appc,
+    b: &'a appc_engine::appc::Appc,
+    mapped: bool,
+    sync: u8,
+) -> (Tp<'a>, Tp<'a>) {
+    let mut req = Tp::started(a, mapped);
+    req.allocate(RESP, sync).ok();
+    req.flush().ok();
+    let resp = Tp::receive_allocate(b, RESP);
+    (req, resp)
+}
+
+/// SEND_ERROR in SEND at a record boundary: the partner gets the data,
+/// then *_NO_TRUNC (PROG or SVC per err_type on basic; mapped is PROG).
+#[test]
+fn send_error_at_record_boundary_is_no_trunc() {
+    for (mapped, err_type, code) in [
+        (BASIC, values::ERR_PROG, P::PROG_ERROR_NO_TRUNC),
+        (BASIC, values::ERR_SVC, P::SVC_ERROR_NO_TRUNC),
+        (MAPPED, values::ERR_SVC, P::PROG_ERROR_NO_TRUNC),
+    ] {
+        let (_node, a, b) = setup();
+        let (req, resp) = pair(&a, &b, mapped, SYNC_NONE);
+        let record = if mapped { b"rec".to_vec() } else { ll(b"rec") };
+        req.send_data(&record, values::SEND_DATA_NONE).ok();
+        req.send_error(err_type, values::RCV_DIR_ERROR).ok();
+        assert_eq!(req.state(), ConvState::Send);
+        resp.receive_and_wait(10)
+            .ok()
+            .what(W::DATA_COMPLETE)
+            .data(&record);
+        resp.receive_and_wait(10).rc2(code, S(0));
+        assert_eq!(resp.state(), ConvState::Receive);
+    }
+}
+
+/// SEND_ERROR part-way through a basic logical record: the partner gets
+/// the piece as DATA_INCOMPLETE, then *_TRUNC; the next record starts
+/// clean on both sides.
+#[test]
+fn send_error_mid_record_is_trunc() {
+    for (err_type, code) in [
+        (values::ERR_PROG, P::PROG_ERROR_TRUNC),
+        (values::ERR_SVC, P::SVC_ERROR_TRUNC),
+    ] {
+        let (_node, a, b) = setup();
+        let (req, resp) = pair(&a, &b, BASIC, SYNC_NONE);
+        let record = ll(b"0123456789");
+        req.send_data(&record[..6], values::SEND_DATA_NONE).ok();
+        req.send_error(err_type, values::RCV_DIR_ERROR).ok();
+        resp.receive_and_wait(100)
+            .ok()
+            .what(W::DATA_INCOMPLETE)
+            .data(&record[..6]);
+        resp.receive_and_wait(100).rc2(code, S(0));
+        req.send_data(&ll(b"fresh"), values::SEND_DATA_FLUSH).ok();
+        resp.receive_and_wait(100)
+            .ok()
+            .what(W::DATA_COMPLETE)
+            .data(&ll(b"fresh"));
+    }
+}
+
+/// SEND_ERROR in RECEIVE purges what came in and takes the direction: the
+/// partner's next verb gets *_PURGING and it is in RECEIVE.
+#[test]
+fn send_error_in_receive_purges_and_partner_sees_purging() {
+    for (err_type, code) in [
+        (values::ERR_PROG, P::PROG_ERROR_PURGING),
+        (values::ERR_SVC, P::SVC_ERROR_PURGING),
+    ] {
+        let (_node, a, b) = setup();
+        let (req, resp) = pair(&a, &b, BASIC, SYNC_NONE);
+        req.send_data(&ll(b"purged"), values::SEND_DATA_FLUSH).ok();
+        resp.send_error(err_type, values::RCV_DIR_ERROR).ok();
+        assert_eq!(resp.state(), ConvState::Send);
+        resp.prepare_to_receive(FLUSH).ok();
+        req.send_data(&ll(b"also lost"), values::SEND_DATA_NONE)
+            .rc2(code, S(0));
+        assert_eq!(req.state(), ConvState::Receive);
+        req.receive_and_wait(10).ok().what(W::SEND);
+        req.send_data(&ll(b"kept"), values::SEND_DATA_P_TO_R_FLUSH)
+            .ok();
+        // "purged" never shows up: the first thing the responder gets is
+        // what was sent after the error.
+        resp.receive_and_wait(100).ok().data(&ll(b"kept"));
+        resp.receive_and_wait(100).ok().what(W::SEND);
+    }
+}
+
+/// A purged deallocation is reported to the SEND_ERROR issuer as
+/// DEALLOC_NORMAL, and the conversation is over.
+#[test]
+fn send_error_purging_a_deallocation_reports_dealloc_normal() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    req.send_data(b"x", values::SEND_DATA_NONE).ok();
+    req.deallocate(values::ABEND).ok();
+    resp.send_error_prog().rc(P::DEALLOC_NORMAL);
+    resp.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+}
+
+/// In SEND_PENDING, err_dir picks the code: SEND_DIR → *_NO_TRUNC,
+/// RCV_DIR → *_PURGING.
+#[test]
+fn send_error_in_send_pending_uses_err_dir() {
+    for (err_dir, code) in [
+        (values::SEND_DIR_ERROR, P::PROG_ERROR_NO_TRUNC),
+        (values::RCV_DIR_ERROR, P::PROG_ERROR_PURGING),
+    ] {
+        let (_node, a, b) = setup();
+        let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+        req.send_data(b"d", values::SEND_DATA_P_TO_R_FLUSH).ok();
+        resp.receive_with(FILL_LL, 10, true)
+            .ok()
+            .what(W::DATA_COMPLETE_SEND);
+        assert_eq!(resp.state(), ConvState::SendPending);
+        resp.send_error(values::ERR_PROG, err_dir).ok();
+        assert_eq!(resp.state(), ConvState::Send);
+        req.receive_and_wait(10).rc2(code, S(0));
+        assert_eq!(req.state(), ConvState::Receive);
+    }
+}
+
+/// SEND_ERROR in CONFIRM: the confirming partner's CONFIRM gets *_PURGING
+/// (covered with two threads above); bad err_dir / err_type are refused
+/// with nothing changed.
+#[test]
+fn send_error_bad_parameters() {
+    let (_node, a, b) = setup();
+    let (req, _resp) = pair(&a, &b, BASIC, SYNC_NONE);
+    req.send_error(values::ERR_PROG, 7)
+        .rc2(P::PARAMETER_CHECK, S::BAD_ERROR_DIRECTION);
+    req.send_error(9, values::RCV_DIR_ERROR)
+        .rc2(P::PARAMETER_CHECK, S::SEND_ERROR_BAD_TYPE);
+    assert_eq!(req.state(), ConvState::Send);
+}
+
+// ---------------------------------------------------------------------------
+// DEALLOCATE
+// ---------------------------------------------------------------------------
+
+/// DEALLOCATE(abend) flushes in SEND: the partner gets the data, then the
+/// abend code matching dealloc_type; both conversation ids die.
+#[test]
+fn deallocate_abend_codes() {
+    for (mapped, dealloc_type, code) in [
+        (BASIC, ABEND_PROG, P::DEALLOC_ABEND_PROG),
+        (BASIC, ABEND_SVC, P::DEALLOC_ABEND_SVC),
+        (BASIC, ABEND_TIMER, P::DEALLOC_ABEND_TIMER),
+        (MAPPED, ABEND, P::DEALLOC_ABEND),
+    ] {
+        let (_node, a, b) = setup();
+        let (req, resp) = pair(&a, &b, mapped, SYNC_CONFIRM);
+        let record = if mapped {
+            b"tail".to_vec()
+        } else {
+            ll(b"tail")
+        };
+        req.send_data(&record, values::SEND_DATA_NONE).ok();
+        req.deallocate(dealloc_type).ok();
+        req.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+        resp.receive_and_wait(10).ok().data(&record);
+        resp.receive_and_wait(10).rc2(code, S(0));
+        resp.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+        resp.receive_and_wait(10)
+            .rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+    }
+}
+
+/// SEND_DATA type DEALLOC_ABEND is DEALLOCATE(ABEND_PROG) / (ABEND).
+#[test]
+fn send_data_dealloc_abend() {
+    for (mapped, code) in [(BASIC, P::DEALLOC_ABEND_PROG), (MAPPED, P::DEALLOC_ABEND)] {
+        let (_node, a, b) = setup();
+        let (req, resp) = pair(&a, &b, mapped, SYNC_NONE);
+        let record = if mapped { b"z".to_vec() } else { ll(b"z") };
+        req.send_data(&record, values::SEND_DATA_DEALLOC_ABEND).ok();
+        resp.receive_and_wait(10).ok().data(&record);
+        resp.receive_and_wait(10).rc(code);
+    }
+}
+
+/// DEALLOCATE(abend) in RECEIVE purges the inbound data; the partner,
+/// still sending, learns on its next verb.
+#[test]
+fn deallocate_abend_in_receive_purges() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, BASIC, SYNC_NONE);
+    req.send_data(&ll(b"unread"), values::SEND_DATA_FLUSH).ok();
+    resp.deallocate(ABEND_SVC).ok();
+    req.send_data(&ll(b"more"), values::SEND_DATA_NONE)
+        .rc(P::DEALLOC_ABEND_SVC);
+    req.flush().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+}
+
+/// DEALLOCATE(FLUSH) and SEND_DATA(DEALLOC_FLUSH): data first, then
+/// DEALLOC_NORMAL.
+#[test]
+fn deallocate_flush_sends_data_then_dealloc_normal() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_CONFIRM);
+    req.send_data(b"1", values::SEND_DATA_NONE).ok();
+    req.send_data(b"2", values::SEND_DATA_DEALLOC_FLUSH).ok();
+    resp.receive_and_wait(10).ok().data(b"1");
+    resp.receive_and_wait(10).ok().data(b"2");
+    resp.receive_and_wait(10).rc2(P::DEALLOC_NORMAL, S(0));
+    req.send_data(b"3", values::SEND_DATA_NONE)
+        .rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+}
+
+/// A receive already waiting when the data and the SEND indicator arrive
+/// together (one flush) still gets them combined with rtn_status.
+#[test]
+fn rtn_status_combines_for_a_receive_already_waiting() {
+    for (mapped, send_type, what) in [
+        (
+            MAPPED,
+            values::SEND_DATA_P_TO_R_FLUSH,
+            W::DATA_COMPLETE_SEND,
+        ),
+        (BASIC, values::SEND_DATA_P_TO_R_FLUSH, W::DATA_COMPLETE_SEND),
+        (MAPPED, values::SEND_DATA_CONFIRM, W::DATA_COMPLETE_CONFIRM),
+        (
+            BASIC,
+            values::SEND_DATA_P_TO_R_SYNC_LEVEL,
+            W::DATA_COMPLETE_CONFIRM_SEND,
+        ),
+    ] {
+        let (_node, a, b) = setup();
+        let (req, resp) = pair(&a, &b, mapped, SYNC_CONFIRM);
+        let record = if mapped {
+            b"data".to_vec()
+        } else {
+            ll(b"data")
+        };
+        let sema = Event::new(false);
+        let initial = resp.call(Body::ReceiveAndPost(verbs::ReceiveAndPost {
+            receive: verbs::Receive {
+                conv: resp.conv,
+                rtn_status: true,
+                fill: FILL_LL,
+                max_len: 100,
+                ..Default::default()
+            },
+            sema: sema.clone(),
+            post: None,
+        }));
+        let initial = initial.ok();
+        let ev = Event::new(false);
+        let h = req.submit(
+            Body::SendData(verbs::SendData {
+                conv: req.conv,
+                send_type,
+                data: record.clone(),
+                rts_rcvd: false,
+            }),
+            &ev,
+        );
+        resp.post_result(&sema, &initial)
+            .ok()
+            .what(what)
+            .data(&record);
+        if what != W::DATA_COMPLETE_SEND {
+            resp.confirmed().ok();
+        }
+        req.wait(&ev, h).ok();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// REQUEST_TO_SEND, TEST_RTS, TEST_RTS_AND_POST (§2.5, §5.5)
+// ---------------------------------------------------------------------------
+
+/// RTS overtakes the data in flight: the sender sees rts_rcvd on its next
+/// verb although the receiver has not received the data yet; it changes
+/// no state and is reported once.
+#[test]
+fn request_to_send_overtakes_data() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_CONFIRM);
+    req.send_data(b"in flight", values::SEND_DATA_FLUSH)
+        .ok()
+        .rts(false);
+    resp.request_to_send().ok();
+    assert_eq!(resp.state(), ConvState::Receive);
+    req.send_data(b"next", values::SEND_DATA_NONE)
+        .ok()
+        .rts(true);
+    req.test_rts().rc(P::UNSUCCESSFUL);
+    resp.request_to_send().ok();
+    req.test_rts().ok();
+    req.test_rts().rc(P::UNSUCCESSFUL);
+    resp.request_to_send().ok();
+    assert_eq!(req.state(), ConvState::Send);
+    req.prepare_to_receive(FLUSH).ok();
+    // A pending RTS is still reported by the receive: TEST_RTS was not
+    // issued this time.
+    req.receive_immediate(10).rc(P::UNSUCCESSFUL);
+    resp.receive_and_wait(100).ok().data(b"in flight");
+    resp.receive_and_wait(100).ok().data(b"next");
+    resp.receive_and_wait(100).ok().what(W::SEND);
+    // REQUEST_TO_SEND in SEND is a state check.
+    resp.request_to_send()
+        .rc2(P::STATE_CHECK, S::R_T_S_BAD_STATE);
+    resp.send_data(b"r", values::SEND_DATA_P_TO_R_FLUSH).ok();
+    req.receive_and_wait(10).ok().data(b"r").rts(true);
+}
+
+/// TEST_RTS_AND_POST: the initial AP_OK only registers; the post fires
+/// when the partner's RTS arrives, or at once when one is already
+/// pending; a deallocation cancels a registration.
+#[test]
+fn test_rts_and_post() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    let post = Event::new(false);
+    let initial = req.test_rts_and_post(&post).ok();
+    assert!(initial.post.is_some());
+    assert!(!post.is_set());
+    assert_eq!(req.state(), ConvState::Send);
+    resp.request_to_send().ok();
+    req.post_result(&post, &initial).ok();
+    // The RTS went to the post, not to the next verb.
+    req.test_rts().rc(P::UNSUCCESSFUL);
+
+    // Already pending: the post fires before the initial call returns.
+    resp.request_to_send().ok();
+    let initial = req.test_rts_and_post(&post).ok();
+    assert!(post.is_set());
+    req.post_result(&post, &initial).ok();
+
+    // The conversation ends: the registration ends with AP_CANCELLED.
+    let initial = req.test_rts_and_post(&post).ok();
+    req.deallocate(FLUSH).ok();
+    req.post_result(&post, &initial).rc(P::CANCELLED);
+    resp.receive_and_wait(10).rc(P::DEALLOC_NORMAL);
+}
+
+// ---------------------------------------------------------------------------
+// Basic logical records and mapped records
+// ---------------------------------------------------------------------------
+
+/// fill LL: one record per receive, LL included; a small max_len gives
+/// DATA_INCOMPLETE pieces then DATA_COMPLETE; a record split across
+/// SEND_DATAs arrives whole.
+#[test]
+fn basic_records_fill_ll() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, BASIC, SYNC_NONE);
+    let first = ll(b"hello world");
+    req.send_data(&records(&[b"abc", b"de"]), values::SEND_DATA_NONE)
+        .ok();
+    req.send_data(&first[..1], values::SEND_DATA_NONE).ok();
+    req.send_data(&first[1..7], values::SEND_DATA_NONE).ok();
+    req.send_data(&first[7..], values::SEND_DATA_NONE).ok();
+    req.send_data(&ll(b""), values::SEND_DATA_P_TO_R_FLUSH).ok();
+    resp.receive_and_wait(100)
+        .ok()
+        .what(W::DATA_COMPLETE)
+        .data(&ll(b"abc"));
+    resp.receive_and_wait(100).ok().data(&ll(b"de"));
+    resp.receive_and_wait(5)
+        .ok()
+        .what(W::DATA_INCOMPLETE)
+        .data(&first[..5]);
+    resp.receive_and_wait(5)
+        .ok()
+        .what(W::DATA_INCOMPLETE)
+        .data(&first[5..10]);
+    resp.receive_and_wait(5)
+        .ok()
+        .what(W::DATA_COMPLETE)
+        .data(&first[10..]);
+    resp.receive_and_wait(100)
+        .ok()
+        .what(W::DATA_COMPLETE)
+        .data(&[0, 2]);
+    resp.receive_and_wait(100).ok().what(W::SEND);
+}
+
+/// fill BUFFER: the stream regardless of record boundaries, as AP_DATA,
+/// up to max_len or the end of the data.
+#[test]
+fn basic_records_fill_buffer() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, BASIC, SYNC_NONE);
+    let stream = records(&[b"abc", b"defg"]);
+    req.send_data(&stream, values::SEND_DATA_P_TO_R_FLUSH).ok();
+    resp.receive_with(FILL_BUFFER, 4, false)
+        .ok()
+        .what(W::DATA)
+        .data(&stream[..4]);
+    resp.receive_with(FILL_BUFFER, 100, false)
+        .ok()
+        .what(W::DATA)
+        .data(&stream[4..]);
+    resp.receive_with(FILL_BUFFER, 100, false)
+        .ok()
+        .what(W::SEND);
+}
+
+/// A bad LL is a parameter check that changes nothing.
+#[test]
+fn basic_bad_ll_is_a_parameter_check() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, BASIC, SYNC_NONE);
+    for bad in [&[0u8, 0][..], &[0, 1], &[0x80, 0x02, 0], &[0xFF]] {
+        req.send_data(bad, values::SEND_DATA_FLUSH)
+            .rc2(P::PARAMETER_CHECK, S::BAD_LL);
+    }
+    assert_eq!(req.state(), ConvState::Send);
+    req.send_data(&ll(b"fine"), values::SEND_DATA_P_TO_R_FLUSH)
+        .ok();
+    resp.receive_and_wait(100).ok().data(&ll(b"fine"));
+}
+
+/// A verb that needs a record boundary fails with its *_NOT_LL_BDY state
+/// check while a record is half sent, with nothing changed; once the
+/// record is complete it works.
+#[test]
+fn basic_verbs_needing_a_record_boundary() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, BASIC, SYNC_CONFIRM);
+    let record = ll(b"0123456789");
+    req.send_data(&record[..4], values::SEND_DATA_NONE).ok();
+    let not_ll_bdy = |res: Res, secondary| res.rc2(P::STATE_CHECK, secondary);
+    not_ll_bdy(req.confirm(), S::CONFIRM_NOT_LL_BDY);
+    not_ll_bdy(req.deallocate(FLUSH), S::DEALLOC_NOT_LL_BDY);
+    not_ll_bdy(req.deallocate(SYNC_LEVEL), S::DEALLOC_NOT_LL_BDY);
+    not_ll_bdy(req.prepare_to_receive(FLUSH), S::P_TO_R_NOT_LL_BDY);
+    not_ll_bdy(req.receive_and_wait(10), S::RCV_AND_WAIT_NOT_LL_BDY);
+    let sema = Event::new(false);
+    not_ll_bdy(req.receive_and_post(10, &sema), S::RCV_AND_POST_NOT_LL_BDY);
+    not_ll_bdy(
+        req.send_data(&record[4..5], values::SEND_DATA_CONFIRM),
+        S::SEND_DATA_NOT_LL_BDY,
+    );
+    // FLUSH and SEND_DATA(FLUSH) need no boundary.
+    req.flush().ok();
+    req.send_data(&record[4..6], values::SEND_DATA_FLUSH).ok();
+    assert_eq!(req.state(), ConvState::Send);
+    // This SEND_DATA completes the record, so CONFIRM is fine.
+    duet(
+        || {
+            req.send_data(&record[6..], values::SEND_DATA_CONFIRM).ok();
+        },
+        || {
+            resp.receive_and_wait(100)
+                .ok()
+                .what(W::DATA_COMPLETE)
+                .data(&record);
+            resp.receive_and_wait(100)
+                .ok()
+                .what(W::CONFIRM_WHAT_RECEIVED);
+            resp.confirmed().ok();
+        },
+    );
+}
+
+/// Mapped: one record per MC_SEND_DATA, never merged; a small max_len
+/// gives DATA_INCOMPLETE then DATA_COMPLETE.
+#[test]
+fn mapped_records() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    req.send_data(b"first", values::SEND_DATA_NONE).ok();
+    req.send_data(b"second record", values::SEND_DATA_NONE).ok();
+    req.send_data(b"", values::SEND_DATA_P_TO_R_FLUSH).ok();
+    resp.receive_and_wait(100)
+        .ok()
+        .what(W::DATA_COMPLETE)
+        .data(b"first");
+    resp.receive_and_wait(6)
+        .ok()
+        .what(W::DATA_INCOMPLETE)
+        .data(b"second");
+    resp.receive_and_wait(6)
+        .ok()
+        .what(W::DATA_INCOMPLETE)
+        .data(b" recor");
+    resp.receive_and_wait(6)
+        .ok()
+        .what(W::DATA_COMPLETE)
+        .data(b"d");
+    resp.receive_and_wait(6)
+        .ok()
+        .what(W::DATA_COMPLETE)
+        .data(b"");
+    resp.receive_and_wait(6).ok().what(W::SEND);
+}
+
+// ---------------------------------------------------------------------------
+// RECEIVE_IMMEDIATE, RECEIVE_AND_POST, POST_ON_RECEIPT (§2.5)
+// ---------------------------------------------------------------------------
+
+/// RECEIVE_IMMEDIATE never waits: AP_UNSUCCESSFUL with nothing there, no
+/// state change.
+#[test]
+fn receive_immediate_with_nothing_is_unsuccessful() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    resp.receive_immediate(10).rc2(P::UNSUCCESSFUL, S(0));
+    assert_eq!(resp.state(), ConvState::Receive);
+    req.send_data(b"now", values::SEND_DATA_FLUSH).ok();
+    resp.receive_immediate(10).ok().data(b"now");
+    resp.receive_immediate(10).rc(P::UNSUCCESSFUL);
+}
+
+/// RECEIVE_AND_POST: initial AP_OK with a post task, PENDING_POST while
+/// outstanding; the post completes on `sema` and carries the data.
+#[test]
+fn receive_and_post() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    let sema = Event::new(false);
+    let initial = resp.receive_and_post(100, &sema).ok();
+    assert!(initial.post.is_some());
+    assert_eq!(resp.state(), ConvState::PendingPost);
+    assert!(!sema.is_set());
+    req.send_data(b"posted", values::SEND_DATA_FLUSH).ok();
+    resp.post_result(&sema, &initial)
+        .ok()
+        .what(W::DATA_COMPLETE)
+        .data(b"posted");
+    assert_eq!(resp.state(), ConvState::Receive);
+    // Already there: the post completes before the initial call returns.
+    req.send_data(b"", values::SEND_DATA_P_TO_R_FLUSH).ok();
+    let initial = resp.receive_and_post(100, &sema).ok();
+    resp.post_result(&sema, &initial)
+        .ok()
+        .what(W::DATA_COMPLETE);
+    let initial = resp.receive_and_post(100, &sema).ok();
+    resp.post_result(&sema, &initial).ok().what(W::SEND);
+    assert_eq!(resp.state(), ConvState::Send);
+}
+
+/// POST_ON_RECEIPT: AP_OK with AP_DATA once enough data is there (the data
+/// stays to be received), AP_NOT_DATA when a status is next; RECEIVE only.
+#[test]
+fn post_on_receipt() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, BASIC, SYNC_NONE);
+    let sema = Event::new(true);
+    let initial = resp.post_on_receipt(6, &sema).ok();
+    assert_eq!(resp.state(), ConvState::Receive);
+    req.send_data(&ll(b"ab"), values::SEND_DATA_FLUSH).ok();
+    assert!(!sema.is_set(), "4 bytes are below the threshold of 6");
+    req.send_data(&ll(b"cd"), values::SEND_DATA_FLUSH).ok();
+    resp.post_result(&sema, &initial)
+        .rc2(P::OK, S(u32::from(W::DATA.0)));
+    sema.reset();
+    resp.receive_immediate(100).ok().data(&ll(b"ab"));
+    resp.receive_immediate(100).ok().data(&ll(b"cd"));
+    let initial = resp.post_on_receipt(1, &sema).ok();
+    req.prepare_to_receive(FLUSH).ok();
+    resp.post_result(&sema, &initial)
+        .rc2(P::OK, S(u32::from(W::NOT_DATA.0)));
+    resp.receive_immediate(100).ok().what(W::SEND);
+    let initial = resp.post_on_receipt(1, &sema);
+    initial.rc(P::STATE_CHECK);
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency rules (§2.4)
+// ---------------------------------------------------------------------------
+
+/// Runs `body` as a blocking call of `tp` and, once the call is blocked
+/// (in its hook), runs `meanwhile` once on the blocked thread, then
+/// signals `ready` so the partner may let the call finish.
+fn blocked_call(
+    tp: &Tp<'_>,
+    body: Body,
+    ready: std::sync::mpsc::Sender<()>,
+    meanwhile: impl FnOnce(),
+) -> Res {
+    let mut meanwhile = Some(meanwhile);
+    let verb = tp
+        .app
+        .call_with_hook(tp.verb(body), |_| {
+            if let Some(check) = meanwhile.take() {
+                check();
+                ready.send(()).unwrap();
+            }
+            true
+        })
+        .unwrap();
+    Res::of(&verb)
+}
+
+/// One verb at a time per conversation: while a blocking RECEIVE_AND_WAIT
+/// waits, every other verb on its conversation gets AP_CONV_BUSY (another
+/// conversation is not affected), and a blocking call from inside the
+/// blocking hook gets AP_THREAD_BLOCKING.
+#[test]
+fn conv_busy_while_a_blocking_receive_waits() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    let (other_req, other_resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    let (ready, go) = std::sync::mpsc::channel();
+    duet(
+        move || {
+            go.recv().unwrap();
+            req.send_data(b"go", values::SEND_DATA_FLUSH).ok();
+        },
+        || {
+            let receive = Body::ReceiveAndWait(verbs::Receive {
+                conv: resp.conv,
+                max_len: 10,
+                fill: FILL_LL,
+                ..Default::default()
+            });
+            blocked_call(&resp, receive, ready, || {
+                let ev = Event::new(false);
+                for body in [
+                    Body::TestRts(resp.conv),
+                    Body::RequestToSend(resp.conv),
+                    Body::GetType(verbs::GetType {
+                        conv: resp.conv,
+                        conv_type: 0,
+                    }),
+                    Body::SendError(verbs::SendError {
+                        conv: resp.conv,
+                        ..Default::default()
+                    }),
+                    Body::Deallocate(verbs::Deallocate {
+                        conv: resp.conv,
+                        dealloc_type: ABEND,
+                        log_data: vec![],
+                    }),
+                ] {
+                    let h = resp.submit(body, &ev);
+                    resp.wait(&ev, h).rc2(P::CONV_BUSY, S(0));
+                }
+                // Another conversation is free.
+                let h = other_resp.submit(Body::TestRts(other_resp.conv), &ev);
+                other_resp.wait(&ev, h).rc(P::UNSUCCESSFUL);
+                // A blocking call inside the blocking hook.
+                assert!(resp.app.is_blocking());
+                other_resp.test_rts().rc(P::THREAD_BLOCKING);
+            })
+            .ok()
+            .data(b"go");
+        },
+    );
+    other_req.test_rts().rc(P::UNSUCCESSFUL);
+}
+
+/// While a CONFIRM waits for its reply, the conversation is busy.
+#[test]
+fn conv_busy_while_confirm_waits() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, BASIC, SYNC_CONFIRM);
+    let (ready, go) = std::sync::mpsc::channel();
+    duet(
+        || {
+            let confirm = Body::Confirm(verbs::Confirm {
+                conv: req.conv,
+                rts_rcvd: false,
+            });
+            blocked_call(&req, confirm, ready, || {
+                let ev = Event::new(false);
+                let h = req.submit(
+                    Body::SendData(verbs::SendData {
+                        conv: req.conv,
+                        data: ll(b"x"),
+                        ..Default::default()
+                    }),
+                    &ev,
+                );
+                req.wait(&ev, h).rc(P::CONV_BUSY);
+                let h = req.submit(Body::Flush(req.conv), &ev);
+                req.wait(&ev, h).rc(P::CONV_BUSY);
+            })
+            .ok();
+            assert_eq!(req.state(), ConvState::Send);
+        },
+        move || {
+            go.recv().unwrap();
+            resp.receive_and_wait(10)
+                .ok()
+                .what(W::CONFIRM_WHAT_RECEIVED);
+            resp.confirmed().ok();
+        },
+    );
+}
+
+/// While a RECEIVE_AND_POST is outstanding: GET_ATTRIBUTES, GET_TYPE,
+/// GET_STATE, REQUEST_TO_SEND and TEST_RTS are allowed; everything else
+/// is busy; SEND_ERROR is allowed and ends the post with AP_CANCELLED.
+#[test]
+fn receive_and_post_allows_its_exceptions_and_send_error_cancels_it() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_CONFIRM);
+    let sema = Event::new(false);
+    let initial = resp.receive_and_post(100, &sema).ok();
+    resp.call(Body::GetAttributes(verbs::GetAttributes {
+        conv: resp.conv,
+        ..Default::default()
+    }))
+    .ok();
+    resp.call(Body::GetType(verbs::GetType {
+        conv: resp.conv,
+        conv_type: 0,
+    }))
+    .ok();
+    assert_eq!(resp.state(), ConvState::PendingPost);
+    resp.request_to_send().ok();
+    resp.test_rts().rc(P::UNSUCCESSFUL);
+    let other = Event::new(false);
+    for res in [
+        resp.receive_immediate(10),
+        resp.receive_and_wait(10),
+        resp.receive_and_post(10, &other),
+        resp.post_on_receipt(1, &other),
+        resp.test_rts_and_post(&other),
+        resp.confirmed(),
+        resp.deallocate(FLUSH),
+        resp.send_data(b"x", values::SEND_DATA_NONE),
+    ] {
+        res.rc2(P::CONV_BUSY, S(0));
+    }
+    assert!(!sema.is_set());
+    resp.send_error_prog().ok();
+    resp.post_result(&sema, &initial).rc(P::CANCELLED);
+    assert_eq!(resp.state(), ConvState::Send);
+    req.send_data(b"y", values::SEND_DATA_NONE)
+        .rc(P::PROG_ERROR_PURGING)
+        .rts(true);
+}
+
+/// DEALLOCATE(abend) during a RECEIVE_AND_POST ends the post with
+/// AP_CANCELLED and the conversation.
+#[test]
+fn deallocate_abend_cancels_a_pending_receive_and_post() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, BASIC, SYNC_NONE);
+    let sema = Event::new(false);
+    let initial = resp.receive_and_post(100, &sema).ok();
+    resp.deallocate(ABEND_PROG).ok();
+    resp.post_result(&sema, &initial).rc(P::CANCELLED);
+    resp.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+    req.flush().rc(P::DEALLOC_ABEND_PROG);
+}
+
+/// A RECEIVE_AND_WAIT on an async entry point behaves like
+/// RECEIVE_AND_POST: PENDING_POST, with the same exceptions.
+#[test]
+fn async_receive_and_wait_is_a_posting_receive() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    let ev = Event::new(false);
+    let h = resp.submit(
+        Body::ReceiveAndWait(verbs::Receive {
+            conv: resp.conv,
+            max_len: 10,
+            ..Default::default()
+        }),
+        &ev,
+    );
+    assert_eq!(resp.state(), ConvState::PendingPost);
+    resp.test_rts().rc(P::UNSUCCESSFUL);
+    resp.confirmed().rc(P::CONV_BUSY);
+    req.send_data(b"a", values::SEND_DATA_FLUSH).ok();
+    resp.wait(&ev, h).ok().data(b"a");
+    assert_eq!(resp.state(), ConvState::Receive);
+}
+
+/// POST_ON_RECEIPT is ended (AP_CANCELLED) by RECEIVE_AND_WAIT,
+/// RECEIVE_IMMEDIATE, SEND_ERROR and DEALLOCATE(abend); a DEALLOCATE the
+/// state check refuses leaves it pending; other verbs are busy.
+#[test]
+fn post_on_receipt_is_cancelled_by_a_receive() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, BASIC, SYNC_NONE);
+    let sema = Event::new(false);
+    let other = Event::new(false);
+
+    // RECEIVE_AND_WAIT: the data is below the threshold, so the post is
+    // still pending; the receive takes the data and cancels the post.
+    let initial = resp.post_on_receipt(100, &sema).ok();
+    req.send_data(&ll(b"abc"), values::SEND_DATA_FLUSH).ok();
+    resp.confirmed().rc(P::CONV_BUSY);
+    resp.receive_and_post(10, &other).rc(P::CONV_BUSY);
+    resp.deallocate(FLUSH)
+        .rc2(P::STATE_CHECK, S::DEALLOC_FLUSH_BAD_STATE);
+    assert!(!sema.is_set());
+    resp.receive_and_wait(100).ok().data(&ll(b"abc"));
+    resp.post_result(&sema, &initial).rc(P::CANCELLED);
+
+    // RECEIVE_IMMEDIATE.
+    let initial = resp.post_on_receipt(100, &sema).ok();
+    resp.receive_immediate(100).rc(P::UNSUCCESSFUL);
+    resp.post_result(&sema, &initial).rc(P::CANCELLED);
+
+    // SEND_ERROR.
+    let initial = resp.post_on_receipt(100, &sema).ok();
+    resp.send_error_prog().ok();
+    resp.post_result(&sema, &initial).rc(P::CANCELLED);
+    resp.prepare_to_receive(FLUSH).ok();
+    req.flush().rc(P::PROG_ERROR_PURGING);
+    req.receive_and_wait(10).ok().what(W::SEND);
+
+    // DEALLOCATE(abend).
+    let initial = resp.post_on_receipt(100, &sema).ok();
+    resp.deallocate(ABEND_TIMER).ok();
+    resp.post_result(&sema, &initial).rc(P::CANCELLED);
+    req.flush().rc(P::DEALLOC_ABEND_TIMER);
+}
+
+// ---------------------------------------------------------------------------
+// State checks (§5.2): the running engine applies the state matrix
+// ---------------------------------------------------------------------------
+
+/// Every conversation verb, with valid parameters, for `tp`.
+fn every_verb(tp: &Tp<'_>) -> Vec<Body> {
+    let conv = tp.conv;
+    let ev = Event::new(false);
+    let abend = if tp.mapped { ABEND } else { ABEND_PROG };
+    let receive = verbs::Receive {
+        conv,
+        fill: FILL_LL,
+        max_len: 10,
+        ..Default::default()
+    };
+    let mut bodies: Vec<Body> = (values::SEND_DATA_NONE..=values::SEND_DATA_DEALLOC_ABEND)
+        .map(|send_type| {
+            Body::SendData(verbs::SendData {
+                conv,
+                send_type,
+                ..Default::default()
+            })
+        })
+        .collect();
+    bodies.extend([FLUSH, SYNC_LEVEL, abend].map(|dealloc_type| {
+        Body::Deallocate(verbs::Deallocate {
+            conv,
+            dealloc_type,
+            log_data: vec![],
+        })
+    }));
+    bodies.extend([FLUSH, SYNC_LEVEL].map(|ptr_type| {
+        Body::PrepareToReceive(verbs::PrepareToReceive {
+            conv,
+            ptr_type,
+            locks: 0,
+        })
+    }));
+    bodies.extend([
+        Body::Flush(conv),
+        Body::Confirm(verbs::Confirm {
+            conv,
+            rts_rcvd: false,
+        }),
+        Body::Confirmed(conv),
+        Body::ReceiveAndWait(receive.clone()),
+        Body::ReceiveImmediate(receive.clone()),
+        Body::ReceiveAndPost(verbs::ReceiveAndPost {
+            receive,
+            sema: ev.clone(),
+            post: None,
+        }),
+        Body::PostOnReceipt(verbs::PostOnReceipt {
+            conv,
+            fill: FILL_LL,
+            max_len: 1,
+            sema: ev.clone(),
+            post: None,
+        }),
+        Body::RequestToSend(conv),
+        Body::TestRts(conv),
+        Body::TestRtsAndPost(verbs::TestRtsAndPost {
+            conv,
+            handle: ev,
+            post: None,
+        }),
+        Body::SendError(verbs::SendError {
+            conv,
+            ..Default::default()
+        }),
+        Body::GetAttributes(verbs::GetAttributes {
+            conv,
+            ..Default::default()
+        }),
+        Body::GetType(verbs::GetType { conv, conv_type: 0 }),
+    ]);
+    bodies
+}
+
+/// Issues every verb the state matrix rejects in `tp`'s current state and
+/// checks the engine answers AP_STATE_CHECK with the matrix's secondary
+/// code and leaves the state alone. Returns how many were rejected.
+fn check_rejections(tp: &Tp<'_>, sync_level: u8) -> usize {
+    use appc_engine::appc::states::{self, Entry, Step};
+    let state = tp.state();
+    let mut rejected = 0;
+    for body in every_verb(tp) {
+        let step = Step::of(&body);
+        if let Err(secondary) = states::check(state, step, Entry::Blocking, sync_level) {
+            let res = tp.call(body);
+            assert_eq!(
+                (res.primary, res.secondary),
+                (P::STATE_CHECK, secondary),
+                "{step:?} in {state:?}"
+            );
+            assert_eq!(tp.state(), state, "{step:?} changed {state:?}");
+            rejected += 1;
+        }
+    }
+    rejected
+}
+
+#[test]
+fn state_checks_follow_the_matrix() {
+    for mapped in [MAPPED, BASIC] {
+        let (_node, a, b) = setup();
+        let (req, resp) = pair(&a, &b, mapped, SYNC_CONFIRM);
+        // A few cells spelled out.
+        resp.send_data(b"", values::SEND_DATA_NONE)
+            .rc2(P::STATE_CHECK, S::SEND_DATA_NOT_SEND_STATE);
+        resp.flush().rc2(P::STATE_CHECK, S::FLUSH_NOT_SEND_STATE);
+        resp.confirm().rc2(P::STATE_CHECK, S::CONFIRM_BAD_STATE);
+        resp.confirmed().rc2(P::STATE_CHECK, S::CONFIRMED_BAD_STATE);
+        resp.prepare_to_receive(FLUSH)
+            .rc2(P::STATE_CHECK, S::P_TO_R_NOT_SEND_STATE);
+        resp.deallocate(SYNC_LEVEL)
+            .rc2(P::STATE_CHECK, S::DEALLOC_CONFIRM_BAD_STATE);
+        req.receive_immediate(10)
+            .rc2(P::STATE_CHECK, S::RCV_IMMD_BAD_STATE);
+        req.confirmed().rc2(P::STATE_CHECK, S::CONFIRMED_BAD_STATE);
+
+        // SEND and RECEIVE.
+        assert!(check_rejections(&req, SYNC_CONFIRM) > 0);
+        assert!(check_rejections(&resp, SYNC_CONFIRM) > 0);
+        let record = if mapped { b"d".to_vec() } else { ll(b"d") };
+
+        // CONFIRM, CONFIRM_SEND, CONFIRM_DEALLOCATE: the requester waits
+        // on the event entry point meanwhile.
+        for (send_type, what) in [
+            (values::SEND_DATA_CONFIRM, W::DATA_COMPLETE_CONFIRM),
+            (
+                values::SEND_DATA_P_TO_R_SYNC_LEVEL,
+                W::DATA_COMPLETE_CONFIRM_SEND,
+            ),
+        ] {
+            let ev = Event::new(false);
+            let h = req.submit(
+                Body::SendData(verbs::SendData {
+                    conv: req.conv,
+                    send_type,
+                    data: record.clone(),
+                    rts_rcvd: false,
+                }),
+                &ev,
+            );
+            resp.receive_with(FILL_LL, 10, true).ok().what(what);
+            assert!(check_rejections(&resp, SYNC_CONFIRM) > 0);
+            resp.confirmed().ok();
+            req.wait(&ev, h).ok();
+        }
+        // Now the responder sends: SEND_PENDING on the requester.
+        resp.send_data(&record, values::SEND_DATA_P_TO_R_FLUSH).ok();
+        req.receive_with(FILL_LL, 10, true)
+            .ok()
+            .what(W::DATA_COMPLETE_SEND);
+        assert!(check_rejections(&req, SYNC_CONFIRM) > 0);
+        let ev = Event::new(false);
+        let h = req.submit(
+            Body::Deallocate(verbs::Deallocate {
+                conv: req.conv,
+                dealloc_type: SYNC_LEVEL,
+                log_data: vec![],
+            }),
+            &ev,
+        );
+        resp.receive_and_wait(10).ok().what(W::CONFIRM_DEALLOCATE);
+        assert!(check_rejections(&resp, SYNC_CONFIRM) > 0);
+        resp.confirmed().ok();
+        req.wait(&ev, h).ok();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Bad input: refused with the documented code, nothing disturbed
+// ---------------------------------------------------------------------------
+
+#[test]
+fn bad_input_is_refused_and_disturbs_nothing() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    let (breq, bresp) = pair(&a, &b, BASIC, SYNC_NONE);
+    let conv = req.conv;
+
+    req.call(Body::Unknown { opcode: 0x7777 })
+        .rc2(P::INVALID_VERB, S(0));
+    let stranger = Tp {
+        tp_id: [0xEE; 8],
+        ..Tp::started(&a, MAPPED)
+    };
+    stranger
+        .call(Body::Flush(Conv {
+            tp_id: [0xEE; 8],
+            conv_id: conv.conv_id,
+        }))
+        .rc2(P::PARAMETER_CHECK, S::BAD_TP_ID);
+    stranger.end().rc2(P::PARAMETER_CHECK, S::BAD_TP_ID);
+    req.call(Body::Flush(Conv {
+        tp_id: conv.tp_id,
+        conv_id: 0xDEAD_BEEF,
+    }))
+    .rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+    // The partner's conversation id does not belong to this TP.
+    req.call(Body::Flush(Conv {
+        tp_id: conv.tp_id,
+        conv_id: resp.conv.conv_id,
+    }))
+    .rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+    // Another application's TP is not this application's.
+    b.call(req.verb(Body::Flush(conv)))
+        .map(|v| Res::of(&v))
+        .unwrap()
+        .rc2(P::PARAMETER_CHECK, S::BAD_TP_ID);
+    // Basic verb on a mapped conversation and vice versa.
+    let send = |conv, data: &[u8], send_type| {
+        Body::SendData(verbs::SendData {
+            conv,
+            send_type,
+            data: data.to_vec(),
+            rts_rcvd: false,
+        })
+    };
+    Res::of(&req.call_verb(Verb::basic(send(conv, &ll(b"x"), 0))))
+        .rc2(P::CONVERSATION_TYPE_MIXED, S(0));
+    Res::of(&breq.call_verb(Verb::mapped(send(breq.conv, b"x", 0))))
+        .rc2(P::CONVERSATION_TYPE_MIXED, S(0));
+    req.send_data(&vec![0; 65_536], values::SEND_DATA_NONE)
+        .rc2(P::PARAMETER_CHECK, S::INVALID_DATA_SEGMENT);
+    req.send_data(b"x", 8)
+        .rc2(P::PARAMETER_CHECK, S::SEND_DATA_INVALID_TYPE);
+    bresp
+        .receive_with(7, 10, false)
+        .rc2(P::PARAMETER_CHECK, S::RCV_AND_WAIT_BAD_FILL);
+    bresp
+        .call(Body::ReceiveImmediate(verbs::Receive {
+            conv: bresp.conv,
+            fill: 7,
+            ..Default::default()
+        }))
+        .rc2(P::PARAMETER_CHECK, S::RCV_IMMD_BAD_FILL);
+    req.deallocate(9)
+        .rc2(P::PARAMETER_CHECK, S::DEALLOC_BAD_TYPE);
+    req.deallocate(ABEND_PROG)
+        .rc2(P::PARAMETER_CHECK, S::DEALLOC_BAD_TYPE);
+    breq.deallocate(ABEND)
+        .rc2(P::PARAMETER_CHECK, S::DEALLOC_BAD_TYPE);
+    req.send_error(values::ERR_PROG, 2)
+        .rc2(P::PARAMETER_CHECK, S::BAD_ERROR_DIRECTION);
+    req.prepare_to_receive(2)
+        .rc2(P::PARAMETER_CHECK, S::P_TO_R_INVALID_TYPE);
+
+    // Nothing changed: both conversations still work end to end.
+    assert_eq!(req.state(), ConvState::Send);
+    assert_eq!(resp.state(), ConvState::Receive);
+    assert_eq!(breq.state(), ConvState::Send);
+    req.send_data(&vec![1; 65_535], values::SEND_DATA_DEALLOC_FLUSH)
+        .ok();
+    resp.receive_and_wait(u16::MAX).ok().data(&vec![1; 65_535]);
+    resp.receive_and_wait(10).rc(P::DEALLOC_NORMAL);
+    breq.send_data(&ll(b"fine"), values::SEND_DATA_DEALLOC_FLUSH)
+        .ok();
+    bresp.receive_and_wait(10).ok().data(&ll(b"fine"));
+    bresp.receive_and_wait(10).rc(P::DEALLOC_NORMAL);
+}
+
+// ---------------------------------------------------------------------------
+// KB regressions (§7)
+// ---------------------------------------------------------------------------
+
+/// Q108071: cancelling a verb that already completed is WAPPCALREADY,
+/// also while its completion is still queued, and it tears nothing down.
+#[test]
+fn kb_q108071_cancel_of_a_completed_verb_is_already() {
+    use appc_engine::CancelOutcome;
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    let (tx, mut rx) = b.queue();
+    let h = b
+        .submit(
+            resp.verb(Body::ReceiveAndWait(verbs::Receive {
+                conv: resp.conv,
+                max_len: 10,
+                ..Default::default()
+            })),
+            &Target::Queue(tx),
+        )
+        .unwrap();
+    req.send_data(b"done", values::SEND_DATA_FLUSH).ok();
+    // Completed; the completion waits in the queue.
+    assert_eq!(b.cancel(h), CancelOutcome::AlreadyCompleted);
+    let completion = rx.recv();
+    assert_eq!(completion.handle, h);
+    Res::of(&completion.verb).ok().data(b"done");
+    assert_eq!(b.cancel(h), CancelOutcome::AlreadyCompleted);
+    // The conversation was not torn down.
+    req.send_data(b"more", values::SEND_DATA_FLUSH).ok();
+    resp.receive_and_wait(10).ok().data(b"more");
+    // An event task completed at once and not yet collected.
+    let ev = Event::new(false);
+    let h = resp.submit(Body::TestRts(resp.conv), &ev);
+    assert_eq!(b.cancel(h).code(), appc_engine::WAPPCALREADY);
+    resp.wait(&ev, h).rc(P::UNSUCCESSFUL);
+}
+
+/// Q194082: a posting verb's initial completion and its post signal
+/// distinct events: the entry point's target, then `sema` / `handle`.
+#[test]
+fn kb_q194082_post_and_completion_signal_distinct_events() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    let (e1, e2) = (Event::new(true), Event::new(true));
+    let h = resp.submit(
+        Body::ReceiveAndPost(verbs::ReceiveAndPost {
+            receive: verbs::Receive {
+                conv: resp.conv,
+                max_len: 10,
+                ..Default::default()
+            },
+            sema: e2.clone(),
+            post: None,
+        }),
+        &e1,
+    );
+    let initial = resp.wait(&e1, h).ok();
+    assert!(!e2.is_set());
+    e1.reset();
+    req.send_data(b"p", values::SEND_DATA_FLUSH).ok();
+    assert!(e2.is_set());
+    assert!(!e1.is_set(), "the post signalled the completion event");
+    resp.post_result(&e2, &initial).ok().data(b"p");
+
+    // TEST_RTS_AND_POST likewise.
+    e2.reset();
+    let h = req.submit(
+        Body::TestRtsAndPost(verbs::TestRtsAndPost {
+            conv: req.conv,
+            handle: e2.clone(),
+            post: None,
+        }),
+        &e1,
+    );
+    let initial = req.wait(&e1, h).ok();
+    e1.reset();
+    assert!(!e2.is_set());
+    resp.request_to_send().ok();
+    assert!(e2.is_set());
+    assert!(!e1.is_set());
+    req.post_result(&e2, &initial).ok();
+}
+
+/// Q180789: TP_ENDED with a RECEIVE_AND_POST outstanding gives the post
+/// its final completion (AP_CANCELLED) exactly once; nothing is written
+/// or signalled after it.
+#[test]
+fn kb_q180789_nothing_after_the_final_completion() {
+    let (_node, a, b) = setup();
+    let (req, resp) = pair(&a, &b, MAPPED, SYNC_NONE);
+    let sema = Event::new(false);
+    let initial = resp.receive_and_post(10, &sema).ok();
+    let post = initial.post.unwrap();
+    resp.end().ok();
+    let last = resp.post_result(&sema, &initial).rc(P::CANCELLED);
+    assert!(last.data.is_empty());
+    // The partner keeps going; the ended TP's verb hears nothing more.
+    req.send_data(b"late", values::SEND_DATA_FLUSH)
+        .rc(P::DEALLOC_ABEND);
+    assert!(!sema.is_set(), "signalled after the final completion");
+    assert_eq!(
+        b.collect(post).unwrap_err(),
+        appc_engine::CollectError::Collected
+    );
+    resp.get_state().rc2(P::PARAMETER_CHECK, S::BAD_TP_ID);
+}
+
+/// Q182578: an error and a confirm-deallocate on one conversation leave
+/// nothing behind: on the next conversation CONFIRMED after
+/// CONFIRM_DEALLOCATE completes both sides.
+#[test]
+fn kb_q182578_confirmed_after_confirm_deallocate_on_a_later_conversation() {
+    let (_node, a, b) = setup();
+    duet(
+        || {
+            let mut req = Tp::started(&a, MAPPED);
+            // First conversation: the deallocation is refused by an error.
+            req.allocate(RESP, SYNC_CONFIRM).ok();
+            req.deallocate(SYNC_LEVEL).rc(P::PROG_ERROR_PURGING);
+            req.receive_and_wait(10).rc(P::DEALLOC_NORMAL);
+            // Second conversation: confirm-deallocate, CONFIRMED.
+            req.allocate(RESP, SYNC_CONFIRM).ok();
+            req.send_data(b"2", values::SEND_DATA_NONE).ok();
+            req.deallocate(SYNC_LEVEL).ok();
+            req.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+        },
+        || {
+            let first = Tp::receive_allocate(&b, RESP);
+            first.receive_and_wait(10).ok().what(W::CONFIRM_DEALLOCATE);
+            first.send_error_prog().ok();
+            first.deallocate(FLUSH).ok();
+            first.end().ok();
+            let second = Tp::receive_allocate(&b, RESP);
+            second
+                .receive_with(FILL_LL, 10, true)
+                .ok()
+                .what(W::DATA_COMPLETE_CONFIRM_DEALL);
+            second.confirmed().ok();
+            second.end().ok();
+        },
+    );
+}
+
+/// Q140833: more than 65,535 queued attaches are all accepted and taken
+/// by RECEIVE_ALLOCATE in order.
+#[test]
+fn kb_q140833_more_than_65535_queued_attaches() {
+    const ATTACHES: usize = 70_000;
+    let (_node, a, b) = setup();
+    let mut req = Tp::started(&a, MAPPED);
+    for _ in 0..ATTACHES {
+        req.allocate(RESP, SYNC_NONE).ok();
+        req.flush().ok();
+    }
+    let mut last = None;
+    for _ in 0..ATTACHES {
+        last = Some(Tp::receive_allocate(&b, RESP).conv);
+    }
+    // The last attach taken is the last conversation allocated, live and
+    // in RECEIVE.
+    let last = Tp {
+        app: &b,
+        tp_id: last.unwrap().tp_id,
+        conv: last.unwrap(),
+        mapped: true,
+    };
+    assert_eq!(last.state(), ConvState::Receive);
+    req.send_data(b"last", values::SEND_DATA_FLUSH).ok();
+    last.receive_immediate(10).ok().data(b"last");
+    // Nothing else is queued.
+    let ev = Event::new(false);
+    let ra = b
+        .submit(receive_allocate_verb(RESP), &Target::Event(ev.clone()))
+        .unwrap();
+    assert!(!ev.is_set());
+    assert_eq!(b.cancel(ra), appc_engine::CancelOutcome::Cancelled);
+}
