@@ -46,6 +46,10 @@ pub(crate) fn check(verb: &Verb) -> Result<(), Refusal> {
             matches!(v.tp_type, values::SOFT | values::HARD),
             SecondaryRc::BAD_TYPE,
         ),
+        // ALLOCATE's opext picks basic or mapped as a conversation verb's does.
+        Body::Allocate(_) | Body::SendConversation(_) if !opext_ok => {
+            Err(parameter(SecondaryRc::BAD_CONV_TYPE))
+        }
         Body::Allocate(v) => allocate(v),
         Body::SendConversation(v) => {
             allocate(&v.allocate)?;

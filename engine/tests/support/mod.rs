@@ -280,11 +280,10 @@ impl<'a> Tp<'a> {
         Res::of(&self.app.collect(handle).expect("collect"))
     }
 
-    /// [MC_]ALLOCATE to `tp_name` with `sync_level`; the conversation
-    /// becomes this TP's.
-    #[track_caller]
-    pub fn allocate(&mut self, tp_name: &str, sync_level: u8) -> Res {
-        let verb = self.call_verb(self.verb(Body::Allocate(verbs::Allocate {
+    /// The ALLOCATE fields [`Tp::allocate`] uses: this TP, its conversation
+    /// type, partner LU "LU2", mode "#INTER", no security, no PIP.
+    pub fn allocate_body(&self, tp_name: &str, sync_level: u8) -> verbs::Allocate {
+        verbs::Allocate {
             tp_id: self.tp_id,
             conv_type: u8::from(self.mapped),
             sync_level,
@@ -292,13 +291,38 @@ impl<'a> Tp<'a> {
             mode_name: verbs::name("#INTER"),
             tp_name: verbs::name(tp_name),
             ..Default::default()
-        })));
+        }
+    }
+
+    /// [MC_]ALLOCATE to `tp_name` with `sync_level`; the conversation
+    /// becomes this TP's.
+    #[track_caller]
+    pub fn allocate(&mut self, tp_name: &str, sync_level: u8) -> Res {
+        let body = self.allocate_body(tp_name, sync_level);
+        self.allocate_vcb(self.verb(Body::Allocate(body)))
+    }
+
+    /// Issues a whole ALLOCATE VCB; on AP_OK the conversation becomes this
+    /// TP's.
+    #[track_caller]
+    pub fn allocate_vcb(&mut self, verb: Verb) -> Res {
+        let verb = self.call_verb(verb);
         if let Body::Allocate(v) = &verb.body {
             if verb.primary_rc == PrimaryRc::OK {
                 self.conv.conv_id = v.conv_id;
             }
         }
         Res::of(&verb)
+    }
+
+    /// [MC_]SEND_CONVERSATION to `tp_name` (sync NONE) with `data`; the
+    /// finished VCB.
+    #[track_caller]
+    pub fn send_conversation(&self, tp_name: &str, data: &[u8]) -> Verb {
+        self.call_verb(self.verb(Body::SendConversation(verbs::SendConversation {
+            allocate: self.allocate_body(tp_name, SYNC_NONE),
+            data: data.to_vec(),
+        })))
     }
 
     /// [MC_]SEND_DATA.
@@ -468,6 +492,34 @@ impl<'a> Tp<'a> {
             .into_iter()
             .find(|s| s.code() == v.conv_state)
             .unwrap_or_else(|| panic!("bad conv_state {}", v.conv_state))
+    }
+
+    /// [MC_]GET_ATTRIBUTES: the finished fields (asserts AP_OK).
+    #[track_caller]
+    pub fn attributes(&self) -> verbs::GetAttributes {
+        let verb = self.call_verb(self.verb(Body::GetAttributes(verbs::GetAttributes {
+            conv: self.conv,
+            ..Default::default()
+        })));
+        assert_eq!(verb.primary_rc, PrimaryRc::OK, "GET_ATTRIBUTES: {verb:?}");
+        let Body::GetAttributes(v) = verb.body else {
+            unreachable!()
+        };
+        v
+    }
+
+    /// GET_TYPE: the conversation's `conv_type` (asserts AP_OK).
+    #[track_caller]
+    pub fn conv_type(&self) -> u8 {
+        let verb = self.call_verb(self.verb(Body::GetType(verbs::GetType {
+            conv: self.conv,
+            conv_type: 0xFF,
+        })));
+        assert_eq!(verb.primary_rc, PrimaryRc::OK, "GET_TYPE: {verb:?}");
+        let Body::GetType(v) = verb.body else {
+            unreachable!()
+        };
+        v.conv_type
     }
 
     /// GET_STATE's return codes (for a conversation that may be gone).
