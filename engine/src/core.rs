@@ -240,6 +240,18 @@ impl<V: Request> Core<V> {
         drop(self.consume_owned(id, slot, owned));
     }
 
+    /// A dropped future's pending task, which the drop cancelled and now
+    /// owns (`FINISHING`): the drop is its cancel, so the teardown runs on
+    /// its verb as in [`Core::cancel`]; then the task is freed undelivered.
+    pub(crate) fn discard_abandoned(&self, handle: Handle, slot: &Slot<V>) {
+        if let Some(teardown) = &self.teardown {
+            // SAFETY: the abandon CAS (PENDING -> FINISHING) made the
+            // caller the owner of the verb.
+            unsafe { slot.with_verb(|verb| teardown(handle, verb)) };
+        }
+        self.discard(self.id(handle), slot);
+    }
+
     fn consume_owned(&self, id: u32, slot: &Slot<V>, owned: State) -> (Handle, V, SlotTarget<V>) {
         // SAFETY: the caller owns the slot in FINISHING; any waker cell is
         // closed or its future is the caller or gone.

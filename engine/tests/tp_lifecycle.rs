@@ -1,6 +1,8 @@
 //! TP_ENDED: AP_SOFT waits for the TP's active verbs (TP verbs get
 //! AP_TP_BUSY meanwhile); AP_HARD and a cancelled soft end do not wait.
 
+#![cfg(not(loom))]
+
 use appc_engine::appc::rc::{PrimaryRc, SecondaryRc};
 use appc_engine::appc::verbs::*;
 use appc_engine::appc::{Appc, Node};

@@ -67,7 +67,17 @@ impl Activity {
     }
 }
 
+impl std::fmt::Debug for Activity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Activity")
+            .field("active", &self.active.load(SeqCst))
+            .field("ending", &self.ending.load(SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
 /// One active verb of a TP.
+#[derive(Debug)]
 pub struct Active(Arc<Activity>);
 
 impl Drop for Active {

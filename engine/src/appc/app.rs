@@ -74,7 +74,8 @@ impl Appc {
     }
 
     /// Starts `verb` asynchronously and returns a future of the finished
-    /// verb. Dropping the future before it resolves abandons the task.
+    /// verb. Dropping the future before it resolves cancels the task, with
+    /// the teardown of [`Appc::cancel`].
     pub fn submit_future(&self, verb: Verb) -> Result<TaskFuture<Verb>, Rejected<Verb>> {
         self.dispatch(verb, Entry::Async, |verb| self.future(verb))
             .map(|(_, future)| future)

@@ -1247,8 +1247,10 @@ impl Pair {
             return;
         }
         end.broken = Some((code, SecondaryRc(0)));
+        // An outstanding TEST_RTS_AND_POST post reports the failure (it is
+        // the partner's doing, not a local cancel); the next verb still does.
         if let Some((core, post)) = end.rts_post.take() {
-            complete(&core, post, Out::rc(PrimaryRc::CANCELLED, SecondaryRc(0)));
+            complete(&core, post, Out::rc(code, SecondaryRc(0)));
         }
         self.progress(node, side);
     }

@@ -103,9 +103,8 @@ impl<V: Request> Drop for TaskFuture<V> {
         }
         let slot = self.core.slot(self.handle);
         match slot.state.abandon(self.handle.generation()) {
-            Abandon::Cancelled | Abandon::Taken => {
-                self.core.discard(self.core.id(self.handle), slot)
-            }
+            Abandon::Cancelled => self.core.discard_abandoned(self.handle, slot),
+            Abandon::Taken => self.core.discard(self.core.id(self.handle), slot),
             Abandon::HandedOver => {}
         }
     }
