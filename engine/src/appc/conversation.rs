@@ -264,9 +264,9 @@ impl End {
     /// Moves the data at the front of `inbound` into the reader, up to the
     /// next status (the readers' input contract).
     fn feed(&mut self) {
-        while let Some(Flow::Data(_)) = self.inbound.front() {
+        while matches!(self.inbound.front(), Some(Flow::Data(_))) {
             let Some(Flow::Data(data)) = self.inbound.pop_front() else {
-                unreachable!("front was data")
+                break;
             };
             if let Err(secondary) = self.reader.push(&data) {
                 // The partner's LU validates every LL it sends, so this is
