@@ -6,12 +6,16 @@
 //! A [`Pair`] holds the two [`End`]s of a conversation (side 0 allocated
 //! it, side 1 was attached) behind one lock, so a verb on either end sees
 //! and changes both consistently. What one end sends reaches the other as
-//! a [`Flow`] in its `inbound` queue, in order. That queue is the whole
-//! transport: the session layer of the sockets issue replaces "push onto
-//! the partner's queue" with "encode and write", and nothing else here
-//! changes. Out of band, as on the wire, are REQUEST_TO_SEND (it sets the
-//! partner's `rts_in` at once, overtaking data) and a session failure (the
-//! partner's `broken`, which overrides whatever it still had to receive).
+//! a [`Flow`] in its `inbound` queue, in order. Out of band, as on the
+//! wire, are REQUEST_TO_SEND (it sets the partner's `rts_in` at once,
+//! overtaking data) and a session failure (the partner's `broken`, which
+//! overrides whatever it still had to receive).
+//!
+//! When the other end is on another node, its [`End`] is never live: the
+//! pair's `remote` [`Session`] carries every flow to it instead ("push onto
+//! the partner's queue" becomes "hand to the session"), and what arrives
+//! comes back through a [`ConvPort`] into [`Pair::arrive`] and
+//! [`Pair::fail`]. Nothing else in the protocol differs.
 //!
 //! # Buffering (`appc-api.md` §5.5)
 //!
@@ -52,10 +56,11 @@ use std::mem;
 
 use super::activity::Active;
 use super::node::NodeInner;
-use super::outcome::{complete, AppCore, Attach, Attributes, Out};
+use super::outcome::{complete, AppCore, Attributes, Out};
 use super::param::Refusal;
 use super::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use super::records::{Fill, MappedReader, RecordReader, RecordWriter, Take};
+use super::session::{Attach, Confirmation, ConvPort, Flow, Partner, Session};
 use super::states::{self, Concurrent, ConvState, DeallocKind, Entry, Pending, SendKind, Step};
 use super::verbs::{values, Body, Conv, Verb};
 use crate::completion::SlotTarget;
@@ -71,32 +76,12 @@ pub const SEND_BUFFER: usize = 32 * 1024;
 /// A conversation's lock.
 pub(crate) type PairLock = Arc<Mutex<Pair>>;
 
-/// What crosses the session from one end to the other, in order.
-#[derive(Debug)]
-pub(crate) enum Flow {
-    /// Basic: part of the logical-record stream; mapped: one record.
-    Data(Vec<u8>),
-    /// The sender entered RECEIVE (the SEND indicator).
-    ChangeDirection,
-    /// The sender waits for CONFIRMED.
-    ConfirmRequest(Confirmation),
-    /// The reply to a confirmation request.
-    Confirmed,
-    /// The sender's SEND_ERROR, as the code the receiver reports.
-    Error(PrimaryRc),
-    /// The sender ended the conversation: `AP_DEALLOC_NORMAL` or an abend code.
-    Deallocate(PrimaryRc),
-}
-
-/// What a confirmation request asks for, and what follows CONFIRMED.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Confirmation {
-    /// CONFIRM: the sender keeps sending.
-    Plain,
-    /// PREPARE_TO_RECEIVE(SYNC_LEVEL): the receiver gets the direction.
-    Send,
-    /// DEALLOCATE(SYNC_LEVEL): the conversation ends.
-    Deallocate,
+/// Where an attach went.
+pub(crate) enum Attached {
+    /// To a TP on this node: the invoked end's ids.
+    Local(Conv),
+    /// To a partner LU on another node.
+    Remote(Arc<dyn Partner>),
 }
 
 impl Confirmation {
@@ -408,6 +393,9 @@ enum Act {
 /// Both ends of a conversation.
 pub(crate) struct Pair {
     ends: [End; 2],
+    /// The session to the other end, when that end is on another node:
+    /// which side it is, and the session.
+    remote: Option<(Side, Arc<dyn Session>)>,
 }
 
 /// The side an end is on.
@@ -432,11 +420,23 @@ impl Pair {
         );
         Self {
             ends: [first, second],
+            remote: None,
         }
     }
 
-    /// The partner's end came to life: the attach was accepted.
-    fn attached(&mut self, ids: Conv, attach: &Attach) {
+    /// A conversation attached from another node: side 0 is remote,
+    /// reached through `session`; side 1 is local, in RECEIVE, and gets
+    /// its ids when the node routes the attach.
+    pub(crate) fn incoming(attach: &Attach, session: Arc<dyn Session>) -> Self {
+        let mut pair = Self::allocated(Conv::default(), attach.clone(), Attributes::default());
+        pair.ends[0].live = false;
+        pair.ends[0].attach = None;
+        pair.remote = Some((0, session));
+        pair
+    }
+
+    /// The invoked end came to life (`ids`) with the attach's attributes.
+    pub(crate) fn attached(&mut self, ids: Conv, attach: &Attach) {
         let end = &mut self.ends[1];
         *end = End::new(
             ids,
@@ -782,12 +782,9 @@ impl Pair {
                 })
             }
             (Step::RequestToSend, _) => {
-                let partner = &mut self.ends[other(side)];
-                if partner.live {
-                    match partner.rts_post.take() {
-                        Some((post_core, post)) => complete(&post_core, post, Out::ok()),
-                        None => partner.rts_in = true,
-                    }
+                match self.session_to(other(side)) {
+                    Some(session) => session.send(Flow::RequestToSend),
+                    None => self.rts_arrives(other(side)),
                 }
                 Act::Finish(Out::ok())
             }
@@ -957,8 +954,8 @@ impl Pair {
     /// sees the status after the data (rtn_status combines them).
     fn send(&mut self, node: &NodeInner, me: &PairLock, side: Side, flow: Flow) {
         self.put_out(node, me, side);
-        if self.ends[side].broken.is_none() && self.ends[other(side)].live {
-            self.ends[other(side)].inbound.push_back(flow);
+        if self.ends[side].broken.is_none() {
+            self.send_to_partner(side, flow);
         }
         self.progress(node, other(side));
     }
@@ -974,7 +971,15 @@ impl Pair {
     fn put_out(&mut self, node: &NodeInner, me: &PairLock, side: Side) {
         if let Some(attach) = self.ends[side].attach.take() {
             match node.attach(me, &attach) {
-                Ok(ids) => self.attached(ids, &attach),
+                Ok(Attached::Local(ids)) => self.attached(ids, &attach),
+                Ok(Attached::Remote(partner)) => {
+                    let port = ConvPort {
+                        pair: me.clone(),
+                        side,
+                        node: node.weak(),
+                    };
+                    self.remote = Some((other(side), partner.attach(&attach, port)));
+                }
                 Err(sense) => {
                     let end = &mut self.ends[side];
                     end.broken = Some((PrimaryRc::ALLOCATION_ERROR, sense));
@@ -986,10 +991,26 @@ impl Pair {
         }
         let end = &mut self.ends[side];
         end.out_bytes = 0;
-        let out = mem::take(&mut end.out);
-        let partner = &mut self.ends[other(side)];
-        if partner.live {
-            partner.inbound.extend(out.into_iter().map(Flow::Data));
+        for data in mem::take(&mut end.out) {
+            self.send_to_partner(side, Flow::Data(data));
+        }
+    }
+
+    /// The session to `side`, if `side` is on another node.
+    fn session_to(&self, side: Side) -> Option<&Arc<dyn Session>> {
+        self.remote
+            .as_ref()
+            .filter(|(remote, _)| *remote == side)
+            .map(|(_, session)| session)
+    }
+
+    /// Puts `flow` from `side` on the session to the partner, without
+    /// letting a local partner progress.
+    fn send_to_partner(&mut self, side: Side, flow: Flow) {
+        if let Some(session) = self.session_to(other(side)) {
+            session.send(flow);
+        } else if self.ends[other(side)].live {
+            self.ends[other(side)].inbound.push_back(flow);
         }
     }
 
@@ -998,10 +1019,33 @@ impl Pair {
         if self.ends[side].broken.is_some() {
             return;
         }
-        let partner = &mut self.ends[other(side)];
-        if partner.live {
-            partner.inbound.push_back(flow);
-            self.progress(node, other(side));
+        self.send_to_partner(side, flow);
+        self.progress(node, other(side));
+    }
+
+    /// A flow from the remote end arrived for local `side`.
+    pub(crate) fn arrive(&mut self, node: &NodeInner, side: Side, flow: Flow) {
+        if !self.ends[side].live {
+            return;
+        }
+        match flow {
+            Flow::RequestToSend => self.rts_arrives(side),
+            flow => {
+                self.ends[side].inbound.push_back(flow);
+                self.progress(node, side);
+            }
+        }
+    }
+
+    /// The partner's REQUEST_TO_SEND reached `side`: it fires a
+    /// TEST_RTS_AND_POST registration, or waits to be reported.
+    fn rts_arrives(&mut self, side: Side) {
+        let end = &mut self.ends[side];
+        if end.live {
+            match end.rts_post.take() {
+                Some((core, post)) => complete(&core, post, Out::ok()),
+                None => end.rts_in = true,
+            }
         }
     }
 
@@ -1088,7 +1132,7 @@ impl Pair {
                     self.end_conversation(node, side);
                     Out::rc(code, SecondaryRc(0))
                 }
-                Some(Flow::Confirmed | Flow::Data(_)) => {
+                Some(Flow::Confirmed | Flow::Data(_) | Flow::RequestToSend) => {
                     // A CONFIRMED nobody asked for: the partner broke the
                     // protocol.
                     self.end_conversation(node, side);
@@ -1194,6 +1238,11 @@ impl Pair {
             complete(&core, post, Out::rc(PrimaryRc::CANCELLED, SecondaryRc(0)));
         }
         node.forget(end.ids);
+        // The local end was the last one here: the session is released
+        // once what was sent on it has gone.
+        if let Some((_, session)) = self.remote.take() {
+            session.close(false);
+        }
     }
 
     /// SEND_CONVERSATION on a conversation just allocated by side 0: the
@@ -1235,22 +1284,37 @@ impl Pair {
             );
         }
         self.ends[side].attach = None;
+        // A remote partner learns through the session's deactivation.
+        if let Some((_, session)) = self.remote.take() {
+            session.close(true);
+        }
         self.end_conversation(node, side);
-        self.fail(node, other(side), PrimaryRc::CONV_FAILURE_RETRY);
+        self.fail(
+            node,
+            other(side),
+            PrimaryRc::CONV_FAILURE_RETRY,
+            SecondaryRc(0),
+        );
     }
 
-    /// The session is gone under `side`: its waiting verb, or its next
-    /// verb, reports `code`.
-    fn fail(&mut self, node: &NodeInner, side: Side, code: PrimaryRc) {
+    /// The session is gone under `side` (or its attach was rejected): its
+    /// waiting verb, or its next verb, reports `code`.
+    pub(crate) fn fail(
+        &mut self,
+        node: &NodeInner,
+        side: Side,
+        code: PrimaryRc,
+        secondary: SecondaryRc,
+    ) {
         let end = &mut self.ends[side];
         if !end.live {
             return;
         }
-        end.broken = Some((code, SecondaryRc(0)));
+        end.broken = Some((code, secondary));
         // An outstanding TEST_RTS_AND_POST post reports the failure (it is
         // the partner's doing, not a local cancel); the next verb still does.
         if let Some((core, post)) = end.rts_post.take() {
-            complete(&core, post, Out::rc(code, SecondaryRc(0)));
+            complete(&core, post, Out::rc(code, secondary));
         }
         self.progress(node, side);
     }

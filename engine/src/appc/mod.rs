@@ -26,6 +26,8 @@ mod outcome;
 mod param;
 pub mod rc;
 pub mod records;
+#[cfg(not(loom))]
+pub mod session;
 pub mod states;
 pub mod verbs;
 
@@ -35,3 +37,5 @@ pub use app::Appc;
 pub use conversation::SEND_BUFFER;
 #[cfg(not(loom))]
 pub use node::Node;
+#[cfg(not(loom))]
+pub use session::{Attach, Confirmation, ConvPort, Flow, Partner, Session};

@@ -35,27 +35,68 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::activity::{Active, Activity};
-use super::conversation::{Pair, PairLock, Side};
-use super::outcome::{complete, done, AppCore, Attach, Attributes, Out};
+use super::conversation::{Attached, Pair, PairLock, Side};
+use super::outcome::{complete, done, AppCore, Attributes, Out};
 use super::rc::{PrimaryRc, SecondaryRc};
+use super::session::{Attach, ConvPort, Partner, Session};
 use super::states::Entry;
 use super::verbs::{name, values, Body, Conv, ConvId, TpId, Verb};
 use crate::state::{Finisher, Verdict};
-use crate::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering::Relaxed};
+use crate::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering::Relaxed, Weak};
 use crate::{Handle, Rejected};
 
-/// An in-memory node (local LU) that applications start TPs on.
+/// A node (local LU) that applications start TPs on.
 ///
 /// Cloning gives another reference to the same node.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Node {
     pub(crate) inner: Arc<NodeInner>,
 }
 
+impl Default for Node {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Node {
-    /// A node with no TP names defined yet.
+    /// A node with no TP names and no partner LUs defined yet: every
+    /// partner LU alias loops back to it.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            inner: Arc::new_cyclic(|me| NodeInner {
+                me: me.clone(),
+                registry: Mutex::default(),
+                next_conv: AtomicU32::new(0),
+                next_tp: AtomicU64::new(0),
+                next_app: AtomicU64::new(0),
+                deferred: Arc::default(),
+            }),
+        }
+    }
+
+    /// Makes `plu_alias` (blank-padded to 8 bytes) a partner LU on another
+    /// node: an ALLOCATE naming it sends its attach to `partner` (the
+    /// session layer), and the conversation's flows then go over the
+    /// session `partner` returns.
+    pub fn add_partner(&self, plu_alias: &str, partner: Arc<dyn Partner>) {
+        lock(&self.inner.registry)
+            .partners
+            .insert(name(plu_alias), partner);
+    }
+
+    /// An attach arrived from another node over `session` (which carries
+    /// the conversation's flows back). Returns the local end's port, where
+    /// the session layer delivers what arrives, or the sense code to
+    /// reject the attach with (`AP_TP_NAME_NOT_RECOGNIZED` for a TP name
+    /// that no RECEIVE_ALLOCATE or [`Node::define_tp`] has named). The
+    /// conversation waits for a RECEIVE_ALLOCATE like a local one.
+    pub fn incoming_attach(
+        &self,
+        attach: Attach,
+        session: Arc<dyn Session>,
+    ) -> Result<ConvPort, SecondaryRc> {
+        self.inner.incoming_attach(attach, session)
     }
 
     /// Lets attaches for `tp_name` (blank-padded to 64 bytes) queue until a
@@ -82,8 +123,9 @@ impl std::fmt::Debug for Node {
 pub(crate) type AppId = u64;
 
 /// The node's shared state.
-#[derive(Default)]
 pub(crate) struct NodeInner {
+    /// This node, for the ports handed to session layers.
+    me: Weak<NodeInner>,
     registry: Mutex<Registry>,
     next_conv: AtomicU32,
     next_tp: AtomicU64,
@@ -98,6 +140,7 @@ struct Registry {
     tps: HashMap<TpId, TpRec>,
     convs: HashMap<ConvId, ConvRef>,
     names: HashMap<[u8; 64], NameRec>,
+    partners: HashMap<[u8; 8], Arc<dyn Partner>>,
 }
 
 struct TpRec {
@@ -395,7 +438,7 @@ impl NodeInner {
     }
 
     /// Runs the soft TP ends whose last active verb has finished.
-    fn run_deferred(&self) {
+    pub(crate) fn run_deferred(&self) {
         loop {
             let Some(tp_id) = lock(&self.deferred).pop() else {
                 return;
@@ -407,7 +450,47 @@ impl NodeInner {
     /// Routes ALLOCATE's attach (called with `pair` locked, at its first
     /// flush): to a waiting RECEIVE_ALLOCATE, else into the name's queue.
     /// Returns the invoked end's ids.
-    pub(crate) fn attach(&self, pair: &PairLock, attach: &Attach) -> Result<Conv, SecondaryRc> {
+    pub(crate) fn attach(&self, pair: &PairLock, attach: &Attach) -> Result<Attached, SecondaryRc> {
+        let partner = lock(&self.registry)
+            .partners
+            .get(&attach.plu_alias)
+            .cloned();
+        match partner {
+            Some(partner) => Ok(Attached::Remote(partner)),
+            None => self.route(pair, attach).map(Attached::Local),
+        }
+    }
+
+    /// An attach from another node (see [`Node::incoming_attach`]).
+    fn incoming_attach(
+        &self,
+        attach: Attach,
+        session: Arc<dyn Session>,
+    ) -> Result<ConvPort, SecondaryRc> {
+        let pair = Arc::new(Mutex::new(Pair::incoming(&attach, session)));
+        // Routing may hand the conversation to a waiting RECEIVE_ALLOCATE,
+        // whose TP may issue verbs at once: they wait for this lock until
+        // the invoked end is set up.
+        let mut locked = lock(&pair);
+        let ids = self.route(&pair, &attach)?;
+        locked.attached(ids, &attach);
+        drop(locked);
+        Ok(ConvPort {
+            pair,
+            side: 1,
+            node: self.weak(),
+        })
+    }
+
+    /// This node, for a [`ConvPort`].
+    pub(crate) fn weak(&self) -> Weak<NodeInner> {
+        self.me.clone()
+    }
+
+    /// Gives an attach to a waiting RECEIVE_ALLOCATE of its TP name, or
+    /// queues it for the next one (called with `pair` locked). Returns the
+    /// invoked end's ids.
+    fn route(&self, pair: &PairLock, attach: &Attach) -> Result<Conv, SecondaryRc> {
         let mut reg = lock(&self.registry);
         if !reg.names.contains_key(&attach.tp_name) {
             return Err(SecondaryRc::TP_NAME_NOT_RECOGNIZED);

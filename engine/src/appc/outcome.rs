@@ -8,6 +8,7 @@
 
 use super::param::Refusal;
 use super::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use super::session::Attach;
 use super::verbs::{Body, Conv, Verb};
 use crate::core::Core;
 use crate::state::Finisher;
@@ -16,22 +17,6 @@ use crate::{Handle, Rejected};
 
 /// The engine core an application's tasks live in.
 pub(crate) type AppCore = Arc<Core<Verb>>;
-
-/// What the partner's attach tells the invoked TP (RECEIVE_ALLOCATE's
-/// outputs), and what ALLOCATE sends in it.
-#[derive(Clone, Debug)]
-pub(crate) struct Attach {
-    pub(crate) tp_name: [u8; 64],
-    pub(crate) mapped: bool,
-    pub(crate) sync_level: u8,
-    /// The allocating TP's LU alias (the invoked side's partner LU).
-    pub(crate) lu_alias: [u8; 8],
-    /// The partner LU alias ALLOCATE named (the invoked side's own LU).
-    pub(crate) plu_alias: [u8; 8],
-    pub(crate) mode_name: [u8; 8],
-    pub(crate) user_id: [u8; 10],
-    pub(crate) pip: Vec<u8>,
-}
 
 /// A conversation's attributes as GET_ATTRIBUTES reports them.
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,0 +1,358 @@
+//! Conversations between two nodes through the session boundary
+//! (`appc::session`): a test wire carries flows between the nodes on its own
+//! thread, as the TCP session layer does, so every verb runs with its
+//! partner end on another node.
+
+#![cfg(not(loom))]
+
+use appc_engine::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use appc_engine::appc::verbs::*;
+use appc_engine::appc::{Appc, Attach, ConvPort, Flow, Node, Partner, Session};
+use appc_engine::{Event, Target, WINAPPC_VERSION};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+/// What the wire thread does, in order. Flows and aborts name the end
+/// they come from; the thread finds its peer (known once the attach is
+/// through).
+enum Wire {
+    Attach(Attach, Arc<End>),
+    Flow(Arc<End>, Flow),
+    Abort(Arc<End>),
+}
+
+/// One end of one conversation's session: where flows for it are delivered.
+#[derive(Default)]
+struct End {
+    port: OnceLock<ConvPort>,
+    peer: OnceLock<Arc<End>>,
+}
+
+/// A session end as the engine sees it: sends go to the wire thread.
+struct WireSession {
+    wire: Mutex<Sender<Wire>>,
+    end: Arc<End>,
+}
+
+impl Session for WireSession {
+    fn send(&self, flow: Flow) {
+        let _ = self
+            .wire
+            .lock()
+            .unwrap()
+            .send(Wire::Flow(self.end.clone(), flow));
+    }
+
+    fn close(&self, abort: bool) {
+        if abort {
+            let _ = self
+                .wire
+                .lock()
+                .unwrap()
+                .send(Wire::Abort(self.end.clone()));
+        }
+    }
+}
+
+/// Node A's view of node B.
+struct ToB {
+    wire: Mutex<Sender<Wire>>,
+}
+
+impl Partner for ToB {
+    fn attach(&self, attach: &Attach, port: ConvPort) -> Arc<dyn Session> {
+        let wire = self.wire.lock().unwrap().clone();
+        let end = Arc::new(End::default());
+        let _ = end.port.set(port);
+        let _ = wire.send(Wire::Attach(attach.clone(), end.clone()));
+        Arc::new(WireSession {
+            wire: Mutex::new(wire),
+            end,
+        })
+    }
+}
+
+/// Two nodes joined by a wire thread; node A reaches B as partner LU "LUB".
+fn two_nodes() -> (Node, Node) {
+    let (a, b) = (Node::new(), Node::new());
+    let (tx, rx) = channel::<Wire>();
+    a.add_partner(
+        "LUB",
+        Arc::new(ToB {
+            wire: Mutex::new(tx.clone()),
+        }),
+    );
+    let node_b = b.clone();
+    thread::spawn(move || {
+        for event in rx {
+            match event {
+                Wire::Attach(attach, a_end) => {
+                    let b_end = Arc::new(End::default());
+                    let _ = b_end.peer.set(a_end.clone());
+                    let _ = a_end.peer.set(b_end.clone());
+                    let session = Arc::new(WireSession {
+                        wire: Mutex::new(tx.clone()),
+                        end: b_end.clone(),
+                    });
+                    match node_b.incoming_attach(attach, session) {
+                        Ok(port) => {
+                            let _ = b_end.port.set(port);
+                        }
+                        Err(sense) => {
+                            if let Some(port) = a_end.port.get() {
+                                port.fail(PrimaryRc::ALLOCATION_ERROR, sense);
+                            }
+                        }
+                    }
+                }
+                Wire::Flow(from, flow) => {
+                    if let Some(port) = from.peer.get().and_then(|to| to.port.get()) {
+                        port.deliver(flow);
+                    }
+                }
+                Wire::Abort(from) => {
+                    if let Some(port) = from.peer.get().and_then(|to| to.port.get()) {
+                        port.fail(PrimaryRc::CONV_FAILURE_RETRY, SecondaryRc(0));
+                    }
+                }
+            }
+        }
+    });
+    (a, b)
+}
+
+fn call(app: &Appc, body: Body) -> Verb {
+    app.call(Verb::mapped(body)).expect("accepted")
+}
+
+fn tp(app: &Appc) -> TpId {
+    let Body::TpStarted(t) = call(app, Body::TpStarted(TpStarted::default())).body else {
+        unreachable!()
+    };
+    t.tp_id
+}
+
+fn allocate(app: &Appc, tp_id: TpId, tp_name: &str, sync_level: u8) -> Verb {
+    call(
+        app,
+        Body::Allocate(Allocate {
+            tp_id,
+            plu_alias: name("LUB"),
+            tp_name: name(tp_name),
+            sync_level,
+            ..Default::default()
+        }),
+    )
+}
+
+fn receive(app: &Appc, conv: Conv) -> Verb {
+    call(
+        app,
+        Body::ReceiveAndWait(Receive {
+            conv,
+            max_len: 1000,
+            ..Default::default()
+        }),
+    )
+}
+
+fn received(verb: &Verb) -> (PrimaryRc, WhatRcvd, Vec<u8>) {
+    let Body::ReceiveAndWait(r) = &verb.body else {
+        unreachable!()
+    };
+    (verb.primary_rc, r.what_rcvd, r.data.clone())
+}
+
+#[test]
+fn conversation_across_nodes() {
+    let (node_a, node_b) = two_nodes();
+    node_b.define_tp("ECHO");
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node_a).unwrap();
+    let (b, _) = Appc::startup(WINAPPC_VERSION, &node_b).unwrap();
+    thread::scope(|s| {
+        s.spawn(|| {
+            let v = call(
+                &b,
+                Body::ReceiveAllocate(ReceiveAllocate {
+                    tp_name: name("ECHO"),
+                    ..Default::default()
+                }),
+            );
+            assert_eq!(v.primary_rc, PrimaryRc::OK);
+            let Body::ReceiveAllocate(ra) = v.body else {
+                unreachable!()
+            };
+            assert_eq!(ra.sync_level, values::SYNC_CONFIRM);
+            let conv = Conv {
+                tp_id: ra.tp_id,
+                conv_id: ra.conv_id,
+            };
+            assert_eq!(
+                received(&receive(&b, conv)),
+                (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE, b"ping".to_vec())
+            );
+            assert_eq!(received(&receive(&b, conv)).1, WhatRcvd::SEND);
+            let send = SendData {
+                conv,
+                send_type: values::SEND_DATA_CONFIRM,
+                data: b"pong".to_vec(),
+                rts_rcvd: false,
+            };
+            assert_eq!(call(&b, Body::SendData(send)).primary_rc, PrimaryRc::OK);
+            assert_eq!(received(&receive(&b, conv)).0, PrimaryRc::DEALLOC_NORMAL);
+        });
+        let tp_id = tp(&a);
+        let Body::Allocate(al) = allocate(&a, tp_id, "ECHO", values::SYNC_CONFIRM).body else {
+            unreachable!()
+        };
+        let conv = Conv {
+            tp_id,
+            conv_id: al.conv_id,
+        };
+        let send = SendData {
+            conv,
+            send_type: values::SEND_DATA_NONE,
+            data: b"ping".to_vec(),
+            rts_rcvd: false,
+        };
+        assert_eq!(call(&a, Body::SendData(send)).primary_rc, PrimaryRc::OK);
+        assert_eq!(
+            received(&receive(&a, conv)),
+            (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE, b"pong".to_vec())
+        );
+        assert_eq!(
+            received(&receive(&a, conv)).1,
+            WhatRcvd::CONFIRM_WHAT_RECEIVED
+        );
+        assert_eq!(call(&a, Body::Confirmed(conv)).primary_rc, PrimaryRc::OK);
+        // B turns the direction round with its next receive.
+        assert_eq!(received(&receive(&a, conv)).1, WhatRcvd::SEND);
+        let dealloc = Deallocate {
+            conv,
+            dealloc_type: values::FLUSH,
+            log_data: vec![],
+        };
+        assert_eq!(
+            call(&a, Body::Deallocate(dealloc)).primary_rc,
+            PrimaryRc::OK
+        );
+    });
+}
+
+#[test]
+fn attach_rejected_by_the_remote_node_surfaces_later() {
+    let (node_a, _node_b) = two_nodes();
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node_a).unwrap();
+    let tp_id = tp(&a);
+    let Body::Allocate(al) = allocate(&a, tp_id, "NOBODY", values::SYNC_CONFIRM).body else {
+        unreachable!()
+    };
+    let conv = Conv {
+        tp_id,
+        conv_id: al.conv_id,
+    };
+    // CONFIRM flushes the attach and waits: the remote rejection ends it.
+    let v = call(
+        &a,
+        Body::Confirm(Confirm {
+            conv,
+            rts_rcvd: false,
+        }),
+    );
+    assert_eq!(
+        (v.primary_rc, v.secondary_rc),
+        (
+            PrimaryRc::ALLOCATION_ERROR,
+            SecondaryRc::TP_NAME_NOT_RECOGNIZED
+        )
+    );
+}
+
+#[test]
+fn cancel_closes_the_remote_session_and_fails_the_partner() {
+    let (node_a, node_b) = two_nodes();
+    node_b.define_tp("ECHO");
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node_a).unwrap();
+    let (b, _) = Appc::startup(WINAPPC_VERSION, &node_b).unwrap();
+    let tp_id = tp(&a);
+    let Body::Allocate(al) = allocate(&a, tp_id, "ECHO", values::SYNC_CONFIRM).body else {
+        unreachable!()
+    };
+    let conv = Conv {
+        tp_id,
+        conv_id: al.conv_id,
+    };
+    // An asynchronous receive on A flushes the attach and hands B the direction.
+    let (tx, mut rx) = a.queue();
+    let pending = Receive {
+        conv,
+        max_len: 100,
+        ..Default::default()
+    };
+    let handle = a
+        .submit(
+            Verb::mapped(Body::ReceiveAndWait(pending)),
+            &Target::Queue(tx),
+        )
+        .unwrap();
+    let v = call(
+        &b,
+        Body::ReceiveAllocate(ReceiveAllocate {
+            tp_name: name("ECHO"),
+            ..Default::default()
+        }),
+    );
+    let Body::ReceiveAllocate(ra) = v.body else {
+        unreachable!()
+    };
+    let b_conv = Conv {
+        tp_id: ra.tp_id,
+        conv_id: ra.conv_id,
+    };
+    assert_eq!(received(&receive(&b, b_conv)).1, WhatRcvd::SEND);
+    // B holds the send direction, so B's outstanding verb is a post: a
+    // TEST_RTS_AND_POST registration waiting for A's REQUEST_TO_SEND.
+    let event = Event::default();
+    let registered = call(
+        &b,
+        Body::TestRtsAndPost(TestRtsAndPost {
+            conv: b_conv,
+            handle: event.clone(),
+            post: None,
+        }),
+    );
+    let Body::TestRtsAndPost(TestRtsAndPost {
+        post: Some(post), ..
+    }) = registered.body
+    else {
+        panic!("the registration has a post: {registered:?}")
+    };
+    assert_eq!(a.cancel(handle).code(), 0);
+    let done = rx.try_recv().expect("posted before cancel returned");
+    assert_eq!(
+        (done.handle, done.verb.primary_rc),
+        (handle, PrimaryRc::CANCELLED)
+    );
+    // The session's deactivation reaches B: its outstanding post fails, and
+    // so does its next verb.
+    assert!(
+        event.wait_timeout(Duration::from_secs(10)),
+        "B's post completes"
+    );
+    assert_eq!(
+        b.collect(post).unwrap().primary_rc,
+        PrimaryRc::CONV_FAILURE_RETRY
+    );
+    let send = SendData {
+        conv: b_conv,
+        send_type: values::SEND_DATA_FLUSH,
+        data: b"x".to_vec(),
+        rts_rcvd: false,
+    };
+    assert_eq!(
+        call(&b, Body::SendData(send)).primary_rc,
+        PrimaryRc::CONV_FAILURE_RETRY
+    );
+}

@@ -1,0 +1,176 @@
+//! Session transport backends: TCP links driven by io_uring (Linux), IOCP
+//! (Windows) or epoll (the portable fallback), behind one interface.
+//!
+//! A backend owns its reactor thread(s) and every socket. The node above it
+//! sees only [`LinkId`]s and three events ([`Events`]): a link came up,
+//! bytes arrived on it (in order), it is gone. Sending is a queued,
+//! in-order, never-blocking [`Backend::send`]; [`Backend::close`] is
+//! abrupt (queued bytes are dropped: what a cancelled verb's session needs).
+//!
+//! # Contract (every backend; `io/tests/backend_suite.rs` checks it)
+//!
+//! * Every link produces exactly one [`Events::connected`] (accepted, or an
+//!   outgoing connect that succeeded) before any [`Events::received`], and
+//!   exactly one [`Events::closed`] after which no event names it again. An
+//!   outgoing connect that fails produces only `closed`, with the error.
+//! * `received` delivers the stream's bytes in order, each byte once.
+//! * `send` queues bytes for the link in call order; they are written in
+//!   that order. It fails with [`std::io::ErrorKind::NotConnected`] for a
+//!   link that is closed or unknown, and with
+//!   [`std::io::ErrorKind::WouldBlock`] when the link already has
+//!   [`Config::max_queued_bytes`] queued (a peer that stopped reading): the
+//!   caller decides (the node closes the link).
+//! * `close` drops the link's queued bytes, closes the socket and leads to
+//!   one `closed` (with no error). Closing twice, or an unknown link, is a
+//!   no-op.
+//! * Events for one link are delivered from one thread at a time, in order.
+//!   Callbacks must not block; they may call back into the backend (through
+//!   a `Weak`: an `Events` that owns an `Arc<dyn Backend>` is a cycle that
+//!   keeps the backend alive).
+//! * A [`LinkId`] is generation-tagged: a closed link's id is never reused
+//!   for another link, so a stale id can only get `NotConnected`.
+//! * Dropping the last `Arc<dyn Backend>` stops the reactor threads and
+//!   closes every socket; no event is delivered after the drop returns.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[cfg(windows)]
+mod iocp;
+// Shared by the Linux backends; portable (std only), so IOCP may use them
+// too by widening the `cfg`.
+#[cfg(target_os = "linux")]
+mod links;
+#[cfg(target_os = "linux")]
+mod mailbox;
+#[cfg(target_os = "linux")]
+mod poll;
+#[cfg(target_os = "linux")]
+mod sink;
+// Hands memory to the kernel, so `unsafe` is allowed here (see
+// `uring/mod.rs`); `iocp.rs` allows it for itself.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod uring;
+
+/// A link (one TCP connection), unique for the backend's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LinkId(pub u64);
+
+/// What a backend tells its user. Called on reactor threads.
+pub trait Events: Send + Sync + 'static {
+    /// A link is up: accepted on a listener, or an outgoing connect
+    /// completed. `peer` is the remote address.
+    fn connected(&self, link: LinkId, peer: SocketAddr);
+    /// Bytes arrived on `link`, in stream order.
+    fn received(&self, link: LinkId, data: &[u8]);
+    /// `link` is gone: the peer closed it (`None`), an error ended it, or
+    /// [`Backend::close`] was called (`None`). Its last event.
+    fn closed(&self, link: LinkId, error: Option<io::Error>);
+}
+
+/// Limits and tuning; the defaults are safe for an untrusted peer.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Bytes a link may have queued for sending before `send` refuses.
+    pub max_queued_bytes: usize,
+    /// Reactor threads (io_uring: one ring each; 0 = one per core).
+    pub threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_queued_bytes: 4 << 20,
+            threads: 1,
+        }
+    }
+}
+
+/// Which backend to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// io_uring where it can be set up, else epoll (logged); IOCP on Windows.
+    Auto,
+    /// Linux io_uring.
+    Uring,
+    /// epoll (via mio); also the fallback.
+    Poll,
+    /// Windows I/O completion ports.
+    Iocp,
+}
+
+/// A running backend.
+pub trait Backend: Send + Sync {
+    /// The backend's name ("io_uring", "epoll", "iocp").
+    fn name(&self) -> &'static str;
+    /// Listens on `addr` (port 0 picks one); returns the bound address.
+    /// Accepted links are announced through [`Events::connected`].
+    fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr>;
+    /// Starts connecting to `addr`; the link is announced through
+    /// [`Events::connected`], or reported [`Events::closed`] with the error.
+    fn connect(&self, addr: SocketAddr) -> io::Result<LinkId>;
+    /// Queues `bytes` for `link` (see the module docs for the errors).
+    fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()>;
+    /// Closes `link` abruptly: queued bytes are dropped.
+    fn close(&self, link: LinkId);
+}
+
+/// The environment variable that overrides [`Kind::Auto`] on Linux:
+/// `poll` (or `epoll`) forces the epoll backend, `uring` (or `io_uring`)
+/// forces io_uring with no fallback. Use `poll` where io_uring is known to be
+/// blocked (seccomp in containers), or to test the fallback.
+pub const BACKEND_ENV: &str = "APPC_IO_BACKEND";
+
+/// Starts a backend of `kind` delivering to `events`.
+///
+/// [`Kind::Auto`] on Linux tries io_uring and falls back to epoll when the
+/// ring cannot be set up, saying so on stderr (see also [`BACKEND_ENV`]); on
+/// Windows it is IOCP. A kind the platform lacks fails with
+/// [`io::ErrorKind::Unsupported`].
+pub fn start(kind: Kind, events: Arc<dyn Events>, config: Config) -> io::Result<Arc<dyn Backend>> {
+    match kind {
+        Kind::Auto => start_auto(events, config),
+        #[cfg(target_os = "linux")]
+        Kind::Uring => uring::start(events, config),
+        #[cfg(target_os = "linux")]
+        Kind::Poll => poll::start(events, config),
+        #[cfg(windows)]
+        Kind::Iocp => iocp::start(events, config),
+        _ => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("the {kind:?} backend does not exist on this platform"),
+        )),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn start_auto(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<dyn Backend>> {
+    match std::env::var(BACKEND_ENV).as_deref() {
+        Ok("poll" | "epoll") => return poll::start(events, config),
+        Ok("uring" | "io_uring") => return uring::start(events, config),
+        _ => {}
+    }
+    match uring::start(Arc::clone(&events), config.clone()) {
+        Ok(backend) => Ok(backend),
+        Err(error) => {
+            eprintln!("appc-io: io_uring unavailable ({error}); falling back to epoll");
+            poll::start(events, config)
+        }
+    }
+}
+
+#[cfg(windows)]
+fn start_auto(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<dyn Backend>> {
+    iocp::start(events, config)
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
+fn start_auto(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<dyn Backend>> {
+    let _ = (events, config);
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "no backend for this platform",
+    ))
+}

@@ -1,0 +1,87 @@
+//! The reactor side of a backend that every backend shares: the user's
+//! [`Events`], the [`Links`] table and the stop flag, so that each event is
+//! delivered only while the backend is alive and only for a live link.
+//!
+//! Dropping a backend sets the stop flag, wakes its reactors and joins them
+//! ([`join_reactors`]). The flag is checked before every callback, so a
+//! reactor that is mid-batch delivers nothing more; the join makes "no event
+//! after the drop returns" hold. When the last handle is dropped *inside* a
+//! callback (on a reactor thread), that thread cannot join itself: it is
+//! skipped and exits once its callback returns, delivering nothing further.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use super::links::Links;
+use super::{Events, LinkId};
+
+/// See the module docs.
+pub(crate) struct Sink {
+    events: Arc<dyn Events>,
+    pub(crate) links: Links,
+    stopped: AtomicBool,
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink")
+            .field("links", &self.links)
+            .field("stopped", &self.stopped)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sink {
+    pub(crate) fn new(events: Arc<dyn Events>, max_queued: usize) -> Self {
+        Self {
+            events,
+            links: Links::new(max_queued),
+            stopped: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn connected(&self, link: LinkId, peer: SocketAddr) {
+        if !self.is_stopped() {
+            self.events.connected(link, peer);
+        }
+    }
+
+    /// Delivers `data` unless the link is already being closed (its bytes
+    /// are of no use to a caller that dropped it).
+    pub(crate) fn received(&self, link: LinkId, data: &[u8]) {
+        if !self.is_stopped() && self.links.is_open(link) {
+            self.events.received(link, data);
+        }
+    }
+
+    /// Releases `link`'s id, then reports it gone: a `send` made from inside
+    /// the callback already gets `NotConnected`.
+    pub(crate) fn closed(&self, link: LinkId, error: Option<io::Error>) {
+        self.links.release(link);
+        if !self.is_stopped() {
+            self.events.closed(link, error);
+        }
+    }
+}
+
+/// Joins the reactor threads, except the calling one (see the module docs).
+pub(crate) fn join_reactors(threads: Vec<JoinHandle<()>>) {
+    let me = thread::current().id();
+    for handle in threads {
+        if handle.thread().id() != me {
+            // A reactor that panicked has already stopped; nothing to add.
+            let _ = handle.join();
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! One io_uring reactor thread: its listeners and links, the ops it keeps
+//! in flight for them, and what each completion means.
+//!
+//! Per link at most one op of each kind is in flight: a `Connect`, a
+//! receive (multishot, or single-shot re-armed after each completion) and a
+//! `Send` of the front of the queue from its first unsent byte (one at a
+//! time keeps the stream in order across partial sends). The queued `Vec`s
+//! live in the link, so a buffer the kernel is reading stays alive until
+//! its completion.
+//!
+//! Closing (asked for, the peer's end of stream, or an error) is two-phase:
+//! the link is marked with the reason, its queue is dropped except for a
+//! buffer the kernel is sending from, and every op it has in flight is
+//! cancelled (`AsyncCancel` by `user_data`). Only when the last of them has
+//! completed is the socket closed and `closed` reported, so no completion
+//! can name a released link: a late one is ignored, except that a provided
+//! buffer it carries goes back to the ring.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use io_uring::{cqueue, opcode, types::Fd};
+use socket2::{Domain, SockAddr, Socket, Type};
+
+use super::op::{link_op, other_op, Op, Tag};
+use super::ring::{Completion, Features, Ring, RECV_BUFFER_SIZE};
+use super::Request;
+use crate::backend::links::split;
+use crate::backend::mailbox::Mailbox;
+use crate::backend::sink::Sink;
+use crate::backend::LinkId;
+
+/// How long a stopping reactor waits for its cancelled ops.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug)]
+struct Listener {
+    socket: TcpListener,
+    armed: bool,
+}
+
+#[derive(Debug)]
+struct Link {
+    id: LinkId,
+    socket: TcpStream,
+    peer: SocketAddr,
+    /// The address a `Connect` in flight reads.
+    target: Option<Box<SockAddr>>,
+    receiving: bool,
+    sending: bool,
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of `queue.front()` already sent.
+    head: usize,
+    /// Set once closing starts: the error to report (`None`: a clean end).
+    closing: Option<Option<io::Error>>,
+    /// The single-shot receive buffer (no provided buffer ring).
+    recv_buffer: Option<Box<[u8]>>,
+}
+
+impl Link {
+    fn new(id: LinkId, socket: TcpStream, peer: SocketAddr) -> Self {
+        Self {
+            id,
+            socket,
+            peer,
+            target: None,
+            receiving: false,
+            sending: false,
+            queue: VecDeque::new(),
+            head: 0,
+            closing: None,
+            recv_buffer: None,
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.target.is_none() && !self.receiving && !self.sending
+    }
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(super) struct Reactor {
+    index: usize,
+    ring: Ring,
+    features: Features,
+    sink: Arc<Sink>,
+    mailbox: Arc<Mailbox<Request>>,
+    doorbell: Arc<File>,
+    /// Where the doorbell's read lands (the value is not used).
+    doorbell_count: Box<u64>,
+    listeners: Vec<Listener>,
+    /// Keyed by slot index.
+    links: HashMap<u32, Link>,
+    requests: Vec<Request>,
+}
+
+fn os_error(result: i32) -> io::Error {
+    io::Error::from_raw_os_error(-result)
+}
+
+impl Reactor {
+    pub(super) fn new(
+        index: usize,
+        ring: Ring,
+        features: Features,
+        sink: Arc<Sink>,
+        mailbox: Arc<Mailbox<Request>>,
+        doorbell: Arc<File>,
+    ) -> Self {
+        Self {
+            index,
+            ring,
+            features,
+            sink,
+            mailbox,
+            doorbell,
+            doorbell_count: Box::new(0),
+            listeners: Vec::new(),
+            links: HashMap::new(),
+            requests: Vec::new(),
+        }
+    }
+
+    pub(super) fn run(mut self) {
+        self.arm_doorbell();
+        let mut completions = Vec::new();
+        while !self.sink.is_stopped() {
+            if let Err(error) = self.ring.wait() {
+                eprintln!("appc-io: io_uring reactor stops: {error}");
+                break;
+            }
+            self.ring.reap(&mut completions);
+            for completion in completions.drain(..) {
+                if self.sink.is_stopped() {
+                    break;
+                }
+                self.complete(completion);
+            }
+        }
+        self.shutdown();
+    }
+
+    fn arm_doorbell(&mut self) {
+        let read = opcode::Read::new(
+            Fd(self.doorbell.as_raw_fd()),
+            (&mut *self.doorbell_count as *mut u64).cast(),
+            8,
+        )
+        .build()
+        .user_data(other_op(Tag::Wake, 0));
+        // SAFETY: the eventfd and the boxed counter belong to `self`, which
+        // outlives the op (see `shutdown`), and nothing reads the counter.
+        unsafe { self.ring.push(&read) };
+    }
+
+    fn arm_accept(&mut self, listener: usize) {
+        let entry = &mut self.listeners[listener];
+        let fd = Fd(entry.socket.as_raw_fd());
+        let accept = if self.features.multishot_accept {
+            opcode::AcceptMulti::new(fd)
+                .flags(libc::SOCK_CLOEXEC)
+                .build()
+        } else {
+            opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut())
+                .flags(libc::SOCK_CLOEXEC)
+                .build()
+        };
+        entry.armed = true;
+        let accept = accept.user_data(other_op(Tag::Accept, listener as u32));
+        // SAFETY: no memory is passed (the peer address is read later) and
+        // the listener lives as long as `self`.
+        unsafe { self.ring.push(&accept) };
+    }
+
+    fn arm_recv(&mut self, slot: u32) {
+        let Some(link) = self.links.get_mut(&slot) else {
+            return;
+        };
+        if link.receiving || link.closing.is_some() {
+            return;
+        }
+        let fd = Fd(link.socket.as_raw_fd());
+        let recv = match self.ring.recv_group() {
+            Some(group) => opcode::RecvMulti::new(fd, group).build(),
+            None => {
+                let buffer = link
+                    .recv_buffer
+                    .get_or_insert_with(|| vec![0; RECV_BUFFER_SIZE].into_boxed_slice());
+                opcode::Recv::new(fd, buffer.as_mut_ptr(), buffer.len() as u32).build()
+            }
+        };
+        link.receiving = true;
+        let recv = recv.user_data(link_op(Tag::Recv, link.id));
+        // SAFETY: the socket and the boxed receive buffer belong to the link,
+        // which stays in `links` (untouched by us) until this op completes.
+        unsafe { self.ring.push(&recv) };
+    }
+
+    fn arm_send(&mut self, slot: u32) {
+        let Some(link) = self.links.get_mut(&slot) else {
+            return;
+        };
+        if link.sending || link.target.is_some() || link.closing.is_some() {
+            return;
+        }
+        let Some(front) = link.queue.front() else {
+            return;
+        };
+        let rest = &front[link.head..];
+        let len = rest.len().min(u32::MAX as usize) as u32;
+        let send = opcode::Send::new(Fd(link.socket.as_raw_fd()), rest.as_ptr(), len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(link_op(Tag::Send, link.id));
+        link.sending = true;
+        // SAFETY: the bytes are the heap buffer of the queue's front `Vec`,
+        // which is neither popped nor changed while `sending` is set, and the
+        // link stays in `links` until the op completes.
+        unsafe { self.ring.push(&send) };
+    }
+
+    fn cancel(&mut self, user_data: u64) {
+        let cancel = opcode::AsyncCancel::new(user_data)
+            .build()
+            .user_data(other_op(Tag::Cancel, 0));
+        // SAFETY: a cancel names its target by `user_data` only.
+        unsafe { self.ring.push(&cancel) };
+    }
+
+    fn request(&mut self, request: Request) {
+        match request {
+            Request::Listen(socket) => {
+                self.listeners.push(Listener {
+                    socket,
+                    armed: false,
+                });
+                self.arm_accept(self.listeners.len() - 1);
+            }
+            Request::Connect(id, addr) => self.connect(id, addr),
+            Request::Send(id, bytes) => {
+                let slot = split(id).0;
+                if let Some(link) = self.links.get_mut(&slot) {
+                    if link.id == id && link.closing.is_none() {
+                        link.queue.push_back(bytes);
+                        self.arm_send(slot);
+                    }
+                }
+            }
+            Request::Close(id) => {
+                let slot = split(id).0;
+                if self.links.get(&slot).is_some_and(|link| link.id == id) {
+                    self.begin_close(slot, None);
+                    self.maybe_finish(slot);
+                }
+            }
+        }
+    }
+
+    fn connect(&mut self, id: LinkId, addr: SocketAddr) {
+        let socket = match Socket::new(Domain::for_address(addr), Type::STREAM, None) {
+            Ok(socket) => TcpStream::from(socket),
+            Err(error) => return self.sink.closed(id, Some(error)),
+        };
+        let _ = socket.set_nodelay(true);
+        let mut link = Link::new(id, socket, addr);
+        let target = link.target.insert(Box::new(SockAddr::from(addr)));
+        let connect = opcode::Connect::new(
+            Fd(link.socket.as_raw_fd()),
+            target.as_ptr().cast(),
+            target.len(),
+        )
+        .build()
+        .user_data(link_op(Tag::Connect, id));
+        self.links.insert(split(id).0, link);
+        // SAFETY: the boxed address is kept in `link.target` until the
+        // connect completes, and the link stays in `links` until then.
+        unsafe { self.ring.push(&connect) };
+    }
+
+    fn complete(&mut self, completion: Completion) {
+        let Some(op) = Op::decode(completion.user_data) else {
+            return;
+        };
+        match op.tag {
+            Tag::Wake => {
+                self.mailbox.drain(&mut self.requests);
+                for request in std::mem::take(&mut self.requests) {
+                    self.request(request);
+                }
+                self.arm_doorbell();
+            }
+            Tag::Accept => self.accepted(op.slot as usize, completion),
+            Tag::Cancel => {}
+            Tag::Connect | Tag::Recv | Tag::Send => {
+                let live = self
+                    .links
+                    .get(&op.slot)
+                    .is_some_and(|link| op.is_for(link.id));
+                if !live {
+                    if let Some(bid) = cqueue::buffer_select(completion.flags) {
+                        self.ring.recycle(bid);
+                    }
+                    return;
+                }
+                match op.tag {
+                    Tag::Connect => self.connected(op.slot, completion.result),
+                    Tag::Recv => self.received(op.slot, completion),
+                    _ => self.sent(op.slot, completion.result),
+                }
+                self.maybe_finish(op.slot);
+            }
+        }
+    }
+
+    fn accepted(&mut self, listener: usize, completion: Completion) {
+        if completion.result >= 0 {
+            // SAFETY: a successful accept returns a new descriptor that
+            // nothing else owns.
+            let socket = TcpStream::from(unsafe { OwnedFd::from_raw_fd(completion.result) });
+            self.adopt(socket);
+        } else if completion.result == -libc::EINVAL && self.features.multishot_accept {
+            // Probed, but refused: accept one at a time from now on.
+            self.features.multishot_accept = false;
+        } else if completion.result != -libc::ECANCELED {
+            eprintln!(
+                "appc-io: io_uring accept failed: {}",
+                os_error(completion.result)
+            );
+        }
+        if !cqueue::more(completion.flags) {
+            self.listeners[listener].armed = false;
+            self.arm_accept(listener);
+        }
+    }
+
+    fn adopt(&mut self, socket: TcpStream) {
+        // A peer that already reset has no address: drop it unannounced.
+        let Ok(peer) = socket.peer_addr() else {
+            return;
+        };
+        let _ = socket.set_nodelay(true);
+        let id = self.sink.links.open(self.index);
+        let slot = split(id).0;
+        self.links.insert(slot, Link::new(id, socket, peer));
+        self.sink.connected(id, peer);
+        self.arm_recv(slot);
+    }
+
+    fn connected(&mut self, slot: u32, result: i32) {
+        let Some(link) = self.links.get_mut(&slot) else {
+            return;
+        };
+        link.target = None;
+        if link.closing.is_some() {
+            return;
+        }
+        if result < 0 {
+            return self.begin_close(slot, Some(os_error(result)));
+        }
+        let (id, peer) = (link.id, link.peer);
+        self.sink.connected(id, peer);
+        self.arm_recv(slot);
+        self.arm_send(slot);
+    }
+
+    fn received(&mut self, slot: u32, completion: Completion) {
+        let Some(link) = self.links.get_mut(&slot) else {
+            return;
+        };
+        if !cqueue::more(completion.flags) {
+            link.receiving = false;
+        }
+        let bid = cqueue::buffer_select(completion.flags);
+        match completion.result {
+            n if n > 0 => {
+                if link.closing.is_none() {
+                    let data = match (bid, &link.recv_buffer) {
+                        (Some(bid), _) => self.ring.buffer(bid, n as usize),
+                        (None, Some(buffer)) => &buffer[..n as usize],
+                        (None, None) => &[],
+                    };
+                    self.sink.received(link.id, data);
+                }
+                if let Some(bid) = bid {
+                    self.ring.recycle(bid);
+                }
+                self.arm_recv(slot);
+            }
+            0 => self.begin_close(slot, None),
+            // Every provided buffer was out; this batch gave them back.
+            n if n == -libc::ENOBUFS => self.arm_recv(slot),
+            n if n == -libc::ECANCELED => {}
+            n => self.begin_close(slot, Some(os_error(n))),
+        }
+    }
+
+    fn sent(&mut self, slot: u32, result: i32) {
+        let Some(link) = self.links.get_mut(&slot) else {
+            return;
+        };
+        link.sending = false;
+        if result < 0 {
+            if result != -libc::ECANCELED {
+                self.begin_close(slot, Some(os_error(result)));
+            }
+            return;
+        }
+        let n = result as usize;
+        self.sink.links.sent(link.id, n);
+        link.head += n;
+        if link
+            .queue
+            .front()
+            .is_some_and(|front| link.head >= front.len())
+        {
+            link.queue.pop_front();
+            link.head = 0;
+        }
+        self.arm_send(slot);
+    }
+
+    /// Starts closing `slot` (the first reason wins): drops its queue and
+    /// cancels its ops; [`maybe_finish`](Self::maybe_finish) ends it.
+    fn begin_close(&mut self, slot: u32, reason: Option<io::Error>) {
+        let Some(link) = self.links.get_mut(&slot) else {
+            return;
+        };
+        if link.closing.is_some() {
+            return;
+        }
+        link.closing = Some(reason);
+        // Keep only a buffer the kernel is reading from.
+        link.queue.truncate(usize::from(link.sending));
+        let id = link.id;
+        let ops = [
+            (link.target.is_some(), Tag::Connect),
+            (link.receiving, Tag::Recv),
+            (link.sending, Tag::Send),
+        ];
+        for (inflight, tag) in ops {
+            if inflight {
+                self.cancel(link_op(tag, id));
+            }
+        }
+    }
+
+    /// Ends a closing link whose ops have all completed, exactly once.
+    fn maybe_finish(&mut self, slot: u32) {
+        let done = self
+            .links
+            .get(&slot)
+            .is_some_and(|link| link.closing.is_some() && link.idle());
+        if !done {
+            return;
+        }
+        if let Some(mut link) = self.links.remove(&slot) {
+            let reason = link.closing.take().flatten();
+            let id = link.id;
+            drop(link);
+            self.sink.closed(id, reason);
+        }
+    }
+
+    /// Cancels everything, waits for the cancellations, then drops the
+    /// sockets. Memory an op might still touch is leaked, never freed, if
+    /// the kernel does not finish within [`SHUTDOWN_GRACE`].
+    fn shutdown(mut self) {
+        let mut cancels = vec![other_op(Tag::Wake, 0)];
+        for (index, listener) in self.listeners.iter().enumerate() {
+            if listener.armed {
+                cancels.push(other_op(Tag::Accept, index as u32));
+            }
+        }
+        for link in self.links.values() {
+            let ops = [
+                (link.target.is_some(), Tag::Connect),
+                (link.receiving, Tag::Recv),
+                (link.sending, Tag::Send),
+            ];
+            cancels.extend(
+                ops.iter()
+                    .filter(|(inflight, _)| *inflight)
+                    .map(|&(_, tag)| link_op(tag, link.id)),
+            );
+        }
+        for user_data in cancels {
+            self.cancel(user_data);
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        let mut completions = Vec::new();
+        while self.ring.inflight() > 0 && Instant::now() < deadline {
+            if self.ring.wait_for(Duration::from_millis(50)).is_err() {
+                break;
+            }
+            self.ring.reap(&mut completions);
+            completions.clear();
+        }
+        if self.ring.inflight() > 0 {
+            eprintln!(
+                "appc-io: io_uring reactor stopped with {} ops in flight; leaking their memory",
+                self.ring.inflight()
+            );
+            std::mem::forget(std::mem::take(&mut self.links));
+            std::mem::forget(std::mem::replace(&mut self.doorbell_count, Box::new(0)));
+        }
+    }
+}

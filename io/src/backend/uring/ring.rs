@@ -1,0 +1,213 @@
+//! One io_uring instance: setup and feature probing, op submission with an
+//! in-flight count, completion reaping, and the provided buffer ring.
+//!
+//! What is probed (never the kernel version):
+//! * the opcodes the backend cannot do without (read, accept, connect,
+//!   send, recv, async cancel), with `IORING_REGISTER_PROBE`: a kernel or a
+//!   seccomp policy lacking one makes setup fail, and `Kind::Auto` falls
+//!   back to epoll;
+//! * multishot accept: offered by kernels that also know `IORING_OP_SOCKET`
+//!   (they came together), so that opcode stands for it;
+//! * multishot receive: needs a provided buffer ring (registering one is the
+//!   probe: it fails with `EINVAL` where unsupported) and a kernel that also
+//!   knows `IORING_OP_SEND_ZC` (they came together). Without it every link
+//!   keeps one receive buffer of its own and re-arms a single-shot `Recv`.
+//!
+//! Submission is batched: [`Ring::push`] only fills the submission queue
+//! (submitting early only when it is full) and [`Ring::wait`] submits the
+//! whole batch and waits in one `io_uring_enter`.
+
+use std::io;
+use std::time::Duration;
+
+use io_uring::register::Probe;
+use io_uring::types::{SubmitArgs, Timespec};
+use io_uring::{cqueue, opcode, squeue, IoUring};
+
+use super::buffers::BufRing;
+
+const SQ_ENTRIES: u32 = 1024;
+const CQ_ENTRIES: u32 = 4096;
+/// Provided buffers per ring, and their size: 2 MiB per reactor.
+const RECV_BUFFERS: u16 = 128;
+pub(super) const RECV_BUFFER_SIZE: usize = 16 * 1024;
+const RECV_GROUP: u16 = 0;
+
+/// What the kernel offers beyond the required opcodes. (Multishot receive
+/// is on exactly when the ring has a buffer ring: [`Ring::recv_group`].)
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Features {
+    pub(super) multishot_accept: bool,
+}
+
+/// A completion, copied out of the queue so the reactor can submit while it
+/// handles it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Completion {
+    pub(super) user_data: u64,
+    pub(super) result: i32,
+    pub(super) flags: u32,
+}
+
+/// See the module docs.
+pub(super) struct Ring {
+    uring: IoUring,
+    buffers: Option<BufRing>,
+    /// Ops pushed whose final completion (one without `F_MORE`) has not
+    /// been reaped: while non-zero, the kernel may touch their memory.
+    inflight: usize,
+}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("buffers", &self.buffers)
+            .field("inflight", &self.inflight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ring {
+    /// Sets up a ring; `multishot` false forces the single-shot paths.
+    pub(super) fn new(multishot: bool) -> io::Result<(Self, Features)> {
+        let uring = IoUring::builder()
+            .setup_cqsize(CQ_ENTRIES)
+            .build(SQ_ENTRIES)?;
+        let mut probe = Probe::new();
+        uring.submitter().register_probe(&mut probe)?;
+        let required = [
+            (opcode::Read::CODE, "read"),
+            (opcode::Accept::CODE, "accept"),
+            (opcode::Connect::CODE, "connect"),
+            (opcode::Send::CODE, "send"),
+            (opcode::Recv::CODE, "recv"),
+            (opcode::AsyncCancel::CODE, "async cancel"),
+        ];
+        for (code, name) in required {
+            if !probe.is_supported(code) {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("io_uring lacks the {name} op"),
+                ));
+            }
+        }
+        let buffers = if multishot && probe.is_supported(opcode::SendZc::CODE) {
+            BufRing::register(
+                &uring.submitter(),
+                RECV_GROUP,
+                RECV_BUFFERS,
+                RECV_BUFFER_SIZE,
+            )
+            .ok()
+        } else {
+            None
+        };
+        let features = Features {
+            multishot_accept: multishot && probe.is_supported(opcode::Socket::CODE),
+        };
+        let ring = Self {
+            uring,
+            buffers,
+            inflight: 0,
+        };
+        Ok((ring, features))
+    }
+
+    /// Queues `entry` for the next submission.
+    ///
+    /// # Safety
+    ///
+    /// Every buffer, address and descriptor `entry` points to must stay
+    /// valid, and a buffer the kernel writes must not be read or moved,
+    /// until the op's final completion has been reaped.
+    pub(super) unsafe fn push(&mut self, entry: &squeue::Entry) {
+        loop {
+            // SAFETY: forwarded to our caller (see above).
+            if unsafe { self.uring.submission().push(entry) }.is_ok() {
+                break;
+            }
+            // Full: hand the batch to the kernel and retry. An error here
+            // (EBUSY with completions backed up) is retried on the next turn.
+            let _ = self.uring.submit();
+        }
+        self.inflight += 1;
+    }
+
+    /// Submits the batch and waits for at least one completion.
+    pub(super) fn wait(&mut self) -> io::Result<()> {
+        match self.uring.submit_and_wait(1) {
+            Ok(_) => Ok(()),
+            Err(error) if is_transient(&error) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Like [`wait`](Self::wait), giving up after `timeout`.
+    pub(super) fn wait_for(&mut self, timeout: Duration) -> io::Result<()> {
+        let timespec = Timespec::from(timeout);
+        let args = SubmitArgs::new().timespec(&timespec);
+        match self.uring.submitter().submit_with_args(1, &args) {
+            Ok(_) => Ok(()),
+            Err(error) if is_transient(&error) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Moves the available completions to `into`.
+    pub(super) fn reap(&mut self, into: &mut Vec<Completion>) {
+        for cqe in self.uring.completion() {
+            if !cqueue::more(cqe.flags()) {
+                self.inflight -= 1;
+            }
+            into.push(Completion {
+                user_data: cqe.user_data(),
+                result: cqe.result(),
+                flags: cqe.flags(),
+            });
+        }
+    }
+
+    pub(super) fn inflight(&self) -> usize {
+        self.inflight
+    }
+
+    /// The provided buffer group, when multishot receive is on.
+    pub(super) fn recv_group(&self) -> Option<u16> {
+        self.buffers.as_ref().map(BufRing::group)
+    }
+
+    /// The first `len` bytes of provided buffer `bid`.
+    pub(super) fn buffer(&self, bid: u16, len: usize) -> &[u8] {
+        self.buffers
+            .as_ref()
+            .expect("a buffer id without a buffer ring")
+            .get(bid, len)
+    }
+
+    /// Gives provided buffer `bid` back to the kernel.
+    pub(super) fn recycle(&mut self, bid: u16) {
+        if let Some(buffers) = &mut self.buffers {
+            buffers.recycle(bid);
+        }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // Only with nothing in flight is it certain that no receive still
+        // owns a provided buffer; otherwise `BufRing` leaks its memory.
+        if self.inflight == 0 {
+            if let Some(buffers) = &mut self.buffers {
+                buffers.unregister(&self.uring.submitter());
+            }
+        }
+    }
+}
+
+/// Errors of `io_uring_enter` that only mean "look at the queue again".
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EINTR | libc::EBUSY | libc::ETIME | libc::EAGAIN)
+    )
+}
