@@ -14,4 +14,5 @@
 pub use appc_engine as engine;
 
 pub mod backend;
+pub mod node;
 pub mod wire;

@@ -1,0 +1,35 @@
+//! Limits of a [`TcpNode`](super::TcpNode): safe defaults for an untrusted
+//! peer.
+
+use crate::backend;
+use crate::wire::frame::DEFAULT_MAX_PIU;
+
+/// What a node allows a peer, and what it asks of the backend.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Largest PIU (TH + RH + RU) accepted or sent. A length prefix above it
+    /// breaks the framing: the link is closed. RUs are cut to
+    /// `max_frame - 9` bytes (the FMH-5 with its PIP must fit in one RU).
+    pub max_frame: usize,
+    /// Sessions one link may carry. The initiator queues conversations
+    /// beyond it until a session is free; the acceptor refuses a BIND beyond
+    /// it (`-RSP(BIND)`, sense `08050000`).
+    pub max_sessions_per_link: usize,
+    /// Bytes a session may hold for one conversation: a mapped record being
+    /// reassembled, or flows queued before the session is active. Beyond
+    /// it the conversation fails (and, inbound, the session is unbound).
+    pub max_session_buffer: usize,
+    /// Backend tuning (its `max_queued_bytes` bounds each link's output).
+    pub backend: backend::Config,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            max_frame: DEFAULT_MAX_PIU,
+            max_sessions_per_link: 256,
+            max_session_buffer: 1 << 20,
+            backend: backend::Config::default(),
+        }
+    }
+}

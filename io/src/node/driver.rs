@@ -1,0 +1,933 @@
+//! The node's driver thread: it owns every link, session and pool, and is
+//! the only place that calls into the engine ([`ConvPort`],
+//! [`Node::incoming_attach`]). Engine session calls and backend events only
+//! post [`Cmd`]s to it, so neither ever blocks, nor re-enters the engine
+//! from inside a session call, and per-link order is kept (the model of
+//! `engine/tests/remote.rs`'s wire thread).
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+
+use super::config::NodeConfig;
+use super::link::{Link, Sess};
+use super::protocol::{Event, HalfSession, Violation, SESSION_LIMIT_EXCEEDED};
+use super::NodeStats;
+use crate::backend::{Backend, LinkId};
+use crate::engine::appc::rc::{PrimaryRc, SecondaryRc};
+use crate::engine::appc::verbs::{name, values};
+use crate::engine::appc::{Attach, ConvPort, Flow, Node, Session};
+use crate::wire::frame::MIN_PIU;
+use crate::wire::{
+    self, ebcdic, Bind, ControlRu, ConversationType, Frame, Lfsid, Response, ResponseType, Rh, Rti,
+    RuCategory, RuSize, SecurityKind, SecuritySubfield, Sense, SyncLevel, Th, Unbind, UnbindType,
+};
+
+/// Work for the driver.
+pub(crate) enum Cmd {
+    Attach {
+        id: u64,
+        attach: Box<Attach>,
+        port: ConvPort,
+        alias: String,
+        addr: std::net::SocketAddr,
+    },
+    Send(u64, Flow),
+    Close(u64, bool),
+    Connected(LinkId),
+    Received(LinkId, Vec<u8>),
+    Closed(LinkId, Option<io::Error>),
+    Disconnect(String),
+    Stop,
+}
+
+/// The engine's handle on one conversation's session (both sides).
+pub(crate) struct ConvSession {
+    pub id: u64,
+    pub tx: Sender<Cmd>,
+}
+
+impl Session for ConvSession {
+    fn send(&self, flow: Flow) {
+        let _ = self.tx.send(Cmd::Send(self.id, flow));
+    }
+
+    fn close(&self, abort: bool) {
+        let _ = self.tx.send(Cmd::Close(self.id, abort));
+    }
+}
+
+/// Flows of a conversation that has no active session yet.
+struct Pending {
+    attach: wire::Attach,
+    mode: [u8; 8],
+    flows: Vec<Flow>,
+    bytes: usize,
+}
+
+struct Conv {
+    port: ConvPort,
+    /// The session carrying its bracket.
+    at: Option<(LinkId, u16)>,
+    /// Initiator side, before the bracket began.
+    pending: Option<Pending>,
+    /// The link it waits on.
+    link: Option<LinkId>,
+    /// The engine closed it normally before its flows went out: it lives
+    /// on until its bracket ends.
+    closing: bool,
+}
+
+/// Sense logged when the framing breaks (RU length error).
+const FRAMING_SENSE: Sense = Sense(0x1002_0000);
+
+pub(crate) struct Driver {
+    pub lu: String,
+    pub engine: Node,
+    pub backend: Arc<dyn Backend>,
+    pub config: NodeConfig,
+    pub stats: Arc<NodeStats>,
+    pub tx: Sender<Cmd>,
+    pub next_id: Arc<AtomicU64>,
+    pub links: HashMap<LinkId, Link>,
+    pub out_links: HashMap<String, LinkId>,
+    convs: HashMap<u64, Conv>,
+}
+
+fn trim(field: &[u8]) -> &[u8] {
+    let end = field
+        .iter()
+        .rposition(|&b| b != b' ' && b != 0)
+        .map_or(0, |i| i + 1);
+    &field[..end]
+}
+
+fn to_ebcdic(field: &[u8]) -> Option<Vec<u8>> {
+    ebcdic::encode(std::str::from_utf8(trim(field)).ok()?).ok()
+}
+
+fn from_ebcdic<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
+    ebcdic::decode(bytes).map(|text| name(&text))
+}
+
+/// The FMH-5 for an engine attach.
+fn to_wire(a: &Attach) -> Option<wire::Attach> {
+    let tp = to_ebcdic(&a.tp_name).filter(|tp| !tp.is_empty())?;
+    let kind = if a.mapped {
+        ConversationType::Mapped
+    } else {
+        ConversationType::Basic
+    };
+    let sync = match a.sync_level {
+        values::SYNC_CONFIRM => SyncLevel::Confirm,
+        values::SYNC_SYNCPT => SyncLevel::Syncpt,
+        _ => SyncLevel::None,
+    };
+    let mut w = wire::Attach::new(kind, sync, &tp);
+    let user = trim(&a.user_id);
+    if !user.is_empty() {
+        w.security.already_verified = true;
+        w.security.subfields.push(SecuritySubfield {
+            kind: SecurityKind::UserId,
+            data: to_ebcdic(user)?,
+        });
+    }
+    if !a.pip.is_empty() {
+        w.pip = Some(vec![a.pip.clone()]);
+    }
+    Some(w)
+}
+
+impl Driver {
+    pub(crate) fn new(
+        lu: String,
+        engine: Node,
+        backend: Arc<dyn Backend>,
+        config: NodeConfig,
+        stats: Arc<NodeStats>,
+        tx: Sender<Cmd>,
+        next_id: Arc<AtomicU64>,
+    ) -> Self {
+        Self {
+            lu,
+            engine,
+            backend,
+            config,
+            stats,
+            tx,
+            next_id,
+            links: HashMap::new(),
+            out_links: HashMap::new(),
+            convs: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn run(mut self, rx: Receiver<Cmd>) {
+        while let Ok(cmd) = rx.recv() {
+            match cmd {
+                Cmd::Attach {
+                    id,
+                    attach,
+                    port,
+                    alias,
+                    addr,
+                } => self.attach(id, &attach, port, alias, addr),
+                Cmd::Send(id, flow) => self.send(id, flow),
+                Cmd::Close(id, abort) => self.close(id, abort),
+                Cmd::Connected(link) => self.connected(link),
+                Cmd::Received(link, data) => self.received(link, &data),
+                Cmd::Closed(link, error) => self.closed(link, error),
+                Cmd::Disconnect(alias) => {
+                    if let Some(&link) = self.out_links.get(&alias) {
+                        self.backend.close(link);
+                    }
+                }
+                Cmd::Stop => break,
+            }
+        }
+        for &link in self.links.keys() {
+            self.backend.close(link);
+        }
+    }
+
+    fn max_ru(&self) -> usize {
+        self.config.max_frame.saturating_sub(MIN_PIU).max(256)
+    }
+
+    fn write(&mut self, link: LinkId, frames: Vec<Frame>) {
+        if frames.is_empty() {
+            return;
+        }
+        let mut bytes = Vec::new();
+        for frame in &frames {
+            if frame.encode(self.config.max_frame, &mut bytes).is_err() {
+                eprintln!("appc-io node {}: dropped an oversize PIU", self.lu);
+            }
+        }
+        match self.backend.send(link, bytes) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                eprintln!(
+                    "appc-io node {}: link {} stopped reading; closing it",
+                    self.lu, link.0
+                );
+                self.backend.close(link);
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn fail(&self, id: u64, primary: PrimaryRc, secondary: SecondaryRc) {
+        if let Some(conv) = self.convs.get(&id) {
+            conv.port.clone().fail(primary, secondary);
+        }
+    }
+
+    fn attach(
+        &mut self,
+        id: u64,
+        attach: &Attach,
+        port: ConvPort,
+        alias: String,
+        addr: std::net::SocketAddr,
+    ) {
+        let Some(wire_attach) = to_wire(attach) else {
+            port.fail(
+                PrimaryRc::ALLOCATION_ERROR,
+                SecondaryRc::TP_NAME_NOT_RECOGNIZED,
+            );
+            return;
+        };
+        let link = match self.out_links.get(&alias) {
+            Some(&link) if self.links.contains_key(&link) => link,
+            _ => match self.backend.connect(addr) {
+                Ok(link) => {
+                    self.links.insert(
+                        link,
+                        Link::new(true, Some(alias.clone()), self.config.max_frame),
+                    );
+                    self.out_links.insert(alias, link);
+                    link
+                }
+                Err(e) => {
+                    eprintln!("appc-io node {}: connect to {addr}: {e}", self.lu);
+                    port.fail(
+                        PrimaryRc::ALLOCATION_ERROR,
+                        SecondaryRc::ALLOCATION_FAILURE_RETRY,
+                    );
+                    return;
+                }
+            },
+        };
+        self.convs.insert(
+            id,
+            Conv {
+                port,
+                at: None,
+                pending: Some(Pending {
+                    attach: wire_attach,
+                    mode: attach.mode_name,
+                    flows: Vec::new(),
+                    bytes: 0,
+                }),
+                link: Some(link),
+                closing: false,
+            },
+        );
+        if let Some(l) = self.links.get_mut(&link) {
+            l.waiting.push_back(id);
+        }
+        self.assign(link);
+    }
+
+    /// Gives waiting conversations a pooled session, or BINDs a new one.
+    fn assign(&mut self, link_id: LinkId) {
+        let max_ru = self.max_ru();
+        loop {
+            let Some(link) = self.links.get_mut(&link_id) else {
+                return;
+            };
+            if !link.up {
+                return;
+            }
+            let Some(&id) = link.waiting.front() else {
+                return;
+            };
+            let Some(mode) = self
+                .convs
+                .get(&id)
+                .and_then(|c| c.pending.as_ref())
+                .map(|p| p.mode)
+            else {
+                link.waiting.pop_front();
+                continue;
+            };
+            if let Some(sid) = link.idle.get_mut(&mode).and_then(Vec::pop) {
+                link.waiting.pop_front();
+                self.stats.sessions_reused.fetch_add(1, Ordering::Relaxed);
+                self.begin(link_id, sid, id);
+                continue;
+            }
+            if link.sessions.len() >= self.config.max_sessions_per_link {
+                return;
+            }
+            link.waiting.pop_front();
+            let sid = link.new_sid();
+            let [sidh, sidl] = sid.to_be_bytes();
+            let lfsid = Lfsid {
+                odai: false,
+                sidh,
+                sidl,
+            };
+            let partner = link.partner.clone().unwrap_or_default();
+            let mut hs = HalfSession::new(lfsid, true, max_ru, self.config.max_session_buffer);
+            let bind = Bind::lu62(
+                &ebcdic::encode(&self.lu).unwrap_or_default(),
+                &ebcdic::encode(&partner).unwrap_or_default(),
+                &to_ebcdic(&mode).unwrap_or_default(),
+                RuSize::at_most(max_ru)
+                    .or(RuSize::at_most(256))
+                    .expect("256 is a valid RU size"),
+            );
+            let frame = hs.control(&ControlRu::Bind(bind), ResponseType::Rqd1);
+            link.sessions.insert(
+                sid,
+                Sess {
+                    hs,
+                    bound: false,
+                    mode,
+                    partner_lu: name(&partner),
+                    conv: Some(id),
+                },
+            );
+            if let Some(conv) = self.convs.get_mut(&id) {
+                conv.at = Some((link_id, sid));
+            }
+            self.stats.binds_sent.fetch_add(1, Ordering::Relaxed);
+            self.write(link_id, vec![frame]);
+        }
+    }
+
+    /// Begins conversation `id`'s bracket on the bound session `sid`.
+    fn begin(&mut self, link_id: LinkId, sid: u16, id: u64) {
+        let Some(pending) = self.convs.get_mut(&id).and_then(|c| c.pending.take()) else {
+            self.release(link_id, sid);
+            return;
+        };
+        let Some(sess) = self
+            .links
+            .get_mut(&link_id)
+            .and_then(|l| l.sessions.get_mut(&sid))
+        else {
+            return;
+        };
+        let mut out = Vec::new();
+        if let Err(v) = sess.hs.begin(&pending.attach, &mut out) {
+            eprintln!("appc-io node {}: attach refused: {}", self.lu, v.what);
+            sess.conv = None;
+            self.fail(
+                id,
+                PrimaryRc::ALLOCATION_ERROR,
+                SecondaryRc::ALLOCATION_FAILURE_NO_RETRY,
+            );
+            self.release(link_id, sid);
+            return;
+        }
+        sess.conv = Some(id);
+        if let Some(conv) = self.convs.get_mut(&id) {
+            conv.at = Some((link_id, sid));
+        }
+        self.write(link_id, out);
+        for flow in pending.flows {
+            self.send(id, flow);
+        }
+    }
+
+    /// An idle session with no conversation: back to the pool (initiator).
+    fn release(&mut self, link_id: LinkId, sid: u16) {
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        let Some(sess) = link.sessions.get(&sid) else {
+            return;
+        };
+        if !link.initiator || !sess.bound || sess.conv.is_some() || !sess.hs.is_idle() {
+            return;
+        }
+        link.idle.entry(sess.mode).or_default().push(sid);
+        self.assign(link_id);
+    }
+
+    /// Conversation `id` left its session.
+    fn detach(&mut self, id: u64) {
+        if let Some(conv) = self.convs.get_mut(&id) {
+            conv.at = None;
+            if conv.closing {
+                self.convs.remove(&id);
+            }
+        }
+    }
+
+    fn send(&mut self, id: u64, flow: Flow) {
+        let Some(conv) = self.convs.get_mut(&id) else {
+            return;
+        };
+        if let Some(pending) = &mut conv.pending {
+            pending.bytes += match &flow {
+                Flow::Data(d) => d.len(),
+                _ => 1,
+            };
+            pending.flows.push(flow);
+            if pending.bytes > self.config.max_session_buffer {
+                conv.pending = None;
+                self.fail(
+                    id,
+                    PrimaryRc::ALLOCATION_ERROR,
+                    SecondaryRc::ALLOCATION_FAILURE_RETRY,
+                );
+            }
+            return;
+        }
+        let Some((link_id, sid)) = conv.at else {
+            return;
+        };
+        let Some(sess) = self
+            .links
+            .get_mut(&link_id)
+            .and_then(|l| l.sessions.get_mut(&sid))
+        else {
+            return;
+        };
+        if sess.conv != Some(id) {
+            return;
+        }
+        let mut out = Vec::new();
+        let detached = sess.hs.send(flow, &mut out);
+        if detached {
+            sess.conv = None;
+        }
+        self.write(link_id, out);
+        if detached {
+            self.detach(id);
+            self.release(link_id, sid);
+        }
+    }
+
+    fn close(&mut self, id: u64, abort: bool) {
+        if let Some(conv) = self.convs.get_mut(&id) {
+            if !abort && conv.pending.is_some() {
+                // Its flows still go out once a session is active.
+                conv.closing = true;
+                return;
+            }
+        }
+        let Some(conv) = self.convs.remove(&id) else {
+            return;
+        };
+        if conv.pending.is_some() {
+            if let Some(link) = conv.link.and_then(|l| self.links.get_mut(&l)) {
+                link.waiting.retain(|&w| w != id);
+            }
+        }
+        let Some((link_id, sid)) = conv.at else {
+            return;
+        };
+        let Some(sess) = self
+            .links
+            .get_mut(&link_id)
+            .and_then(|l| l.sessions.get_mut(&sid))
+        else {
+            return;
+        };
+        if sess.conv != Some(id) {
+            return;
+        }
+        sess.conv = None;
+        if !sess.bound {
+            // BIND in flight: the session joins the pool when bound.
+            return;
+        }
+        if abort || sess.hs.in_bracket() {
+            // Cancelled (or ended without ending its bracket): deactivate
+            // the session at once; the partner's verbs fail RETRY.
+            self.unbind(
+                link_id,
+                sid,
+                UnbindType::NORMAL,
+                Some(Sense::DEALLOCATE_ABEND_PROG),
+            );
+        } else {
+            self.release(link_id, sid);
+        }
+    }
+
+    /// Sends UNBIND for `sid` and forgets the session; returns its
+    /// conversation.
+    fn unbind(
+        &mut self,
+        link_id: LinkId,
+        sid: u16,
+        kind: UnbindType,
+        sense: Option<Sense>,
+    ) -> Option<u64> {
+        let link = self.links.get_mut(&link_id)?;
+        let mut sess = link.sessions.remove(&sid)?;
+        for idle in link.idle.values_mut() {
+            idle.retain(|&s| s != sid);
+        }
+        let frame = sess.hs.control(
+            &ControlRu::Unbind(Unbind { kind, sense }),
+            ResponseType::Rqd1,
+        );
+        self.write(link_id, vec![frame]);
+        let id = sess.conv?;
+        if let Some(conv) = self.convs.get_mut(&id) {
+            conv.at = None;
+        }
+        let initiator = self.links.get(&link_id).is_some_and(|l| l.initiator);
+        if initiator {
+            self.assign(link_id);
+        }
+        Some(id)
+    }
+
+    fn violate(&mut self, link_id: LinkId, sid: u16, v: Violation) {
+        eprintln!(
+            "appc-io node {}: link {} session {sid}: protocol violation ({}), sense {:08X}; UNBIND",
+            self.lu, link_id.0, v.what, v.sense.0
+        );
+        self.stats.violations.fetch_add(1, Ordering::Relaxed);
+        let kind = UnbindType::INVALID_SESSION_PARAMETERS;
+        if let Some(id) = self.unbind(link_id, sid, kind, Some(v.sense)) {
+            self.fail(id, PrimaryRc::CONV_FAILURE_NO_RETRY, SecondaryRc(0));
+        }
+    }
+
+    fn connected(&mut self, link_id: LinkId) {
+        let max_frame = self.config.max_frame;
+        self.links
+            .entry(link_id)
+            .or_insert_with(|| Link::new(false, None, max_frame))
+            .up = true;
+        self.assign(link_id);
+    }
+
+    fn closed(&mut self, link_id: LinkId, error: Option<io::Error>) {
+        let Some(link) = self.links.remove(&link_id) else {
+            return;
+        };
+        self.stats.links_closed.fetch_add(1, Ordering::Relaxed);
+        if let Some(e) = error {
+            eprintln!("appc-io node {}: link {}: {e}", self.lu, link_id.0);
+        }
+        if let Some(alias) = &link.partner {
+            if self.out_links.get(alias) == Some(&link_id) {
+                self.out_links.remove(alias);
+            }
+        }
+        let mut failed = Vec::new();
+        for sess in link.sessions.values() {
+            if let Some(id) = sess.conv {
+                failed.push((id, sess.bound));
+            }
+        }
+        failed.extend(link.waiting.iter().map(|&id| (id, false)));
+        for (id, bound) in failed {
+            let Some(conv) = self.convs.get_mut(&id) else {
+                continue;
+            };
+            conv.at = None;
+            let allocating = conv.pending.take().is_some() || !bound;
+            let port = conv.port.clone();
+            if allocating {
+                port.fail(
+                    PrimaryRc::ALLOCATION_ERROR,
+                    SecondaryRc::ALLOCATION_FAILURE_RETRY,
+                );
+            } else {
+                port.fail(link.failure, SecondaryRc(0));
+            }
+        }
+    }
+
+    fn received(&mut self, link_id: LinkId, data: &[u8]) {
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        match link.split.push(data) {
+            Err(len) => {
+                eprintln!(
+                    "appc-io node {}: link {}: framing broken (length prefix {len}), sense {:08X}; closing the link",
+                    self.lu, link_id.0, FRAMING_SENSE.0
+                );
+                self.stats.violations.fetch_add(1, Ordering::Relaxed);
+                link.failure = PrimaryRc::CONV_FAILURE_NO_RETRY;
+                self.backend.close(link_id);
+            }
+            Ok(pius) => {
+                for piu in pius {
+                    if !self.links.contains_key(&link_id) {
+                        return;
+                    }
+                    self.piu(link_id, &piu);
+                }
+            }
+        }
+    }
+
+    fn piu(&mut self, link_id: LinkId, piu: &[u8]) {
+        let frame = match Frame::decode_piu(piu) {
+            Ok(frame) => frame,
+            Err(e) => {
+                // TH byte 2 = DAF' = SIDL, byte 3 = OAF' = SIDH.
+                let sid = u16::from_be_bytes([piu[3], piu[2]]);
+                let known = self
+                    .links
+                    .get(&link_id)
+                    .is_some_and(|l| l.sessions.contains_key(&sid));
+                let v = Violation {
+                    sense: Sense::FUNCTION_NOT_SUPPORTED,
+                    what: "undecodable PIU",
+                };
+                if known {
+                    eprintln!("appc-io node {}: {e}", self.lu);
+                    self.violate(link_id, sid, v);
+                } else {
+                    eprintln!(
+                        "appc-io node {}: link {}: undecodable PIU for no session: {e}",
+                        self.lu, link_id.0
+                    );
+                }
+                return;
+            }
+        };
+        let lfsid = frame.th.lfsid();
+        let sid = u16::from_be_bytes([lfsid.sidh, lfsid.sidl]);
+        if lfsid.odai {
+            eprintln!("appc-io node {}: PIU with ODAI 1 dropped", self.lu);
+            return;
+        }
+        match frame.rh {
+            Rh::Request(req) if req.category == RuCategory::Sc => {
+                self.session_control(link_id, sid, &frame)
+            }
+            Rh::Response(rsp) if rsp.category == RuCategory::Sc => {
+                self.bind_response(link_id, sid, rsp.rti, &frame)
+            }
+            _ => {
+                let Some(sess) = self
+                    .links
+                    .get_mut(&link_id)
+                    .and_then(|l| l.sessions.get_mut(&sid))
+                else {
+                    return;
+                };
+                if !sess.bound {
+                    let v = Violation {
+                        sense: Sense::FUNCTION_NOT_SUPPORTED,
+                        what: "traffic before BIND response",
+                    };
+                    return self.violate(link_id, sid, v);
+                }
+                let (mut out, mut events) = (Vec::new(), Vec::new());
+                let result = sess.hs.receive(&frame, &mut out, &mut events);
+                self.write(link_id, out);
+                match result {
+                    Err(v) => self.violate(link_id, sid, v),
+                    Ok(()) => self.events(link_id, sid, events),
+                }
+            }
+        }
+    }
+
+    fn session_control(&mut self, link_id: LinkId, sid: u16, frame: &Frame) {
+        let Rh::Request(req) = frame.rh else {
+            return;
+        };
+        let lfsid = frame.th.lfsid();
+        let respond = |negative: Option<Sense>, ru: Vec<u8>| {
+            let (rti, ru) = match negative {
+                Some(s) => (Rti::Negative, s.to_bytes().to_vec()),
+                None => (Rti::Positive, ru),
+            };
+            Frame {
+                th: Th::new(lfsid, wire::th::Flow::Expedited, frame.th.snf),
+                rh: Rh::Response(Response::to(&req, rti)),
+                ru,
+            }
+        };
+        let ru = match ControlRu::decode(RuCategory::Sc, &frame.ru) {
+            Ok(ru) => ru,
+            Err(e) => {
+                eprintln!("appc-io node {}: bad SC RU: {e}", self.lu);
+                let v = Violation {
+                    sense: Sense::FUNCTION_NOT_SUPPORTED,
+                    what: "SC RU",
+                };
+                return self.violate(link_id, sid, v);
+            }
+        };
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        match ru {
+            ControlRu::Bind(bind) => {
+                let refuse = if link.initiator {
+                    Some(Sense::FUNCTION_NOT_SUPPORTED)
+                } else if sid == 0 || link.sessions.contains_key(&sid) {
+                    Some(Sense::invalid_parameter(0))
+                } else if link.sessions.len() >= self.config.max_sessions_per_link {
+                    Some(SESSION_LIMIT_EXCEEDED)
+                } else if bind.fm_profile != 0x13 || bind.ts_profile != 0x07 {
+                    Some(Sense::invalid_parameter(2))
+                } else {
+                    None
+                };
+                if let Some(sense) = refuse {
+                    eprintln!(
+                        "appc-io node {}: link {}: BIND for session {sid} refused, sense {:08X}",
+                        self.lu, link_id.0, sense.0
+                    );
+                    let frame = respond(Some(sense), Vec::new());
+                    return self.write(link_id, vec![frame]);
+                }
+                let mode = bind
+                    .mode_name()
+                    .and_then(from_ebcdic::<8>)
+                    .unwrap_or([b' '; 8]);
+                let partner_lu = from_ebcdic::<8>(&bind.primary_lu_name).unwrap_or([b' '; 8]);
+                link.sessions.insert(
+                    sid,
+                    Sess {
+                        hs: HalfSession::new(
+                            lfsid,
+                            false,
+                            self.config.max_frame.saturating_sub(MIN_PIU).max(256),
+                            self.config.max_session_buffer,
+                        ),
+                        bound: true,
+                        mode,
+                        partner_lu,
+                        conv: None,
+                    },
+                );
+                self.stats.binds_accepted.fetch_add(1, Ordering::Relaxed);
+                let mut image = Vec::new();
+                let _ = bind.encode(&mut image);
+                let frame = respond(None, image);
+                self.write(link_id, vec![frame]);
+            }
+            ControlRu::Unbind(unbind) => {
+                let Some(sess) = link.sessions.remove(&sid) else {
+                    return;
+                };
+                for idle in link.idle.values_mut() {
+                    idle.retain(|&s| s != sid);
+                }
+                let initiator = link.initiator;
+                let frame = respond(None, Vec::new());
+                self.write(link_id, vec![frame]);
+                if let Some(id) = sess.conv {
+                    let code = if unbind.kind == UnbindType::INVALID_SESSION_PARAMETERS {
+                        PrimaryRc::CONV_FAILURE_NO_RETRY
+                    } else {
+                        PrimaryRc::CONV_FAILURE_RETRY
+                    };
+                    let allocating = self
+                        .convs
+                        .get_mut(&id)
+                        .map(|c| {
+                            c.at = None;
+                            c.pending.take().is_some()
+                        })
+                        .unwrap_or(false);
+                    if allocating {
+                        self.fail(
+                            id,
+                            PrimaryRc::ALLOCATION_ERROR,
+                            SecondaryRc::ALLOCATION_FAILURE_RETRY,
+                        );
+                    } else {
+                        self.fail(id, code, SecondaryRc(0));
+                    }
+                }
+                if initiator {
+                    self.assign(link_id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A response to our BIND (initiator); other SC responses are ignored.
+    fn bind_response(&mut self, link_id: LinkId, sid: u16, rti: Rti, frame: &Frame) {
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        let Some(sess) = link.sessions.get_mut(&sid) else {
+            return;
+        };
+        if sess.bound {
+            return;
+        }
+        let conv = sess.conv;
+        if rti == Rti::Negative {
+            link.sessions.remove(&sid);
+            let sense = frame
+                .ru
+                .get(..4)
+                .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+            eprintln!(
+                "appc-io node {}: link {}: BIND refused, sense {sense:08X}",
+                self.lu, link_id.0
+            );
+            if let Some(id) = conv {
+                if let Some(c) = self.convs.get_mut(&id) {
+                    c.at = None;
+                    c.pending = None;
+                }
+                self.fail(
+                    id,
+                    PrimaryRc::ALLOCATION_ERROR,
+                    SecondaryRc::ALLOCATION_FAILURE_NO_RETRY,
+                );
+            }
+            return;
+        }
+        sess.bound = true;
+        match conv {
+            Some(id) => self.begin(link_id, sid, id),
+            None => self.release(link_id, sid),
+        }
+    }
+
+    fn events(&mut self, link_id: LinkId, sid: u16, events: Vec<Event>) {
+        for event in events {
+            let Some(sess) = self
+                .links
+                .get_mut(&link_id)
+                .and_then(|l| l.sessions.get_mut(&sid))
+            else {
+                return;
+            };
+            let conv = sess.conv;
+            let port = conv
+                .and_then(|id| self.convs.get(&id))
+                .map(|c| c.port.clone());
+            match event {
+                Event::Attach(wa) => {
+                    let attach = Attach {
+                        tp_name: match ebcdic::decode(&wa.tp_name) {
+                            Some(tp) => name(&tp),
+                            None => [0; 64],
+                        },
+                        mapped: wa.conversation_type == ConversationType::Mapped,
+                        sync_level: match wa.sync_level {
+                            SyncLevel::None => values::SYNC_NONE,
+                            SyncLevel::Confirm => values::SYNC_CONFIRM,
+                            SyncLevel::Syncpt => values::SYNC_SYNCPT,
+                        },
+                        lu_alias: sess.partner_lu,
+                        plu_alias: name(&self.lu),
+                        mode_name: sess.mode,
+                        user_id: wa
+                            .security
+                            .get(SecurityKind::UserId)
+                            .and_then(from_ebcdic::<10>)
+                            .unwrap_or([b' '; 10]),
+                        pip: wa.pip.map(|p| p.concat()).unwrap_or_default(),
+                    };
+                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    let handle = Arc::new(ConvSession {
+                        id,
+                        tx: self.tx.clone(),
+                    });
+                    match self.engine.incoming_attach(attach, handle) {
+                        Ok(port) => {
+                            sess.conv = Some(id);
+                            self.convs.insert(
+                                id,
+                                Conv {
+                                    port,
+                                    at: Some((link_id, sid)),
+                                    pending: None,
+                                    link: None,
+                                    closing: false,
+                                },
+                            );
+                        }
+                        Err(sense) => {
+                            let mut out = Vec::new();
+                            sess.hs.reject(Sense(sense.0), &mut out);
+                            self.write(link_id, out);
+                        }
+                    }
+                }
+                Event::Flow(flow) => {
+                    if let Some(port) = port {
+                        port.deliver(flow);
+                    }
+                }
+                Event::Rejected(sense) => {
+                    if let Some(port) = port {
+                        port.fail(PrimaryRc::ALLOCATION_ERROR, SecondaryRc(sense.0));
+                    }
+                }
+                Event::EndedMeanwhile => {
+                    if let Some(port) = port {
+                        port.fail(PrimaryRc::DEALLOC_NORMAL, SecondaryRc(0));
+                    }
+                }
+                Event::BracketEnded => {
+                    sess.conv = None;
+                    if let Some(id) = conv {
+                        self.detach(id);
+                    }
+                    self.release(link_id, sid);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! A local LU over TCP: [`TcpNode`] carries the conversations of an engine
+//! [`Node`] to partner LUs on other nodes, as LU 6.2 sessions over the
+//! [`wire`](crate::wire) codec and a [`backend`].
+//!
+//! # Shape
+//!
+//! * **Links.** One TCP connection per (this node, partner) pair, opened
+//!   lazily by the first ALLOCATE to that partner (and again after a loss).
+//!   The node that opened it is the PLU of every session on it: it assigns
+//!   the LFSIDs, sends the BINDs and begins every bracket; the accepting node
+//!   only answers. A node that also allocates towards the other opens its
+//!   own link (`link.rs`).
+//! * **Sessions.** BIND (FM 19 / TS 7, LU names, mode name in the user data,
+//!   max RU from [`NodeConfig::max_frame`]) / `+RSP(BIND)` with the image;
+//!   UNBIND ends one. Each session runs one bracket (= one conversation) at a
+//!   time (`protocol.rs` maps flows to RUs, sna-wire.md §4).
+//! * **Pool.** Per link (= per partner) and mode, the idle bound sessions;
+//!   a conversation takes one, or BINDs a new one up to
+//!   [`NodeConfig::max_sessions_per_link`], or waits in FIFO order. A session
+//!   whose bracket ended cleanly returns to the pool.
+//! * **Incoming attaches** go to [`Node::incoming_attach`] (RECEIVE_ALLOCATE);
+//!   a refusal goes back as `-RSP(0846)` + FMH-7 with the sense + CEB, and
+//!   the allocating end reports `ALLOCATION_ERROR` with it.
+//!
+//! # Failures
+//!
+//! | event | conversations affected | code |
+//! |---|---|---|
+//! | TCP link closed / reset / I/O error | every one on the link | `CONV_FAILURE_RETRY` (still allocating: `ALLOCATION_ERROR` + `ALLOCATION_FAILURE_RETRY`) |
+//! | broken framing (length prefix over [`NodeConfig::max_frame`] or under 9) | every one on the link (closed, sense `10020000` logged) | `CONV_FAILURE_NO_RETRY` |
+//! | undecodable PIU, RH/state violation on one session | that session's (UNBIND type `FE` with the sense, logged) | `CONV_FAILURE_NO_RETRY`, at both ends |
+//! | a verb cancelled (`Session::close(true)`), or a conversation closed inside its bracket | that session's: UNBIND type `01`, sense `08640000`, at once | the partner: `CONV_FAILURE_RETRY` |
+//!
+//! Memory per link is bounded by one partial PIU ([`NodeConfig::max_frame`]),
+//! the backend's send queue, and per session by
+//! [`NodeConfig::max_session_buffer`] (a mapped record being reassembled,
+//! flows queued before the session is active).
+//!
+//! # Threads
+//!
+//! One driver thread per node owns all of it (`driver.rs`); engine session
+//! calls and backend events only post to it.
+
+mod config;
+mod driver;
+mod link;
+mod protocol;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+
+pub use config::NodeConfig;
+
+use crate::backend::{self, Backend, Events, Kind, LinkId};
+use crate::engine::appc::{Attach, ConvPort, Node, Partner, Session};
+use driver::{Cmd, ConvSession, Driver};
+
+/// Counters, for tests and monitoring.
+#[derive(Debug, Default)]
+pub struct NodeStats {
+    /// BINDs this node sent (sessions it created as PLU).
+    pub binds_sent: AtomicU64,
+    /// BINDs this node accepted (as SLU).
+    pub binds_accepted: AtomicU64,
+    /// Conversations that took a pooled session instead of a new one.
+    pub sessions_reused: AtomicU64,
+    /// Protocol violations detected (sessions unbound, links closed).
+    pub violations: AtomicU64,
+    /// Links gone.
+    pub links_closed: AtomicU64,
+}
+
+impl NodeStats {
+    /// `(binds_sent, binds_accepted, sessions_reused, violations, links_closed)`.
+    pub fn snapshot(&self) -> (u64, u64, u64, u64, u64) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        (
+            get(&self.binds_sent),
+            get(&self.binds_accepted),
+            get(&self.sessions_reused),
+            get(&self.violations),
+            get(&self.links_closed),
+        )
+    }
+}
+
+/// A local LU on TCP. Dropping it stops its driver and closes its links.
+pub struct TcpNode {
+    lu: String,
+    tx: Sender<Cmd>,
+    backend: Arc<dyn Backend>,
+    engine: Node,
+    next_id: Arc<AtomicU64>,
+    stats: Arc<NodeStats>,
+    driver: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for TcpNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpNode")
+            .field("lu", &self.lu)
+            .field("backend", &self.backend.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Backend events, posted to the driver.
+struct ToDriver(Mutex<Sender<Cmd>>);
+
+impl ToDriver {
+    fn post(&self, cmd: Cmd) {
+        if let Ok(tx) = self.0.lock() {
+            let _ = tx.send(cmd);
+        }
+    }
+}
+
+impl Events for ToDriver {
+    fn connected(&self, link: LinkId, _peer: SocketAddr) {
+        self.post(Cmd::Connected(link));
+    }
+
+    fn received(&self, link: LinkId, data: &[u8]) {
+        self.post(Cmd::Received(link, data.to_vec()));
+    }
+
+    fn closed(&self, link: LinkId, error: Option<io::Error>) {
+        self.post(Cmd::Closed(link, error));
+    }
+}
+
+/// A partner LU as the engine sees it.
+struct TcpPartner {
+    alias: String,
+    addr: SocketAddr,
+    tx: Sender<Cmd>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Partner for TcpPartner {
+    fn attach(&self, attach: &Attach, port: ConvPort) -> Arc<dyn Session> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let _ = self.tx.send(Cmd::Attach {
+            id,
+            attach: Box::new(attach.clone()),
+            port,
+            alias: self.alias.clone(),
+            addr: self.addr,
+        });
+        Arc::new(ConvSession {
+            id,
+            tx: self.tx.clone(),
+        })
+    }
+}
+
+impl TcpNode {
+    /// Starts the LU `lu_name` (an SNA name: letters, digits, `$#@.`) for
+    /// `engine`, with a backend of `kind`.
+    pub fn start(
+        lu_name: &str,
+        engine: Node,
+        kind: Kind,
+        config: NodeConfig,
+    ) -> io::Result<TcpNode> {
+        if crate::wire::ebcdic::encode(lu_name).is_err() || lu_name.is_empty() || lu_name.len() > 17
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{lu_name:?} is not an LU name"),
+            ));
+        }
+        let (tx, rx) = channel();
+        let backend = backend::start(
+            kind,
+            Arc::new(ToDriver(Mutex::new(tx.clone()))),
+            config.backend.clone(),
+        )?;
+        let next_id = Arc::new(AtomicU64::new(1));
+        let stats = Arc::new(NodeStats::default());
+        let driver = Driver::new(
+            lu_name.to_owned(),
+            engine.clone(),
+            Arc::clone(&backend),
+            config,
+            Arc::clone(&stats),
+            tx.clone(),
+            Arc::clone(&next_id),
+        );
+        let thread = thread::Builder::new()
+            .name(format!("appc-node-{lu_name}"))
+            .spawn(move || driver.run(rx))?;
+        Ok(TcpNode {
+            lu: lu_name.to_owned(),
+            tx,
+            backend,
+            engine,
+            next_id,
+            stats,
+            driver: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// The LU name.
+    pub fn lu_name(&self) -> &str {
+        &self.lu
+    }
+
+    /// The backend's name.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Accepts links from partner nodes on `addr` (port 0 picks one).
+    pub fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        self.backend.listen(addr)
+    }
+
+    /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`
+    /// (whose LU name the BIND names as `plu_alias`). The link is opened
+    /// by the first ALLOCATE that flushes.
+    pub fn add_partner(&self, plu_alias: &str, addr: SocketAddr) {
+        self.engine.add_partner(
+            plu_alias,
+            Arc::new(TcpPartner {
+                alias: plu_alias.to_owned(),
+                addr,
+                tx: self.tx.clone(),
+                next_id: Arc::clone(&self.next_id),
+            }),
+        );
+    }
+
+    /// Closes the link to `plu_alias` abruptly (as a link loss would): its
+    /// conversations fail with `CONV_FAILURE_RETRY`.
+    pub fn disconnect(&self, plu_alias: &str) {
+        let _ = self.tx.send(Cmd::Disconnect(plu_alias.to_owned()));
+    }
+
+    /// The node's counters.
+    pub fn stats(&self) -> &NodeStats {
+        &self.stats
+    }
+}
+
+impl Drop for TcpNode {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Cmd::Stop);
+        if let Some(thread) = self.driver.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+    }
+}

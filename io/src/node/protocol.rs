@@ -1,0 +1,925 @@
+//! One half-session's bracket protocol: engine [`Flow`]s to PIUs and back,
+//! pure (no I/O), so two [`HalfSession`]s can be run against each other in
+//! unit tests.
+//!
+//! # Mapping (sna-wire.md §4; choices marked *ours*)
+//!
+//! | flow / event | PIUs |
+//! |---|---|
+//! | attach (first flush) | FMD RU, FI BC BBI RQE1, the FMH-5 (with PIP GDS) alone |
+//! | `Data` | FMD RUs, RQE1, no EC: basic = the LL stream as given; mapped = a GDS `12FF` record (segmented by LL); cut at the max RU size |
+//! | `ChangeDirection` | end of chain: EC CD RQE1 on an **empty** FMD RU (*ours*: an end of chain never waits for data, §4 allows an empty RU) |
+//! | `ConfirmRequest` | end of chain with RQD3 (`A0`); + CD for `Send`, + CEB for `Deallocate` |
+//! | `Confirmed` | `+RSP` to that RU (same SNF, DR1/DR2 echoed, empty RU) |
+//! | `Error(code)` | `-RSP(08460000)` first when the code is `*_PURGING` or the partner holds the direction (to the pending RQD, else the last request received); then a new chain whose first RU is FI + FMH-7 `0889xxxx` (`0000` prog, `0001` prog trunc, `0100` svc, `0101` svc trunc) |
+//! | `Deallocate(NORMAL)` | end of chain with CEB: RQD1 from the PLU, RQE1 from the SLU (*ours*, below) |
+//! | `Deallocate(abend)` | (`-RSP(0846)` if receiving) FI + FMH-7 `0864000x` + EC CEB, RQD1 (PLU) / RQE1 (SLU) |
+//! | `RequestToSend` | SIGNAL `C9 0001 0001`, DFC, expedited, RQE1 |
+//!
+//! A receiver classifies an end of chain as §4 does: RQD2/RQD3 asks for
+//! confirmation (CEB → `Deallocate`, CD → `Send`, else `Plain`); otherwise CEB
+//! is `Deallocate(NORMAL)` (answered `+RSP` at once when RQD1), CD is
+//! `ChangeDirection`. An FMH-7 `0889xxxx` after a `-RSP(0846)` this
+//! half-session received is reported `*_PURGING`, else `*_NO_TRUNC` /
+//! `*_TRUNC`; `0864000x` turns the chain's CEB into `Deallocate(abend)`; any
+//! other sense received by the PLU is the partner LU rejecting the attach
+//! (`ALLOCATION_ERROR` + the sense).
+//!
+//! # Brackets and races (*ours*)
+//!
+//! Only the PLU (the link's initiator, which sent the BIND) begins brackets:
+//! it is the contention winner on every session, so there is no bid. The
+//! SLU's bracket ends as soon as it sends or receives CEB; it then drops
+//! FMD requests without BBI and responses (stale traffic of the bracket
+//! that ended). The PLU ends its own brackets with a definite response and
+//! keeps the session out of the pool (draining, dropping everything) until
+//! the `+RSP` comes: after it nothing of the old bracket can arrive, so a
+//! pooled session is clean for the next conversation.
+//!
+//! After a `-RSP(0846)` the sender of it holds the direction and drops the
+//! partner's FMD requests still in flight (its purged chain) until the
+//! partner speaks again legitimately; a CEB among them ends the bracket
+//! ([`Event::EndedMeanwhile`]).
+//!
+//! Sequence numbers: one SNF counter per direction for normal-flow
+//! requests (checked on receipt: `20010000`), one for expedited requests
+//! (not checked); a response carries its request's SNF.
+
+use crate::engine::appc::rc::PrimaryRc;
+use crate::engine::appc::{Confirmation, Flow};
+use crate::wire::gds::{GDS_APPLICATION_DATA, MAX_LL};
+use crate::wire::th::Flow as ThFlow;
+use crate::wire::{
+    encode_record, Attach, ControlRu, ConversationType, ErrorDescription, Fmh, Frame, Lfsid,
+    RecordReader, Request, Response, ResponseRu, ResponseType, Rh, Rti, RuCategory, Sense, Signal,
+    Th,
+};
+
+/// What a received PIU means for the conversation on the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// A bracket began (SLU): route this attach.
+    Attach(Attach),
+    /// Deliver to the local end.
+    Flow(Flow),
+    /// The partner LU rejected the attach (PLU): `ALLOCATION_ERROR`.
+    Rejected(Sense),
+    /// The partner ended the bracket while we were purging its chain: the
+    /// local end reports `DEALLOC_NORMAL` (a purged deallocation).
+    EndedMeanwhile,
+    /// The bracket is over on this half-session.
+    BracketEnded,
+}
+
+/// A protocol violation: UNBIND the session with this sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Violation {
+    pub sense: Sense,
+    pub what: &'static str,
+}
+
+fn violation(sense: Sense, what: &'static str) -> Violation {
+    Violation { sense, what }
+}
+
+/// Sense codes of the allocation errors the SLU sends in an FMH-7.
+pub(crate) const SESSION_LIMIT_EXCEEDED: Sense = Sense(0x0805_0000);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bracket {
+    Idle,
+    Active,
+    /// PLU: CEB sent with a definite response; waiting for its `+RSP`.
+    Draining,
+}
+
+/// One half-session's bracket and direction state.
+#[derive(Debug)]
+pub(crate) struct HalfSession {
+    lfsid: Lfsid,
+    primary: bool,
+    max_ru: usize,
+    record_limit: usize,
+    snf_out: u16,
+    snf_exp: u16,
+    snf_in: u16,
+    bracket: Bracket,
+    mapped: bool,
+    /// This half-session holds the send direction.
+    we_send: bool,
+    chain_out: bool,
+    chain_in: bool,
+    last_in: Option<(Request, u16)>,
+    confirm_in: Option<(Request, u16, Confirmation)>,
+    confirm_out: Option<(u16, Confirmation)>,
+    drain_snf: u16,
+    /// A `-RSP(0846)` came: the FMH-7 that follows reports `*_PURGING`.
+    purged: bool,
+    /// We sent `-RSP(0846)` while the partner was sending: drop its chain.
+    discard_in: bool,
+    /// The abend code an FMH-7 `0864` announced for this chain's CEB.
+    abend: Option<PrimaryRc>,
+    /// The attach was rejected: the chain's CEB ends the bracket silently.
+    rejected: bool,
+    reader: RecordReader,
+}
+
+fn fmd(response: ResponseType, bci: bool, eci: bool) -> Request {
+    let mut rh = Request::new(RuCategory::Fmd, response);
+    rh.bci = bci;
+    rh.eci = eci;
+    rh
+}
+
+/// The FMH-7 sense for a `SEND_ERROR` / abend code.
+fn error_sense(code: PrimaryRc) -> Sense {
+    match code {
+        PrimaryRc::PROG_ERROR_TRUNC => Sense::PROG_ERROR_TRUNC,
+        PrimaryRc::SVC_ERROR_NO_TRUNC | PrimaryRc::SVC_ERROR_PURGING => Sense::SVC_ERROR_PURGING,
+        PrimaryRc::SVC_ERROR_TRUNC => Sense::SVC_ERROR_TRUNC,
+        PrimaryRc::DEALLOC_ABEND_SVC => Sense::DEALLOCATE_ABEND_SVC,
+        PrimaryRc::DEALLOC_ABEND_TIMER => Sense::DEALLOCATE_ABEND_TIMER,
+        PrimaryRc::DEALLOC_ABEND | PrimaryRc::DEALLOC_ABEND_PROG => Sense::DEALLOCATE_ABEND_PROG,
+        _ => Sense::PROG_ERROR_PURGING,
+    }
+}
+
+impl HalfSession {
+    pub(crate) fn new(lfsid: Lfsid, primary: bool, max_ru: usize, record_limit: usize) -> Self {
+        Self {
+            lfsid,
+            primary,
+            max_ru: max_ru.max(16),
+            record_limit,
+            snf_out: 0,
+            snf_exp: 0,
+            snf_in: 0,
+            bracket: Bracket::Idle,
+            mapped: false,
+            we_send: false,
+            chain_out: false,
+            chain_in: false,
+            last_in: None,
+            confirm_in: None,
+            confirm_out: None,
+            drain_snf: 0,
+            purged: false,
+            discard_in: false,
+            abend: None,
+            rejected: false,
+            reader: RecordReader::new(true, record_limit),
+        }
+    }
+
+    /// No bracket, and none draining: the session may carry a new one.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.bracket == Bracket::Idle
+    }
+
+    /// A bracket is running (not idle, not draining).
+    pub(crate) fn in_bracket(&self) -> bool {
+        self.bracket == Bracket::Active
+    }
+
+    fn start(&mut self, mapped: bool, we_send: bool) {
+        self.bracket = Bracket::Active;
+        self.mapped = mapped;
+        self.we_send = we_send;
+        self.chain_out = false;
+        self.chain_in = false;
+        self.confirm_in = None;
+        self.confirm_out = None;
+        self.purged = false;
+        self.discard_in = false;
+        self.abend = None;
+        self.rejected = false;
+        self.reader = RecordReader::new(true, self.record_limit);
+    }
+
+    fn request(&mut self, rh: Request, ru: Vec<u8>, out: &mut Vec<Frame>) {
+        self.snf_out = self.snf_out.wrapping_add(1);
+        out.push(Frame {
+            th: Th::new(self.lfsid, ThFlow::Normal, self.snf_out),
+            rh: Rh::Request(rh),
+            ru,
+        });
+    }
+
+    fn respond(&self, req: &Request, snf: u16, negative: Option<Sense>, out: &mut Vec<Frame>) {
+        let (rti, ru) = match negative {
+            Some(sense) => (Rti::Negative, sense.to_bytes().to_vec()),
+            None => (Rti::Positive, Vec::new()),
+        };
+        out.push(Frame {
+            th: Th::new(self.lfsid, ThFlow::Normal, snf),
+            rh: Rh::Response(Response::to(req, rti)),
+            ru,
+        });
+    }
+
+    /// A control request (BIND, UNBIND, SIGNAL) on the expedited flow.
+    pub(crate) fn control(&mut self, ru: &ControlRu, response: ResponseType) -> Frame {
+        self.snf_exp = self.snf_exp.wrapping_add(1);
+        let mut bytes = Vec::new();
+        // BIND aside (encoded by the caller's checks), these never fail.
+        let _ = ru.encode(&mut bytes);
+        Frame {
+            th: Th::new(self.lfsid, ThFlow::Expedited, self.snf_exp),
+            rh: Rh::Request(Request::new(ru.category(), response)),
+            ru: bytes,
+        }
+    }
+
+    fn end_chain(&mut self, response: ResponseType, set: impl FnOnce(&mut Request)) -> Request {
+        let mut rh = fmd(response, !self.chain_out, true);
+        set(&mut rh);
+        self.chain_out = false;
+        rh
+    }
+
+    /// `-RSP(0846)`: to the confirmation request we answer, else to the
+    /// last request received.
+    fn erp_forthcoming(&mut self, out: &mut Vec<Frame>) {
+        let (req, snf) = match self.confirm_in.take() {
+            Some((req, snf, _)) => (req, snf),
+            None => match self.last_in {
+                Some(last) => last,
+                None => (fmd(ResponseType::Rqe1, true, true), self.snf_in),
+            },
+        };
+        self.respond(&req, snf, Some(Sense::ERP_MESSAGE_FORTHCOMING), out);
+    }
+
+    /// PLU: begins a bracket with `attach`.
+    pub(crate) fn begin(&mut self, attach: &Attach, out: &mut Vec<Frame>) -> Result<(), Violation> {
+        let mut ru = Vec::new();
+        attach
+            .encode(&mut ru)
+            .map_err(|_| violation(Sense::FMH_LENGTH, "attach does not encode"))?;
+        if ru.len() > self.max_ru {
+            return Err(violation(Sense::FMH_LENGTH, "attach larger than an RU"));
+        }
+        let mapped = attach.conversation_type == ConversationType::Mapped;
+        self.start(mapped, true);
+        let mut rh = fmd(ResponseType::Rqe1, true, false);
+        rh.fi = true;
+        rh.bbi = true;
+        self.chain_out = true;
+        self.request(rh, ru, out);
+        Ok(())
+    }
+
+    /// SLU: refuses the attach that began the bracket (`-RSP(0846)`, then
+    /// FMH-7 with `sense` and CEB); the bracket is over.
+    pub(crate) fn reject(&mut self, sense: Sense, out: &mut Vec<Frame>) {
+        self.erp_forthcoming(out);
+        let mut rh = fmd(ResponseType::Rqe1, true, true);
+        rh.fi = true;
+        rh.cebi = true;
+        let ru = ErrorDescription {
+            sense,
+            log_follows: false,
+        }
+        .to_bytes()
+        .to_vec();
+        self.request(rh, ru, out);
+        self.chain_out = false;
+        self.bracket = Bracket::Idle;
+    }
+
+    /// Carries one flow of the conversation in the bracket. Returns whether
+    /// the conversation's part of the bracket is over (it sent CEB, or
+    /// confirmed a CEB): later flows of it are dropped.
+    pub(crate) fn send(&mut self, flow: Flow, out: &mut Vec<Frame>) -> bool {
+        if self.bracket != Bracket::Active {
+            return false;
+        }
+        let end_response = if self.primary {
+            ResponseType::Rqd1
+        } else {
+            ResponseType::Rqe1
+        };
+        match flow {
+            Flow::RequestToSend => {
+                let frame = self.control(
+                    &ControlRu::Signal(Signal::REQUEST_TO_SEND),
+                    ResponseType::Rqe1,
+                );
+                out.push(frame);
+            }
+            Flow::Confirmed => {
+                let Some((req, snf, c)) = self.confirm_in.take() else {
+                    return false;
+                };
+                self.respond(&req, snf, None, out);
+                match c {
+                    Confirmation::Plain => {}
+                    Confirmation::Send => self.we_send = true,
+                    Confirmation::Deallocate => {
+                        self.bracket = Bracket::Idle;
+                        return true;
+                    }
+                }
+            }
+            Flow::Error(code) => {
+                let purging = matches!(
+                    code,
+                    PrimaryRc::PROG_ERROR_PURGING | PrimaryRc::SVC_ERROR_PURGING
+                );
+                let partner_sending = !self.we_send && self.confirm_in.is_none();
+                if purging || !self.we_send || self.confirm_in.is_some() {
+                    self.erp_forthcoming(out);
+                }
+                self.discard_in = partner_sending;
+                self.we_send = true;
+                self.confirm_out = None;
+                if self.chain_out {
+                    let rh = self.end_chain(ResponseType::Rqe1, |_| {});
+                    self.request(rh, Vec::new(), out);
+                }
+                let mut rh = fmd(ResponseType::Rqe1, true, false);
+                rh.fi = true;
+                let ru = ErrorDescription {
+                    sense: error_sense(code),
+                    log_follows: false,
+                }
+                .to_bytes()
+                .to_vec();
+                self.request(rh, ru, out);
+                self.chain_out = true;
+            }
+            Flow::Deallocate(code) if code == PrimaryRc::DEALLOC_NORMAL => {
+                if !self.we_send {
+                    // Purged by the partner meanwhile: the bracket goes on.
+                    return false;
+                }
+                let rh = self.end_chain(end_response, |rh| rh.cebi = true);
+                self.request(rh, Vec::new(), out);
+                self.finish_bracket();
+                return true;
+            }
+            Flow::Deallocate(code) => {
+                if !self.we_send || self.confirm_in.is_some() {
+                    self.erp_forthcoming(out);
+                }
+                if self.chain_out {
+                    let rh = self.end_chain(ResponseType::Rqe1, |_| {});
+                    self.request(rh, Vec::new(), out);
+                }
+                let mut rh = fmd(end_response, true, true);
+                rh.fi = true;
+                rh.cebi = true;
+                let ru = ErrorDescription {
+                    sense: error_sense(code),
+                    log_follows: false,
+                }
+                .to_bytes()
+                .to_vec();
+                self.request(rh, ru, out);
+                self.finish_bracket();
+                return true;
+            }
+            _ if !self.we_send => {
+                // The partner's -RSP(0846) purged what we still send; the
+                // FMH-7 that follows it tells the local end.
+            }
+            Flow::Data(data) => {
+                let ru = if self.mapped {
+                    let mut ru = Vec::with_capacity(data.len() + 4 + data.len() / 32_000 * 2);
+                    // MAX_LL is a valid segment limit: cannot fail.
+                    let _ = encode_record(Some(GDS_APPLICATION_DATA), &data, MAX_LL, &mut ru);
+                    ru
+                } else {
+                    data
+                };
+                for chunk in ru.chunks(self.max_ru) {
+                    let rh = fmd(ResponseType::Rqe1, !self.chain_out, false);
+                    self.chain_out = true;
+                    self.request(rh, chunk.to_vec(), out);
+                }
+            }
+            Flow::ChangeDirection => {
+                let rh = self.end_chain(ResponseType::Rqe1, |rh| rh.cdi = true);
+                self.request(rh, Vec::new(), out);
+                self.we_send = false;
+                self.discard_in = false;
+            }
+            Flow::ConfirmRequest(c) => {
+                let rh = self.end_chain(ResponseType::Rqd3, |rh| match c {
+                    Confirmation::Plain => {}
+                    Confirmation::Send => rh.cdi = true,
+                    Confirmation::Deallocate => rh.cebi = true,
+                });
+                self.request(rh, Vec::new(), out);
+                self.confirm_out = Some((self.snf_out, c));
+                self.we_send = false;
+                self.discard_in = false;
+            }
+        }
+        false
+    }
+
+    /// We sent CEB: the SLU is done; the PLU drains until its `+RSP`.
+    fn finish_bracket(&mut self) {
+        self.chain_out = false;
+        if self.primary {
+            self.bracket = Bracket::Draining;
+            self.drain_snf = self.snf_out;
+        } else {
+            self.bracket = Bracket::Idle;
+        }
+    }
+
+    /// Handles one received PIU of category FMD or DFC, or a response
+    /// (BIND and UNBIND are the link's).
+    pub(crate) fn receive(
+        &mut self,
+        frame: &Frame,
+        out: &mut Vec<Frame>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Violation> {
+        match &frame.rh {
+            Rh::Response(rsp) => {
+                let body = ResponseRu::decode(rsp, &frame.ru)
+                    .map_err(|_| violation(Sense::FUNCTION_NOT_SUPPORTED, "response RU"))?;
+                self.response(frame.th.snf, body, events)
+            }
+            Rh::Request(req) => match req.category {
+                RuCategory::Dfc => {
+                    let ru = ControlRu::decode(req.category, &frame.ru)
+                        .map_err(|_| violation(Sense::FUNCTION_NOT_SUPPORTED, "DFC RU"))?;
+                    match ru {
+                        ControlRu::Signal(s) if s == Signal::REQUEST_TO_SEND => {
+                            if self.bracket == Bracket::Active {
+                                events.push(Event::Flow(Flow::RequestToSend));
+                            }
+                            Ok(())
+                        }
+                        // LUSTAT: a no-op status on the normal flow.
+                        ControlRu::Lustat(_) => Ok(()),
+                        _ => Err(violation(Sense::FUNCTION_NOT_SUPPORTED, "DFC request")),
+                    }
+                }
+                RuCategory::Fmd => self.fmd(frame, req, out, events),
+                _ => Err(violation(Sense::BAD_RU_CATEGORY, "request category")),
+            },
+        }
+    }
+
+    fn response(
+        &mut self,
+        snf: u16,
+        body: ResponseRu<'_>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Violation> {
+        match body {
+            ResponseRu::Positive(_) => {
+                match (self.bracket, self.confirm_out) {
+                    (Bracket::Active, Some((at, c))) if at == snf => {
+                        self.confirm_out = None;
+                        events.push(Event::Flow(Flow::Confirmed));
+                        match c {
+                            Confirmation::Plain => self.we_send = true,
+                            Confirmation::Send => {}
+                            Confirmation::Deallocate => {
+                                self.bracket = Bracket::Idle;
+                                events.push(Event::BracketEnded);
+                            }
+                        }
+                    }
+                    (Bracket::Draining, _) if snf == self.drain_snf => {
+                        self.bracket = Bracket::Idle;
+                        events.push(Event::BracketEnded);
+                    }
+                    (Bracket::Active, _) => {
+                        return Err(violation(
+                            Sense::RESPONSE_CORRELATION_ERROR,
+                            "unexpected positive response",
+                        ))
+                    }
+                    // Stale: a bracket that is over.
+                    _ => {}
+                }
+                Ok(())
+            }
+            ResponseRu::Negative { sense, .. } => {
+                if self.bracket != Bracket::Active {
+                    return Ok(());
+                }
+                if sense != Sense::ERP_MESSAGE_FORTHCOMING {
+                    return Err(violation(sense, "negative response"));
+                }
+                // The partner takes the direction; an FMH-7 follows.
+                self.confirm_out = None;
+                self.we_send = false;
+                self.chain_out = false;
+                self.discard_in = false;
+                self.purged = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn fmd(
+        &mut self,
+        frame: &Frame,
+        req: &Request,
+        out: &mut Vec<Frame>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Violation> {
+        if req.lcci || req.edi || req.pdi || req.csi || req.qri || req.rlwi || req.ebi || req.sdi {
+            return Err(violation(Sense::FUNCTION_NOT_SUPPORTED, "RH indicator"));
+        }
+        if frame.th.flow != ThFlow::Normal {
+            return Err(violation(
+                Sense::FUNCTION_NOT_SUPPORTED,
+                "FMD on expedited flow",
+            ));
+        }
+        let snf = frame.th.snf;
+        if snf != self.snf_in.wrapping_add(1) {
+            return Err(violation(Sense::SEQUENCE_NUMBER_ERROR, "SNF"));
+        }
+        self.snf_in = snf;
+        self.last_in = Some((*req, snf));
+        let Some(response) = req.response_type() else {
+            return Err(violation(Sense::BAD_RESPONSE_TYPE, "no response type"));
+        };
+        let mut data: &[u8] = &frame.ru;
+        match self.bracket {
+            Bracket::Draining => return Ok(()),
+            Bracket::Idle if !req.bbi => return Ok(()),
+            Bracket::Idle => {
+                if self.primary {
+                    return Err(violation(Sense::BB_NOT_ALLOWED, "BB from the SLU"));
+                }
+                if !req.fi || !req.bci {
+                    return Err(violation(Sense::BRACKET_ERROR, "BB without an attach"));
+                }
+                let (fmh, used) = Fmh::decode(data)
+                    .map_err(|_| violation(Sense::FMH_LENGTH, "FMH-5 does not decode"))?;
+                let Fmh::Attach(attach) = fmh else {
+                    return Err(violation(Sense::ATTACH_BAD_COMMAND, "BB without an FMH-5"));
+                };
+                let mapped = match attach.conversation_type {
+                    ConversationType::Basic => false,
+                    ConversationType::Mapped => true,
+                    _ => {
+                        return Err(violation(
+                            Sense::CONVERSATION_TYPE_MISMATCH,
+                            "full-duplex attach",
+                        ))
+                    }
+                };
+                self.start(mapped, false);
+                events.push(Event::Attach(attach));
+                data = data.get(used..).unwrap_or_default();
+            }
+            Bracket::Active => {
+                if req.bbi {
+                    return Err(violation(Sense::BRACKET_ERROR, "BB inside a bracket"));
+                }
+                if self.we_send || self.confirm_out.is_some() {
+                    if !self.discard_in {
+                        return Err(violation(Sense::DIRECTION_ERROR, "request while sending"));
+                    }
+                    // The partner's purged chain, still in flight.
+                    if req.eci && req.cebi {
+                        if response.is_definite() {
+                            self.respond(req, snf, None, out);
+                        }
+                        self.bracket = Bracket::Idle;
+                        events.push(Event::EndedMeanwhile);
+                        events.push(Event::BracketEnded);
+                    }
+                    return Ok(());
+                }
+                if self.chain_in == req.bci {
+                    return Err(violation(Sense::CHAINING_ERROR, "BC"));
+                }
+                if req.fi {
+                    if !req.bci {
+                        return Err(violation(Sense::CHAINING_ERROR, "FMH inside a chain"));
+                    }
+                    let (fmh, used) = Fmh::decode(data)
+                        .map_err(|_| violation(Sense::FMH_LENGTH, "FMH does not decode"))?;
+                    let Fmh::Error(ed) = fmh else {
+                        return Err(violation(
+                            Sense::ATTACH_BAD_COMMAND,
+                            "FMH-5 inside a bracket",
+                        ));
+                    };
+                    self.error_description(ed.sense, events)?;
+                    data = data.get(used..).unwrap_or_default();
+                }
+            }
+        }
+        self.chain_in = !req.eci;
+        self.data(data, events)?;
+        if req.eci {
+            self.chain_end(req, snf, response, out, events)?;
+        }
+        Ok(())
+    }
+
+    fn error_description(
+        &mut self,
+        sense: Sense,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Violation> {
+        let purged = std::mem::take(&mut self.purged);
+        self.reader.discard_partial();
+        let code = match sense {
+            Sense::PROG_ERROR_PURGING if purged => PrimaryRc::PROG_ERROR_PURGING,
+            Sense::PROG_ERROR_PURGING => PrimaryRc::PROG_ERROR_NO_TRUNC,
+            Sense::PROG_ERROR_TRUNC => PrimaryRc::PROG_ERROR_TRUNC,
+            Sense::SVC_ERROR_PURGING if purged => PrimaryRc::SVC_ERROR_PURGING,
+            Sense::SVC_ERROR_PURGING => PrimaryRc::SVC_ERROR_NO_TRUNC,
+            Sense::SVC_ERROR_TRUNC => PrimaryRc::SVC_ERROR_TRUNC,
+            Sense::DEALLOCATE_ABEND_PROG => {
+                self.abend = Some(PrimaryRc::DEALLOC_ABEND_PROG);
+                return Ok(());
+            }
+            Sense::DEALLOCATE_ABEND_SVC => {
+                self.abend = Some(PrimaryRc::DEALLOC_ABEND_SVC);
+                return Ok(());
+            }
+            Sense::DEALLOCATE_ABEND_TIMER => {
+                self.abend = Some(PrimaryRc::DEALLOC_ABEND_TIMER);
+                return Ok(());
+            }
+            other if self.primary => {
+                self.rejected = true;
+                events.push(Event::Rejected(other));
+                return Ok(());
+            }
+            _ => return Err(violation(Sense::ATTACH_BAD_COMMAND, "FMH-7 sense")),
+        };
+        events.push(Event::Flow(Flow::Error(code)));
+        Ok(())
+    }
+
+    fn data(&mut self, data: &[u8], events: &mut Vec<Event>) -> Result<(), Violation> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if !self.mapped {
+            events.push(Event::Flow(Flow::Data(data.to_vec())));
+            return Ok(());
+        }
+        self.reader
+            .push(data)
+            .map_err(|_| violation(Sense::FUNCTION_NOT_SUPPORTED, "mapped record"))?;
+        while let Some(record) = self.reader.pop() {
+            // A map name (12F3) or null data is skipped (§7).
+            if record.id == Some(GDS_APPLICATION_DATA) {
+                events.push(Event::Flow(Flow::Data(record.data)));
+            }
+        }
+        Ok(())
+    }
+
+    fn chain_end(
+        &mut self,
+        req: &Request,
+        snf: u16,
+        response: ResponseType,
+        out: &mut Vec<Frame>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Violation> {
+        if self.mapped && !self.reader.at_record_boundary() {
+            return Err(violation(
+                Sense::CHAINING_ERROR,
+                "chain ends inside a record",
+            ));
+        }
+        if response.is_definite() && req.dr2 {
+            let c = if req.cebi {
+                Confirmation::Deallocate
+            } else if req.cdi {
+                Confirmation::Send
+            } else {
+                Confirmation::Plain
+            };
+            self.confirm_in = Some((*req, snf, c));
+            events.push(Event::Flow(Flow::ConfirmRequest(c)));
+            return Ok(());
+        }
+        if response.is_definite() {
+            self.respond(req, snf, None, out);
+        }
+        if req.cebi {
+            if !self.rejected {
+                let code = self.abend.take().unwrap_or(PrimaryRc::DEALLOC_NORMAL);
+                events.push(Event::Flow(Flow::Deallocate(code)));
+            }
+            self.bracket = Bracket::Idle;
+            events.push(Event::BracketEnded);
+        } else if req.cdi {
+            self.we_send = true;
+            events.push(Event::Flow(Flow::ChangeDirection));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::SyncLevel;
+
+    fn lfsid() -> Lfsid {
+        Lfsid {
+            odai: false,
+            sidh: 0,
+            sidl: 1,
+        }
+    }
+
+    fn pair() -> (HalfSession, HalfSession) {
+        (
+            HalfSession::new(lfsid(), true, 64, 1 << 16),
+            HalfSession::new(lfsid(), false, 64, 1 << 16),
+        )
+    }
+
+    /// Carries `frames` through the byte encoding to `to`; returns its
+    /// events and what it sent back.
+    fn carry(to: &mut HalfSession, frames: Vec<Frame>) -> (Vec<Event>, Vec<Frame>) {
+        let mut events = Vec::new();
+        let mut back = Vec::new();
+        for frame in frames {
+            let mut bytes = Vec::new();
+            frame.encode_piu(&mut bytes);
+            let frame = Frame::decode_piu(&bytes).expect("decodes");
+            to.receive(&frame, &mut back, &mut events).expect("valid");
+        }
+        (events, back)
+    }
+
+    fn flows(events: &[Event]) -> Vec<Flow> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Flow(f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn attach_data_and_change_direction_bytes() {
+        let (mut plu, mut slu) = pair();
+        let mut out = Vec::new();
+        let attach = Attach::new(
+            ConversationType::Mapped,
+            SyncLevel::Confirm,
+            &[0xE3, 0xD7, 0xF1],
+        );
+        plu.begin(&attach, &mut out).unwrap();
+        plu.send(Flow::Data(b"ping".to_vec()), &mut out);
+        plu.send(Flow::ChangeDirection, &mut out);
+        let rhs: Vec<[u8; 3]> = out.iter().map(|f| f.rh.to_bytes()).collect();
+        // FMH-5: FMD FI BC, RQE1, BB; data: RQE1 middle; end: EC RQE1 CD.
+        assert_eq!(
+            rhs,
+            [[0x0A, 0x90, 0x80], [0x00, 0x90, 0x00], [0x01, 0x90, 0x20]]
+        );
+        assert_eq!(out[1].ru, [0x00, 0x08, 0x12, 0xFF, b'p', b'i', b'n', b'g']);
+        assert_eq!(out[0].th.to_bytes(), [0x2C, 0, 1, 0, 0, 1]);
+        let (events, back) = carry(&mut slu, out);
+        assert!(back.is_empty());
+        assert!(matches!(events[0], Event::Attach(_)));
+        assert_eq!(
+            flows(&events),
+            [Flow::Data(b"ping".to_vec()), Flow::ChangeDirection]
+        );
+    }
+
+    #[test]
+    fn confirm_deallocate_ends_both_brackets() {
+        let (mut plu, mut slu) = pair();
+        let mut out = Vec::new();
+        let attach = Attach::new(ConversationType::Basic, SyncLevel::Confirm, &[0xE3]);
+        plu.begin(&attach, &mut out).unwrap();
+        plu.send(Flow::Data(vec![0, 3, 7]), &mut out);
+        assert!(!plu.send(Flow::ConfirmRequest(Confirmation::Deallocate), &mut out));
+        assert_eq!(out.last().unwrap().rh.to_bytes(), [0x01, 0xA0, 0x01]);
+        let (events, _) = carry(&mut slu, out);
+        assert_eq!(
+            flows(&events),
+            [
+                Flow::Data(vec![0, 3, 7]),
+                Flow::ConfirmRequest(Confirmation::Deallocate)
+            ]
+        );
+        let mut out = Vec::new();
+        assert!(slu.send(Flow::Confirmed, &mut out));
+        assert_eq!(out[0].rh.to_bytes(), [0x83, 0xA0, 0x00]);
+        assert!(slu.is_idle());
+        let (events, _) = carry(&mut plu, out);
+        assert_eq!(events, [Event::Flow(Flow::Confirmed), Event::BracketEnded]);
+        assert!(plu.is_idle());
+    }
+
+    #[test]
+    fn plu_deallocate_drains_until_the_response() {
+        let (mut plu, mut slu) = pair();
+        let mut out = Vec::new();
+        let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
+        plu.begin(&attach, &mut out).unwrap();
+        assert!(plu.send(Flow::Deallocate(PrimaryRc::DEALLOC_NORMAL), &mut out));
+        assert!(!plu.is_idle());
+        let (events, back) = carry(&mut slu, out);
+        assert_eq!(
+            flows(&events),
+            [Flow::Deallocate(PrimaryRc::DEALLOC_NORMAL)]
+        );
+        assert!(slu.is_idle());
+        let (events, _) = carry(&mut plu, back);
+        assert_eq!(events, [Event::BracketEnded]);
+        assert!(plu.is_idle());
+    }
+
+    #[test]
+    fn send_error_while_receiving_purges() {
+        let (mut plu, mut slu) = pair();
+        let mut out = Vec::new();
+        let attach = Attach::new(ConversationType::Mapped, SyncLevel::None, &[0xE3]);
+        plu.begin(&attach, &mut out).unwrap();
+        plu.send(Flow::Data(b"a".to_vec()), &mut out);
+        let (_, _) = carry(&mut slu, out);
+        // The SLU errs while the PLU still sends.
+        let mut err = Vec::new();
+        slu.send(Flow::Error(PrimaryRc::PROG_ERROR_PURGING), &mut err);
+        assert_eq!(err[0].rh.to_bytes(), [0x87, 0x90, 0x00]);
+        assert_eq!(err[0].ru, [0x08, 0x46, 0, 0]);
+        assert_eq!(err[1].ru, [7, 7, 0x08, 0x89, 0, 0, 0]);
+        // In flight: more PLU data, dropped by the SLU.
+        let mut stale = Vec::new();
+        plu.send(Flow::Data(b"b".to_vec()), &mut stale);
+        let (events, _) = carry(&mut slu, stale);
+        assert!(events.is_empty());
+        let (events, _) = carry(&mut plu, err);
+        assert_eq!(flows(&events), [Flow::Error(PrimaryRc::PROG_ERROR_PURGING)]);
+        // The PLU's further data is purged until it gets the direction.
+        let mut out = Vec::new();
+        plu.send(Flow::Data(b"c".to_vec()), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn rejected_attach_and_abend() {
+        let (mut plu, mut slu) = pair();
+        let mut out = Vec::new();
+        let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
+        plu.begin(&attach, &mut out).unwrap();
+        plu.send(Flow::ChangeDirection, &mut out);
+        let (_, _) = carry(&mut slu, out);
+        let mut back = Vec::new();
+        slu.reject(Sense::TP_NOT_RECOGNIZED, &mut back);
+        let (events, _) = carry(&mut plu, back);
+        assert_eq!(
+            events,
+            [
+                Event::Rejected(Sense::TP_NOT_RECOGNIZED),
+                Event::BracketEnded
+            ]
+        );
+        // A new bracket on the same session, ended by an abend.
+        let mut out = Vec::new();
+        plu.begin(&attach, &mut out).unwrap();
+        assert!(plu.send(Flow::Deallocate(PrimaryRc::DEALLOC_ABEND_SVC), &mut out));
+        let (events, back) = carry(&mut slu, out);
+        assert_eq!(
+            flows(&events),
+            [Flow::Deallocate(PrimaryRc::DEALLOC_ABEND_SVC)]
+        );
+        let (events, _) = carry(&mut plu, back);
+        assert_eq!(events, [Event::BracketEnded]);
+    }
+
+    #[test]
+    fn violations_are_reported() {
+        let (_, mut slu) = pair();
+        let mut frame = Frame {
+            th: Th::new(lfsid(), ThFlow::Normal, 5),
+            rh: Rh::Request(fmd(ResponseType::Rqe1, true, true)),
+            ru: Vec::new(),
+        };
+        let (mut out, mut events) = (Vec::new(), Vec::new());
+        assert_eq!(
+            slu.receive(&frame, &mut out, &mut events)
+                .unwrap_err()
+                .sense,
+            Sense::SEQUENCE_NUMBER_ERROR
+        );
+        frame.th.snf = 6;
+        if let Rh::Request(r) = &mut frame.rh {
+            r.bbi = true;
+            r.fi = true;
+        }
+        frame.ru = vec![0x05, 0x05, 0x02];
+        assert!(slu.receive(&frame, &mut out, &mut events).is_err());
+    }
+}

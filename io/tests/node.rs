@@ -1,0 +1,573 @@
+//! Two (or three) `TcpNode`s over real loopback sockets, each with its own
+//! engine node and application, for every backend: conversations, attach
+//! rejection, session pooling, cancel over the wire, link loss, hostile
+//! peers. Every test body runs under a watchdog that fails instead of
+//! hanging.
+
+#![cfg(target_os = "linux")]
+
+use appc_io::backend::Kind;
+use appc_io::engine::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use appc_io::engine::appc::verbs::*;
+use appc_io::engine::appc::{Appc, Node};
+use appc_io::engine::{Event, Target, WINAPPC_VERSION};
+use appc_io::node::{NodeConfig, TcpNode};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc::channel;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs `body` for each backend that can start here, failing on a hang.
+fn for_each_backend(body: fn(Kind)) {
+    for kind in [Kind::Poll, Kind::Uring] {
+        let probe = TcpNode::start("PROBE", Node::new(), kind, NodeConfig::default());
+        if let Err(e) = probe {
+            eprintln!("skipping {kind:?}: {e}");
+            continue;
+        }
+        drop(probe);
+        let (tx, rx) = channel();
+        thread::spawn(move || {
+            body(kind);
+            let _ = tx.send(());
+        });
+        match rx.recv_timeout(LIMIT) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("{kind:?}: test timed out after {LIMIT:?}")
+            }
+            Err(_) => panic!("{kind:?}: test body panicked"),
+        }
+    }
+}
+
+struct Side {
+    node: TcpNode,
+    app: Appc,
+    engine: Node,
+}
+
+fn side(lu: &str, kind: Kind) -> Side {
+    let engine = Node::new();
+    let node = TcpNode::start(lu, engine.clone(), kind, NodeConfig::default()).unwrap();
+    let (app, _) = Appc::startup(WINAPPC_VERSION, &engine).unwrap();
+    Side { node, app, engine }
+}
+
+fn listen(side: &Side) -> SocketAddr {
+    side.node.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+}
+
+/// A allocates to B ("LUB", TP "ECHO" defined on B).
+fn pair(kind: Kind) -> (Side, Side, SocketAddr) {
+    let b = side("LUB", kind);
+    b.engine.define_tp("ECHO");
+    let addr = listen(&b);
+    let a = side("LUA", kind);
+    a.node.add_partner("LUB", addr);
+    (a, b, addr)
+}
+
+fn verb(mapped: bool, body: Body) -> Verb {
+    if mapped {
+        Verb::mapped(body)
+    } else {
+        Verb::basic(body)
+    }
+}
+
+fn call_as(app: &Appc, mapped: bool, body: Body) -> Verb {
+    app.call(verb(mapped, body)).expect("accepted")
+}
+
+fn call(app: &Appc, body: Body) -> Verb {
+    call_as(app, true, body)
+}
+
+fn tp(app: &Appc) -> TpId {
+    let Body::TpStarted(t) = call(app, Body::TpStarted(TpStarted::default())).body else {
+        unreachable!()
+    };
+    t.tp_id
+}
+
+fn allocate(app: &Appc, mapped: bool, tp_name: &str, sync_level: u8) -> Conv {
+    let tp_id = tp(app);
+    let v = call_as(
+        app,
+        mapped,
+        Body::Allocate(Allocate {
+            tp_id,
+            plu_alias: name("LUB"),
+            tp_name: name(tp_name),
+            sync_level,
+            conv_type: if mapped {
+                values::MAPPED_CONVERSATION
+            } else {
+                values::BASIC_CONVERSATION
+            },
+            ..Default::default()
+        }),
+    );
+    assert_eq!(v.primary_rc, PrimaryRc::OK, "{v:?}");
+    let Body::Allocate(al) = v.body else {
+        unreachable!()
+    };
+    Conv {
+        tp_id,
+        conv_id: al.conv_id,
+    }
+}
+
+fn receive_allocate(app: &Appc) -> Conv {
+    let v = call(
+        app,
+        Body::ReceiveAllocate(ReceiveAllocate {
+            tp_name: name("ECHO"),
+            ..Default::default()
+        }),
+    );
+    assert_eq!(v.primary_rc, PrimaryRc::OK);
+    let Body::ReceiveAllocate(ra) = v.body else {
+        unreachable!()
+    };
+    Conv {
+        tp_id: ra.tp_id,
+        conv_id: ra.conv_id,
+    }
+}
+
+fn receive(app: &Appc, mapped: bool, conv: Conv) -> (PrimaryRc, WhatRcvd, Vec<u8>) {
+    let v = call_as(
+        app,
+        mapped,
+        Body::ReceiveAndWait(Receive {
+            conv,
+            max_len: 1000,
+            fill: values::FILL_LL,
+            ..Default::default()
+        }),
+    );
+    let Body::ReceiveAndWait(r) = v.body else {
+        unreachable!()
+    };
+    (v.primary_rc, r.what_rcvd, r.data)
+}
+
+fn send(app: &Appc, mapped: bool, conv: Conv, send_type: u8, data: &[u8]) -> PrimaryRc {
+    call_as(
+        app,
+        mapped,
+        Body::SendData(SendData {
+            conv,
+            send_type,
+            data: data.to_vec(),
+            rts_rcvd: false,
+        }),
+    )
+    .primary_rc
+}
+
+/// A record as the TP sends it: mapped as is, basic with its LL.
+fn record(mapped: bool, data: &[u8]) -> Vec<u8> {
+    if mapped {
+        data.to_vec()
+    } else {
+        let mut r = ((data.len() + 2) as u16).to_be_bytes().to_vec();
+        r.extend_from_slice(data);
+        r
+    }
+}
+
+fn full_conversation(kind: Kind, mapped: bool) {
+    let (a, b, _) = pair(kind);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let conv = receive_allocate(&b.app);
+            let (rc, what, data) = receive(&b.app, mapped, conv);
+            assert_eq!((rc, what), (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE));
+            assert!(data.ends_with(b"ping"), "{data:?}");
+            assert_eq!(receive(&b.app, mapped, conv).1, WhatRcvd::SEND);
+            let pong = record(mapped, b"pong");
+            let rc = send(&b.app, mapped, conv, values::SEND_DATA_CONFIRM, &pong);
+            assert_eq!(rc, PrimaryRc::OK);
+            assert_eq!(receive(&b.app, mapped, conv).0, PrimaryRc::DEALLOC_NORMAL);
+        });
+        let conv = allocate(&a.app, mapped, "ECHO", values::SYNC_CONFIRM);
+        let ping = record(mapped, b"ping");
+        assert_eq!(
+            send(&a.app, mapped, conv, values::SEND_DATA_NONE, &ping),
+            PrimaryRc::OK
+        );
+        let (rc, what, data) = receive(&a.app, mapped, conv);
+        assert_eq!((rc, what), (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE));
+        assert!(data.ends_with(b"pong"));
+        assert_eq!(
+            receive(&a.app, mapped, conv).1,
+            WhatRcvd::CONFIRM_WHAT_RECEIVED
+        );
+        assert_eq!(
+            call_as(&a.app, mapped, Body::Confirmed(conv)).primary_rc,
+            PrimaryRc::OK
+        );
+        assert_eq!(receive(&a.app, mapped, conv).1, WhatRcvd::SEND);
+        let dealloc = Deallocate {
+            conv,
+            dealloc_type: values::FLUSH,
+            log_data: vec![],
+        };
+        assert_eq!(
+            call_as(&a.app, mapped, Body::Deallocate(dealloc)).primary_rc,
+            PrimaryRc::OK
+        );
+    });
+    assert_eq!(a.node.stats().snapshot().0, 1, "one BIND");
+    assert_eq!(b.node.stats().snapshot().3, 0, "no violation");
+}
+
+#[test]
+fn mapped_conversation() {
+    for_each_backend(|kind| full_conversation(kind, true));
+}
+
+#[test]
+fn basic_conversation() {
+    for_each_backend(|kind| full_conversation(kind, false));
+}
+
+#[test]
+fn unknown_tp_is_rejected_on_a_later_verb() {
+    for_each_backend(|kind| {
+        let (a, _b, _) = pair(kind);
+        let conv = allocate(&a.app, true, "NOBODY", values::SYNC_CONFIRM);
+        let v = call(
+            &a.app,
+            Body::Confirm(Confirm {
+                conv,
+                rts_rcvd: false,
+            }),
+        );
+        assert_eq!(
+            (v.primary_rc, v.secondary_rc),
+            (
+                PrimaryRc::ALLOCATION_ERROR,
+                SecondaryRc::TP_NAME_NOT_RECOGNIZED
+            )
+        );
+        // The session went back to the pool: the next conversation reuses it.
+        let conv = allocate(&a.app, true, "NOBODY", values::SYNC_CONFIRM);
+        let rc = send(&a.app, true, conv, values::SEND_DATA_NONE, b"x");
+        assert_eq!(rc, PrimaryRc::OK);
+        let v = call(
+            &a.app,
+            Body::Deallocate(Deallocate {
+                conv,
+                dealloc_type: values::SYNC_LEVEL,
+                log_data: vec![],
+            }),
+        );
+        assert_eq!(
+            (v.primary_rc, v.secondary_rc),
+            (
+                PrimaryRc::ALLOCATION_ERROR,
+                SecondaryRc::TP_NAME_NOT_RECOGNIZED
+            ),
+        );
+        let (binds, _, reused, _, _) = a.node.stats().snapshot();
+        assert_eq!((binds, reused), (1, 1));
+    });
+}
+
+/// One round: `n` conversations at once, each an echo.
+fn echo_round(a: &Side, b: &Side, n: usize) {
+    thread::scope(|s| {
+        for _ in 0..n {
+            s.spawn(|| {
+                let conv = receive_allocate(&b.app);
+                let (rc, _, data) = receive(&b.app, true, conv);
+                assert_eq!(rc, PrimaryRc::OK);
+                assert_eq!(receive(&b.app, true, conv).1, WhatRcvd::SEND);
+                let rc = send(&b.app, true, conv, values::SEND_DATA_DEALLOC_FLUSH, &data);
+                assert_eq!(rc, PrimaryRc::OK);
+            });
+        }
+        for i in 0..n {
+            s.spawn(move || {
+                let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+                let msg = format!("message {i}").into_bytes();
+                assert_eq!(
+                    send(&a.app, true, conv, values::SEND_DATA_NONE, &msg),
+                    PrimaryRc::OK
+                );
+                let (rc, what, data) = receive(&a.app, true, conv);
+                assert_eq!(
+                    (rc, what, data),
+                    (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE, msg)
+                );
+                assert_eq!(receive(&a.app, true, conv).0, PrimaryRc::DEALLOC_NORMAL);
+            });
+        }
+    });
+}
+
+#[test]
+fn fifty_conversations_share_one_link_and_reuse_sessions() {
+    for_each_backend(|kind| {
+        let (a, b, _) = pair(kind);
+        let started = Instant::now();
+        echo_round(&a, &b, 50);
+        let (binds, _, _, _, _) = a.node.stats().snapshot();
+        assert!(binds <= 50, "{binds} sessions for 50 conversations");
+        echo_round(&a, &b, 50);
+        let (binds2, accepted, reused, violations, closed) = b_and(&a, &b);
+        assert!(binds2 <= 50, "{binds2} sessions");
+        assert_eq!(binds2 + reused, 100, "every conversation binds or reuses");
+        assert!(reused >= 50, "round two reuses: {reused}");
+        assert_eq!((accepted, violations, closed), (binds2, 0, 0));
+        eprintln!(
+            "{kind:?}: 100 conversations over {binds} sessions on one link in {:?}",
+            started.elapsed()
+        );
+    });
+}
+
+/// A's binds and reuse, B's accepted binds, both sides' violations and closed links.
+fn b_and(a: &Side, b: &Side) -> (u64, u64, u64, u64, u64) {
+    let (binds, _, reused, va, ca) = a.node.stats().snapshot();
+    let (_, accepted, _, vb, cb) = b.node.stats().snapshot();
+    (binds, accepted, reused, va + vb, ca + cb)
+}
+
+#[test]
+fn cancel_on_one_node_fails_the_partner_verb_at_once() {
+    for_each_backend(|kind| {
+        let (a, b, _) = pair(kind);
+        // A second conversation on the same link, which must carry on.
+        let other = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+        let (tx, mut rx) = a.app.queue();
+        let conv = allocate(&a.app, true, "ECHO", values::SYNC_CONFIRM);
+        // other: A sends data and keeps the direction.
+        assert_eq!(
+            send(&a.app, true, other, values::SEND_DATA_FLUSH, b"one"),
+            PrimaryRc::OK
+        );
+        let handle = a
+            .app
+            .submit(
+                Verb::mapped(Body::ReceiveAndWait(Receive {
+                    conv,
+                    max_len: 100,
+                    ..Default::default()
+                })),
+                &Target::Queue(tx),
+            )
+            .unwrap();
+        // Attaches arrive in order on the one link.
+        let b_other = receive_allocate(&b.app);
+        let b_conv = receive_allocate(&b.app);
+        assert_eq!(receive(&b.app, true, b_other).2, b"one");
+        assert_eq!(receive(&b.app, true, b_conv).1, WhatRcvd::SEND);
+        let event = Event::default();
+        let registered = call(
+            &b.app,
+            Body::TestRtsAndPost(TestRtsAndPost {
+                conv: b_conv,
+                handle: event.clone(),
+                post: None,
+            }),
+        );
+        let Body::TestRtsAndPost(TestRtsAndPost {
+            post: Some(post), ..
+        }) = registered.body
+        else {
+            panic!("the registration has a post: {registered:?}")
+        };
+        let cancelled = Instant::now();
+        assert_eq!(a.app.cancel(handle).code(), 0);
+        let done = rx.try_recv().expect("posted before cancel returned");
+        assert_eq!(done.verb.primary_rc, PrimaryRc::CANCELLED);
+        assert!(
+            event.wait_timeout(Duration::from_secs(10)),
+            "B's post completes"
+        );
+        let elapsed = cancelled.elapsed();
+        eprintln!("{kind:?}: cancel on A -> B's verb failed after {elapsed:?}");
+        assert_eq!(
+            b.app.collect(post).unwrap().primary_rc,
+            PrimaryRc::CONV_FAILURE_RETRY
+        );
+        assert_eq!(
+            send(&b.app, true, b_conv, values::SEND_DATA_FLUSH, b"x"),
+            PrimaryRc::CONV_FAILURE_RETRY
+        );
+        assert!(rx.try_recv().is_none(), "the cancelled verb completed once");
+        // The other conversation on the same link carries on.
+        assert_eq!(
+            send(&a.app, true, other, values::SEND_DATA_P_TO_R_FLUSH, b"two"),
+            PrimaryRc::OK
+        );
+        let (rc, what, data) = receive(&b.app, true, b_other);
+        assert_eq!(
+            (rc, what, data),
+            (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE, b"two".to_vec())
+        );
+        assert_eq!(receive(&b.app, true, b_other).1, WhatRcvd::SEND);
+        let rc = send(
+            &b.app,
+            true,
+            b_other,
+            values::SEND_DATA_DEALLOC_FLUSH,
+            b"bye",
+        );
+        assert_eq!(rc, PrimaryRc::OK);
+        assert_eq!(receive(&a.app, true, other).2, b"bye");
+        assert_eq!(receive(&a.app, true, other).0, PrimaryRc::DEALLOC_NORMAL);
+    });
+}
+
+#[test]
+fn link_loss_fails_exactly_the_conversations_on_it() {
+    for_each_backend(|kind| {
+        let (a, b, addr) = pair(kind);
+        let c = side("LUC", kind);
+        c.node.add_partner("LUB", addr);
+        // A and C each hand B the direction, and wait in RECEIVE.
+        let mut waits = Vec::new();
+        for s in [&a, &c] {
+            let conv = allocate(&s.app, true, "ECHO", values::SYNC_NONE);
+            let (tx, rx) = s.app.queue();
+            s.app
+                .submit(
+                    Verb::mapped(Body::ReceiveAndWait(Receive {
+                        conv,
+                        max_len: 100,
+                        ..Default::default()
+                    })),
+                    &Target::Queue(tx),
+                )
+                .unwrap();
+            let b_conv = receive_allocate(&b.app);
+            assert_eq!(receive(&b.app, true, b_conv).1, WhatRcvd::SEND);
+            waits.push((conv, rx, b_conv));
+        }
+        a.node.disconnect("LUB");
+        let (_, a_rx, b_of_a) = &mut waits[0];
+        let done = a_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("A's receive completes");
+        assert_eq!(done.verb.primary_rc, PrimaryRc::CONV_FAILURE_RETRY);
+        // B learns too: its next verb on that conversation fails.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rc = send(&b.app, true, *b_of_a, values::SEND_DATA_FLUSH, b"x");
+            if rc == PrimaryRc::CONV_FAILURE_RETRY {
+                break;
+            }
+            assert_eq!(rc, PrimaryRc::OK);
+            assert!(Instant::now() < deadline, "B never saw the link loss");
+            thread::sleep(Duration::from_millis(5));
+        }
+        // C's conversation, on its own link, is untouched.
+        let (c_conv, c_rx, b_of_c) = &mut waits[1];
+        assert!(c_rx.try_recv().is_none());
+        let rc = send(
+            &b.app,
+            true,
+            *b_of_c,
+            values::SEND_DATA_DEALLOC_FLUSH,
+            b"still here",
+        );
+        assert_eq!(rc, PrimaryRc::OK);
+        let done = c_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("C receives");
+        let Body::ReceiveAndWait(r) = &done.verb.body else {
+            unreachable!()
+        };
+        assert_eq!(
+            (done.verb.primary_rc, r.data.as_slice()),
+            (PrimaryRc::OK, &b"still here"[..])
+        );
+        assert_eq!(receive(&c.app, true, *c_conv).0, PrimaryRc::DEALLOC_NORMAL);
+        // A reconnects on its next ALLOCATE.
+        thread::scope(|s| {
+            s.spawn(|| {
+                let conv = receive_allocate(&b.app);
+                assert_eq!(receive(&b.app, true, conv).0, PrimaryRc::DEALLOC_NORMAL);
+            });
+            let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+            let dealloc = Deallocate {
+                conv,
+                dealloc_type: values::FLUSH,
+                log_data: vec![],
+            };
+            assert_eq!(
+                call(&a.app, Body::Deallocate(dealloc)).primary_rc,
+                PrimaryRc::OK
+            );
+        });
+    });
+}
+
+#[test]
+fn hostile_peers_lose_their_own_link_only() {
+    for_each_backend(|kind| {
+        let (a, b, addr) = pair(kind);
+        // A conversation in progress across the A-B link.
+        let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+        assert_eq!(
+            send(&a.app, true, conv, values::SEND_DATA_FLUSH, b"1"),
+            PrimaryRc::OK
+        );
+        let b_conv = receive_allocate(&b.app);
+        assert_eq!(receive(&b.app, true, b_conv).2, b"1");
+        let hostile: [&[u8]; 3] = [
+            // An oversize length prefix.
+            &[0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3],
+            // A length below a TH + RH.
+            &[0, 0, 0, 2, 0, 0],
+            // Garbage.
+            &[0xAB; 64],
+        ];
+        for bytes in hostile {
+            let mut peer = TcpStream::connect(addr).unwrap();
+            peer.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            peer.write_all(bytes).unwrap();
+            let mut buf = [0u8; 64];
+            match peer.read(&mut buf) {
+                Ok(0) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+                other => panic!("B kept a hostile link open: {other:?}"),
+            }
+        }
+        // A well-framed PIU that does not decode, for no session: dropped,
+        // the link stays up.
+        let mut peer = TcpStream::connect(addr).unwrap();
+        peer.write_all(&[0, 0, 0, 9, 0x50, 0, 0, 0, 0, 0, 0, 0, 0])
+            .unwrap();
+        peer.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = [0u8; 8];
+        assert!(
+            matches!(peer.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the link stays up"
+        );
+        let (_, _, _, violations, _) = b.node.stats().snapshot();
+        assert!(violations >= 3, "{violations}");
+        // The A-B conversation carries on.
+        assert_eq!(
+            send(&a.app, true, conv, values::SEND_DATA_P_TO_R_FLUSH, b"2"),
+            PrimaryRc::OK
+        );
+        assert_eq!(receive(&b.app, true, b_conv).2, b"2");
+        assert_eq!(receive(&b.app, true, b_conv).1, WhatRcvd::SEND);
+        let rc = send(&b.app, true, b_conv, values::SEND_DATA_DEALLOC_FLUSH, b"3");
+        assert_eq!(rc, PrimaryRc::OK);
+        assert_eq!(receive(&a.app, true, conv).2, b"3");
+        assert_eq!(receive(&a.app, true, conv).0, PrimaryRc::DEALLOC_NORMAL);
+    });
+}
