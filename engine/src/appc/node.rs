@@ -248,15 +248,13 @@ impl NodeInner {
             Body::TpEnded(v) => {
                 let (tp_id, soft) = (v.tp_id, v.tp_type == values::SOFT);
                 let mut reg = lock(&self.registry);
-                let Some(tp) = reg.tps.get_mut(&tp_id).filter(|t| t.app == app) else {
-                    drop(reg);
-                    return done(core, verb, refuse(SecondaryRc::BAD_TP_ID), submit);
+                let tp = match reg.tp_for_verb(&tp_id, app) {
+                    Ok(tp) => tp,
+                    Err(out) => {
+                        drop(reg);
+                        return done(core, verb, out, submit);
+                    }
                 };
-                if tp.ending.is_some() {
-                    drop(reg);
-                    let out = Out::rc(PrimaryRc::TP_BUSY, SecondaryRc(0));
-                    return done(core, verb, out, submit);
-                }
                 let (handle, extra) = submit(verb)?;
                 tp.ending = Some((core.clone(), handle));
                 let activity = tp.activity.clone();
@@ -293,16 +291,14 @@ impl NodeInner {
             }
             Body::Allocate(v) => {
                 let mut reg = lock(&self.registry);
-                let Some(tp) = reg.tps.get(&v.tp_id).filter(|t| t.app == app) else {
-                    drop(reg);
-                    return done(core, verb, refuse(SecondaryRc::BAD_TP_ID), submit);
+                let lu_alias = match reg.tp_for_verb(&v.tp_id, app) {
+                    Ok(tp) => tp.lu_alias,
+                    Err(out) => {
+                        drop(reg);
+                        return done(core, verb, out, submit);
+                    }
                 };
-                if tp.ending.is_some() {
-                    drop(reg);
-                    let out = Out::rc(PrimaryRc::TP_BUSY, SecondaryRc(0));
-                    return done(core, verb, out, submit);
-                }
-                let (ids, attach, attrs) = self.allocation(&verb, v, tp.lu_alias);
+                let (ids, attach, attrs) = self.allocation(&verb, v, lu_alias);
                 let (handle, extra) = submit(verb)?;
                 let pair = Arc::new(Mutex::new(Pair::allocated(ids, attach, attrs)));
                 reg.convs.insert(
@@ -328,18 +324,14 @@ impl NodeInner {
                 Ok((handle, extra))
             }
             Body::SendConversation(v) => {
-                let reg = lock(&self.registry);
-                let Some(tp) = reg.tps.get(&v.allocate.tp_id).filter(|t| t.app == app) else {
-                    drop(reg);
-                    return done(core, verb, refuse(SecondaryRc::BAD_TP_ID), submit);
+                let lu_alias = lock(&self.registry)
+                    .tp_for_verb(&v.allocate.tp_id, app)
+                    .map(|tp| tp.lu_alias);
+                let lu_alias = match lu_alias {
+                    Ok(lu_alias) => lu_alias,
+                    Err(out) => return done(core, verb, out, submit),
                 };
-                if tp.ending.is_some() {
-                    drop(reg);
-                    let out = Out::rc(PrimaryRc::TP_BUSY, SecondaryRc(0));
-                    return done(core, verb, out, submit);
-                }
-                let (ids, attach, attrs) = self.allocation(&verb, &v.allocate, tp.lu_alias);
-                drop(reg);
+                let (ids, attach, attrs) = self.allocation(&verb, &v.allocate, lu_alias);
                 let data = v.data.clone();
                 let (handle, extra) = submit(verb)?;
                 // Never registered: the application gets no conv_id.
@@ -620,6 +612,16 @@ impl NodeInner {
 }
 
 impl Registry {
+    /// The TP a TP verb of `app` names: `AP_BAD_TP_ID` if it is not one of
+    /// the application's, `AP_TP_BUSY` while its `TP_ENDED(AP_SOFT)` waits.
+    fn tp_for_verb(&mut self, tp_id: &TpId, app: AppId) -> Result<&mut TpRec, Out> {
+        match self.tps.get_mut(tp_id).filter(|tp| tp.app == app) {
+            None => Err(refuse(SecondaryRc::BAD_TP_ID)),
+            Some(tp) if tp.ending.is_some() => Err(Out::rc(PrimaryRc::TP_BUSY, SecondaryRc(0))),
+            Some(tp) => Ok(tp),
+        }
+    }
+
     /// An attach taken by a RECEIVE_ALLOCATE of `app`: its TP and
     /// conversation become known.
     fn register(&mut self, app: AppId, incoming: Incoming, deferred: &Arc<Mutex<Vec<TpId>>>) {
