@@ -2,174 +2,20 @@
 //! engine node and application, for every backend: conversations, attach
 //! rejection, session pooling, cancel over the wire, link loss, hostile
 //! peers. Every test body runs under a watchdog that fails instead of
-//! hanging.
+//! hanging. On Windows (CI: under Wine, `.ci/wine-test`) the same tests run
+//! on IOCP.
 
-#![cfg(target_os = "linux")]
+mod support;
 
 use appc_io::backend::Kind;
 use appc_io::engine::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use appc_io::engine::appc::verbs::*;
-use appc_io::engine::appc::{Appc, Node};
-use appc_io::engine::{Event, Target, WINAPPC_VERSION};
-use appc_io::node::{NodeConfig, TcpNode};
+use appc_io::engine::{Event, Target};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc::channel;
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
-
-const LIMIT: Duration = Duration::from_secs(20);
-
-/// Runs `body` for each backend that can start here, failing on a hang.
-fn for_each_backend(body: fn(Kind)) {
-    for kind in [Kind::Poll, Kind::Uring] {
-        let probe = TcpNode::start("PROBE", Node::new(), kind, NodeConfig::default());
-        if let Err(e) = probe {
-            eprintln!("skipping {kind:?}: {e}");
-            continue;
-        }
-        drop(probe);
-        let (tx, rx) = channel();
-        thread::spawn(move || {
-            body(kind);
-            let _ = tx.send(());
-        });
-        match rx.recv_timeout(LIMIT) {
-            Ok(()) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                panic!("{kind:?}: test timed out after {LIMIT:?}")
-            }
-            Err(_) => panic!("{kind:?}: test body panicked"),
-        }
-    }
-}
-
-struct Side {
-    node: TcpNode,
-    app: Appc,
-    engine: Node,
-}
-
-fn side(lu: &str, kind: Kind) -> Side {
-    let engine = Node::new();
-    let node = TcpNode::start(lu, engine.clone(), kind, NodeConfig::default()).unwrap();
-    let (app, _) = Appc::startup(WINAPPC_VERSION, &engine).unwrap();
-    Side { node, app, engine }
-}
-
-fn listen(side: &Side) -> SocketAddr {
-    side.node.listen("127.0.0.1:0".parse().unwrap()).unwrap()
-}
-
-/// A allocates to B ("LUB", TP "ECHO" defined on B).
-fn pair(kind: Kind) -> (Side, Side, SocketAddr) {
-    let b = side("LUB", kind);
-    b.engine.define_tp("ECHO");
-    let addr = listen(&b);
-    let a = side("LUA", kind);
-    a.node.add_partner("LUB", addr);
-    (a, b, addr)
-}
-
-fn verb(mapped: bool, body: Body) -> Verb {
-    if mapped {
-        Verb::mapped(body)
-    } else {
-        Verb::basic(body)
-    }
-}
-
-fn call_as(app: &Appc, mapped: bool, body: Body) -> Verb {
-    app.call(verb(mapped, body)).expect("accepted")
-}
-
-fn call(app: &Appc, body: Body) -> Verb {
-    call_as(app, true, body)
-}
-
-fn tp(app: &Appc) -> TpId {
-    let Body::TpStarted(t) = call(app, Body::TpStarted(TpStarted::default())).body else {
-        unreachable!()
-    };
-    t.tp_id
-}
-
-fn allocate(app: &Appc, mapped: bool, tp_name: &str, sync_level: u8) -> Conv {
-    let tp_id = tp(app);
-    let v = call_as(
-        app,
-        mapped,
-        Body::Allocate(Allocate {
-            tp_id,
-            plu_alias: name("LUB"),
-            tp_name: name(tp_name),
-            sync_level,
-            conv_type: if mapped {
-                values::MAPPED_CONVERSATION
-            } else {
-                values::BASIC_CONVERSATION
-            },
-            ..Default::default()
-        }),
-    );
-    assert_eq!(v.primary_rc, PrimaryRc::OK, "{v:?}");
-    let Body::Allocate(al) = v.body else {
-        unreachable!()
-    };
-    Conv {
-        tp_id,
-        conv_id: al.conv_id,
-    }
-}
-
-fn receive_allocate(app: &Appc) -> Conv {
-    let v = call(
-        app,
-        Body::ReceiveAllocate(ReceiveAllocate {
-            tp_name: name("ECHO"),
-            ..Default::default()
-        }),
-    );
-    assert_eq!(v.primary_rc, PrimaryRc::OK);
-    let Body::ReceiveAllocate(ra) = v.body else {
-        unreachable!()
-    };
-    Conv {
-        tp_id: ra.tp_id,
-        conv_id: ra.conv_id,
-    }
-}
-
-fn receive(app: &Appc, mapped: bool, conv: Conv) -> (PrimaryRc, WhatRcvd, Vec<u8>) {
-    let v = call_as(
-        app,
-        mapped,
-        Body::ReceiveAndWait(Receive {
-            conv,
-            max_len: 1000,
-            fill: values::FILL_LL,
-            ..Default::default()
-        }),
-    );
-    let Body::ReceiveAndWait(r) = v.body else {
-        unreachable!()
-    };
-    (v.primary_rc, r.what_rcvd, r.data)
-}
-
-fn send(app: &Appc, mapped: bool, conv: Conv, send_type: u8, data: &[u8]) -> PrimaryRc {
-    call_as(
-        app,
-        mapped,
-        Body::SendData(SendData {
-            conv,
-            send_type,
-            data: data.to_vec(),
-            rts_rcvd: false,
-        }),
-    )
-    .primary_rc
-}
+use support::*;
 
 /// A record as the TP sends it: mapped as is, basic with its LL.
 fn record(mapped: bool, data: &[u8]) -> Vec<u8> {
@@ -281,47 +127,15 @@ fn unknown_tp_is_rejected_on_a_later_verb() {
     });
 }
 
-/// One round: `n` conversations at once, each an echo.
-fn echo_round(a: &Side, b: &Side, n: usize) {
-    thread::scope(|s| {
-        for _ in 0..n {
-            s.spawn(|| {
-                let conv = receive_allocate(&b.app);
-                let (rc, _, data) = receive(&b.app, true, conv);
-                assert_eq!(rc, PrimaryRc::OK);
-                assert_eq!(receive(&b.app, true, conv).1, WhatRcvd::SEND);
-                let rc = send(&b.app, true, conv, values::SEND_DATA_DEALLOC_FLUSH, &data);
-                assert_eq!(rc, PrimaryRc::OK);
-            });
-        }
-        for i in 0..n {
-            s.spawn(move || {
-                let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
-                let msg = format!("message {i}").into_bytes();
-                assert_eq!(
-                    send(&a.app, true, conv, values::SEND_DATA_NONE, &msg),
-                    PrimaryRc::OK
-                );
-                let (rc, what, data) = receive(&a.app, true, conv);
-                assert_eq!(
-                    (rc, what, data),
-                    (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE, msg)
-                );
-                assert_eq!(receive(&a.app, true, conv).0, PrimaryRc::DEALLOC_NORMAL);
-            });
-        }
-    });
-}
-
 #[test]
 fn fifty_conversations_share_one_link_and_reuse_sessions() {
     for_each_backend(|kind| {
         let (a, b, _) = pair(kind);
         let started = Instant::now();
-        echo_round(&a, &b, 50);
+        echo_round(&a, &b, "LUB", 50);
         let (binds, _, _, _, _) = a.node.stats().snapshot();
         assert!(binds <= 50, "{binds} sessions for 50 conversations");
-        echo_round(&a, &b, 50);
+        echo_round(&a, &b, "LUB", 50);
         let (binds2, accepted, reused, violations, closed) = b_and(&a, &b);
         assert!(binds2 <= 50, "{binds2} sessions");
         assert_eq!(binds2 + reused, 100, "every conversation binds or reuses");
@@ -553,7 +367,11 @@ fn hostile_peers_lose_their_own_link_only() {
             .unwrap();
         let mut buf = [0u8; 8];
         assert!(
-            matches!(peer.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            // A read timeout is `WouldBlock` on Unix, `TimedOut` on Windows.
+            matches!(
+                peer.read(&mut buf),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+            ),
             "the link stays up"
         );
         let (_, _, _, violations, _) = b.node.stats().snapshot();

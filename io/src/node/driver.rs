@@ -186,6 +186,9 @@ impl Driver {
                 }
                 Cmd::Stop => break,
             }
+            let (convs, links) = (self.convs.len() as u64, self.links.len() as u64);
+            self.stats.conversations.store(convs, Ordering::Release);
+            self.stats.links.store(links, Ordering::Release);
         }
         for &link in self.links.keys() {
             self.backend.close(link);
@@ -219,8 +222,19 @@ impl Driver {
         }
     }
 
-    fn fail(&self, id: u64, primary: PrimaryRc, secondary: SecondaryRc) {
-        if let Some(conv) = self.convs.get(&id) {
+    /// Conversation `id` failed: its local end reports `primary` /
+    /// `secondary`. One the engine already closed (`closing`: its flows
+    /// were still waiting for a session) has no end left to tell, and the
+    /// engine will not close it again: it is forgotten here, or it would
+    /// stay in `convs` for the node's lifetime (a link lost before its
+    /// BIND was answered leaked one per such conversation).
+    fn fail(&mut self, id: u64, primary: PrimaryRc, secondary: SecondaryRc) {
+        let Some(conv) = self.convs.get(&id) else {
+            return;
+        };
+        if conv.closing {
+            self.convs.remove(&id);
+        } else {
             conv.port.clone().fail(primary, secondary);
         }
     }
@@ -558,7 +572,6 @@ impl Driver {
         let Some(link) = self.links.remove(&link_id) else {
             return;
         };
-        self.stats.links_closed.fetch_add(1, Ordering::Relaxed);
         if let Some(e) = error {
             eprintln!("appc-io node {}: link {}: {e}", self.lu, link_id.0);
         }
@@ -580,16 +593,19 @@ impl Driver {
             };
             conv.at = None;
             let allocating = conv.pending.take().is_some() || !bound;
-            let port = conv.port.clone();
             if allocating {
-                port.fail(
+                self.fail(
+                    id,
                     PrimaryRc::ALLOCATION_ERROR,
                     SecondaryRc::ALLOCATION_FAILURE_RETRY,
                 );
             } else {
-                port.fail(link.failure, SecondaryRc(0));
+                self.fail(id, link.failure, SecondaryRc(0));
             }
         }
+        // Counted once its conversations have been told (Release: whoever
+        // reads the count with Acquire then sees every failure posted).
+        self.stats.links_closed.fetch_add(1, Ordering::Release);
     }
 
     fn received(&mut self, link_id: LinkId, data: &[u8]) {

@@ -26,7 +26,8 @@
 //!
 //! | event | conversations affected | code |
 //! |---|---|---|
-//! | TCP link closed / reset / I/O error | every one on the link | `CONV_FAILURE_RETRY` (still allocating: `ALLOCATION_ERROR` + `ALLOCATION_FAILURE_RETRY`) |
+//! | TCP link closed / reset / I/O error (a partial PIU held is dropped) | every one on the link | `CONV_FAILURE_RETRY` (still allocating: `ALLOCATION_ERROR` + `ALLOCATION_FAILURE_RETRY`) |
+//! | the peer stopped reading: the link's send queue reached the backend's [`max_queued_bytes`](backend::Config::max_queued_bytes) | every one on the link (closed, logged) | as a closed link |
 //! | broken framing (length prefix over [`NodeConfig::max_frame`] or under 9) | every one on the link (closed, sense `10020000` logged) | `CONV_FAILURE_NO_RETRY` |
 //! | undecodable PIU, RH/state violation on one session | that session's (UNBIND type `FE` with the sense, logged) | `CONV_FAILURE_NO_RETRY`, at both ends |
 //! | a verb cancelled (`Session::close(true)`), or a conversation closed inside its bracket | that session's: UNBIND type `01`, sense `08640000`, at once | the partner: `CONV_FAILURE_RETRY` |
@@ -34,7 +35,11 @@
 //! Memory per link is bounded by one partial PIU ([`NodeConfig::max_frame`]),
 //! the backend's send queue, and per session by
 //! [`NodeConfig::max_session_buffer`] (a mapped record being reassembled,
-//! flows queued before the session is active).
+//! flows queued before the session is active). Not bounded here: the
+//! channels into the driver thread (bytes the backend read, flows the
+//! engine sent) hold whatever the driver has not reached yet, and data
+//! delivered to a conversation waits in the engine until its TP receives
+//! it; there is no session-level pacing to push back on the partner.
 //!
 //! # Threads
 //!
@@ -70,20 +75,36 @@ pub struct NodeStats {
     pub sessions_reused: AtomicU64,
     /// Protocol violations detected (sessions unbound, links closed).
     pub violations: AtomicU64,
-    /// Links gone.
+    /// Links gone, counted once the link's conversations have been failed.
     pub links_closed: AtomicU64,
+    /// Gauge: conversations the driver holds now (with a session, waiting
+    /// for one, or closed by the engine with flows still to go). Back to 0
+    /// once every conversation has ended, whatever its links did: a leak
+    /// check.
+    pub conversations: AtomicU64,
+    /// Gauge: links open or opening now. The gauges are set after each
+    /// event the driver handles, so they lag it, never lead it.
+    pub links: AtomicU64,
 }
 
 impl NodeStats {
     /// `(binds_sent, binds_accepted, sessions_reused, violations, links_closed)`.
     pub fn snapshot(&self) -> (u64, u64, u64, u64, u64) {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let get = |c: &AtomicU64| c.load(Ordering::Acquire);
         (
             get(&self.binds_sent),
             get(&self.binds_accepted),
             get(&self.sessions_reused),
             get(&self.violations),
             get(&self.links_closed),
+        )
+    }
+
+    /// The gauges: `(conversations, links)`.
+    pub fn live(&self) -> (u64, u64) {
+        (
+            self.conversations.load(Ordering::Acquire),
+            self.links.load(Ordering::Acquire),
         )
     }
 }
