@@ -69,7 +69,7 @@ fn main() {
                 }
             });
             let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
-            let mut round = || {
+            let round = || {
                 let rc = send(&a.app, true, conv, values::SEND_DATA_P_TO_R_FLUSH, &msg);
                 assert_eq!(rc, PrimaryRc::OK);
                 assert_eq!(take_turn(&a.app, conv), msg);

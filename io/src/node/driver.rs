@@ -1,15 +1,33 @@
-//! The node's driver thread: it owns every link, session and pool, and is
-//! the only place that calls into the engine ([`ConvPort`],
-//! [`Node::incoming_attach`]). Engine session calls and backend events only
-//! post [`Cmd`]s to it, so neither ever blocks, nor re-enters the engine
-//! from inside a session call, and per-link order is kept (the model of
-//! `engine/tests/remote.rs`'s wire thread).
+//! The node's driver: the state machine that owns every link, session and
+//! pool of a node, run inline, under one mutex, on whichever thread has the
+//! event (see "Threads" in the module docs of `node`).
+//!
+//! * Engine session calls ([`ConvSession`], [`TcpPartner`](super)'s
+//!   attach) come with a conversation's lock held: they take the driver's
+//!   lock (conversation lock → driver lock, never the other way), run one
+//!   step and return. They never call into the engine.
+//! * Backend events run their step on the reactor thread, which holds no
+//!   engine lock.
+//! * A step never calls into the engine while it holds the driver's lock.
+//!   What it has for the engine ([`ConvPort::deliver`] / [`ConvPort::fail`])
+//!   it queues as an [`Action`]; the queue is run after the lock is let go,
+//!   in order, by one thread at a time (`draining`): by the reactor thread
+//!   whose step queued it, or, when the step was an engine call (which holds
+//!   a conversation lock and must not re-enter the engine), by the node's
+//!   helper thread. Whoever finds the queue already being run leaves its
+//!   actions to that thread, so the engine sees them in the order the steps
+//!   made them, per conversation and overall.
+//! * [`Node::incoming_attach`] (an attach arrived) is the one engine call a
+//!   step needs an answer from: the reactor thread lets go of the lock for
+//!   it, with the conversation already entered (so its engine calls find
+//!   it), and takes the lock again to finish, before it goes on with the
+//!   link's next event.
 
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use super::config::NodeConfig;
 use super::link::{Link, Sess};
@@ -25,37 +43,234 @@ use crate::wire::{
     RuCategory, RuSize, SecurityKind, SecuritySubfield, Sense, SyncLevel, Th, Unbind, UnbindType,
 };
 
-/// Work for the driver.
-pub(crate) enum Cmd {
-    Attach {
+/// What a step has for the engine, run after the driver's lock is let go.
+enum Action {
+    Deliver(ConvPort, Flow),
+    Fail(ConvPort, PrimaryRc, SecondaryRc),
+}
+
+impl Action {
+    fn run(self) {
+        match self {
+            Action::Deliver(port, flow) => port.deliver(flow),
+            Action::Fail(port, primary, secondary) => port.fail(primary, secondary),
+        }
+    }
+}
+
+/// Work for the helper thread.
+pub(crate) enum Wake {
+    /// An engine call queued actions: run them.
+    Drain,
+    Stop,
+}
+
+/// Who runs a step, which decides whether its actions may run on this
+/// thread.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// An engine session call: a conversation is locked.
+    Engine,
+    /// A reactor thread, or the user's: no engine lock held.
+    Free,
+}
+
+/// The driver and what runs it; see the module docs.
+pub(crate) struct Shared {
+    driver: Mutex<Driver>,
+    engine: Node,
+    helper: Mutex<Sender<Wake>>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        driver: impl FnOnce(Weak<Shared>) -> Driver,
+        helper: Sender<Wake>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| {
+            let driver = driver(me.clone());
+            Shared {
+                engine: driver.engine.clone(),
+                driver: Mutex::new(driver),
+                helper: Mutex::new(helper),
+            }
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Driver> {
+        // A panic inside a step leaves at worst one conversation or link
+        // inconsistent; the others carry on.
+        self.driver.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs one step, then its actions (see the module docs).
+    fn step(&self, caller: Caller, step: impl FnOnce(&mut Driver)) {
+        let mut driver = self.lock();
+        if driver.stopped {
+            return;
+        }
+        step(&mut driver);
+        self.settle(driver, caller);
+    }
+
+    /// After a step: sets the gauges, lets go of the lock and sees to the
+    /// queued actions: runs them here (`Free`), hands them to the helper
+    /// (`Engine`), or leaves them to the thread already running them.
+    fn settle(&self, mut driver: MutexGuard<'_, Driver>, caller: Caller) {
+        driver.gauges();
+        if driver.draining || driver.actions.is_empty() {
+            return;
+        }
+        driver.draining = true;
+        drop(driver);
+        match caller {
+            Caller::Free => self.drain(),
+            Caller::Engine => {
+                let helper = self.helper.lock().unwrap_or_else(PoisonError::into_inner);
+                let _ = helper.send(Wake::Drain);
+            }
+        }
+    }
+
+    /// Runs the queued actions, in order, until none is left; the caller
+    /// set `draining`, and this clears it.
+    fn drain(&self) {
+        loop {
+            let actions = {
+                let mut driver = self.lock();
+                if driver.actions.is_empty() {
+                    driver.draining = false;
+                    return;
+                }
+                std::mem::take(&mut driver.actions)
+            };
+            for action in actions {
+                action.run();
+            }
+        }
+    }
+
+    /// The helper thread: runs the actions of engine calls, until stopped.
+    pub(crate) fn helper(&self, wakes: Receiver<Wake>) {
+        while let Ok(Wake::Drain) = wakes.recv() {
+            self.drain();
+        }
+    }
+
+    pub(crate) fn attach(
+        &self,
         id: u64,
-        attach: Box<Attach>,
+        attach: &Attach,
         port: ConvPort,
         alias: String,
         addr: std::net::SocketAddr,
-    },
-    Send(u64, Flow),
-    Close(u64, bool),
-    Connected(LinkId),
-    Received(LinkId, Vec<u8>),
-    Closed(LinkId, Option<io::Error>),
-    Disconnect(String),
-    Stop,
+    ) {
+        self.step(Caller::Engine, |d| d.attach(id, attach, port, alias, addr));
+    }
+
+    pub(crate) fn connected(&self, link: LinkId) {
+        self.step(Caller::Free, |d| d.connected(link));
+    }
+
+    pub(crate) fn closed(&self, link: LinkId, error: Option<io::Error>) {
+        self.step(Caller::Free, |d| d.closed(link, error));
+    }
+
+    /// Closes the link to `alias`, if there is one.
+    pub(crate) fn disconnect(&self, alias: &str) {
+        self.step(Caller::Free, |d| {
+            if let Some(&link) = d.out_links.get(alias) {
+                d.backend.close(link);
+            }
+        });
+    }
+
+    /// Stops the driver: every later event and call is ignored; the links
+    /// are closed. Conversations are not told (the node is going away).
+    pub(crate) fn stop(&self) {
+        let (links, convs) = {
+            let mut driver = self.lock();
+            driver.stopped = true;
+            for &link in driver.links.keys() {
+                driver.backend.close(link);
+            }
+            driver.out_links.clear();
+            let taken = (
+                std::mem::take(&mut driver.links),
+                std::mem::take(&mut driver.convs),
+            );
+            driver.gauges();
+            taken
+        };
+        drop((links, convs));
+        let helper = self.helper.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = helper.send(Wake::Stop);
+    }
+
+    /// Bytes arrived on `link`: its PIUs, one after the other. An attach
+    /// lets go of the lock for [`Node::incoming_attach`] (see the module
+    /// docs).
+    pub(crate) fn received(&self, link_id: LinkId, data: &[u8]) {
+        let mut driver = self.lock();
+        if driver.stopped {
+            return;
+        }
+        for piu in driver.split(link_id, data) {
+            if !driver.links.contains_key(&link_id) {
+                break;
+            }
+            let Some((sid, events)) = driver.piu(link_id, &piu) else {
+                continue;
+            };
+            for event in events {
+                let Event::Attach(wa) = event else {
+                    driver.event(link_id, sid, event);
+                    continue;
+                };
+                let Some((id, attach)) = driver.begin_attach(link_id, sid, wa) else {
+                    continue;
+                };
+                // What earlier PIUs had for the engine goes first.
+                let drain = !driver.draining && !driver.actions.is_empty();
+                driver.draining |= drain;
+                driver.gauges();
+                let handle = Arc::new(ConvSession {
+                    id,
+                    shared: driver.me.clone(),
+                });
+                drop(driver);
+                if drain {
+                    self.drain();
+                }
+                let result = self.engine.incoming_attach(attach, handle);
+                driver = self.lock();
+                if driver.stopped {
+                    return;
+                }
+                driver.end_attach(link_id, sid, id, result);
+            }
+        }
+        self.settle(driver, Caller::Free);
+    }
 }
 
 /// The engine's handle on one conversation's session (both sides).
 pub(crate) struct ConvSession {
     pub id: u64,
-    pub tx: Sender<Cmd>,
+    pub shared: Weak<Shared>,
 }
 
 impl Session for ConvSession {
     fn send(&self, flow: Flow) {
-        let _ = self.tx.send(Cmd::Send(self.id, flow));
+        if let Some(shared) = self.shared.upgrade() {
+            shared.step(Caller::Engine, |d| d.send(self.id, flow));
+        }
     }
 
     fn close(&self, abort: bool) {
-        let _ = self.tx.send(Cmd::Close(self.id, abort));
+        if let Some(shared) = self.shared.upgrade() {
+            shared.step(Caller::Engine, |d| d.close(self.id, abort));
+        }
     }
 }
 
@@ -68,7 +283,8 @@ struct Pending {
 }
 
 struct Conv {
-    port: ConvPort,
+    /// `None` while [`Node::incoming_attach`] runs for it.
+    port: Option<ConvPort>,
     /// The session carrying its bracket.
     at: Option<(LinkId, u16)>,
     /// Initiator side, before the bracket began.
@@ -89,11 +305,18 @@ pub(crate) struct Driver {
     pub backend: Arc<dyn Backend>,
     pub config: NodeConfig,
     pub stats: Arc<NodeStats>,
-    pub tx: Sender<Cmd>,
     pub next_id: Arc<AtomicU64>,
     pub links: HashMap<LinkId, Link>,
     pub out_links: HashMap<String, LinkId>,
     convs: HashMap<u64, Conv>,
+    /// This driver's [`Shared`], for the sessions of incoming attaches.
+    me: Weak<Shared>,
+    /// What the steps have for the engine, in order (see the module docs).
+    actions: Vec<Action>,
+    /// A thread is running `actions`.
+    draining: bool,
+    /// The node is gone: ignore everything.
+    stopped: bool,
 }
 
 fn trim(field: &[u8]) -> &[u8] {
@@ -147,8 +370,8 @@ impl Driver {
         backend: Arc<dyn Backend>,
         config: NodeConfig,
         stats: Arc<NodeStats>,
-        tx: Sender<Cmd>,
         next_id: Arc<AtomicU64>,
+        me: Weak<Shared>,
     ) -> Self {
         Self {
             lu,
@@ -156,43 +379,30 @@ impl Driver {
             backend,
             config,
             stats,
-            tx,
             next_id,
             links: HashMap::new(),
             out_links: HashMap::new(),
             convs: HashMap::new(),
+            me,
+            actions: Vec::new(),
+            draining: false,
+            stopped: false,
         }
     }
 
-    pub(crate) fn run(mut self, rx: Receiver<Cmd>) {
-        while let Ok(cmd) = rx.recv() {
-            match cmd {
-                Cmd::Attach {
-                    id,
-                    attach,
-                    port,
-                    alias,
-                    addr,
-                } => self.attach(id, &attach, port, alias, addr),
-                Cmd::Send(id, flow) => self.send(id, flow),
-                Cmd::Close(id, abort) => self.close(id, abort),
-                Cmd::Connected(link) => self.connected(link),
-                Cmd::Received(link, data) => self.received(link, &data),
-                Cmd::Closed(link, error) => self.closed(link, error),
-                Cmd::Disconnect(alias) => {
-                    if let Some(&link) = self.out_links.get(&alias) {
-                        self.backend.close(link);
-                    }
-                }
-                Cmd::Stop => break,
-            }
-            let (convs, links) = (self.convs.len() as u64, self.links.len() as u64);
-            self.stats.conversations.store(convs, Ordering::Release);
-            self.stats.links.store(links, Ordering::Release);
-        }
-        for &link in self.links.keys() {
-            self.backend.close(link);
-        }
+    /// Sets the gauges (after each step).
+    fn gauges(&self) {
+        let (convs, links) = (self.convs.len() as u64, self.links.len() as u64);
+        self.stats.conversations.store(convs, Ordering::Release);
+        self.stats.links.store(links, Ordering::Release);
+    }
+
+    fn deliver(&mut self, port: ConvPort, flow: Flow) {
+        self.actions.push(Action::Deliver(port, flow));
+    }
+
+    fn tell(&mut self, port: ConvPort, primary: PrimaryRc, secondary: SecondaryRc) {
+        self.actions.push(Action::Fail(port, primary, secondary));
     }
 
     fn max_ru(&self) -> usize {
@@ -234,8 +444,8 @@ impl Driver {
         };
         if conv.closing {
             self.convs.remove(&id);
-        } else {
-            conv.port.clone().fail(primary, secondary);
+        } else if let Some(port) = conv.port.clone() {
+            self.tell(port, primary, secondary);
         }
     }
 
@@ -248,7 +458,8 @@ impl Driver {
         addr: std::net::SocketAddr,
     ) {
         let Some(wire_attach) = to_wire(attach) else {
-            port.fail(
+            self.tell(
+                port,
                 PrimaryRc::ALLOCATION_ERROR,
                 SecondaryRc::TP_NAME_NOT_RECOGNIZED,
             );
@@ -267,7 +478,8 @@ impl Driver {
                 }
                 Err(e) => {
                     eprintln!("appc-io node {}: connect to {addr}: {e}", self.lu);
-                    port.fail(
+                    self.tell(
+                        port,
                         PrimaryRc::ALLOCATION_ERROR,
                         SecondaryRc::ALLOCATION_FAILURE_RETRY,
                     );
@@ -278,7 +490,7 @@ impl Driver {
         self.convs.insert(
             id,
             Conv {
-                port,
+                port: Some(port),
                 at: None,
                 pending: Some(Pending {
                     attach: wire_attach,
@@ -608,9 +820,11 @@ impl Driver {
         self.stats.links_closed.fetch_add(1, Ordering::Release);
     }
 
-    fn received(&mut self, link_id: LinkId, data: &[u8]) {
+    /// The complete PIUs `data` ends on `link_id` (none once its framing
+    /// broke: the link is closed then).
+    fn split(&mut self, link_id: LinkId, data: &[u8]) -> Vec<Vec<u8>> {
         let Some(link) = self.links.get_mut(&link_id) else {
-            return;
+            return Vec::new();
         };
         match link.split.push(data) {
             Err(len) => {
@@ -621,19 +835,15 @@ impl Driver {
                 self.stats.violations.fetch_add(1, Ordering::Relaxed);
                 link.failure = PrimaryRc::CONV_FAILURE_NO_RETRY;
                 self.backend.close(link_id);
+                Vec::new()
             }
-            Ok(pius) => {
-                for piu in pius {
-                    if !self.links.contains_key(&link_id) {
-                        return;
-                    }
-                    self.piu(link_id, &piu);
-                }
-            }
+            Ok(pius) => pius,
         }
     }
 
-    fn piu(&mut self, link_id: LinkId, piu: &[u8]) {
+    /// Handles one PIU; returns the events of the session it was for, if
+    /// any, for [`Driver::event`] (the caller sees to attaches).
+    fn piu(&mut self, link_id: LinkId, piu: &[u8]) -> Option<(u16, Vec<Event>)> {
         let frame = match Frame::decode_piu(piu) {
             Ok(frame) => frame,
             Err(e) => {
@@ -656,43 +866,46 @@ impl Driver {
                         self.lu, link_id.0
                     );
                 }
-                return;
+                return None;
             }
         };
         let lfsid = frame.th.lfsid();
         let sid = u16::from_be_bytes([lfsid.sidh, lfsid.sidl]);
         if lfsid.odai {
             eprintln!("appc-io node {}: PIU with ODAI 1 dropped", self.lu);
-            return;
+            return None;
         }
         match frame.rh {
             Rh::Request(req) if req.category == RuCategory::Sc => {
-                self.session_control(link_id, sid, &frame)
+                self.session_control(link_id, sid, &frame);
+                None
             }
             Rh::Response(rsp) if rsp.category == RuCategory::Sc => {
-                self.bind_response(link_id, sid, rsp.rti, &frame)
+                self.bind_response(link_id, sid, rsp.rti, &frame);
+                None
             }
             _ => {
-                let Some(sess) = self
+                let sess = self
                     .links
                     .get_mut(&link_id)
-                    .and_then(|l| l.sessions.get_mut(&sid))
-                else {
-                    return;
-                };
+                    .and_then(|l| l.sessions.get_mut(&sid))?;
                 if !sess.bound {
                     let v = Violation {
                         sense: Sense::FUNCTION_NOT_SUPPORTED,
                         what: "traffic before BIND response",
                     };
-                    return self.violate(link_id, sid, v);
+                    self.violate(link_id, sid, v);
+                    return None;
                 }
                 let (mut out, mut events) = (Vec::new(), Vec::new());
                 let result = sess.hs.receive(&frame, &mut out, &mut events);
                 self.write(link_id, out);
                 match result {
-                    Err(v) => self.violate(link_id, sid, v),
-                    Ok(()) => self.events(link_id, sid, events),
+                    Err(v) => {
+                        self.violate(link_id, sid, v);
+                        None
+                    }
+                    Ok(()) => Some((sid, events)),
                 }
             }
         }
@@ -859,90 +1072,128 @@ impl Driver {
         }
     }
 
-    fn events(&mut self, link_id: LinkId, sid: u16, events: Vec<Event>) {
-        for event in events {
-            let Some(sess) = self
-                .links
-                .get_mut(&link_id)
-                .and_then(|l| l.sessions.get_mut(&sid))
-            else {
-                return;
-            };
-            let conv = sess.conv;
-            let port = conv
-                .and_then(|id| self.convs.get(&id))
-                .map(|c| c.port.clone());
-            match event {
-                Event::Attach(wa) => {
-                    let attach = Attach {
-                        tp_name: match ebcdic::decode(&wa.tp_name) {
-                            Some(tp) => name(&tp),
-                            None => [0; 64],
-                        },
-                        mapped: wa.conversation_type == ConversationType::Mapped,
-                        sync_level: match wa.sync_level {
-                            SyncLevel::None => values::SYNC_NONE,
-                            SyncLevel::Confirm => values::SYNC_CONFIRM,
-                            SyncLevel::Syncpt => values::SYNC_SYNCPT,
-                        },
-                        lu_alias: sess.partner_lu,
-                        plu_alias: name(&self.lu),
-                        mode_name: sess.mode,
-                        user_id: wa
-                            .security
-                            .get(SecurityKind::UserId)
-                            .and_then(from_ebcdic::<10>)
-                            .unwrap_or([b' '; 10]),
-                        pip: wa.pip.map(|p| p.concat()).unwrap_or_default(),
-                    };
-                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                    let handle = Arc::new(ConvSession {
-                        id,
-                        tx: self.tx.clone(),
-                    });
-                    match self.engine.incoming_attach(attach, handle) {
-                        Ok(port) => {
-                            sess.conv = Some(id);
-                            self.convs.insert(
-                                id,
-                                Conv {
-                                    port,
-                                    at: Some((link_id, sid)),
-                                    pending: None,
-                                    link: None,
-                                    closing: false,
-                                },
-                            );
-                        }
-                        Err(sense) => {
-                            let mut out = Vec::new();
-                            sess.hs.reject(Sense(sense.0), &mut out);
-                            self.write(link_id, out);
-                        }
-                    }
+    /// An attach arrived on `sid`: enters its conversation (without a
+    /// port yet) and returns its id and the engine's attach, for
+    /// [`Node::incoming_attach`] and then [`Driver::end_attach`].
+    fn begin_attach(
+        &mut self,
+        link_id: LinkId,
+        sid: u16,
+        wa: wire::Attach,
+    ) -> Option<(u64, Attach)> {
+        let sess = self
+            .links
+            .get_mut(&link_id)
+            .and_then(|l| l.sessions.get_mut(&sid))?;
+        let attach = Attach {
+            tp_name: match ebcdic::decode(&wa.tp_name) {
+                Some(tp) => name(&tp),
+                None => [0; 64],
+            },
+            mapped: wa.conversation_type == ConversationType::Mapped,
+            sync_level: match wa.sync_level {
+                SyncLevel::None => values::SYNC_NONE,
+                SyncLevel::Confirm => values::SYNC_CONFIRM,
+                SyncLevel::Syncpt => values::SYNC_SYNCPT,
+            },
+            lu_alias: sess.partner_lu,
+            plu_alias: name(&self.lu),
+            mode_name: sess.mode,
+            user_id: wa
+                .security
+                .get(SecurityKind::UserId)
+                .and_then(from_ebcdic::<10>)
+                .unwrap_or([b' '; 10]),
+            pip: wa.pip.map(|p| p.concat()).unwrap_or_default(),
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // Entered now: once `incoming_attach` has routed it, the TP's verbs
+        // may reach the session before `end_attach` runs.
+        sess.conv = Some(id);
+        self.convs.insert(
+            id,
+            Conv {
+                port: None,
+                at: Some((link_id, sid)),
+                pending: None,
+                link: None,
+                closing: false,
+            },
+        );
+        Some((id, attach))
+    }
+
+    /// [`Node::incoming_attach`] answered for conversation `id` on `sid`.
+    fn end_attach(
+        &mut self,
+        link_id: LinkId,
+        sid: u16,
+        id: u64,
+        result: Result<ConvPort, SecondaryRc>,
+    ) {
+        match result {
+            Ok(port) => {
+                // Gone if the engine closed it meanwhile (which saw to
+                // its session).
+                if let Some(conv) = self.convs.get_mut(&id) {
+                    conv.port = Some(port);
                 }
-                Event::Flow(flow) => {
-                    if let Some(port) = port {
-                        port.deliver(flow);
-                    }
+            }
+            Err(sense) => {
+                // The engine never had its session: nothing else touched it.
+                self.convs.remove(&id);
+                let Some(sess) = self
+                    .links
+                    .get_mut(&link_id)
+                    .and_then(|l| l.sessions.get_mut(&sid))
+                    .filter(|s| s.conv == Some(id))
+                else {
+                    return;
+                };
+                sess.conv = None;
+                let mut out = Vec::new();
+                sess.hs.reject(Sense(sense.0), &mut out);
+                self.write(link_id, out);
+            }
+        }
+    }
+
+    /// One event of session `sid` other than an attach.
+    fn event(&mut self, link_id: LinkId, sid: u16, event: Event) {
+        let Some(sess) = self
+            .links
+            .get_mut(&link_id)
+            .and_then(|l| l.sessions.get_mut(&sid))
+        else {
+            return;
+        };
+        let conv = sess.conv;
+        let port = conv
+            .and_then(|id| self.convs.get(&id))
+            .and_then(|c| c.port.clone());
+        match event {
+            Event::Attach(_) => {}
+            Event::Flow(flow) => {
+                if let Some(port) = port {
+                    self.deliver(port, flow);
                 }
-                Event::Rejected(sense) => {
-                    if let Some(port) = port {
-                        port.fail(PrimaryRc::ALLOCATION_ERROR, SecondaryRc(sense.0));
-                    }
+            }
+            Event::Rejected(sense) => {
+                if let Some(port) = port {
+                    self.tell(port, PrimaryRc::ALLOCATION_ERROR, SecondaryRc(sense.0));
                 }
-                Event::EndedMeanwhile => {
-                    if let Some(port) = port {
-                        port.fail(PrimaryRc::DEALLOC_NORMAL, SecondaryRc(0));
-                    }
+            }
+            Event::EndedMeanwhile => {
+                if let Some(port) = port {
+                    self.tell(port, PrimaryRc::DEALLOC_NORMAL, SecondaryRc(0));
                 }
-                Event::BracketEnded => {
-                    sess.conv = None;
-                    if let Some(id) = conv {
-                        self.detach(id);
-                    }
-                    self.release(link_id, sid);
+            }
+            Event::BracketEnded => {
+                sess.conv = None;
+                if let Some(id) = conv {
+                    self.detach(id);
                 }
+                self.release(link_id, sid);
             }
         }
     }

@@ -36,15 +36,29 @@
 //! the backend's send queue, and per session by
 //! [`NodeConfig::max_session_buffer`] (a mapped record being reassembled,
 //! flows queued before the session is active). Not bounded here: the
-//! channels into the driver thread (bytes the backend read, flows the
-//! engine sent) hold whatever the driver has not reached yet, and data
-//! delivered to a conversation waits in the engine until its TP receives
-//! it; there is no session-level pacing to push back on the partner.
+//! driver's queue of deliveries to the engine holds what its runner has
+//! not reached yet, and data delivered to a conversation waits in the
+//! engine until its TP receives it; there is no session-level pacing to
+//! push back on the partner.
 //!
 //! # Threads
 //!
-//! One driver thread per node owns all of it (`driver.rs`); engine session
-//! calls and backend events only post to it.
+//! The node's state (links, sessions, pools: `driver.rs`) sits behind one
+//! mutex, the driver lock, and each event runs its step inline on the
+//! thread that has it: an engine session call ([`Session::send`] /
+//! [`Session::close`], [`Partner::attach`]) on the TP's thread, which holds
+//! that conversation's lock (lock order: conversation → driver, never the
+//! reverse); a backend event on the reactor thread, which holds no engine
+//! lock. No step calls into the engine while it holds the driver lock: its
+//! deliveries and failures ([`ConvPort`]) join one FIFO queue, run after
+//! the lock is let go by one thread at a time — the reactor thread whose
+//! step queued them, or for an engine call (which must not re-enter the
+//! engine) the node's helper thread, its only thread — so the engine sees
+//! them in the order the steps made them. [`Node::incoming_attach`] is
+//! called by the reactor thread with the driver lock let go and the new
+//! conversation already entered, before the link's next event. Per link,
+//! order is the backend's (one thread at a time); per conversation, the
+//! TP's calls are ordered by its lock.
 
 mod config;
 mod driver;
@@ -54,15 +68,15 @@ mod protocol;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{channel, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::channel;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::{self, JoinHandle};
 
 pub use config::NodeConfig;
 
 use crate::backend::{self, Backend, Events, Kind, LinkId};
 use crate::engine::appc::{Attach, ConvPort, Node, Partner, Session};
-use driver::{Cmd, ConvSession, Driver};
+use driver::{ConvSession, Driver, Shared};
 
 /// Counters, for tests and monitoring.
 #[derive(Debug, Default)]
@@ -112,12 +126,12 @@ impl NodeStats {
 /// A local LU on TCP. Dropping it stops its driver and closes its links.
 pub struct TcpNode {
     lu: String,
-    tx: Sender<Cmd>,
+    shared: Arc<Shared>,
     backend: Arc<dyn Backend>,
     engine: Node,
     next_id: Arc<AtomicU64>,
     stats: Arc<NodeStats>,
-    driver: Mutex<Option<JoinHandle<()>>>,
+    helper: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for TcpNode {
@@ -129,28 +143,33 @@ impl std::fmt::Debug for TcpNode {
     }
 }
 
-/// Backend events, posted to the driver.
-struct ToDriver(Mutex<Sender<Cmd>>);
+/// Backend events, run on the driver (set once the driver exists; a
+/// `Weak`, as the driver owns the backend).
+struct ToDriver(OnceLock<Weak<Shared>>);
 
 impl ToDriver {
-    fn post(&self, cmd: Cmd) {
-        if let Ok(tx) = self.0.lock() {
-            let _ = tx.send(cmd);
-        }
+    fn shared(&self) -> Option<Arc<Shared>> {
+        self.0.get()?.upgrade()
     }
 }
 
 impl Events for ToDriver {
     fn connected(&self, link: LinkId, _peer: SocketAddr) {
-        self.post(Cmd::Connected(link));
+        if let Some(shared) = self.shared() {
+            shared.connected(link);
+        }
     }
 
     fn received(&self, link: LinkId, data: &[u8]) {
-        self.post(Cmd::Received(link, data.to_vec()));
+        if let Some(shared) = self.shared() {
+            shared.received(link, data);
+        }
     }
 
     fn closed(&self, link: LinkId, error: Option<io::Error>) {
-        self.post(Cmd::Closed(link, error));
+        if let Some(shared) = self.shared() {
+            shared.closed(link, error);
+        }
     }
 }
 
@@ -158,23 +177,19 @@ impl Events for ToDriver {
 struct TcpPartner {
     alias: String,
     addr: SocketAddr,
-    tx: Sender<Cmd>,
+    shared: Weak<Shared>,
     next_id: Arc<AtomicU64>,
 }
 
 impl Partner for TcpPartner {
     fn attach(&self, attach: &Attach, port: ConvPort) -> Arc<dyn Session> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let _ = self.tx.send(Cmd::Attach {
-            id,
-            attach: Box::new(attach.clone()),
-            port,
-            alias: self.alias.clone(),
-            addr: self.addr,
-        });
+        if let Some(shared) = self.shared.upgrade() {
+            shared.attach(id, attach, port, self.alias.clone(), self.addr);
+        }
         Arc::new(ConvSession {
             id,
-            tx: self.tx.clone(),
+            shared: self.shared.clone(),
         })
     }
 }
@@ -195,34 +210,38 @@ impl TcpNode {
                 format!("{lu_name:?} is not an LU name"),
             ));
         }
-        let (tx, rx) = channel();
-        let backend = backend::start(
-            kind,
-            Arc::new(ToDriver(Mutex::new(tx.clone()))),
-            config.backend.clone(),
-        )?;
+        let events = Arc::new(ToDriver(OnceLock::new()));
+        let backend = backend::start(kind, events.clone(), config.backend.clone())?;
         let next_id = Arc::new(AtomicU64::new(1));
         let stats = Arc::new(NodeStats::default());
-        let driver = Driver::new(
-            lu_name.to_owned(),
-            engine.clone(),
-            Arc::clone(&backend),
-            config,
-            Arc::clone(&stats),
-            tx.clone(),
-            Arc::clone(&next_id),
+        let (wake, wakes) = channel();
+        let shared = Shared::new(
+            |me| {
+                Driver::new(
+                    lu_name.to_owned(),
+                    engine.clone(),
+                    Arc::clone(&backend),
+                    config,
+                    Arc::clone(&stats),
+                    Arc::clone(&next_id),
+                    me,
+                )
+            },
+            wake,
         );
+        let _ = events.0.set(Arc::downgrade(&shared));
+        let helper = Arc::clone(&shared);
         let thread = thread::Builder::new()
             .name(format!("appc-node-{lu_name}"))
-            .spawn(move || driver.run(rx))?;
+            .spawn(move || helper.helper(wakes))?;
         Ok(TcpNode {
             lu: lu_name.to_owned(),
-            tx,
+            shared,
             backend,
             engine,
             next_id,
             stats,
-            driver: Mutex::new(Some(thread)),
+            helper: Mutex::new(Some(thread)),
         })
     }
 
@@ -250,7 +269,7 @@ impl TcpNode {
             Arc::new(TcpPartner {
                 alias: plu_alias.to_owned(),
                 addr,
-                tx: self.tx.clone(),
+                shared: Arc::downgrade(&self.shared),
                 next_id: Arc::clone(&self.next_id),
             }),
         );
@@ -259,7 +278,7 @@ impl TcpNode {
     /// Closes the link to `plu_alias` abruptly (as a link loss would): its
     /// conversations fail with `CONV_FAILURE_RETRY`.
     pub fn disconnect(&self, plu_alias: &str) {
-        let _ = self.tx.send(Cmd::Disconnect(plu_alias.to_owned()));
+        self.shared.disconnect(plu_alias);
     }
 
     /// The node's counters.
@@ -270,8 +289,8 @@ impl TcpNode {
 
 impl Drop for TcpNode {
     fn drop(&mut self) {
-        let _ = self.tx.send(Cmd::Stop);
-        if let Some(thread) = self.driver.lock().ok().and_then(|mut t| t.take()) {
+        self.shared.stop();
+        if let Some(thread) = self.helper.lock().ok().and_then(|mut t| t.take()) {
             let _ = thread.join();
         }
     }
