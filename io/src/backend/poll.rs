@@ -2,24 +2,35 @@
 //! set up (seccomp in containers, old kernels), and the reference the
 //! io_uring backend is tested against.
 //!
-//! One reactor thread owns every socket ([`Config::threads`] is ignored:
-//! readiness I/O copies through one reusable 64 KiB read buffer and gains
-//! little from more threads at the link counts a node has). Caller threads
-//! reach it through a [`Mailbox`] and a `mio::Waker`. Readiness is
-//! edge-triggered, so a readable link is read until `WouldBlock` and a
-//! writable one written until its queue is empty or the socket is full.
-//! Writes go one queued buffer per `send(2)` (std uses `MSG_NOSIGNAL`, so a
-//! reset peer cannot raise `SIGPIPE`, which `writev` would).
+//! One reactor thread watches every socket and reads them
+//! ([`Config::threads`] is ignored: readiness I/O copies through one
+//! reusable 64 KiB read buffer and gains little from more threads at the
+//! link counts a node has). Caller threads reach it through a [`Mailbox`]
+//! and a `mio::Waker`. Readiness is edge-triggered, so a readable link is
+//! read until `WouldBlock` and a writable one written until its queue is
+//! empty or the socket is full.
+//!
+//! Sending does not go through the reactor unless it must: a link's socket
+//! and send queue are shared ([`Conn`], the queue behind its own mutex), and
+//! `send` on a link whose queue is empty (and whose connect is done) writes
+//! on the caller's thread. Only what the socket does not take is queued,
+//! and the reactor woken to go on with it (then on writability); while the
+//! queue holds bytes, `send` appends, so order is kept. Writes go one queued
+//! buffer per `send(2)` (std uses `MSG_NOSIGNAL`, so a reset peer cannot
+//! raise `SIGPIPE`, which `writev` would); a write error is left for the
+//! reactor to find and report.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Interest, Poll, Token, Waker};
+use mio::unix::SourceFd;
+use mio::{Interest, Poll, Registry, Token, Waker};
 
 use super::links::split;
 use super::mailbox::Mailbox;
@@ -36,15 +47,90 @@ const READ_BUFFER: usize = 64 * 1024;
 enum Request {
     /// Register a bound, non-blocking listener.
     Listen(std::net::TcpListener),
-    Connect(LinkId, SocketAddr),
-    Send(LinkId, Vec<u8>),
+    /// Watch a link whose connect started (its [`Conn`] is shared already).
+    Connect(Arc<Conn>, SocketAddr),
+    /// A connect that failed at once: report it.
+    Failed(LinkId, io::Error),
+    /// A caller left bytes in the link's queue.
+    Flush(LinkId),
     Close(LinkId),
+}
+
+/// A link's socket and send queue, shared by the reactor and `send`.
+#[derive(Debug)]
+struct Conn {
+    id: LinkId,
+    stream: TcpStream,
+    out: Mutex<Out>,
+}
+
+#[derive(Debug)]
+struct Out {
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of `queue.front()` already written.
+    head: usize,
+    /// The connect has not completed: bytes wait in the queue.
+    connecting: bool,
+    /// The reactor closed the link: nothing more is written.
+    closed: bool,
+}
+
+impl Conn {
+    fn new(id: LinkId, stream: TcpStream, connecting: bool) -> Self {
+        Self {
+            id,
+            stream,
+            out: Mutex::new(Out {
+                queue: VecDeque::new(),
+                head: 0,
+                connecting,
+                closed: false,
+            }),
+        }
+    }
+
+    fn out(&self) -> MutexGuard<'_, Out> {
+        // Consistent after every statement.
+        self.out.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the queue until it is empty or the socket is full; the
+    /// caller holds `out`. An error is returned for the reactor to report.
+    fn flush(&self, out: &mut Out, links: &super::links::Links) -> io::Result<()> {
+        if out.connecting || out.closed {
+            return Ok(());
+        }
+        while let Some(front) = out.queue.front() {
+            match (&self.stream).write(&front[out.head..]) {
+                Ok(n) => {
+                    links.sent(self.id, n);
+                    out.head += n;
+                    if out.head == front.len() {
+                        out.queue.pop_front();
+                        out.head = 0;
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The links' [`Conn`]s by slot index, for `send`.
+type Conns = Mutex<HashMap<u32, Arc<Conn>>>;
+
+fn conns(conns: &Conns) -> MutexGuard<'_, HashMap<u32, Arc<Conn>>> {
+    conns.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The handle returned by [`start`].
 #[derive(Debug)]
 struct PollBackend {
     sink: Arc<Sink>,
+    conns: Arc<Conns>,
     mailbox: Arc<Mailbox<Request>>,
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
@@ -56,9 +142,11 @@ pub(crate) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<d
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let sink = Arc::new(Sink::new(events, config.max_queued_bytes));
     let mailbox = Arc::new(Mailbox::new());
+    let conns = Arc::new(Mutex::new(HashMap::new()));
     let reactor = Reactor {
         poll,
         sink: Arc::clone(&sink),
+        conns: Arc::clone(&conns),
         mailbox: Arc::clone(&mailbox),
         listeners: Vec::new(),
         links: HashMap::new(),
@@ -69,6 +157,7 @@ pub(crate) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<d
         .spawn(move || reactor.run())?;
     Ok(Arc::new(PollBackend {
         sink,
+        conns,
         mailbox,
         waker,
         thread: Some(thread),
@@ -99,14 +188,48 @@ impl Backend for PollBackend {
 
     fn connect(&self, addr: SocketAddr) -> io::Result<LinkId> {
         let link = self.sink.links.open(0);
-        self.post(Request::Connect(link, addr));
+        match TcpStream::connect(addr) {
+            Ok(stream) => {
+                // Shared before any `send` can name the link.
+                let conn = Arc::new(Conn::new(link, stream, true));
+                conns(&self.conns).insert(split(link).0, Arc::clone(&conn));
+                self.post(Request::Connect(conn, addr));
+            }
+            Err(error) => self.post(Request::Failed(link, error)),
+        }
         Ok(link)
     }
 
     fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()> {
         self.sink.links.admit(link, bytes.len())?;
-        if !bytes.is_empty() {
-            self.post(Request::Send(link, bytes));
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let conn = conns(&self.conns)
+            .get(&split(link).0)
+            .filter(|conn| conn.id == link)
+            .cloned();
+        // No conn: the reactor closed the link meanwhile.
+        let Some(conn) = conn else {
+            return Ok(());
+        };
+        let mut out = conn.out();
+        if out.closed {
+            return Ok(());
+        }
+        let inline = out.queue.is_empty() && !out.connecting;
+        out.queue.push_back(bytes);
+        if !inline {
+            // Behind bytes the reactor writes on writability, or once
+            // connected.
+            return Ok(());
+        }
+        let result = conn.flush(&mut out, &self.sink.links);
+        let rest = !out.queue.is_empty();
+        drop(out);
+        if rest || result.is_err() {
+            // The socket is full (or failed): the reactor goes on with it.
+            self.post(Request::Flush(link));
         }
         Ok(())
     }
@@ -130,18 +253,25 @@ impl Drop for PollBackend {
 #[derive(Debug)]
 struct Link {
     id: LinkId,
-    stream: TcpStream,
+    conn: Arc<Conn>,
     /// `Some(addr)` until an outgoing connect completes.
     connecting: Option<SocketAddr>,
-    queue: VecDeque<Vec<u8>>,
-    /// Bytes of `queue.front()` already written.
-    head: usize,
+}
+
+fn watch(registry: &Registry, conn: &Conn, token: Token) -> io::Result<()> {
+    let fd = conn.stream.as_raw_fd();
+    registry.register(
+        &mut SourceFd(&fd),
+        token,
+        Interest::READABLE | Interest::WRITABLE,
+    )
 }
 
 #[derive(Debug)]
 struct Reactor {
     poll: Poll,
     sink: Arc<Sink>,
+    conns: Arc<Conns>,
     mailbox: Arc<Mailbox<Request>>,
     listeners: Vec<TcpListener>,
     /// Keyed by slot index (the link's token).
@@ -194,19 +324,29 @@ impl Reactor {
                     Err(error) => eprintln!("appc-io: epoll cannot watch a listener: {error}"),
                 }
             }
-            Request::Connect(id, addr) => match self.start_connect(id, addr) {
-                Ok(link) => {
-                    self.links.insert(split(id).0, link);
-                }
-                Err(error) => self.sink.closed(id, Some(error)),
-            },
-            Request::Send(id, bytes) => {
-                let index = split(id).0;
-                if let Some(link) = self.links.get_mut(&index).filter(|link| link.id == id) {
-                    link.queue.push_back(bytes);
-                    if link.connecting.is_none() {
-                        self.flush(index);
+            Request::Connect(conn, addr) => {
+                let (id, index) = (conn.id, split(conn.id).0);
+                match watch(self.poll.registry(), &conn, Token(index as usize)) {
+                    Ok(()) => {
+                        let link = Link {
+                            id,
+                            conn,
+                            connecting: Some(addr),
+                        };
+                        self.links.insert(index, link);
                     }
+                    Err(error) => {
+                        conns(&self.conns).remove(&index);
+                        conn.out().closed = true;
+                        self.sink.closed(id, Some(error));
+                    }
+                }
+            }
+            Request::Failed(id, error) => self.sink.closed(id, Some(error)),
+            Request::Flush(id) => {
+                let index = split(id).0;
+                if self.links.get(&index).is_some_and(|link| link.id == id) {
+                    self.flush(index);
                 }
             }
             Request::Close(id) => {
@@ -218,25 +358,9 @@ impl Reactor {
         }
     }
 
-    fn start_connect(&self, id: LinkId, addr: SocketAddr) -> io::Result<Link> {
-        let mut stream = TcpStream::connect(addr)?;
-        self.poll.registry().register(
-            &mut stream,
-            Token(split(id).0 as usize),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-        Ok(Link {
-            id,
-            stream,
-            connecting: Some(addr),
-            queue: VecDeque::new(),
-            head: 0,
-        })
-    }
-
     fn accept(&mut self, listener: usize) {
         loop {
-            let (mut stream, peer) = match self.listeners[listener].accept() {
+            let (stream, peer) = match self.listeners[listener].accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
@@ -250,24 +374,19 @@ impl Reactor {
             let id = self.sink.links.open(0);
             let index = split(id).0;
             let _ = stream.set_nodelay(true);
-            let registered = self.poll.registry().register(
-                &mut stream,
-                Token(index as usize),
-                Interest::READABLE | Interest::WRITABLE,
-            );
-            if registered.is_err() {
+            let conn = Arc::new(Conn::new(id, stream, false));
+            if watch(self.poll.registry(), &conn, Token(index as usize)).is_err() {
                 // Never announced, so no event is owed for it.
                 self.sink.links.release(id);
                 continue;
             }
+            conns(&self.conns).insert(index, Arc::clone(&conn));
             self.links.insert(
                 index,
                 Link {
                     id,
-                    stream,
+                    conn,
                     connecting: None,
-                    queue: VecDeque::new(),
-                    head: 0,
                 },
             );
             self.sink.connected(id, peer);
@@ -281,14 +400,17 @@ impl Reactor {
         if link.connecting.is_some() {
             // The outcome of a non-blocking connect shows as writability
             // (or an error); `peer_addr` tells success from a spurious wake.
-            match link.stream.take_error() {
+            match link.conn.stream.take_error() {
                 Ok(None) => {}
                 Ok(Some(error)) | Err(error) => return self.finish(index, Some(error)),
             }
-            match link.stream.peer_addr() {
+            match link.conn.stream.peer_addr() {
                 Ok(peer) => {
                     link.connecting = None;
-                    let _ = link.stream.set_nodelay(true);
+                    let _ = link.conn.stream.set_nodelay(true);
+                    // From now on `send` may write; what it queued meanwhile
+                    // goes out below (the socket is writable).
+                    link.conn.out().connecting = false;
                     let id = link.id;
                     self.sink.connected(id, peer);
                 }
@@ -312,7 +434,7 @@ impl Reactor {
                 return false;
             };
             let id = link.id;
-            match link.stream.read(&mut self.buffer) {
+            match (&link.conn.stream).read(&mut self.buffer) {
                 Ok(0) => {
                     self.finish(index, None);
                     return false;
@@ -336,30 +458,29 @@ impl Reactor {
 
     /// Writes queued bytes until the queue is empty or the socket is full.
     fn flush(&mut self, index: u32) {
-        let Some(link) = self.links.get_mut(&index) else {
+        let Some(link) = self.links.get(&index) else {
             return;
         };
-        while let Some(front) = link.queue.front() {
-            match link.stream.write(&front[link.head..]) {
-                Ok(n) => {
-                    self.sink.links.sent(link.id, n);
-                    link.head += n;
-                    if link.head == front.len() {
-                        link.queue.pop_front();
-                        link.head = 0;
-                    }
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return self.finish(index, Some(error)),
-            }
+        let conn = Arc::clone(&link.conn);
+        let result = conn.flush(&mut conn.out(), &self.sink.links);
+        if let Err(error) = result {
+            self.finish(index, Some(error));
         }
     }
 
     /// Closes the link and reports it, once: it leaves `links` here.
     fn finish(&mut self, index: u32, error: Option<io::Error>) {
-        if let Some(mut link) = self.links.remove(&index) {
-            let _ = self.poll.registry().deregister(&mut link.stream);
+        if let Some(link) = self.links.remove(&index) {
+            conns(&self.conns).remove(&index);
+            {
+                let mut out = link.conn.out();
+                out.closed = true;
+                out.queue.clear();
+            }
+            let fd = link.conn.stream.as_raw_fd();
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+            // The socket closes with the last `Arc` (a `send` may hold one
+            // for the length of a write that `closed` now refuses).
             let id = link.id;
             drop(link);
             self.sink.closed(id, error);
