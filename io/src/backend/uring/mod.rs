@@ -11,7 +11,14 @@
 //!
 //! Sends are plain `IORING_OP_SEND` with `MSG_NOSIGNAL` (not `SEND_ZC`: a
 //! node's sends are small RUs, where zero-copy's page pinning and second
-//! notification completion cost more than the copy).
+//! notification completion cost more than the copy). Before that, `send`
+//! tries the socket itself: a link's socket and send queue are shared
+//! ([`Conn`], the queue behind its own mutex), and a `send` on a connected
+//! link with nothing queued or in flight writes at once on the caller's
+//! thread (`send(2)` with `MSG_DONTWAIT`), so a request/response costs no
+//! wake-up of the reactor. Only what the socket does not take is queued,
+//! and the reactor asked to send it; while anything is queued or in flight
+//! `send` appends, so order is kept.
 //!
 //! This is the only module of the crate with `unsafe`: an op hands the
 //! kernel raw pointers that must stay valid until its final completion,
@@ -24,14 +31,18 @@ mod op;
 mod reactor;
 mod ring;
 
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use socket2::{Domain, SockRef, Socket, Type};
 use std::thread::{self, JoinHandle};
 
+use super::links::{split, Links};
 use super::mailbox::Mailbox;
 use super::sink::{join_reactors, Sink};
 use super::{Backend, Config, Events, LinkId};
@@ -42,9 +53,92 @@ use ring::Ring;
 #[derive(Debug)]
 enum Request {
     Listen(TcpListener),
-    Connect(LinkId, SocketAddr),
-    Send(LinkId, Vec<u8>),
+    /// Connect a link whose socket (unconnected) is shared already.
+    Connect(Arc<Conn>, SocketAddr),
+    /// A connect that failed at once: report it.
+    Failed(LinkId, io::Error),
+    /// A caller queued bytes: send them.
+    Flush(LinkId),
     Close(LinkId),
+}
+
+/// A link's socket and send queue, shared by its reactor and `send`.
+#[derive(Debug)]
+struct Conn {
+    id: LinkId,
+    socket: TcpStream,
+    out: Mutex<Out>,
+}
+
+#[derive(Debug, Default)]
+struct Out {
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of `queue.front()` already sent.
+    head: usize,
+    /// A `Send` op is in flight: the front of `queue` is the kernel's.
+    sending: bool,
+    /// Connected, and not closing: `send` may write itself.
+    ready: bool,
+    /// Closing: bytes sent now are dropped.
+    closing: bool,
+}
+
+impl Conn {
+    fn new(id: LinkId, socket: TcpStream, ready: bool) -> Self {
+        Self {
+            id,
+            socket,
+            out: Mutex::new(Out {
+                ready,
+                ..Out::default()
+            }),
+        }
+    }
+
+    fn out(&self) -> MutexGuard<'_, Out> {
+        // Consistent after every statement.
+        self.out.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `bytes` for the link: written at once if nothing is queued or in
+    /// flight, as far as the socket takes them without blocking; the rest
+    /// is queued. True if the reactor must be asked to send.
+    fn send(&self, bytes: Vec<u8>, links: &Links) -> bool {
+        let mut out = self.out();
+        if out.closing {
+            return false;
+        }
+        let mut written = 0;
+        if out.ready && !out.sending && out.queue.is_empty() {
+            let socket = SockRef::from(&self.socket);
+            while written < bytes.len() {
+                let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+                match socket.send_with_flags(&bytes[written..], flags) {
+                    Ok(n) => written += n,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    // Full, or failed: the reactor's send finds out which.
+                    Err(_) => break,
+                }
+            }
+            links.sent(self.id, written);
+            if written == bytes.len() {
+                return false;
+            }
+        }
+        out.queue.push_back(bytes);
+        if written > 0 {
+            out.head = written;
+        }
+        // In flight, or not connected yet: the reactor goes on by itself.
+        out.ready && !out.sending
+    }
+}
+
+/// The links' [`Conn`]s by slot index, for `send`.
+type Conns = Mutex<HashMap<u32, Arc<Conn>>>;
+
+fn conns(conns: &Conns) -> MutexGuard<'_, HashMap<u32, Arc<Conn>>> {
+    conns.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A caller's way to one reactor.
@@ -71,6 +165,7 @@ impl Shard {
 #[derive(Debug)]
 struct UringBackend {
     sink: Arc<Sink>,
+    conns: Arc<Conns>,
     shards: Vec<Shard>,
     next: AtomicUsize,
     threads: Vec<JoinHandle<()>>,
@@ -92,6 +187,7 @@ fn start_with(
         n => n,
     };
     let sink = Arc::new(Sink::new(events, config.max_queued_bytes));
+    let conns = Arc::new(Mutex::new(HashMap::new()));
     // Every ring is set up here, on the caller's thread, so that a failure
     // (seccomp, an old kernel) is returned and `Kind::Auto` can fall back.
     let mut reactors = Vec::with_capacity(count);
@@ -107,6 +203,7 @@ fn start_with(
             ring,
             features,
             Arc::clone(&sink),
+            Arc::clone(&conns),
             Arc::clone(&shard.mailbox),
             Arc::clone(&shard.doorbell),
         ));
@@ -114,6 +211,7 @@ fn start_with(
     }
     let mut backend = UringBackend {
         sink,
+        conns,
         shards,
         next: AtomicUsize::new(0),
         threads: Vec::with_capacity(count),
@@ -160,14 +258,32 @@ impl Backend for UringBackend {
     fn connect(&self, addr: SocketAddr) -> io::Result<LinkId> {
         let shard = self.pick();
         let link = self.sink.links.open(shard);
-        self.shards[shard].post(Request::Connect(link, addr));
+        match Socket::new(Domain::for_address(addr), Type::STREAM, None) {
+            Ok(socket) => {
+                let socket = TcpStream::from(socket);
+                let _ = socket.set_nodelay(true);
+                // Shared before any `send` can name the link.
+                let conn = Arc::new(Conn::new(link, socket, false));
+                conns(&self.conns).insert(split(link).0, Arc::clone(&conn));
+                self.shards[shard].post(Request::Connect(conn, addr));
+            }
+            Err(error) => self.shards[shard].post(Request::Failed(link, error)),
+        }
         Ok(link)
     }
 
     fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()> {
         let shard = self.sink.links.admit(link, bytes.len())?;
-        if !bytes.is_empty() {
-            self.shards[shard].post(Request::Send(link, bytes));
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let conn = conns(&self.conns)
+            .get(&split(link).0)
+            .filter(|conn| conn.id == link)
+            .cloned();
+        // No conn: the link was closed meanwhile.
+        if conn.is_some_and(|conn| conn.send(bytes, &self.sink.links)) {
+            self.shards[shard].post(Request::Flush(link));
         }
         Ok(())
     }
