@@ -10,20 +10,25 @@
 //! read until `WouldBlock` and a writable one written until its queue is
 //! empty or the socket is full.
 //!
-//! Sending does not go through the reactor unless it must: a link's socket
-//! and send queue are shared ([`Conn`], the queue behind its own mutex), and
-//! `send` on a link whose queue is empty (and whose connect is done) writes
-//! on the caller's thread. Only what the socket does not take is queued,
-//! and the reactor woken to go on with it (then on writability); while the
-//! queue holds bytes, `send` appends, so order is kept. Writes go one queued
-//! buffer per `send(2)` (std uses `MSG_NOSIGNAL`, so a reset peer cannot
-//! raise `SIGPIPE`, which `writev` would); a write error is left for the
+//! Sending goes through the reactor only when that costs no wake-up: a
+//! link's socket and send queue are shared ([`Conn`], the queue behind its
+//! own mutex), and `send` on a link whose queue is empty (and whose connect
+//! is done) writes on the caller's thread while the reactor sleeps in
+//! `epoll_wait`. Only what the socket does not take is queued, and the
+//! reactor woken to go on with it (then on writability). While the reactor
+//! is awake, `send` queues and asks it to write: it takes the bytes in its
+//! current round, merged with whatever else is queued by then (under load,
+//! fewer and larger writes). While the queue holds bytes, `send` appends,
+//! so order is kept. Writes go through `send(2)` (std uses `MSG_NOSIGNAL`,
+//! so a reset peer cannot raise `SIGPIPE`, which `writev` would), queued
+//! buffers merged up to [`COALESCE_LIMIT`]; a write error is left for the
 //! reactor to find and report.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
@@ -41,6 +46,8 @@ use super::{Backend, Config, Events, LinkId};
 const WAKER: Token = Token(usize::MAX);
 const LISTENER: usize = 1 << (usize::BITS - 1);
 const READ_BUFFER: usize = 64 * 1024;
+/// The most bytes one write merges from queued buffers.
+const COALESCE_LIMIT: usize = 256 << 10;
 
 /// A request from a caller thread.
 #[derive(Debug)]
@@ -100,7 +107,11 @@ impl Conn {
         if out.connecting || out.closed {
             return Ok(());
         }
-        while let Some(front) = out.queue.front() {
+        loop {
+            coalesce(&mut out.queue, out.head);
+            let Some(front) = out.queue.front() else {
+                return Ok(());
+            };
             match (&self.stream).write(&front[out.head..]) {
                 Ok(n) => {
                     links.sent(self.id, n);
@@ -115,8 +126,24 @@ impl Conn {
                 Err(error) => return Err(error),
             }
         }
-        Ok(())
     }
+}
+
+/// Merges the queued buffers at the front of `queue` into one (up to
+/// [`COALESCE_LIMIT`] bytes), unless the front one is part-written.
+fn coalesce(queue: &mut VecDeque<Vec<u8>>, head: usize) {
+    if head != 0 || queue.len() < 2 || queue[0].len() + queue[1].len() > COALESCE_LIMIT {
+        return;
+    }
+    let mut merged = queue.pop_front().unwrap_or_default();
+    while let Some(next) = queue.front() {
+        if merged.len() + next.len() > COALESCE_LIMIT {
+            break;
+        }
+        merged.extend_from_slice(next);
+        queue.pop_front();
+    }
+    queue.push_front(merged);
 }
 
 /// The links' [`Conn`]s by slot index, for `send`.
@@ -131,6 +158,8 @@ fn conns(conns: &Conns) -> MutexGuard<'_, HashMap<u32, Arc<Conn>>> {
 struct PollBackend {
     sink: Arc<Sink>,
     conns: Arc<Conns>,
+    /// The reactor is not in `epoll_wait` (a hint, for `send`).
+    awake: Arc<AtomicBool>,
     mailbox: Arc<Mailbox<Request>>,
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
@@ -143,10 +172,12 @@ pub(crate) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<d
     let sink = Arc::new(Sink::new(events, config.max_queued_bytes));
     let mailbox = Arc::new(Mailbox::new());
     let conns = Arc::new(Mutex::new(HashMap::new()));
+    let awake = Arc::new(AtomicBool::new(false));
     let reactor = Reactor {
         poll,
         sink: Arc::clone(&sink),
         conns: Arc::clone(&conns),
+        awake: Arc::clone(&awake),
         mailbox: Arc::clone(&mailbox),
         listeners: Vec::new(),
         links: HashMap::new(),
@@ -158,6 +189,7 @@ pub(crate) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<d
     Ok(Arc::new(PollBackend {
         sink,
         conns,
+        awake,
         mailbox,
         waker,
         thread: Some(thread),
@@ -217,11 +249,16 @@ impl Backend for PollBackend {
         if out.closed {
             return Ok(());
         }
-        let inline = out.queue.is_empty() && !out.connecting;
+        let idle = out.queue.is_empty() && !out.connecting;
         out.queue.push_back(bytes);
-        if !inline {
+        if !idle {
             // Behind bytes the reactor writes on writability, or once
             // connected.
+            return Ok(());
+        }
+        if self.awake.load(Ordering::Relaxed) {
+            drop(out);
+            self.post(Request::Flush(link));
             return Ok(());
         }
         let result = conn.flush(&mut out, &self.sink.links);
@@ -272,6 +309,7 @@ struct Reactor {
     poll: Poll,
     sink: Arc<Sink>,
     conns: Arc<Conns>,
+    awake: Arc<AtomicBool>,
     mailbox: Arc<Mailbox<Request>>,
     listeners: Vec<TcpListener>,
     /// Keyed by slot index (the link's token).
@@ -284,7 +322,10 @@ impl Reactor {
         let mut events = mio::Events::with_capacity(256);
         let mut requests = Vec::new();
         while !self.sink.is_stopped() {
-            if let Err(error) = self.poll.poll(&mut events, None) {
+            self.awake.store(false, Ordering::Relaxed);
+            let polled = self.poll.poll(&mut events, None);
+            self.awake.store(true, Ordering::Relaxed);
+            if let Err(error) = polled {
                 if error.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }

@@ -2,12 +2,18 @@
 //! pool of a node, run inline, under one mutex, on whichever thread has the
 //! event (see "Threads" in the module docs of `node`).
 //!
-//! * Engine session calls ([`ConvSession`], [`TcpPartner`](super)'s
-//!   attach) come with a conversation's lock held: they take the driver's
-//!   lock (conversation lock → driver lock, never the other way), run one
-//!   step and return. They never call into the engine.
+//! * Engine session calls ([`ConvSession`], the partner's attach) come with
+//!   a conversation's lock held. Each queues its step in the inbox, in call
+//!   order; the caller that finds the inbox idle runs it, and every step
+//!   queued meanwhile, under the driver lock (conversation lock → driver
+//!   lock, never the other way), a flat combiner: under load one thread
+//!   runs many steps, the others return at once. They never call into the
+//!   engine.
 //! * Backend events run their step on the reactor thread, which holds no
 //!   engine lock.
+//! * What steps write is collected per link and handed to the backend, one
+//!   `send` per link, before the driver lock is let go (so the bytes of one
+//!   holder go out before the next holder's).
 //! * A step never calls into the engine while it holds the driver's lock.
 //!   What it has for the engine ([`ConvPort::deliver`] / [`ConvPort::fail`])
 //!   it queues as an [`Action`]; the queue is run after the lock is let go,
@@ -75,9 +81,21 @@ enum Caller {
     Free,
 }
 
+/// An engine call's step, for whichever engine thread runs the inbox.
+type Step = Box<dyn FnOnce(&mut Driver) + Send>;
+
+/// Engine calls' steps waiting for the driver, and whether a thread is
+/// running them (see [`Shared::call`]).
+#[derive(Default)]
+struct Inbox {
+    steps: Vec<Step>,
+    busy: bool,
+}
+
 /// The driver and what runs it; see the module docs.
 pub(crate) struct Shared {
     driver: Mutex<Driver>,
+    inbox: Mutex<Inbox>,
     engine: Node,
     helper: Mutex<Sender<Wake>>,
 }
@@ -92,6 +110,7 @@ impl Shared {
             Shared {
                 engine: driver.engine.clone(),
                 driver: Mutex::new(driver),
+                inbox: Mutex::new(Inbox::default()),
                 helper: Mutex::new(helper),
             }
         })
@@ -101,6 +120,54 @@ impl Shared {
         // A panic inside a step leaves at worst one conversation or link
         // inconsistent; the others carry on.
         self.driver.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An engine call's step: queued in the inbox, in call order, and run
+    /// by whichever engine thread finds the inbox idle, with every step
+    /// queued meanwhile, under one hold of the driver lock (their writes
+    /// then go out as one `send` per link). Under load one thread runs
+    /// many steps, and the others return at once.
+    fn call(&self, step: Step) {
+        {
+            let mut inbox = self.inbox();
+            inbox.steps.push(step);
+            if inbox.busy {
+                return;
+            }
+            inbox.busy = true;
+        }
+        // Clears `busy` however this ends, so a panicking step does not
+        // leave the inbox unrun for good.
+        struct Busy<'a>(&'a Shared);
+        impl Drop for Busy<'_> {
+            fn drop(&mut self) {
+                self.0.inbox().busy = false;
+            }
+        }
+        let busy = Busy(self);
+        loop {
+            let steps = {
+                let mut inbox = self.inbox();
+                if inbox.steps.is_empty() {
+                    inbox.busy = false;
+                    std::mem::forget(busy);
+                    return;
+                }
+                std::mem::take(&mut inbox.steps)
+            };
+            let mut driver = self.lock();
+            if driver.stopped {
+                continue;
+            }
+            for step in steps {
+                step(&mut driver);
+            }
+            self.settle(driver, Caller::Engine);
+        }
     }
 
     /// Runs one step, then its actions (see the module docs).
@@ -117,6 +184,7 @@ impl Shared {
     /// queued actions: runs them here (`Free`), hands them to the helper
     /// (`Engine`), or leaves them to the thread already running them.
     fn settle(&self, mut driver: MutexGuard<'_, Driver>, caller: Caller) {
+        driver.flush();
         driver.gauges();
         if driver.draining || driver.actions.is_empty() {
             return;
@@ -165,7 +233,8 @@ impl Shared {
         alias: String,
         addr: std::net::SocketAddr,
     ) {
-        self.step(Caller::Engine, |d| d.attach(id, attach, port, alias, addr));
+        let attach = Box::new(attach.clone());
+        self.call(Box::new(move |d| d.attach(id, &attach, port, alias, addr)));
     }
 
     pub(crate) fn connected(&self, link: LinkId) {
@@ -233,6 +302,7 @@ impl Shared {
                 // What earlier PIUs had for the engine goes first.
                 let drain = !driver.draining && !driver.actions.is_empty();
                 driver.draining |= drain;
+                driver.flush();
                 driver.gauges();
                 let handle = Arc::new(ConvSession {
                     id,
@@ -263,13 +333,15 @@ pub(crate) struct ConvSession {
 impl Session for ConvSession {
     fn send(&self, flow: Flow) {
         if let Some(shared) = self.shared.upgrade() {
-            shared.step(Caller::Engine, |d| d.send(self.id, flow));
+            let id = self.id;
+            shared.call(Box::new(move |d| d.send(id, flow)));
         }
     }
 
     fn close(&self, abort: bool) {
         if let Some(shared) = self.shared.upgrade() {
-            shared.step(Caller::Engine, |d| d.close(self.id, abort));
+            let id = self.id;
+            shared.call(Box::new(move |d| d.close(id, abort)));
         }
     }
 }
@@ -315,6 +387,8 @@ pub(crate) struct Driver {
     actions: Vec<Action>,
     /// A thread is running `actions`.
     draining: bool,
+    /// Bytes written since the last [`Driver::flush`], per link.
+    outbox: Vec<(LinkId, Vec<u8>)>,
     /// The node is gone: ignore everything.
     stopped: bool,
 }
@@ -386,6 +460,7 @@ impl Driver {
             me,
             actions: Vec::new(),
             draining: false,
+            outbox: Vec::new(),
             stopped: false,
         }
     }
@@ -413,22 +488,37 @@ impl Driver {
         if frames.is_empty() {
             return;
         }
-        let mut bytes = Vec::new();
+        let at = match self.outbox.iter().position(|(l, _)| *l == link) {
+            Some(at) => at,
+            None => {
+                self.outbox.push((link, Vec::new()));
+                self.outbox.len() - 1
+            }
+        };
+        let bytes = &mut self.outbox[at].1;
         for frame in &frames {
-            if frame.encode(self.config.max_frame, &mut bytes).is_err() {
+            if frame.encode(self.config.max_frame, bytes).is_err() {
                 eprintln!("appc-io node {}: dropped an oversize PIU", self.lu);
             }
         }
-        match self.backend.send(link, bytes) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                eprintln!(
-                    "appc-io node {}: link {} stopped reading; closing it",
-                    self.lu, link.0
-                );
-                self.backend.close(link);
+    }
+
+    /// Hands what the steps since the last flush wrote to the backend, one
+    /// `send` per link (done before the driver lock is let go, so the
+    /// bytes of one holder go out before those of the next).
+    fn flush(&mut self) {
+        for (link, bytes) in std::mem::take(&mut self.outbox) {
+            match self.backend.send(link, bytes) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    eprintln!(
+                        "appc-io node {}: link {} stopped reading; closing it",
+                        self.lu, link.0
+                    );
+                    self.backend.close(link);
+                }
+                Err(_) => {}
             }
-            Err(_) => {}
         }
     }
 

@@ -46,10 +46,12 @@
 //! The node's state (links, sessions, pools: `driver.rs`) sits behind one
 //! mutex, the driver lock, and each event runs its step inline on the
 //! thread that has it: an engine session call ([`Session::send`] /
-//! [`Session::close`], [`Partner::attach`]) on the TP's thread, which holds
+//! [`Session::close`], [`Partner::attach`]) on a TP's thread, which holds
 //! that conversation's lock (lock order: conversation → driver, never the
-//! reverse); a backend event on the reactor thread, which holds no engine
-//! lock. No step calls into the engine while it holds the driver lock: its
+//! reverse; calls queue in an inbox that one calling thread at a time runs,
+//! in order, so under load one thread runs many); a backend event on the
+//! reactor thread, which holds no engine lock. The bytes steps write go to
+//! the backend, one `send` per link, before the lock is let go. No step calls into the engine while it holds the driver lock: its
 //! deliveries and failures ([`ConvPort`]) join one FIFO queue, run after
 //! the lock is let go by one thread at a time — the reactor thread whose
 //! step queued them, or for an engine call (which must not re-enter the

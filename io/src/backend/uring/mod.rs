@@ -14,9 +14,11 @@
 //! notification completion cost more than the copy). Before that, `send`
 //! tries the socket itself: a link's socket and send queue are shared
 //! ([`Conn`], the queue behind its own mutex), and a `send` on a connected
-//! link with nothing queued or in flight writes at once on the caller's
-//! thread (`send(2)` with `MSG_DONTWAIT`), so a request/response costs no
-//! wake-up of the reactor. Only what the socket does not take is queued,
+//! link with nothing queued or in flight, while its reactor sleeps, writes
+//! at once on the caller's thread (`send(2)` with `MSG_DONTWAIT`), so a
+//! request/response costs no wake-up of the reactor. (A reactor that is
+//! awake takes the bytes with its next batch instead, coalesced with what
+//! else is queued by then, for no extra syscall.) Only what the socket does not take is queued,
 //! and the reactor asked to send it; while anything is queued or in flight
 //! `send` appends, so order is kept.
 //!
@@ -36,7 +38,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use socket2::{Domain, SockRef, Socket, Type};
@@ -100,16 +102,17 @@ impl Conn {
         self.out.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// `bytes` for the link: written at once if nothing is queued or in
-    /// flight, as far as the socket takes them without blocking; the rest
-    /// is queued. True if the reactor must be asked to send.
-    fn send(&self, bytes: Vec<u8>, links: &Links) -> bool {
+    /// `bytes` for the link: written at once if `direct` and nothing is
+    /// queued or in flight, as far as the socket takes them without
+    /// blocking; the rest is queued. True if the reactor must be asked to
+    /// send.
+    fn send(&self, bytes: Vec<u8>, links: &Links, direct: bool) -> bool {
         let mut out = self.out();
         if out.closing {
             return false;
         }
         let mut written = 0;
-        if out.ready && !out.sending && out.queue.is_empty() {
+        if direct && out.ready && !out.sending && out.queue.is_empty() {
             let socket = SockRef::from(&self.socket);
             while written < bytes.len() {
                 let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
@@ -141,11 +144,13 @@ fn conns(conns: &Conns) -> MutexGuard<'_, HashMap<u32, Arc<Conn>>> {
     conns.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A caller's way to one reactor.
-#[derive(Debug)]
+/// A caller's way to one reactor (the reactor holds a clone).
+#[derive(Clone, Debug)]
 struct Shard {
     mailbox: Arc<Mailbox<Request>>,
     doorbell: Arc<File>,
+    /// The reactor is not waiting for completions (a hint, for `send`).
+    awake: Arc<AtomicBool>,
 }
 
 impl Shard {
@@ -197,6 +202,7 @@ fn start_with(
         let shard = Shard {
             mailbox: Arc::new(Mailbox::new()),
             doorbell: Arc::new(eventfd()?),
+            awake: Arc::new(AtomicBool::new(false)),
         };
         reactors.push(Reactor::new(
             index,
@@ -204,8 +210,7 @@ fn start_with(
             features,
             Arc::clone(&sink),
             Arc::clone(&conns),
-            Arc::clone(&shard.mailbox),
-            Arc::clone(&shard.doorbell),
+            shard.clone(),
         ));
         shards.push(shard);
     }
@@ -282,7 +287,8 @@ impl Backend for UringBackend {
             .filter(|conn| conn.id == link)
             .cloned();
         // No conn: the link was closed meanwhile.
-        if conn.is_some_and(|conn| conn.send(bytes, &self.sink.links)) {
+        let direct = !self.shards[shard].awake.load(Ordering::Relaxed);
+        if conn.is_some_and(|conn| conn.send(bytes, &self.sink.links, direct)) {
             self.shards[shard].post(Request::Flush(link));
         }
         Ok(())

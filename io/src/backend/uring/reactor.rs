@@ -22,6 +22,7 @@ use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ use socket2::SockAddr;
 
 use super::op::{link_op, other_op, Op, Tag};
 use super::ring::{Completion, Features, Ring, RECV_BUFFER_SIZE};
-use super::{conns, Conn, Conns, Out, Request};
+use super::{conns, Conn, Conns, Out, Request, Shard};
 use crate::backend::links::split;
 use crate::backend::mailbox::Mailbox;
 use crate::backend::sink::Sink;
@@ -93,6 +94,8 @@ pub(super) struct Reactor {
     conns: Arc<Conns>,
     mailbox: Arc<Mailbox<Request>>,
     doorbell: Arc<File>,
+    /// Cleared while waiting for completions (see `Shard::awake`).
+    awake: Arc<AtomicBool>,
     /// Where the doorbell's read lands (the value is not used).
     doorbell_count: Box<u64>,
     listeners: Vec<Listener>,
@@ -112,9 +115,13 @@ impl Reactor {
         features: Features,
         sink: Arc<Sink>,
         conns: Arc<Conns>,
-        mailbox: Arc<Mailbox<Request>>,
-        doorbell: Arc<File>,
+        shard: Shard,
     ) -> Self {
+        let Shard {
+            mailbox,
+            doorbell,
+            awake,
+        } = shard;
         Self {
             index,
             ring,
@@ -123,6 +130,7 @@ impl Reactor {
             conns,
             mailbox,
             doorbell,
+            awake,
             doorbell_count: Box::new(0),
             listeners: Vec::new(),
             links: HashMap::new(),
@@ -134,7 +142,10 @@ impl Reactor {
         self.arm_doorbell();
         let mut completions = Vec::new();
         while !self.sink.is_stopped() {
-            if let Err(error) = self.ring.wait() {
+            self.awake.store(false, Ordering::Relaxed);
+            let waited = self.ring.wait();
+            self.awake.store(true, Ordering::Relaxed);
+            if let Err(error) = waited {
                 eprintln!("appc-io: io_uring reactor stops: {error}");
                 break;
             }
