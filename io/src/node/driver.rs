@@ -53,6 +53,8 @@ use crate::wire::{
 enum Action {
     Deliver(ConvPort, Flow),
     Fail(ConvPort, PrimaryRc, SecondaryRc),
+    /// Counts a closed link, after its conversations' failures.
+    LinkClosed(Arc<NodeStats>),
 }
 
 impl Action {
@@ -60,6 +62,9 @@ impl Action {
         match self {
             Action::Deliver(port, flow) => port.deliver(flow),
             Action::Fail(port, primary, secondary) => port.fail(primary, secondary),
+            Action::LinkClosed(stats) => {
+                stats.links_closed.fetch_add(1, Ordering::Release);
+            }
         }
     }
 }
@@ -905,9 +910,11 @@ impl Driver {
                 self.fail(id, link.failure, SecondaryRc(0));
             }
         }
-        // Counted once its conversations have been told (Release: whoever
-        // reads the count with Acquire then sees every failure posted).
-        self.stats.links_closed.fetch_add(1, Ordering::Release);
+        // Counted once its conversations have been told, i.e. after their
+        // failures have run (Release: whoever reads the count with Acquire
+        // then sees every failure delivered).
+        self.actions
+            .push(Action::LinkClosed(Arc::clone(&self.stats)));
     }
 
     /// The complete PIUs `data` ends on `link_id` (none once its framing
