@@ -62,6 +62,7 @@ mod api;
 pub mod appc;
 #[cfg(not(loom))]
 mod blocking;
+pub mod combiner;
 mod completion;
 mod core;
 mod handle;

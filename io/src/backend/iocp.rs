@@ -53,7 +53,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::windows::io::{AsRawSocket, FromRawSocket, OwnedSocket};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
@@ -137,12 +137,18 @@ pub(super) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<d
             Ok(t) => threads.push(t),
             Err(e) => {
                 // Dropping the backend stops the threads already started.
-                drop(Iocp { shared, threads });
+                drop(Iocp {
+                    shared,
+                    threads: Mutex::new(threads),
+                });
                 return Err(e);
             }
         }
     }
-    Ok(Arc::new(Iocp { shared, threads }))
+    Ok(Arc::new(Iocp {
+        shared,
+        threads: Mutex::new(threads),
+    }))
 }
 
 /// A completion port handle.
@@ -311,28 +317,34 @@ enum Cmd {
 /// The backend handle.
 struct Iocp {
     shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Drop for Iocp {
     fn drop(&mut self) {
-        self.shared.stopped.store(true, Ordering::SeqCst);
-        for r in 0..self.shared.reactors.len() {
-            self.shared.push(r, Cmd::Stop);
-        }
-        let me = thread::current().id();
-        for t in self.threads.drain(..) {
-            // Dropped from a callback: that reactor ends when it returns.
-            if t.thread().id() != me {
-                let _ = t.join();
-            }
-        }
+        self.shutdown();
     }
 }
 
 impl Backend for Iocp {
     fn name(&self) -> &'static str {
         "iocp"
+    }
+
+    fn shutdown(&self) {
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        for r in 0..self.shared.reactors.len() {
+            self.shared.push(r, Cmd::Stop);
+        }
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        let me = thread::current().id();
+        for t in threads {
+            // Called from a callback: that reactor ends when it returns.
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
     }
 
     fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr> {

@@ -115,6 +115,12 @@ pub trait Backend: Send + Sync {
     fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()>;
     /// Closes `link` abruptly: queued bytes are dropped.
     fn close(&self, link: LinkId);
+    /// Stops the backend: closes every link and listener and waits for the
+    /// reactor threads to end (all but the caller's, when called from a
+    /// callback), so no event is delivered after it returns. Idempotent;
+    /// dropping the backend does it. For an owner whose callbacks may hold
+    /// a reference to the backend: its teardown is then still synchronous.
+    fn shutdown(&self);
 }
 
 /// The environment variable that overrides [`Kind::Auto`] on Linux:

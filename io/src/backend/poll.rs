@@ -162,7 +162,7 @@ struct PollBackend {
     awake: Arc<AtomicBool>,
     mailbox: Arc<Mailbox<Request>>,
     waker: Arc<Waker>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Starts the epoll reactor thread.
@@ -192,7 +192,7 @@ pub(crate) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<d
         awake,
         mailbox,
         waker,
-        thread: Some(thread),
+        thread: Mutex::new(Some(thread)),
     }))
 }
 
@@ -276,13 +276,22 @@ impl Backend for PollBackend {
             self.post(Request::Close(link));
         }
     }
+
+    fn shutdown(&self) {
+        self.sink.stop();
+        let _ = self.waker.wake();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        join_reactors(thread.into_iter().collect());
+    }
 }
 
 impl Drop for PollBackend {
     fn drop(&mut self) {
-        self.sink.stop();
-        let _ = self.waker.wake();
-        join_reactors(self.thread.take().into_iter().collect());
+        self.shutdown();
     }
 }
 

@@ -3,12 +3,13 @@
 //! event (see "Threads" in the module docs of `node`).
 //!
 //! * Engine session calls ([`ConvSession`], the partner's attach) come with
-//!   a conversation's lock held. Each queues its step in the inbox, in call
-//!   order; the caller that finds the inbox idle runs it, and every step
-//!   queued meanwhile, under the driver lock (conversation lock → driver
-//!   lock, never the other way), a flat combiner: under load one thread
-//!   runs many steps, the others return at once. They never call into the
-//!   engine.
+//!   a conversation's lock held. Each queues its step in the inbox (a
+//!   [`Combiner`], the flat combiner of `appc_engine::combiner`, whose
+//!   contract and loom model are there), in call order; the caller that
+//!   finds the inbox idle runs it, and every step queued meanwhile, under
+//!   the driver lock (conversation lock → driver lock, never the other
+//!   way): under load one thread runs many steps, the others return at
+//!   once. They never call into the engine.
 //! * Backend events run their step on the reactor thread, which holds no
 //!   engine lock.
 //! * What steps write is collected per link and handed to the backend, one
@@ -16,8 +17,9 @@
 //!   holder go out before the next holder's).
 //! * A step never calls into the engine while it holds the driver's lock.
 //!   What it has for the engine ([`ConvPort::deliver`] / [`ConvPort::fail`])
-//!   it queues as an [`Action`]; the queue is run after the lock is let go,
-//!   in order, by one thread at a time (`draining`): by the reactor thread
+//!   it queues as an [`Action`], handed to a second [`Combiner`] before the
+//!   lock is let go (so two holders' actions keep their order) and run
+//!   after it, in order, by one thread at a time: by the reactor thread
 //!   whose step queued it, or, when the step was an engine call (which holds
 //!   a conversation lock and must not re-enter the engine), by the node's
 //!   helper thread. Whoever finds the queue already being run leaves its
@@ -43,6 +45,7 @@ use crate::backend::{Backend, LinkId};
 use crate::engine::appc::rc::{PrimaryRc, SecondaryRc};
 use crate::engine::appc::verbs::{name, values};
 use crate::engine::appc::{Attach, ConvPort, Flow, Node, Session};
+use crate::engine::combiner::Combiner;
 use crate::wire::frame::MIN_PIU;
 use crate::wire::{
     self, ebcdic, Bind, ControlRu, ConversationType, Frame, Lfsid, Response, ResponseType, Rh, Rti,
@@ -89,18 +92,15 @@ enum Caller {
 /// An engine call's step, for whichever engine thread runs the inbox.
 type Step = Box<dyn FnOnce(&mut Driver) + Send>;
 
-/// Engine calls' steps waiting for the driver, and whether a thread is
-/// running them (see [`Shared::call`]).
-#[derive(Default)]
-struct Inbox {
-    steps: Vec<Step>,
-    busy: bool,
-}
-
 /// The driver and what runs it; see the module docs.
 pub(crate) struct Shared {
     driver: Mutex<Driver>,
-    inbox: Mutex<Inbox>,
+    /// Engine calls' steps, run one thread at a time (the caller that
+    /// finds it idle) under the driver lock.
+    inbox: Combiner<Step>,
+    /// What the steps have for the engine, in step order: pushed while the
+    /// driver lock is held, run after it is let go.
+    actions: Combiner<Action>,
     engine: Node,
     helper: Mutex<Sender<Wake>>,
 }
@@ -115,7 +115,8 @@ impl Shared {
             Shared {
                 engine: driver.engine.clone(),
                 driver: Mutex::new(driver),
-                inbox: Mutex::new(Inbox::default()),
+                inbox: Combiner::new(),
+                actions: Combiner::new(),
                 helper: Mutex::new(helper),
             }
         })
@@ -127,52 +128,25 @@ impl Shared {
         self.driver.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn inbox(&self) -> MutexGuard<'_, Inbox> {
-        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// An engine call's step: queued in the inbox, in call order, and run
     /// by whichever engine thread finds the inbox idle, with every step
     /// queued meanwhile, under one hold of the driver lock (their writes
     /// then go out as one `send` per link). Under load one thread runs
     /// many steps, and the others return at once.
     fn call(&self, step: Step) {
-        {
-            let mut inbox = self.inbox();
-            inbox.steps.push(step);
-            if inbox.busy {
-                return;
-            }
-            inbox.busy = true;
+        if !self.inbox.push([step]) {
+            return;
         }
-        // Clears `busy` however this ends, so a panicking step does not
-        // leave the inbox unrun for good.
-        struct Busy<'a>(&'a Shared);
-        impl Drop for Busy<'_> {
-            fn drop(&mut self) {
-                self.0.inbox().busy = false;
-            }
-        }
-        let busy = Busy(self);
-        loop {
-            let steps = {
-                let mut inbox = self.inbox();
-                if inbox.steps.is_empty() {
-                    inbox.busy = false;
-                    std::mem::forget(busy);
-                    return;
-                }
-                std::mem::take(&mut inbox.steps)
-            };
+        self.inbox.run(|steps| {
             let mut driver = self.lock();
             if driver.stopped {
-                continue;
+                return;
             }
             for step in steps {
                 step(&mut driver);
             }
             self.settle(driver, Caller::Engine);
-        }
+        });
     }
 
     /// Runs one step, then its actions (see the module docs).
@@ -185,17 +159,24 @@ impl Shared {
         self.settle(driver, caller);
     }
 
+    /// Hands the actions the steps queued to the `actions` combiner, in
+    /// order (under the driver lock, so two holders' actions cannot swap);
+    /// true if this thread is now the one to run them.
+    fn queue_actions(&self, driver: &mut Driver) -> bool {
+        self.actions.push(std::mem::take(&mut driver.actions))
+    }
+
     /// After a step: sets the gauges, lets go of the lock and sees to the
     /// queued actions: runs them here (`Free`), hands them to the helper
     /// (`Engine`), or leaves them to the thread already running them.
     fn settle(&self, mut driver: MutexGuard<'_, Driver>, caller: Caller) {
         driver.flush();
         driver.gauges();
-        if driver.draining || driver.actions.is_empty() {
+        let run = self.queue_actions(&mut driver);
+        drop(driver);
+        if !run {
             return;
         }
-        driver.draining = true;
-        drop(driver);
         match caller {
             Caller::Free => self.drain(),
             Caller::Engine => {
@@ -205,22 +186,11 @@ impl Shared {
         }
     }
 
-    /// Runs the queued actions, in order, until none is left; the caller
-    /// set `draining`, and this clears it.
+    /// Runs the queued actions, in order, until none is left (for the
+    /// thread the `actions` combiner made their runner).
     fn drain(&self) {
-        loop {
-            let actions = {
-                let mut driver = self.lock();
-                if driver.actions.is_empty() {
-                    driver.draining = false;
-                    return;
-                }
-                std::mem::take(&mut driver.actions)
-            };
-            for action in actions {
-                action.run();
-            }
-        }
+        self.actions
+            .run(|actions| actions.into_iter().for_each(Action::run));
     }
 
     /// The helper thread: runs the actions of engine calls, until stopped.
@@ -305,8 +275,7 @@ impl Shared {
                     continue;
                 };
                 // What earlier PIUs had for the engine goes first.
-                let drain = !driver.draining && !driver.actions.is_empty();
-                driver.draining |= drain;
+                let drain = self.queue_actions(&mut driver);
                 driver.flush();
                 driver.gauges();
                 let handle = Arc::new(ConvSession {
@@ -388,10 +357,9 @@ pub(crate) struct Driver {
     convs: HashMap<u64, Conv>,
     /// This driver's [`Shared`], for the sessions of incoming attaches.
     me: Weak<Shared>,
-    /// What the steps have for the engine, in order (see the module docs).
+    /// What the current step has for the engine, in order, until
+    /// [`Shared::settle`] queues it (see the module docs).
     actions: Vec<Action>,
-    /// A thread is running `actions`.
-    draining: bool,
     /// Bytes written since the last [`Driver::flush`], per link.
     outbox: Vec<(LinkId, Vec<u8>)>,
     /// The node is gone: ignore everything.
@@ -464,7 +432,6 @@ impl Driver {
             convs: HashMap::new(),
             me,
             actions: Vec::new(),
-            draining: false,
             outbox: Vec::new(),
             stopped: false,
         }

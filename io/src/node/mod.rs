@@ -292,6 +292,11 @@ impl TcpNode {
 impl Drop for TcpNode {
     fn drop(&mut self) {
         self.shared.stop();
+        // Reactor threads may be inside an event, holding the driver (and
+        // so the backend) for a moment: joining them here, rather than
+        // leaving the last drop to whichever thread lets go last, makes
+        // the teardown synchronous (every socket closed when this returns).
+        self.backend.shutdown();
         if let Some(thread) = self.helper.lock().ok().and_then(|mut t| t.take()) {
             let _ = thread.join();
         }

@@ -173,7 +173,7 @@ struct UringBackend {
     conns: Arc<Conns>,
     shards: Vec<Shard>,
     next: AtomicUsize,
-    threads: Vec<JoinHandle<()>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// Starts the io_uring reactors; fails if a ring cannot be set up.
@@ -219,15 +219,19 @@ fn start_with(
         conns,
         shards,
         next: AtomicUsize::new(0),
-        threads: Vec::with_capacity(count),
+        threads: Mutex::new(Vec::with_capacity(count)),
     };
     for (index, reactor) in reactors.into_iter().enumerate() {
         // On failure, dropping `backend` stops the reactors already started.
-        backend.threads.push(
-            thread::Builder::new()
-                .name(format!("appc-io-uring-{index}"))
-                .spawn(move || reactor.run())?,
-        );
+        backend
+            .threads
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(
+                thread::Builder::new()
+                    .name(format!("appc-io-uring-{index}"))
+                    .spawn(move || reactor.run())?,
+            );
     }
     Ok(Arc::new(backend))
 }
@@ -299,15 +303,21 @@ impl Backend for UringBackend {
             self.shards[shard].post(Request::Close(link));
         }
     }
-}
 
-impl Drop for UringBackend {
-    fn drop(&mut self) {
+    fn shutdown(&self) {
         self.sink.stop();
         for shard in &self.shards {
             shard.ring();
         }
-        join_reactors(std::mem::take(&mut self.threads));
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        join_reactors(threads);
+    }
+}
+
+impl Drop for UringBackend {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 
