@@ -1,9 +1,10 @@
 //! Criterion benchmarks of the engine against the peers a Rust engineer would
 //! pick.
 //!
-//! The benchmark itself (`benches/lifecycle.rs`) only wires things together;
-//! everything it measures besides the engine lives here so that it can be
-//! read, and unit-tested, on its own:
+//! The benchmarks themselves (`benches/lifecycle.rs`, `benches/session.rs`)
+//! only wire things together; everything they measure besides the engine
+//! and the node lives here so that it can be read, and unit-tested, on its
+//! own:
 //!
 //! - [`peers`]: the peer implementations of "a table of asynchronous
 //!   requests", each doing the same work as the engine (create a request
@@ -11,6 +12,9 @@
 //! - [`harness`]: the completer thread and the batching used by the
 //!   cross-thread and cancel groups, shared by the engine and every peer so
 //!   that scaffolding costs the same for all.
+//! - [`session`]: the tokio TCP echo that LU 6.2 session traffic is
+//!   measured against.
 
 pub mod harness;
 pub mod peers;
+pub mod session;

@@ -1,32 +1,102 @@
 //! Command-line flags, parsed by hand.
 //!
-//! Five flags do not justify a parser dependency. Every failure is a
+//! A dozen flags do not justify a parser dependency. Every failure is a
 //! one-line [`ArgError`] that `main` prints above the usage text before
-//! exiting with status 2; nothing here panics, whatever the input.
+//! exiting with status 2; nothing here panics, whatever the input. Flags
+//! that a mode does not use are accepted and ignored, so a command line can
+//! switch modes by changing `--mode` alone.
 
 use appc_engine::{Engine, Verb};
 use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// The usage text printed by `--help` and after a bad flag.
 pub const USAGE: &str = "\
-usage: appc-demo [--requests N] [--threads N] [--cancel-fraction F] [--outstanding N]
+usage: appc-load [--mode load|scale|engine|partner] [flags]
 
-  --requests N         requests pushed through submit/complete/cancel (default 4000000)
-  --threads N          submitter threads, each with its own completion queue (default 2);
-                       one completer and one canceller thread run beside them
-  --cancel-fraction F  fraction of requests the canceller also cancels, 0..=1 (default 0.1)
-  --outstanding N      tasks held outstanding at once in the memory phase (default 1000000)
+The gateway load generator: an in-process partner node on loopback, LU 6.2
+sessions over TCP, many conversations doing request/response (SEND_DATA with
+change of direction + RECEIVE_AND_WAIT), random cancels, and a report.
+
+  --mode M             load (default): request/response for --duration;
+                       scale: hold --outstanding RECEIVE_AND_WAITs, then cancel them all;
+                       engine: the engine alone (submit/complete/cancel threads, no sockets);
+                       partner: run only the echo partner node on --listen until killed
+  --duration S         load: seconds to run (default 10)
+  --requests N         load: stop after N requests instead of --duration;
+                       engine: requests pushed through the engine (default 4000000)
+  --sessions N         load: conversations at once, one LU 6.2 session each (default 256)
+  --size B             load: request and echo size in bytes, 1..=32767 (default 64)
+  --cancel-fraction F  fraction of RECEIVE_AND_WAITs cancelled at random, 0..=1
+                       (default 0.01; engine mode 0.1)
+  --backend B          auto (default: io_uring, else epoll), uring, or epoll
+  --peer P             none (default), or tokio: run the same load with tokio
+                       (a task per connection, a oneshot per request, abort to cancel)
+                       and print both side by side
+  --partner HOST:PORT  load: use the partner node listening there (see --mode partner)
+                       instead of starting one in this process
+  --listen ADDR        where the in-process partner listens (default 127.0.0.1:0;
+                       partner mode default 127.0.0.1:6262)
+  --outstanding N      scale: verbs held outstanding (default 1000000);
+                       engine: tasks held in the memory phase (default 1000000)
+  --links N            scale: TCP links the sessions are spread over (default 16)
+  --threads N          engine: submitter threads (default 2)
+  --json               print the report as JSON on stdout (progress stays on stderr)
+  --plot PATH          where the SVG plot goes (default target/appc-load.svg)
+  --no-plot            write no plot
   -h, --help           print this help
 
-Numbers may use '_' separators (4_000_000).";
+Numbers may use '_' separators (1_000_000). Exit status: 0 all checks passed,
+1 a check failed or the run could not start, 2 bad flags.";
 
 /// The most submitter threads accepted: far more than are useful, few enough
 /// that a typo cannot ask for a million threads.
 pub const MAX_THREADS: usize = 256;
+/// The most sessions one run may ask for in load mode.
+pub const MAX_SESSIONS: usize = 65_535;
+/// The most request bytes (one mapped record in one flush).
+pub const MAX_SIZE: usize = 32_767;
+/// The most links in scale mode.
+pub const MAX_LINKS: usize = 256;
 
 /// What to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The loopback gateway load.
+    Load,
+    /// A million outstanding verbs, then cancel-all.
+    Scale,
+    /// The engine-only demo.
+    Engine,
+    /// The echo partner node alone.
+    Partner,
+}
+
+/// The socket backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// io_uring if it can be set up, else epoll.
+    Auto,
+    /// io_uring.
+    Uring,
+    /// epoll.
+    Epoll,
+}
+
+/// The peer to compare against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// Ours only.
+    None,
+    /// The tokio baseline.
+    Tokio,
+}
+
+/// The engine-only demo's settings (`--mode engine`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Config {
+pub struct EngineConfig {
     /// Requests in the throughput phase.
     pub requests: u64,
     /// Submitter threads.
@@ -37,13 +107,76 @@ pub struct Config {
     pub outstanding: usize,
 }
 
+/// Every setting, after defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// What to run.
+    pub mode: Mode,
+    /// Load: run time (ignored when `requests` is set).
+    pub duration: Duration,
+    /// Load: a request count instead of a time; engine: its request count.
+    pub requests: Option<u64>,
+    /// Load: conversations at once.
+    pub sessions: usize,
+    /// Load: request size.
+    pub size: usize,
+    /// Cancel fraction, if given (defaults differ per mode).
+    pub cancel_fraction: Option<f64>,
+    /// Socket backend.
+    pub backend: Backend,
+    /// Baseline.
+    pub peer: Peer,
+    /// An external partner node.
+    pub partner: Option<SocketAddr>,
+    /// Where the in-process partner (or partner mode) listens, if given.
+    pub listen: Option<SocketAddr>,
+    /// Scale / engine: verbs held outstanding.
+    pub outstanding: usize,
+    /// Scale: links.
+    pub links: usize,
+    /// Engine: submitter threads.
+    pub threads: usize,
+    /// JSON report.
+    pub json: bool,
+    /// The plot's path; `None` for no plot.
+    pub plot: Option<PathBuf>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
-            requests: 4_000_000,
-            submitters: 2,
-            cancel_fraction: 0.1,
+            mode: Mode::Load,
+            duration: Duration::from_secs(10),
+            requests: None,
+            sessions: 256,
+            size: 64,
+            cancel_fraction: None,
+            backend: Backend::Auto,
+            peer: Peer::None,
+            partner: None,
+            listen: None,
             outstanding: 1_000_000,
+            links: 16,
+            threads: 2,
+            json: false,
+            plot: Some(PathBuf::from("target/appc-load.svg")),
+        }
+    }
+}
+
+impl Config {
+    /// Load and scale: the cancel fraction (default 0.01).
+    pub fn load_cancel_fraction(&self) -> f64 {
+        self.cancel_fraction.unwrap_or(0.01)
+    }
+
+    /// The engine demo's settings.
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            requests: self.requests.unwrap_or(4_000_000),
+            submitters: self.threads,
+            cancel_fraction: self.cancel_fraction.unwrap_or(0.1),
+            outstanding: self.outstanding,
         }
     }
 }
@@ -51,7 +184,7 @@ impl Default for Config {
 /// The outcome of parsing: run with a config, or print help.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    /// Run the demo.
+    /// Run.
     Run(Config),
     /// `--help` was given.
     Help,
@@ -68,6 +201,26 @@ impl fmt::Display for ArgError {
 }
 
 impl std::error::Error for ArgError {}
+
+/// Flags that take no value.
+const SWITCHES: &[&str] = &["--json", "--no-plot"];
+/// Flags that take a value.
+const VALUED: &[&str] = &[
+    "--mode",
+    "--duration",
+    "--requests",
+    "--sessions",
+    "--size",
+    "--cancel-fraction",
+    "--backend",
+    "--peer",
+    "--partner",
+    "--listen",
+    "--outstanding",
+    "--links",
+    "--threads",
+    "--plot",
+];
 
 /// Parses the arguments after the program name. Flags take their value as the
 /// next argument or after `=` (`--requests=1000`); a later flag overrides an
@@ -86,29 +239,77 @@ where
         if flag == "-h" || flag == "--help" {
             return Ok(Command::Help);
         }
-        if !matches!(
-            flag.as_str(),
-            "--requests" | "--threads" | "--cancel-fraction" | "--outstanding"
-        ) {
+        if SWITCHES.contains(&flag.as_str()) {
+            if inline.is_some() {
+                return Err(ArgError(format!("{flag} takes no value")));
+            }
+            match flag.as_str() {
+                "--json" => config.json = true,
+                _ => config.plot = None,
+            }
+            continue;
+        }
+        if !VALUED.contains(&flag.as_str()) {
             return Err(ArgError(format!("unknown argument '{flag}'")));
         }
         let value = match inline.or_else(|| args.next()) {
             Some(value) => value,
             None => return Err(ArgError(format!("{flag} needs a value"))),
         };
-        match flag.as_str() {
-            "--requests" => config.requests = integer(&flag, &value, 1, u64::MAX)?,
-            "--threads" => {
-                config.submitters = integer(&flag, &value, 1, MAX_THREADS as u64)? as usize;
-            }
-            "--cancel-fraction" => config.cancel_fraction = fraction(&flag, &value)?,
-            _ => {
-                let max = Engine::<Verb>::MAX_CAPACITY as u64;
-                config.outstanding = integer(&flag, &value, 1, max)? as usize;
-            }
-        }
+        apply(&mut config, &flag, &value)?;
     }
     Ok(Command::Run(config))
+}
+
+fn apply(config: &mut Config, flag: &str, value: &str) -> Result<(), ArgError> {
+    let max_tasks = Engine::<Verb>::MAX_CAPACITY as u64;
+    match flag {
+        "--mode" => {
+            config.mode = match value {
+                "load" => Mode::Load,
+                "scale" => Mode::Scale,
+                "engine" => Mode::Engine,
+                "partner" => Mode::Partner,
+                _ => return Err(choice(flag, value, "load, scale, engine or partner")),
+            }
+        }
+        "--duration" => config.duration = seconds(flag, value)?,
+        "--requests" => config.requests = Some(integer(flag, value, 1, u64::MAX)?),
+        "--sessions" => config.sessions = integer(flag, value, 1, MAX_SESSIONS as u64)? as usize,
+        "--size" => config.size = integer(flag, value, 1, MAX_SIZE as u64)? as usize,
+        "--cancel-fraction" => config.cancel_fraction = Some(fraction(flag, value)?),
+        "--backend" => {
+            config.backend = match value {
+                "auto" => Backend::Auto,
+                "uring" | "io_uring" => Backend::Uring,
+                "epoll" | "poll" => Backend::Epoll,
+                _ => return Err(choice(flag, value, "auto, uring or epoll")),
+            }
+        }
+        "--peer" => {
+            config.peer = match value {
+                "none" => Peer::None,
+                "tokio" => Peer::Tokio,
+                _ => return Err(choice(flag, value, "none or tokio")),
+            }
+        }
+        "--partner" => config.partner = Some(address(flag, value)?),
+        "--listen" => config.listen = Some(address(flag, value)?),
+        "--outstanding" => config.outstanding = integer(flag, value, 1, max_tasks)? as usize,
+        "--links" => config.links = integer(flag, value, 1, MAX_LINKS as u64)? as usize,
+        "--threads" => config.threads = integer(flag, value, 1, MAX_THREADS as u64)? as usize,
+        _ => {
+            if value.is_empty() {
+                return Err(ArgError(format!("{flag} needs a path")));
+            }
+            config.plot = Some(PathBuf::from(value));
+        }
+    }
+    Ok(())
+}
+
+fn choice(flag: &str, value: &str, allowed: &str) -> ArgError {
+    ArgError(format!("{flag} expects {allowed}, got '{value}'"))
 }
 
 fn integer(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, ArgError> {
@@ -133,6 +334,23 @@ fn fraction(flag: &str, value: &str) -> Result<f64, ArgError> {
     }
 }
 
+/// Seconds, fractional allowed, from 0.1 s to a day.
+fn seconds(flag: &str, value: &str) -> Result<Duration, ArgError> {
+    match value.strip_suffix('s').unwrap_or(value).parse::<f64>() {
+        Ok(s) if (0.1..=86_400.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err(ArgError(format!(
+            "{flag} expects seconds in 0.1..=86400, got '{value}'"
+        ))),
+    }
+}
+
+/// `HOST:PORT`, resolved now so that a bad name is a flag error.
+fn address(flag: &str, value: &str) -> Result<SocketAddr, ArgError> {
+    let bad = |why: String| ArgError(format!("{flag} expects HOST:PORT, got '{value}' ({why})"));
+    let mut addrs = value.to_socket_addrs().map_err(|e| bad(e.to_string()))?;
+    addrs.next().ok_or_else(|| bad("no address".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,37 +359,90 @@ mod tests {
         parse(args.iter().map(|s| s.to_string()))
     }
 
+    fn config(args: &[&str]) -> Config {
+        match run(args) {
+            Ok(Command::Run(config)) => config,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
     #[test]
     fn defaults() {
-        assert_eq!(run(&[]), Ok(Command::Run(Config::default())));
+        let c = config(&[]);
+        assert_eq!(c, Config::default());
+        assert_eq!((c.mode, c.sessions, c.size), (Mode::Load, 256, 64));
+        assert_eq!(c.load_cancel_fraction(), 0.01);
+        assert_eq!(c.engine().cancel_fraction, 0.1);
+        assert_eq!(c.engine().requests, 4_000_000);
     }
 
     #[test]
     fn every_flag_both_spellings() {
-        let expected = Config {
-            requests: 1_000,
-            submitters: 3,
-            cancel_fraction: 0.5,
-            outstanding: 20_000,
-        };
         let separate = [
+            "--mode",
+            "scale",
+            "--duration",
+            "2.5",
             "--requests",
             "1_000",
-            "--threads",
-            "3",
+            "--sessions",
+            "8",
+            "--size",
+            "512",
             "--cancel-fraction",
             "0.5",
+            "--backend",
+            "epoll",
+            "--peer",
+            "tokio",
+            "--partner",
+            "127.0.0.1:7000",
+            "--listen",
+            "127.0.0.1:0",
             "--outstanding",
             "20000",
+            "--links",
+            "4",
+            "--threads",
+            "3",
+            "--json",
+            "--plot",
+            "x.svg",
         ];
-        assert_eq!(run(&separate), Ok(Command::Run(expected.clone())));
         let inline = [
+            "--mode=scale",
+            "--duration=2.5",
             "--requests=1000",
-            "--threads=3",
+            "--sessions=8",
+            "--size=512",
             "--cancel-fraction=0.5",
+            "--backend=epoll",
+            "--peer=tokio",
+            "--partner=127.0.0.1:7000",
+            "--listen=127.0.0.1:0",
             "--outstanding=20_000",
+            "--links=4",
+            "--threads=3",
+            "--json",
+            "--plot=x.svg",
         ];
-        assert_eq!(run(&inline), Ok(Command::Run(expected)));
+        let a = config(&separate);
+        assert_eq!(a.mode, Mode::Scale);
+        assert_eq!(a.duration, Duration::from_millis(2500));
+        assert_eq!(a.requests, Some(1000));
+        assert_eq!(
+            (a.sessions, a.size, a.outstanding, a.links),
+            (8, 512, 20_000, 4)
+        );
+        assert_eq!(
+            (a.backend, a.peer, a.json),
+            (Backend::Epoll, Peer::Tokio, true)
+        );
+        assert_eq!(a.partner, Some("127.0.0.1:7000".parse().unwrap()));
+        assert_eq!(a.plot, Some(PathBuf::from("x.svg")));
+        assert_eq!(a.engine().submitters, 3);
+        assert_eq!(config(&inline), a);
+        assert_eq!(config(&["--no-plot"]).plot, None);
     }
 
     #[test]
@@ -195,6 +466,19 @@ mod tests {
             &["--cancel-fraction", "NaN"],
             &["--cancel-fraction", "-0.1"],
             &["--outstanding", &too_many],
+            &["--sessions", "0"],
+            &["--size", "40000"],
+            &["--duration", "0"],
+            &["--duration", "forever"],
+            &["--mode", "fast"],
+            &["--backend", "iocp-please"],
+            &["--peer", "go"],
+            &["--partner"],
+            &["--partner", "nowhere"],
+            &["--partner", "no.such.host.invalid:1"],
+            &["--listen", "127.0.0.1:99999"],
+            &["--json=yes"],
+            &["--plot="],
             &["--verbose"],
             &["extra"],
             &["-x=1"],

@@ -1,32 +1,31 @@
-//! `appc-demo`: the engine under load, in one command.
+//! `appc-load`: the gateway load generator, in one command.
 //!
 //! `cargo run --release` from the workspace root runs this. It exists so that
-//! a newcomer can see, on their own machine and in well under a minute, the
-//! two claims the engine is built on:
+//! a newcomer can see, on their own machine and in well under a minute, what
+//! the library is for: a gateway holding many LU 6.2 conversations over real
+//! TCP sessions, issuing and cancelling asynchronous APPC verbs at a high
+//! rate, with every accepted verb completing exactly once ([`load`]). With
+//! `--peer tokio` the same load written with plain tokio runs beside it and
+//! the report gives the ratios.
 //!
-//! 1. **Exactly once, under races.** Millions of requests go through
-//!    `submit`, `complete` and `cancel` on separate threads
-//!    ([`workload`]), and every outcome is tallied: each accepted handle gets
-//!    one completion, and every cancel answer (0 / `WAPPCALREADY` /
-//!    `WAPPCINVALID`) agrees with what the application's queue delivered.
-//! 2. **Cheap to hold.** A million tasks sit outstanding at once
-//!    ([`memory`]); the engine's bytes per task and the process's RSS are
-//!    printed, then all of them are cancelled and each must get exactly one
-//!    `AP_CANCELLED`.
+//! The other modes: `--mode scale` holds a million outstanding
+//! RECEIVE_AND_WAITs and cancels them all ([`load::scale`]); `--mode engine`
+//! is the engine alone without sockets ([`demo`]); `--mode partner` runs
+//! just the echo partner node, for a client on another machine.
 //!
-//! The machine is printed first, because throughput numbers mean nothing
-//! without it. The process exits 1 if any check fails and 2 on a bad flag.
+//! Exit status: 0 if every check held, 1 if one failed or the run could not
+//! start (with a one-line reason on stderr), 2 on a bad flag.
 
 mod args;
+mod demo;
+mod load;
 mod memory;
 mod sysinfo;
 mod units;
 mod workload;
 
-use args::{Command, Config, USAGE};
+use args::{Command, Config, Mode, USAGE};
 use std::process::ExitCode;
-use units::{grouped, mib, per_item};
-use workload::Check;
 
 fn main() -> ExitCode {
     let config = match args::parse(std::env::args().skip(1)) {
@@ -36,177 +35,44 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(err) => {
-            eprintln!("appc-demo: error: {err}\n\n{USAGE}");
+            eprintln!("appc-load: error: {err}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
     match run(&config) {
-        Ok(true) => {
-            println!("\nverdict: PASS");
-            ExitCode::SUCCESS
-        }
-        Ok(false) => {
-            println!("\nverdict: FAIL");
-            ExitCode::FAILURE
-        }
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
-            eprintln!("appc-demo: engine startup failed: {err}");
+            eprintln!("appc-load: error: {err}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// Runs both phases, printing as it goes; true if every check held.
-fn run(config: &Config) -> Result<bool, appc_engine::StartupError> {
-    let machine = sysinfo::Machine::detect();
-    println!("appc-demo: lock-free Windows APPC engine under submit / complete / cancel");
-    println!(
-        "machine: {}, {} cores, kernel {}",
-        machine.cpu,
-        machine
-            .cores
-            .map_or_else(|| "unknown".into(), |n| n.to_string()),
-        machine.kernel
-    );
-
-    println!(
-        "\n== throughput: {} requests, {} submitter{} + 1 completer + 1 canceller, \
-         cancel fraction {}, window {} per submitter",
-        grouped(config.requests),
-        config.submitters,
-        if config.submitters == 1 { "" } else { "s" },
-        config.cancel_fraction,
-        workload::WINDOW,
-    );
-    let report = workload::run(config)?;
-    print_throughput(&report);
-    let checks = report.checks();
-    print_checks(&checks);
-
-    println!(
-        "\n== memory: {} tasks outstanding at once",
-        grouped(config.outstanding as u64)
-    );
-    let held = memory::run(config.outstanding)?;
-    print_memory(&held);
-    let held_checks = held.checks();
-    print_checks(&held_checks);
-
-    Ok(checks.iter().chain(&held_checks).all(|check| check.ok))
-}
-
-fn print_throughput(report: &workload::Report) {
-    let (s, c, k) = (&report.submit, &report.complete, &report.cancel);
-    let secs = report.elapsed.as_secs_f64();
-    let done = s.received().max(1);
-    println!("  elapsed        {secs:.3} s");
-    println!(
-        "  throughput     {} requests/s ({:.0} ns/request, wall clock)",
-        grouped((s.received() as f64 / secs) as u64),
-        report.elapsed.as_nanos() as f64 / done as f64
-    );
-    println!("                 a request = submit + complete + pump its completion");
-    println!(
-        "  completions    {} received for {} accepted: {} AP_OK, {} AP_CANCELLED",
-        grouped(s.received()),
-        grouped(s.accepted),
-        grouped(s.completed_ok),
-        grouped(s.completed_cancelled)
-    );
-    println!(
-        "  complete()     {} Delivered, {} Late (a cancel had won), {} Invalid",
-        grouped(c.delivered),
-        grouped(c.late),
-        grouped(c.invalid)
-    );
-    println!(
-        "  cancel()       {:>12} {:>14} {:>14}",
-        "0", "WAPPCALREADY", "WAPPCINVALID"
-    );
-    for (what, counts) in [
-        ("live handles", k.live),
-        ("stale handles", k.stale),
-        ("random u64s", k.random),
-    ] {
-        println!(
-            "    {what:<13}{:>12} {:>14} {:>14}",
-            grouped(counts.cancelled),
-            grouped(counts.already),
-            grouped(counts.invalid)
-        );
-    }
-}
-
-fn print_memory(held: &memory::MemoryReport) {
-    let n = held.outstanding.max(1) as f64;
-    println!(
-        "  submit         {}",
-        per_item(held.submit_time, n, "submit")
-    );
-    println!(
-        "  engine table   {:.1} MiB = {:.1} bytes per outstanding task, verbs included (Stats::table_bytes)",
-        mib(held.table_bytes as u64),
-        held.bytes_per_task()
-    );
-    println!(
-        "  engine state   {:.1} MiB = {:.1} bytes per outstanding task, verbs excluded (Stats::state_bytes)",
-        mib(held.state_bytes as u64),
-        held.state_bytes_per_task()
-    );
-    println!(
-        "                 pages double as the table grows: unused slots of the last page count too"
-    );
-    println!(
-        "  slot overhead  {} bytes per slot, verb excluded (budget {})",
-        held.slot_overhead_bytes,
-        memory::SLOT_OVERHEAD_BUDGET
-    );
-    match (held.rss_before, held.rss_held, held.peak_rss) {
-        (Some(before), Some(now), Some(peak)) => {
-            println!(
-                "  process RSS    {:.1} MiB before, {:.1} MiB holding, peak (VmHWM) {:.1} MiB",
-                mib(before),
-                mib(now),
-                mib(peak)
-            );
-            if let Some(per_task) = held.rss_per_task() {
-                println!(
-                    "                 {per_task:.1} bytes of RSS per task, the demo's 8-byte handle list included"
-                );
+/// Runs the chosen mode; true if every check held.
+fn run(config: &Config) -> Result<bool, String> {
+    match config.mode {
+        Mode::Load => {
+            let report = load::run(config)?;
+            let pass = report.exactly_once();
+            if config.json {
+                println!("{}", load::report::json(&report));
+            } else {
+                print!("{}", load::report::text(&report));
             }
+            if let Some(path) = &config.plot {
+                load::plot::write(&report, path)
+                    .map_err(|e| format!("cannot write the plot to {}: {e}", path.display()))?;
+                eprintln!("plot: {}", path.display());
+            }
+            Ok(pass)
         }
-        _ => println!("  process RSS    unavailable (no /proc/self/status)"),
-    }
-    println!(
-        "  cancel all     {}",
-        per_item(held.cancel_time, n, "cancel")
-    );
-    println!(
-        "  drain queue    {}",
-        per_item(held.drain_time, n, "completion")
-    );
-}
-
-fn print_checks(checks: &[Check]) {
-    println!("  checks");
-    for check in checks {
-        let mark = if check.ok { "ok  " } else { "FAIL" };
-        println!("    [{mark}] {}: {}", check.claim, check.detail);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tiny_end_to_end_run_passes() {
-        let config = Config {
-            requests: 5_000,
-            submitters: 2,
-            cancel_fraction: 0.5,
-            outstanding: 2_000,
-        };
-        assert_eq!(run(&config), Ok(true));
+        Mode::Scale => load::scale::run(config),
+        Mode::Engine => {
+            let pass = demo::run(&config.engine()).map_err(|e| format!("engine startup: {e}"))?;
+            println!("\nverdict: {}", if pass { "PASS" } else { "FAIL" });
+            Ok(pass)
+        }
+        Mode::Partner => load::serve(config).map(|()| true),
     }
 }

@@ -25,7 +25,7 @@
 //! such a win is still exactly one `AP_CANCELLED`, so the check counts those
 //! separately instead of failing on them.
 
-use crate::args::Config;
+use crate::args::EngineConfig as Config;
 use crate::units::grouped;
 use appc_engine::{
     CancelOutcome, CompleteOutcome, Completion, Engine, Handle, Opcode, StartupError, Target, Verb,
@@ -171,6 +171,17 @@ pub struct Check {
     pub ok: bool,
     /// The numbers behind it.
     pub detail: String,
+}
+
+/// The checks as indented `[ok  ]` / `[FAIL]` lines.
+pub fn checks_text(checks: &[Check]) -> String {
+    checks
+        .iter()
+        .map(|check| {
+            let mark = if check.ok { "ok  " } else { "FAIL" };
+            format!("    [{mark}] {}: {}\n", check.claim, check.detail)
+        })
+        .collect()
 }
 
 /// Everything the throughput phase measured.

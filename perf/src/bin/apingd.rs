@@ -1,0 +1,9 @@
+//! `apingd`: the APPC ping daemon (TP `APINGD`) on a TCP node. See
+//! `appc_perf::aping` for the protocol.
+
+use appc_perf::aping::{cli, daemon};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main("apingd", cli::APINGD_USAGE, cli::parse_apingd, daemon::run)
+}

@@ -1,0 +1,423 @@
+//! The gateway side: many conversations doing request/response over real
+//! LU 6.2 sessions, all driven from one thread through one completion port.
+//!
+//! Each conversation (a *slot*) is its own TP: TP_STARTED, ALLOCATE, then
+//! per request `SEND_DATA` (`P_TO_R_FLUSH`: the data and the change of
+//! direction in one flush) and `RECEIVE_AND_WAIT` (`rtn_status`, so the echo
+//! and the direction come back in one completion). The round trip is timed
+//! from the SEND_DATA submit to the RECEIVE completion and recorded in an
+//! HdrHistogram. The slot index rides in the port packet's token, so a
+//! completion finds its conversation without a lookup.
+//!
+//! Cancellation: each RECEIVE_AND_WAIT is picked with probability
+//! `cancel_fraction`, and the picked handles are cancelled after the next
+//! batch of completions has been pumped, so some are still pending (`0`)
+//! and some have just finished (`WAPPCALREADY`). Each live cancel is
+//! followed by one of a handle already consumed (must be `WAPPCALREADY`) and
+//! one random `u64` (must be `WAPPCINVALID`). A cancelled conversation's
+//! session is gone, so its TP is ended and the slot starts a new one.
+//!
+//! Exactly once is checked as it runs: a completion must be for its slot's
+//! one outstanding handle; `AP_CANCELLED` arrives if and only if that
+//! handle's cancel returned 0; every echo must equal its request; and at the
+//! end, completions equal accepted verbs and the engine holds no task.
+
+use super::sampler::{Limit, Sampler};
+use super::{verbs, Side};
+use crate::workload::CancelCounts;
+use appc_io::engine::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use appc_io::engine::appc::verbs::{values, Body, Conv, SendData, Verb};
+use appc_io::engine::appc::Appc;
+use appc_io::engine::{CancelOutcome, Handle, Packet, Port, Target};
+use hdrhistogram::Histogram;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long the run waits, after its limit, for requests in flight.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+/// Completions pumped between two rounds of cancels.
+const BATCH: usize = 256;
+/// Consumed handles remembered for the stale cancels.
+const RECENT: usize = 1024;
+
+/// What the client is asked to do.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Conversations at once (one session each).
+    pub sessions: usize,
+    /// Request (and echo) size in bytes.
+    pub size: usize,
+    /// Probability that a RECEIVE_AND_WAIT gets cancelled.
+    pub cancel_fraction: f64,
+    /// When to stop.
+    pub limit: Limit,
+    /// The partner LU alias to allocate to.
+    pub partner: String,
+    /// The partner's TP.
+    pub tp: String,
+}
+
+/// The client's exactly-once accounting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientTally {
+    /// Asynchronous verbs accepted (handles returned).
+    pub accepted: u64,
+    /// Verbs refused (no handle); never expected.
+    pub rejected: u64,
+    /// Completions taken off the port.
+    pub completions: u64,
+    /// Completions for a handle that was not its slot's outstanding one.
+    pub unexpected: u64,
+    /// `AP_CANCELLED` without a winning cancel, or a winning cancel whose
+    /// completion was not `AP_CANCELLED`.
+    pub cancel_mismatch: u64,
+    /// Echoes that differed from their request.
+    pub echo_mismatch: u64,
+    /// Conversations that failed other than by our cancel.
+    pub failures: u64,
+    /// Conversations started.
+    pub conversations: u64,
+    /// Verbs still outstanding when the drain gave up.
+    pub stuck: u64,
+    /// Cancels of consumed handles (all must be `WAPPCALREADY`).
+    pub stale: CancelCounts,
+    /// Cancels of random `u64`s (all must be `WAPPCINVALID`).
+    pub random: CancelCounts,
+    /// `Stats::live_tasks` at the end.
+    pub live_after: usize,
+}
+
+impl ClientTally {
+    /// The verdict: every accepted handle completed exactly once, every
+    /// cancel answer agreed with what was delivered, nothing leaked.
+    pub fn exactly_once(&self) -> bool {
+        self.accepted == self.completions
+            && self.rejected == 0
+            && self.unexpected == 0
+            && self.cancel_mismatch == 0
+            && self.echo_mismatch == 0
+            && self.stuck == 0
+            && self.live_after == 0
+            && self.stale.already == self.stale.total()
+            && self.random.invalid == self.random.total()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Idle,
+    Allocating,
+    Sending,
+    Receiving,
+}
+
+#[derive(Debug)]
+struct Slot {
+    conv: Conv,
+    stage: Stage,
+    outstanding: Option<Handle>,
+    cancel_won: bool,
+    seq: u64,
+    sent_at: Instant,
+    echo: Vec<u8>,
+}
+
+/// The client loop's state.
+struct Client<'a> {
+    app: &'a Appc,
+    port: Port<Verb>,
+    config: &'a ClientConfig,
+    slots: Vec<Slot>,
+    doomed: Vec<(usize, Handle)>,
+    recent: Vec<Handle>,
+    latency: Histogram<u64>,
+    cancels: CancelCounts,
+    tally: ClientTally,
+    requests: u64,
+    done: Arc<AtomicU64>,
+    stopping: bool,
+    fatal: Option<String>,
+    rng: fastrand::Rng,
+}
+
+/// Runs the load on `app` (whose node knows `config.partner`). `Err` is a
+/// failure to reach the partner at all (allocation errors), with the
+/// partner's answer in words.
+pub fn run(app: &Appc, config: &ClientConfig) -> Result<(Side, ClientTally), String> {
+    let done = Arc::new(AtomicU64::new(0));
+    let mut client = Client {
+        app,
+        port: app.port(),
+        config,
+        slots: Vec::with_capacity(config.sessions),
+        doomed: Vec::new(),
+        recent: Vec::with_capacity(RECENT),
+        latency: super::histogram(),
+        cancels: CancelCounts::default(),
+        tally: ClientTally::default(),
+        requests: 0,
+        done: Arc::clone(&done),
+        stopping: false,
+        fatal: None,
+        rng: fastrand::Rng::with_seed(0x00A9_9C10),
+    };
+    let sampler = Sampler::start("appc", done, config.limit);
+    let start = Instant::now();
+    for index in 0..config.sessions {
+        client.slots.push(Slot {
+            conv: Conv::default(),
+            stage: Stage::Idle,
+            outstanding: None,
+            cancel_won: false,
+            seq: 0,
+            sent_at: start,
+            echo: Vec::new(),
+        });
+        client.start(index);
+    }
+    let mut deadline = None;
+    loop {
+        if let Some(packet) = client.port.get(Some(Duration::from_millis(10))) {
+            client.take(packet);
+            for _ in 1..BATCH {
+                match client.port.try_get() {
+                    Some(packet) => client.take(packet),
+                    None => break,
+                }
+            }
+        }
+        client.cancel_doomed();
+        if !client.stopping
+            && (client.fatal.is_some() || config.limit.reached(start.elapsed(), client.requests))
+        {
+            client.stopping = true;
+            deadline = Some(Instant::now() + DRAIN_LIMIT);
+        }
+        if !client.stopping {
+            continue;
+        }
+        let busy = client
+            .slots
+            .iter()
+            .filter(|s| s.outstanding.is_some())
+            .count();
+        if busy == 0 {
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            client.tally.stuck = busy as u64;
+            break;
+        }
+    }
+    let elapsed = start.elapsed();
+    let points = sampler.finish();
+    for index in 0..client.slots.len() {
+        client.end(index);
+    }
+    client.tally.live_after = app.stats().live_tasks;
+    if client.requests == 0 && client.tally.stuck > 0 && client.fatal.is_none() {
+        client.fatal = Some(format!(
+            "partner LU {} answered no request during the run and {} s after it \
+             (is it an appc-load partner node, --mode partner?)",
+            config.partner,
+            DRAIN_LIMIT.as_secs()
+        ));
+    }
+    if let Some(fatal) = client.fatal {
+        return Err(fatal);
+    }
+    let side = Side {
+        requests: client.requests,
+        elapsed,
+        latency: client.latency,
+        points,
+        cancels: client.cancels,
+    };
+    Ok((side, client.tally))
+}
+
+impl Client<'_> {
+    fn submit(&mut self, index: usize, verb: Verb) {
+        let target = Target::Port {
+            port: self.port.clone(),
+            key: 0,
+            token: index,
+            bytes: 0,
+        };
+        match self.app.submit(verb, &target) {
+            Ok(handle) => {
+                self.tally.accepted += 1;
+                self.slots[index].outstanding = Some(handle);
+            }
+            Err(_) => {
+                self.tally.rejected += 1;
+                self.end(index);
+            }
+        }
+    }
+
+    /// A new TP and conversation for the slot.
+    fn start(&mut self, index: usize) {
+        let Ok(tp_id) = verbs::start_tp(self.app) else {
+            self.tally.rejected += 1;
+            return;
+        };
+        self.tally.conversations += 1;
+        let slot = &mut self.slots[index];
+        slot.conv = Conv { tp_id, conv_id: 0 };
+        slot.stage = Stage::Allocating;
+        slot.cancel_won = false;
+        let allocate = verbs::allocate(tp_id, &self.config.partner, &self.config.tp);
+        self.submit(index, allocate);
+    }
+
+    /// Ends the slot's TP ([`verbs::end_tp`]).
+    fn end(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        if slot.stage == Stage::Idle {
+            return;
+        }
+        slot.stage = Stage::Idle;
+        let _ = self.app.call(verbs::end_tp(slot.conv.tp_id));
+    }
+
+    fn request(&mut self, index: usize) {
+        let size = self.config.size;
+        let slot = &mut self.slots[index];
+        slot.seq += 1;
+        slot.stage = Stage::Sending;
+        slot.echo.clear();
+        let data = payload(slot.seq, size);
+        let conv = slot.conv;
+        slot.sent_at = Instant::now();
+        self.submit(
+            index,
+            Verb::mapped(Body::SendData(SendData {
+                conv,
+                send_type: values::SEND_DATA_P_TO_R_FLUSH,
+                data,
+                rts_rcvd: false,
+            })),
+        );
+    }
+
+    fn receive(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        slot.stage = Stage::Receiving;
+        let verb = verbs::receive(slot.conv, self.config.size);
+        self.submit(index, verb);
+        if let Some(handle) = self.slots[index].outstanding {
+            if self.rng.f64() < self.config.cancel_fraction {
+                self.doomed.push((index, handle));
+            }
+        }
+    }
+
+    /// Cancels the picked handles, each with a stale and a random one.
+    fn cancel_doomed(&mut self) {
+        for (index, handle) in std::mem::take(&mut self.doomed) {
+            let outcome = self.app.cancel(handle);
+            self.cancels.add(outcome);
+            if outcome == CancelOutcome::Cancelled {
+                let slot = &mut self.slots[index];
+                if slot.outstanding == Some(handle) {
+                    slot.cancel_won = true;
+                } else {
+                    // Won on a task whose completion was already consumed.
+                    self.tally.cancel_mismatch += 1;
+                }
+            }
+            if !self.recent.is_empty() {
+                let stale = self.recent[self.rng.usize(..self.recent.len())];
+                self.tally.stale.add(self.app.cancel(stale));
+            }
+            self.tally.random.add(self.app.cancel(self.rng.u64(..)));
+        }
+    }
+
+    fn take(&mut self, packet: Packet<Verb>) {
+        self.tally.completions += 1;
+        let index = packet.token;
+        let Some(slot) = self.slots.get_mut(index) else {
+            self.tally.unexpected += 1;
+            return;
+        };
+        if slot.outstanding != Some(packet.handle) {
+            self.tally.unexpected += 1;
+            return;
+        }
+        slot.outstanding = None;
+        if self.recent.len() < RECENT {
+            self.recent.push(packet.handle);
+        } else {
+            let at = self.rng.usize(..RECENT);
+            self.recent[at] = packet.handle;
+        }
+        let verb = packet.verb;
+        let cancelled = verb.primary_rc == PrimaryRc::CANCELLED;
+        if cancelled != slot.cancel_won {
+            self.tally.cancel_mismatch += 1;
+        }
+        if verb.primary_rc != PrimaryRc::OK {
+            if verb.primary_rc == PrimaryRc::ALLOCATION_ERROR && self.fatal.is_none() {
+                self.fatal = Some(allocation_error(self.config, verb.secondary_rc));
+            }
+            self.tally.failures += u64::from(!cancelled);
+            self.end(index);
+            if !self.stopping {
+                self.start(index);
+            }
+            return;
+        }
+        match (slot.stage, verb.body) {
+            (Stage::Allocating, Body::Allocate(a)) => {
+                slot.conv.conv_id = a.conv_id;
+                self.next_request(index);
+            }
+            (Stage::Sending, _) => self.receive(index),
+            (Stage::Receiving, Body::ReceiveAndWait(r)) => {
+                slot.echo.extend_from_slice(&r.data);
+                if r.what_rcvd.status_part() != WhatRcvd::SEND {
+                    return self.receive(index);
+                }
+                let latency = slot.sent_at.elapsed().as_nanos() as u64;
+                let _ = self.latency.record(latency.max(1));
+                if slot.echo != payload(slot.seq, self.config.size) {
+                    self.tally.echo_mismatch += 1;
+                }
+                self.requests += 1;
+                self.done.fetch_add(1, Ordering::Relaxed);
+                self.next_request(index);
+            }
+            _ => {
+                self.tally.failures += 1;
+                self.end(index);
+            }
+        }
+    }
+
+    fn next_request(&mut self, index: usize) {
+        if self.stopping {
+            self.end(index);
+        } else {
+            self.request(index);
+        }
+    }
+}
+
+/// Request `seq`: its number (little-endian) then a filler, `size` bytes.
+pub fn payload(seq: u64, size: usize) -> Vec<u8> {
+    let mut data = vec![0x5A; size];
+    let n = size.min(8);
+    data[..n].copy_from_slice(&seq.to_le_bytes()[..n]);
+    data
+}
+
+fn allocation_error(config: &ClientConfig, secondary: SecondaryRc) -> String {
+    format!(
+        "ALLOCATE to partner LU {} failed: AP_ALLOCATION_ERROR, secondary {:#010X} \
+         (is the partner node running, with TP {}?)",
+        config.partner, secondary.0, config.tp
+    )
+}

@@ -1,0 +1,327 @@
+//! The gateway load generator: our engine over real LU 6.2 sessions on
+//! loopback, against the same load written with tokio.
+//!
+//! A run starts an in-process partner node ([`partner`]) listening on
+//! loopback (or uses `--partner HOST:PORT`), a client node for the gateway
+//! application, and drives `--sessions` conversations of request/response
+//! ([`client`]) for `--duration`, cancelling a fraction of the outstanding
+//! RECEIVE_AND_WAITs at random. With `--peer tokio` the same load runs
+//! again written the way one would without this library ([`tokio_peer`]).
+//! The report ([`report`]) prints both sides and their ratios, the cancel
+//! answers and the exactly-once verdict; [`plot`] draws the latency
+//! distribution and the throughput over time. `--mode scale` ([`scale`])
+//! holds a million RECEIVE_AND_WAITs instead.
+
+pub mod client;
+pub mod partner;
+pub mod plot;
+pub mod report;
+pub mod sampler;
+pub mod scale;
+pub mod tokio_peer;
+pub mod verbs;
+
+use crate::args::{Backend, Config, Peer};
+use crate::sysinfo::{proc_status_bytes, Machine};
+use crate::workload::CancelCounts;
+use appc_io::backend::Kind;
+use appc_io::engine::appc::{Appc, Node};
+use appc_io::engine::WINAPPC_VERSION;
+use appc_io::node::{NodeConfig, NodeStats, TcpNode};
+use client::{ClientConfig, ClientTally};
+use hdrhistogram::Histogram;
+use partner::{Partner, PartnerTally};
+use sampler::Limit;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+use tokio_peer::PeerTally;
+
+/// The client LU's name.
+pub const CLIENT_LU: &str = "APPCLOAD";
+
+/// Sessions per link the standalone partner accepts: every one a 16-bit
+/// session id can name, so any `--sessions` a client asks for fits.
+const MAX_SERVED_SESSIONS: usize = 65_535;
+
+/// One contestant's measurements.
+#[derive(Clone, Debug)]
+pub struct Side {
+    /// Requests completed (a request = SEND_DATA + RECEIVE_AND_WAIT).
+    pub requests: u64,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Round-trip latency, nanoseconds.
+    pub latency: Histogram<u64>,
+    /// `(seconds, requests so far)`, every [`sampler::TICK`].
+    pub points: Vec<(f64, u64)>,
+    /// Answers to the cancels of picked requests.
+    pub cancels: CancelCounts,
+}
+
+impl Side {
+    /// Requests per second.
+    pub fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The latency at quantile `q` (0..=1), in microseconds.
+    pub fn micros(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1e3
+    }
+}
+
+/// A latency histogram: 1 ns to 60 s, 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// How long a node may take to let go of its last conversation.
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Waits until `stats`' driver holds no conversation (the node's leak
+/// gauge is back to 0), at most [`SETTLE_LIMIT`]; returns how many it
+/// still holds and how long the wait took.
+pub fn settle(stats: &NodeStats) -> (u64, Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        let (conversations, _) = stats.live();
+        if conversations == 0 || start.elapsed() > SETTLE_LIMIT {
+            return (conversations, start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The backend kind for a flag value.
+pub fn kind(backend: Backend) -> Kind {
+    match backend {
+        Backend::Auto => Kind::Auto,
+        Backend::Uring => Kind::Uring,
+        Backend::Epoll => Kind::Poll,
+    }
+}
+
+/// Everything a load run measured.
+#[derive(Clone, Debug)]
+pub struct LoadReport {
+    /// The machine.
+    pub machine: Machine,
+    /// The socket backend that ran.
+    pub backend: &'static str,
+    /// Where the partner was.
+    pub partner_addr: SocketAddr,
+    /// True for the in-process partner.
+    pub partner_local: bool,
+    /// Conversations at once.
+    pub sessions: usize,
+    /// Request size.
+    pub size: usize,
+    /// Cancel fraction.
+    pub cancel_fraction: f64,
+    /// The limit the run had.
+    pub limit: Limit,
+    /// Our side.
+    pub ours: Side,
+    /// Our exactly-once accounting.
+    pub client: ClientTally,
+    /// The in-process partner's accounting.
+    pub partner: Option<PartnerTally>,
+    /// The client node's `(binds_sent, _, sessions_reused, violations, links_closed)`.
+    pub node: (u64, u64, u64, u64, u64),
+    /// Conversations the client node's driver still held after the run
+    /// (its leak gauge, given [`SETTLE_LIMIT`] to reach 0).
+    pub node_conversations_left: u64,
+    /// Engine state per task slot, verb excluded (`Stats::slot_overhead_bytes`).
+    pub slot_overhead_bytes: usize,
+    /// One slot with its verb (`Stats::slot_bytes`).
+    pub slot_bytes: usize,
+    /// Peak RSS after our side (VmHWM).
+    pub peak_rss: Option<u64>,
+    /// The tokio peer, if asked for.
+    pub peer: Option<(Side, PeerTally)>,
+    /// Peak RSS at the end (after the peer too).
+    pub peak_rss_end: Option<u64>,
+}
+
+impl LoadReport {
+    /// The exactly-once verdict: every accepted handle completed once, on
+    /// both nodes, every cancel answer consistent, no leak (engine tasks or
+    /// node conversations), no protocol violation, and requests actually
+    /// flowed.
+    pub fn exactly_once(&self) -> bool {
+        self.client.exactly_once()
+            && self.partner.is_none_or(|p| p.exactly_once())
+            && self.node.3 == 0
+            && self.node_conversations_left == 0
+            && self.ours.requests > 0
+    }
+}
+
+/// Runs the load (and the peer), returning the report, or why it could
+/// not run.
+pub fn run(config: &Config) -> Result<LoadReport, String> {
+    let limit = match config.requests {
+        Some(n) => Limit::Requests(n),
+        None => Limit::Time(config.duration),
+    };
+    let kind = kind(config.backend);
+    let node_config = NodeConfig {
+        max_sessions_per_link: config
+            .sessions
+            .max(NodeConfig::default().max_sessions_per_link),
+        ..NodeConfig::default()
+    };
+    let partner = match config.partner {
+        Some(addr) => {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+                .map_err(|e| format!("cannot reach the partner node at {addr}: {e}"))?;
+            None
+        }
+        None => {
+            let listen = config
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+            Some(
+                Partner::start(kind, listen, node_config.clone(), true)
+                    .map_err(|e| format!("cannot start the partner node: {e}"))?,
+            )
+        }
+    };
+    let partner_addr = partner
+        .as_ref()
+        .map(Partner::addr)
+        .or(config.partner)
+        .expect("one of the two");
+
+    let engine = Node::new();
+    let node = TcpNode::start(CLIENT_LU, engine.clone(), kind, node_config)
+        .map_err(|e| format!("cannot start the client node: {e}"))?;
+    node.add_partner(partner::LU, partner_addr);
+    let (mut app, _) =
+        Appc::startup(WINAPPC_VERSION, &engine).map_err(|e| format!("WinAPPCStartup: {e:?}"))?;
+    let client_config = ClientConfig {
+        sessions: config.sessions,
+        size: config.size,
+        cancel_fraction: config.load_cancel_fraction(),
+        limit,
+        partner: partner::LU.into(),
+        tp: partner::TP.into(),
+    };
+    let result = client::run(&app, &client_config);
+    let stats = app.stats();
+    app.cleanup();
+    let backend = node.backend_name();
+    let (client_left, _) = settle(node.stats());
+    let node_stats = node.stats().snapshot();
+    drop(node);
+    let partner_tally = partner.and_then(Partner::stop);
+    let (ours, client) = result?;
+    let peak_rss = proc_status_bytes("VmHWM");
+
+    let peer = match config.peer {
+        Peer::None => None,
+        Peer::Tokio => Some(tokio_peer::run(
+            config.sessions,
+            config.size,
+            config.load_cancel_fraction(),
+            limit,
+        )?),
+    };
+    Ok(LoadReport {
+        machine: Machine::detect(),
+        backend,
+        partner_addr,
+        partner_local: partner_tally.is_some(),
+        sessions: config.sessions,
+        size: config.size,
+        cancel_fraction: config.load_cancel_fraction(),
+        limit,
+        ours,
+        client,
+        partner: partner_tally,
+        node: node_stats,
+        node_conversations_left: client_left,
+        slot_overhead_bytes: stats.slot_overhead_bytes,
+        slot_bytes: stats.slot_bytes,
+        peak_rss,
+        peer,
+        peak_rss_end: proc_status_bytes("VmHWM"),
+    })
+}
+
+/// `--mode partner`: the echo partner alone, until the process is killed.
+pub fn serve(config: &Config) -> Result<(), String> {
+    let listen = config
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 6262)));
+    let node_config = NodeConfig {
+        max_sessions_per_link: MAX_SERVED_SESSIONS,
+        ..NodeConfig::default()
+    };
+    let partner = Partner::start(kind(config.backend), listen, node_config, true)
+        .map_err(|e| format!("cannot start the partner node: {e}"))?;
+    println!(
+        "partner LU {} (TP {}) listening on {} ({}); Ctrl-C stops it",
+        partner::LU,
+        partner::TP,
+        partner.addr(),
+        partner.backend_name()
+    );
+    loop {
+        std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Mode;
+
+    fn small(peer: Peer) -> Config {
+        Config {
+            mode: Mode::Load,
+            duration: Duration::from_millis(400),
+            sessions: 8,
+            cancel_fraction: Some(0.3),
+            peer,
+            plot: None,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_short_load_with_many_cancels_is_exactly_once() {
+        let report = run(&small(Peer::Tokio)).expect("loopback run");
+        for check in report::checks(&report) {
+            assert!(check.ok, "{}: {}", check.claim, check.detail);
+        }
+        assert!(report.exactly_once());
+        assert!(report.ours.cancels.total() > 0, "cancels happened");
+        let (peer, _) = report.peer.as_ref().expect("the peer ran");
+        assert!(peer.requests > 0);
+    }
+
+    #[test]
+    fn a_refused_partner_is_an_error_not_a_hang() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let config = Config {
+            partner: Some(addr),
+            ..small(Peer::None)
+        };
+        let err = run(&config).expect_err("nobody listens");
+        assert!(err.contains("cannot reach the partner"), "{err}");
+    }
+
+    #[test]
+    fn a_taken_port_is_an_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = Config {
+            listen: Some(listener.local_addr().unwrap()),
+            ..small(Peer::None)
+        };
+        let err = run(&config).expect_err("the port is taken");
+        assert!(err.contains("cannot listen"), "{err}");
+    }
+}

@@ -1,0 +1,74 @@
+//! The verbs the load builds, in one place: the client, the partner and
+//! the scale mode issue the same TP_STARTED, ALLOCATE, RECEIVE_AND_WAIT and
+//! TP_ENDED, and must not drift apart (one mapped conversation type, one
+//! sync level, one mode).
+
+use appc_io::engine::appc::rc::PrimaryRc;
+use appc_io::engine::appc::verbs::{
+    name, values, Allocate, Body, Conv, Receive, TpEnded, TpId, TpStarted, Verb,
+};
+use appc_io::engine::appc::Appc;
+
+/// The client TP's name.
+const CLIENT_TP: &str = "APPCLOAD";
+
+/// `TP_STARTED` for a client TP.
+fn tp_started() -> Verb {
+    Verb::mapped(Body::TpStarted(TpStarted {
+        lu_alias: [b' '; 8],
+        tp_name: name(CLIENT_TP),
+        tp_id: [0; 8],
+    }))
+}
+
+/// Runs `TP_STARTED` (blocking) and returns the new TP's id.
+pub fn start_tp(app: &Appc) -> Result<TpId, String> {
+    let verb = app
+        .call(tp_started())
+        .map_err(|e| format!("TP_STARTED refused: {:?}", e.reason))?;
+    match verb.body {
+        Body::TpStarted(t) if verb.primary_rc == PrimaryRc::OK => Ok(t.tp_id),
+        _ => Err(format!("TP_STARTED failed: {:?}", verb.primary_rc)),
+    }
+}
+
+/// `MC_ALLOCATE` (sync level NONE, mode `#INTER`) of `tp` at partner LU
+/// `partner` for TP `tp_id`.
+pub fn allocate(tp_id: TpId, partner: &str, tp: &str) -> Verb {
+    Verb::mapped(Body::Allocate(Allocate {
+        tp_id,
+        conv_type: values::MAPPED_CONVERSATION,
+        sync_level: values::SYNC_NONE,
+        rtn_ctl: values::WHEN_SESSION_ALLOCATED,
+        plu_alias: name(partner),
+        mode_name: name("#INTER"),
+        tp_name: name(tp),
+        security: values::SECURITY_NONE,
+        pwd: [b' '; 10],
+        user_id: [b' '; 10],
+        pip: Vec::new(),
+        conv_id: 0,
+        sense_data: 0,
+    }))
+}
+
+/// `MC_RECEIVE_AND_WAIT` with `rtn_status`, so that data and the change of
+/// direction come back in one completion.
+pub fn receive(conv: Conv, max_len: usize) -> Verb {
+    Verb::mapped(Body::ReceiveAndWait(Receive {
+        conv,
+        rtn_status: true,
+        max_len: max_len.clamp(1, usize::from(u16::MAX)) as u16,
+        ..Receive::default()
+    }))
+}
+
+/// `TP_ENDED(AP_HARD)`: a conversation in SEND at a record boundary is
+/// deallocated normally, any other abnormally; waiting verbs get
+/// `AP_CANCELLED`.
+pub fn end_tp(tp_id: TpId) -> Verb {
+    Verb::mapped(Body::TpEnded(TpEnded {
+        tp_id,
+        tp_type: values::HARD,
+    }))
+}
