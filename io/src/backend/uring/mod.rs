@@ -11,16 +11,7 @@
 //!
 //! Sends are plain `IORING_OP_SEND` with `MSG_NOSIGNAL` (not `SEND_ZC`: a
 //! node's sends are small RUs, where zero-copy's page pinning and second
-//! notification completion cost more than the copy). Before that, `send`
-//! tries the socket itself: a link's socket and send queue are shared
-//! ([`Conn`], the queue behind its own mutex), and a `send` on a connected
-//! link with nothing queued or in flight, while its reactor sleeps, writes
-//! at once on the caller's thread (`send(2)` with `MSG_DONTWAIT`), so a
-//! request/response costs no wake-up of the reactor. (A reactor that is
-//! awake takes the bytes with its next batch instead, coalesced with what
-//! else is queued by then, for no extra syscall.) Only what the socket does not take is queued,
-//! and the reactor asked to send it; while anything is queued or in flight
-//! `send` appends, so order is kept.
+//! notification completion cost more than the copy).
 //!
 //! This is the only module of the crate with `unsafe`: an op hands the
 //! kernel raw pointers that must stay valid until its final completion,
@@ -33,18 +24,14 @@ mod op;
 mod reactor;
 mod ring;
 
-use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-use socket2::{Domain, SockRef, Socket, Type};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
-use super::links::{split, Links};
 use super::mailbox::Mailbox;
 use super::sink::{join_reactors, Sink};
 use super::{Backend, Config, Events, LinkId};
@@ -55,102 +42,16 @@ use ring::Ring;
 #[derive(Debug)]
 enum Request {
     Listen(TcpListener),
-    /// Connect a link whose socket (unconnected) is shared already.
-    Connect(Arc<Conn>, SocketAddr),
-    /// A connect that failed at once: report it.
-    Failed(LinkId, io::Error),
-    /// A caller queued bytes: send them.
-    Flush(LinkId),
+    Connect(LinkId, SocketAddr),
+    Send(LinkId, Vec<u8>),
     Close(LinkId),
 }
 
-/// A link's socket and send queue, shared by its reactor and `send`.
+/// A caller's way to one reactor.
 #[derive(Debug)]
-struct Conn {
-    id: LinkId,
-    socket: TcpStream,
-    out: Mutex<Out>,
-}
-
-#[derive(Debug, Default)]
-struct Out {
-    queue: VecDeque<Vec<u8>>,
-    /// Bytes of `queue.front()` already sent.
-    head: usize,
-    /// A `Send` op is in flight: the front of `queue` is the kernel's.
-    sending: bool,
-    /// Connected, and not closing: `send` may write itself.
-    ready: bool,
-    /// Closing: bytes sent now are dropped.
-    closing: bool,
-}
-
-impl Conn {
-    fn new(id: LinkId, socket: TcpStream, ready: bool) -> Self {
-        Self {
-            id,
-            socket,
-            out: Mutex::new(Out {
-                ready,
-                ..Out::default()
-            }),
-        }
-    }
-
-    fn out(&self) -> MutexGuard<'_, Out> {
-        // Consistent after every statement.
-        self.out.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// `bytes` for the link: written at once if `direct` and nothing is
-    /// queued or in flight, as far as the socket takes them without
-    /// blocking; the rest is queued. True if the reactor must be asked to
-    /// send.
-    fn send(&self, bytes: Vec<u8>, links: &Links, direct: bool) -> bool {
-        let mut out = self.out();
-        if out.closing {
-            return false;
-        }
-        let mut written = 0;
-        if direct && out.ready && !out.sending && out.queue.is_empty() {
-            let socket = SockRef::from(&self.socket);
-            while written < bytes.len() {
-                let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-                match socket.send_with_flags(&bytes[written..], flags) {
-                    Ok(n) => written += n,
-                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                    // Full, or failed: the reactor's send finds out which.
-                    Err(_) => break,
-                }
-            }
-            links.sent(self.id, written);
-            if written == bytes.len() {
-                return false;
-            }
-        }
-        out.queue.push_back(bytes);
-        if written > 0 {
-            out.head = written;
-        }
-        // In flight, or not connected yet: the reactor goes on by itself.
-        out.ready && !out.sending
-    }
-}
-
-/// The links' [`Conn`]s by slot index, for `send`.
-type Conns = Mutex<HashMap<u32, Arc<Conn>>>;
-
-fn conns(conns: &Conns) -> MutexGuard<'_, HashMap<u32, Arc<Conn>>> {
-    conns.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A caller's way to one reactor (the reactor holds a clone).
-#[derive(Clone, Debug)]
 struct Shard {
     mailbox: Arc<Mailbox<Request>>,
     doorbell: Arc<File>,
-    /// The reactor is not waiting for completions (a hint, for `send`).
-    awake: Arc<AtomicBool>,
 }
 
 impl Shard {
@@ -170,7 +71,6 @@ impl Shard {
 #[derive(Debug)]
 struct UringBackend {
     sink: Arc<Sink>,
-    conns: Arc<Conns>,
     shards: Vec<Shard>,
     next: AtomicUsize,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -192,7 +92,6 @@ fn start_with(
         n => n,
     };
     let sink = Arc::new(Sink::new(events, config.max_queued_bytes));
-    let conns = Arc::new(Mutex::new(HashMap::new()));
     // Every ring is set up here, on the caller's thread, so that a failure
     // (seccomp, an old kernel) is returned and `Kind::Auto` can fall back.
     let mut reactors = Vec::with_capacity(count);
@@ -202,21 +101,19 @@ fn start_with(
         let shard = Shard {
             mailbox: Arc::new(Mailbox::new()),
             doorbell: Arc::new(eventfd()?),
-            awake: Arc::new(AtomicBool::new(false)),
         };
         reactors.push(Reactor::new(
             index,
             ring,
             features,
             Arc::clone(&sink),
-            Arc::clone(&conns),
-            shard.clone(),
+            Arc::clone(&shard.mailbox),
+            Arc::clone(&shard.doorbell),
         ));
         shards.push(shard);
     }
     let mut backend = UringBackend {
         sink,
-        conns,
         shards,
         next: AtomicUsize::new(0),
         threads: Mutex::new(Vec::with_capacity(count)),
@@ -267,33 +164,14 @@ impl Backend for UringBackend {
     fn connect(&self, addr: SocketAddr) -> io::Result<LinkId> {
         let shard = self.pick();
         let link = self.sink.links.open(shard);
-        match Socket::new(Domain::for_address(addr), Type::STREAM, None) {
-            Ok(socket) => {
-                let socket = TcpStream::from(socket);
-                let _ = socket.set_nodelay(true);
-                // Shared before any `send` can name the link.
-                let conn = Arc::new(Conn::new(link, socket, false));
-                conns(&self.conns).insert(split(link).0, Arc::clone(&conn));
-                self.shards[shard].post(Request::Connect(conn, addr));
-            }
-            Err(error) => self.shards[shard].post(Request::Failed(link, error)),
-        }
+        self.shards[shard].post(Request::Connect(link, addr));
         Ok(link)
     }
 
     fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()> {
         let shard = self.sink.links.admit(link, bytes.len())?;
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        let conn = conns(&self.conns)
-            .get(&split(link).0)
-            .filter(|conn| conn.id == link)
-            .cloned();
-        // No conn: the link was closed meanwhile.
-        let direct = !self.shards[shard].awake.load(Ordering::Relaxed);
-        if conn.is_some_and(|conn| conn.send(bytes, &self.sink.links, direct)) {
-            self.shards[shard].post(Request::Flush(link));
+        if !bytes.is_empty() {
+            self.shards[shard].post(Request::Send(link, bytes));
         }
         Ok(())
     }

@@ -5,9 +5,8 @@
 //! receive (multishot, or single-shot re-armed after each completion) and a
 //! `Send` of the front of the queue from its first unsent byte (one at a
 //! time keeps the stream in order across partial sends). The queued `Vec`s
-//! live in the link's shared [`Conn`], so a buffer the kernel is reading
-//! stays alive until its completion; callers only append to the queue, and
-//! write the socket themselves only while nothing is queued or in flight.
+//! live in the link, so a buffer the kernel is reading stays alive until
+//! its completion.
 //!
 //! Closing (asked for, the peer's end of stream, or an error) is two-phase:
 //! the link is marked with the reason, its queue is dropped except for a
@@ -22,17 +21,15 @@ use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, types::Fd};
-use socket2::SockAddr;
+use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::op::{link_op, other_op, Op, Tag};
 use super::ring::{Completion, Features, Ring, RECV_BUFFER_SIZE};
-use super::{conns, Conn, Conns, Out, Request, Shard};
+use super::Request;
 use crate::backend::links::split;
 use crate::backend::mailbox::Mailbox;
 use crate::backend::sink::Sink;
@@ -50,12 +47,15 @@ struct Listener {
 #[derive(Debug)]
 struct Link {
     id: LinkId,
-    /// The socket and the send queue, shared with `send`.
-    conn: Arc<Conn>,
+    socket: TcpStream,
     peer: SocketAddr,
     /// The address a `Connect` in flight reads.
     target: Option<Box<SockAddr>>,
     receiving: bool,
+    sending: bool,
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of `queue.front()` already sent.
+    head: usize,
     /// Set once closing starts: the error to report (`None`: a clean end).
     closing: Option<Option<io::Error>>,
     /// The single-shot receive buffer (no provided buffer ring).
@@ -63,24 +63,23 @@ struct Link {
 }
 
 impl Link {
-    fn new(conn: Arc<Conn>, peer: SocketAddr) -> Self {
+    fn new(id: LinkId, socket: TcpStream, peer: SocketAddr) -> Self {
         Self {
-            id: conn.id,
-            conn,
+            id,
+            socket,
             peer,
             target: None,
             receiving: false,
+            sending: false,
+            queue: VecDeque::new(),
+            head: 0,
             closing: None,
             recv_buffer: None,
         }
     }
 
-    fn out(&self) -> MutexGuard<'_, Out> {
-        self.conn.out()
-    }
-
     fn idle(&self) -> bool {
-        self.target.is_none() && !self.receiving && !self.out().sending
+        self.target.is_none() && !self.receiving && !self.sending
     }
 }
 
@@ -91,11 +90,8 @@ pub(super) struct Reactor {
     ring: Ring,
     features: Features,
     sink: Arc<Sink>,
-    conns: Arc<Conns>,
     mailbox: Arc<Mailbox<Request>>,
     doorbell: Arc<File>,
-    /// Cleared while waiting for completions (see `Shard::awake`).
-    awake: Arc<AtomicBool>,
     /// Where the doorbell's read lands (the value is not used).
     doorbell_count: Box<u64>,
     listeners: Vec<Listener>,
@@ -114,23 +110,16 @@ impl Reactor {
         ring: Ring,
         features: Features,
         sink: Arc<Sink>,
-        conns: Arc<Conns>,
-        shard: Shard,
+        mailbox: Arc<Mailbox<Request>>,
+        doorbell: Arc<File>,
     ) -> Self {
-        let Shard {
-            mailbox,
-            doorbell,
-            awake,
-        } = shard;
         Self {
             index,
             ring,
             features,
             sink,
-            conns,
             mailbox,
             doorbell,
-            awake,
             doorbell_count: Box::new(0),
             listeners: Vec::new(),
             links: HashMap::new(),
@@ -142,10 +131,7 @@ impl Reactor {
         self.arm_doorbell();
         let mut completions = Vec::new();
         while !self.sink.is_stopped() {
-            self.awake.store(false, Ordering::Relaxed);
-            let waited = self.ring.wait();
-            self.awake.store(true, Ordering::Relaxed);
-            if let Err(error) = waited {
+            if let Err(error) = self.ring.wait() {
                 eprintln!("appc-io: io_uring reactor stops: {error}");
                 break;
             }
@@ -199,7 +185,7 @@ impl Reactor {
         if link.receiving || link.closing.is_some() {
             return;
         }
-        let fd = Fd(link.conn.socket.as_raw_fd());
+        let fd = Fd(link.socket.as_raw_fd());
         let recv = match self.ring.recv_group() {
             Some(group) => opcode::RecvMulti::new(fd, group).build(),
             None => {
@@ -220,33 +206,23 @@ impl Reactor {
         let Some(link) = self.links.get_mut(&slot) else {
             return;
         };
-        if link.target.is_some() || link.closing.is_some() {
+        if link.sending || link.target.is_some() || link.closing.is_some() {
             return;
         }
-        let fd = Fd(link.conn.socket.as_raw_fd());
-        let id = link.id;
-        let mut out = link.conn.out();
-        if out.sending {
-            return;
-        }
-        let head = out.head;
-        coalesce(&mut out.queue, head);
-        let Some(front) = out.queue.front() else {
+        coalesce(&mut link.queue, link.head);
+        let Some(front) = link.queue.front() else {
             return;
         };
-        let rest = &front[head..];
+        let rest = &front[link.head..];
         let len = rest.len().min(u32::MAX as usize) as u32;
-        let send = opcode::Send::new(fd, rest.as_ptr(), len)
+        let send = opcode::Send::new(Fd(link.socket.as_raw_fd()), rest.as_ptr(), len)
             .flags(libc::MSG_NOSIGNAL)
             .build()
-            .user_data(link_op(Tag::Send, id));
-        out.sending = true;
-        drop(out);
+            .user_data(link_op(Tag::Send, link.id));
+        link.sending = true;
         // SAFETY: the bytes are the heap buffer of the queue's front `Vec`,
-        // which is neither popped nor changed while `sending` is set (`send`
-        // only appends then, and writes the socket itself only while nothing
-        // is in flight), and the link, which holds the queue's `Conn`, stays
-        // in `links` until the op completes.
+        // which is neither popped nor changed while `sending` is set, and the
+        // link stays in `links` until the op completes.
         unsafe { self.ring.push(&send) };
     }
 
@@ -267,12 +243,14 @@ impl Reactor {
                 });
                 self.arm_accept(self.listeners.len() - 1);
             }
-            Request::Connect(conn, addr) => self.connect(conn, addr),
-            Request::Failed(id, error) => self.sink.closed(id, Some(error)),
-            Request::Flush(id) => {
+            Request::Connect(id, addr) => self.connect(id, addr),
+            Request::Send(id, bytes) => {
                 let slot = split(id).0;
-                if self.links.get(&slot).is_some_and(|link| link.id == id) {
-                    self.arm_send(slot);
+                if let Some(link) = self.links.get_mut(&slot) {
+                    if link.id == id && link.closing.is_none() {
+                        link.queue.push_back(bytes);
+                        self.arm_send(slot);
+                    }
                 }
             }
             Request::Close(id) => {
@@ -285,12 +263,16 @@ impl Reactor {
         }
     }
 
-    fn connect(&mut self, conn: Arc<Conn>, addr: SocketAddr) {
-        let id = conn.id;
-        let mut link = Link::new(conn, addr);
+    fn connect(&mut self, id: LinkId, addr: SocketAddr) {
+        let socket = match Socket::new(Domain::for_address(addr), Type::STREAM, None) {
+            Ok(socket) => TcpStream::from(socket),
+            Err(error) => return self.sink.closed(id, Some(error)),
+        };
+        let _ = socket.set_nodelay(true);
+        let mut link = Link::new(id, socket, addr);
         let target = link.target.insert(Box::new(SockAddr::from(addr)));
         let connect = opcode::Connect::new(
-            Fd(link.conn.socket.as_raw_fd()),
+            Fd(link.socket.as_raw_fd()),
             target.as_ptr().cast(),
             target.len(),
         )
@@ -366,9 +348,7 @@ impl Reactor {
         let _ = socket.set_nodelay(true);
         let id = self.sink.links.open(self.index);
         let slot = split(id).0;
-        let conn = Arc::new(Conn::new(id, socket, true));
-        conns(&self.conns).insert(slot, Arc::clone(&conn));
-        self.links.insert(slot, Link::new(conn, peer));
+        self.links.insert(slot, Link::new(id, socket, peer));
         self.sink.connected(id, peer);
         self.arm_recv(slot);
     }
@@ -385,9 +365,6 @@ impl Reactor {
             return self.begin_close(slot, Some(os_error(result)));
         }
         let (id, peer) = (link.id, link.peer);
-        // From now on `send` may write itself; what it queued meanwhile
-        // goes out first, below.
-        link.out().ready = true;
         self.sink.connected(id, peer);
         self.arm_recv(slot);
         self.arm_send(slot);
@@ -428,10 +405,8 @@ impl Reactor {
         let Some(link) = self.links.get_mut(&slot) else {
             return;
         };
-        let mut out = link.conn.out();
-        out.sending = false;
+        link.sending = false;
         if result < 0 {
-            drop(out);
             if result != -libc::ECANCELED {
                 self.begin_close(slot, Some(os_error(result)));
             }
@@ -439,13 +414,15 @@ impl Reactor {
         }
         let n = result as usize;
         self.sink.links.sent(link.id, n);
-        out.head += n;
-        let head = out.head;
-        if out.queue.front().is_some_and(|front| head >= front.len()) {
-            out.queue.pop_front();
-            out.head = 0;
+        link.head += n;
+        if link
+            .queue
+            .front()
+            .is_some_and(|front| link.head >= front.len())
+        {
+            link.queue.pop_front();
+            link.head = 0;
         }
-        drop(out);
         self.arm_send(slot);
     }
 
@@ -459,20 +436,13 @@ impl Reactor {
             return;
         }
         link.closing = Some(reason);
-        let sending = {
-            let mut out = link.out();
-            out.ready = false;
-            out.closing = true;
-            // Keep only a buffer the kernel is reading from.
-            let sending = out.sending;
-            out.queue.truncate(usize::from(sending));
-            sending
-        };
+        // Keep only a buffer the kernel is reading from.
+        link.queue.truncate(usize::from(link.sending));
         let id = link.id;
         let ops = [
             (link.target.is_some(), Tag::Connect),
             (link.receiving, Tag::Recv),
-            (sending, Tag::Send),
+            (link.sending, Tag::Send),
         ];
         for (inflight, tag) in ops {
             if inflight {
@@ -491,7 +461,6 @@ impl Reactor {
             return;
         }
         if let Some(mut link) = self.links.remove(&slot) {
-            conns(&self.conns).remove(&slot);
             let reason = link.closing.take().flatten();
             let id = link.id;
             drop(link);
@@ -513,7 +482,7 @@ impl Reactor {
             let ops = [
                 (link.target.is_some(), Tag::Connect),
                 (link.receiving, Tag::Recv),
-                (link.out().sending, Tag::Send),
+                (link.sending, Tag::Send),
             ];
             cancels.extend(
                 ops.iter()
