@@ -356,3 +356,130 @@ fn cancel_closes_the_remote_session_and_fails_the_partner() {
         PrimaryRc::CONV_FAILURE_RETRY
     );
 }
+
+/// A session the test drives by hand: it records what the conversation
+/// tells it, and says it is backlogged while `backlogged` is set.
+#[derive(Default)]
+struct Scripted {
+    port: OnceLock<ConvPort>,
+    flows: Mutex<Vec<Flow>>,
+    consumed: Mutex<usize>,
+    closed: Mutex<Option<bool>>,
+    backlogged: Mutex<bool>,
+}
+
+struct ScriptedSession(Arc<Scripted>);
+
+impl Session for ScriptedSession {
+    fn send(&self, flow: Flow) {
+        self.0.flows.lock().unwrap().push(flow);
+    }
+
+    fn close(&self, abort: bool) {
+        *self.0.closed.lock().unwrap() = Some(abort);
+    }
+
+    fn consumed(&self, bytes: usize) {
+        *self.0.consumed.lock().unwrap() += bytes;
+    }
+
+    fn backlogged(&self) -> bool {
+        *self.0.backlogged.lock().unwrap()
+    }
+}
+
+struct ScriptedPartner(Arc<Scripted>);
+
+impl Partner for ScriptedPartner {
+    fn attach(&self, _attach: &Attach, port: ConvPort) -> Arc<dyn Session> {
+        let _ = self.0.port.set(port);
+        Arc::new(ScriptedSession(self.0.clone()))
+    }
+}
+
+#[test]
+fn a_backlogged_session_holds_the_send_and_consumption_is_reported() {
+    let node = Node::new();
+    let script = Arc::new(Scripted::default());
+    node.add_partner("LUB", Arc::new(ScriptedPartner(script.clone())));
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+    let v = allocate(&a, tp(&a), "ECHO", values::SYNC_NONE);
+    let Body::Allocate(al) = v.body else {
+        unreachable!()
+    };
+    let conv = Conv {
+        tp_id: al.tp_id,
+        conv_id: al.conv_id,
+    };
+    let (tx, mut rx) = a.queue();
+    let send = |send_type| {
+        Verb::mapped(Body::SendData(SendData {
+            conv,
+            send_type,
+            data: b"data".to_vec(),
+            rts_rcvd: false,
+        }))
+    };
+    // Not backlogged: SEND_DATA completes at once.
+    assert_eq!(
+        a.call(send(values::SEND_DATA_FLUSH)).unwrap().primary_rc,
+        PrimaryRc::OK
+    );
+    // Backlogged: it waits, and a verb meanwhile is CONV_BUSY, until the
+    // session reports it writable.
+    *script.backlogged.lock().unwrap() = true;
+    let handle = a
+        .submit(send(values::SEND_DATA_FLUSH), &Target::Queue(tx.clone()))
+        .unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(50)).is_none());
+    assert_eq!(
+        a.call(send(values::SEND_DATA_NONE)).unwrap().primary_rc,
+        PrimaryRc::CONV_BUSY
+    );
+    *script.backlogged.lock().unwrap() = false;
+    script.port.get().unwrap().writable();
+    let done = rx.recv_timeout(Duration::from_secs(5)).expect("completes");
+    assert_eq!((done.handle, done.verb.primary_rc), (handle, PrimaryRc::OK));
+    // The partner's data: what the TP takes is reported consumed, and only
+    // then.
+    assert_eq!(
+        call(
+            &a,
+            Body::PrepareToReceive(PrepareToReceive {
+                conv,
+                ptr_type: values::FLUSH,
+                locks: values::LOCKS_SHORT,
+            })
+        )
+        .primary_rc,
+        PrimaryRc::OK
+    );
+    let port = script.port.get().unwrap();
+    port.deliver(Flow::Data(b"hello".to_vec()));
+    port.deliver(Flow::Data(b"world!".to_vec()));
+    port.deliver(Flow::ChangeDirection);
+    assert_eq!(*script.consumed.lock().unwrap(), 0);
+    assert_eq!(received(&receive(&a, conv)).2, b"hello");
+    assert_eq!(*script.consumed.lock().unwrap(), 5);
+    assert_eq!(received(&receive(&a, conv)).2, b"world!");
+    assert_eq!(*script.consumed.lock().unwrap(), 11);
+    assert_eq!(received(&receive(&a, conv)).1, WhatRcvd::SEND);
+    // A waiting send cancelled: AP_CANCELLED, the session aborted.
+    *script.backlogged.lock().unwrap() = true;
+    let handle = a
+        .submit(send(values::SEND_DATA_FLUSH), &Target::Queue(tx.clone()))
+        .unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(50)).is_none());
+    assert_eq!(a.cancel(handle).code(), 0);
+    let done = rx.recv_timeout(Duration::from_secs(5)).expect("completes");
+    assert_eq!(
+        (done.handle, done.verb.primary_rc),
+        (handle, PrimaryRc::CANCELLED)
+    );
+    assert_eq!(*script.closed.lock().unwrap(), Some(true));
+    let flows = script.flows.lock().unwrap();
+    assert_eq!(
+        flows.iter().filter(|f| matches!(f, Flow::Data(_))).count(),
+        3
+    );
+}

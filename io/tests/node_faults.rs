@@ -486,6 +486,9 @@ fn a_peer_that_stops_reading_loses_its_link_at_the_send_queue_bound() {
     each_backend(|kind| {
         let mut config = NodeConfig::default();
         config.backend.max_queued_bytes = 256 * 1024;
+        // Unpaced sessions: paced, A's sends would wait for the stalled
+        // peer's pacing responses instead (node.rs, the pacing tests).
+        config.pacing_window = 0;
         let mut t = trio(kind, config);
         let (a_tx, mut a_rx) = t.a.app.queue();
         let (b_tx, mut b_rx) = t.b.app.queue();
@@ -524,6 +527,9 @@ fn cancel_during_a_large_send_ends_that_session_only() {
         // cancel, not the queue bound (the test above).
         let mut config = NodeConfig::default();
         config.backend.max_queued_bytes = 64 << 20;
+        // And room for it in A's session (held by pacing, as B's TP does
+        // not receive), so that A's SEND_DATAs complete without waiting.
+        config.max_send_backlog = 64 << 20;
         let mut t = trio(kind, config);
         let (a_tx, mut a_rx) = t.a.app.queue();
         let (a, b) = (&t.a.app, &t.b.app);
@@ -713,7 +719,13 @@ fn conversations_waiting_for_an_unanswered_bind_are_bounded_and_forgotten() {
     each_backend(|kind| {
         // A partner that accepts the link and never answers a BIND.
         let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-        let a = side("LUA", kind);
+        // Sends complete beyond the session buffer (no backpressure before
+        // it), so that the bound on queued flows is what stops them.
+        let config = NodeConfig {
+            max_send_backlog: 4 * NodeConfig::default().max_session_buffer,
+            ..NodeConfig::default()
+        };
+        let a = side_with("LUA", kind, config);
         a.node.add_partner("LUB", silent.local_addr().unwrap());
         let app = &a.app;
         // Closed by its TP while its flows wait for the session.

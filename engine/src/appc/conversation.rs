@@ -26,6 +26,15 @@
 //! partner LU rejects it, the allocating end becomes `broken` with
 //! `AP_ALLOCATION_ERROR`, which its waiting verb or its next verb reports.
 //!
+//! With a remote partner two more things flow between the conversation and
+//! its [`Session`] (bounded memory, `appc-io`'s pacing): after every verb
+//! and every arrival, what the local TP took off the data the session
+//! delivered (received, or purged) goes to [`Session::consumed`]; and a
+//! SEND_DATA or FLUSH that would complete at once first asks
+//! [`Session::backlogged`]: if the session holds too much not yet sent, the
+//! verb waits (`WaitKind::Writable`) until [`ConvPort::writable`], a
+//! session failure, or a cancel. In-memory conversations never wait.
+//!
 //! # Verbs
 //!
 //! [`Pair::issue`] runs one conversation verb on one end, in this order:
@@ -129,6 +138,9 @@ enum WaitKind {
     Confirm(Confirmation),
     /// POST_ON_RECEIPT: data (at least `max_len` bytes) or status.
     PostOnReceipt { max_len: u16 },
+    /// A send whose session holds too much not yet sent: it completes when
+    /// the session reports [`ConvPort::writable`].
+    Writable,
 }
 
 impl WaitKind {
@@ -139,7 +151,9 @@ impl WaitKind {
                 posting: Some(_), ..
             } => Some(Pending::ReceivePost),
             WaitKind::PostOnReceipt { .. } => Some(Pending::PostOnReceipt),
-            WaitKind::Receive { posting: None, .. } | WaitKind::Confirm(_) => None,
+            WaitKind::Receive { posting: None, .. } | WaitKind::Confirm(_) | WaitKind::Writable => {
+                None
+            }
         }
     }
 }
@@ -217,6 +231,13 @@ pub(crate) struct End {
     reader: Reader,
     /// The partner's REQUEST_TO_SEND, not yet reported.
     rts_in: bool,
+    /// Data bytes in `inbound` that came from a session.
+    in_bytes: usize,
+    /// Data bytes a session delivered that it has not been told were
+    /// consumed ([`Session::consumed`]).
+    delivered: usize,
+    /// The session reported [`ConvPort::writable`] for a waiting send.
+    writable: bool,
     /// The session failed or the attach was rejected: the code every verb
     /// now reports, ending the conversation.
     broken: Option<Refusal>,
@@ -240,6 +261,9 @@ impl End {
             inbound: VecDeque::new(),
             reader: Reader::new(mapped),
             rts_in: false,
+            in_bytes: 0,
+            delivered: 0,
+            writable: false,
             broken: None,
             wait: None,
             rts_post: None,
@@ -253,6 +277,7 @@ impl End {
             let Some(Flow::Data(data)) = self.inbound.pop_front() else {
                 break;
             };
+            self.in_bytes = self.in_bytes.saturating_sub(data.len());
             if let Err(secondary) = self.reader.push(&data) {
                 // The partner's LU validates every LL it sends, so this is
                 // a protocol error: the conversation fails.
@@ -271,6 +296,7 @@ impl End {
     /// verb report: `AP_DEALLOC_NORMAL` (§5.5).
     fn purge_inbound(&mut self) -> Option<PrimaryRc> {
         self.reader.purge();
+        self.in_bytes = 0;
         let ended = self
             .inbound
             .drain(..)
@@ -507,6 +533,7 @@ impl Pair {
                 self.progress(node, side);
             }
         }
+        self.settle(side);
         Ok((handle, extra))
     }
 
@@ -641,10 +668,10 @@ impl Pair {
                     self.flush(node, me, side);
                 }
                 match kind {
-                    SendKind::Plain => Act::Finish(self.rts_out(side)),
+                    SendKind::Plain => self.sent(side),
                     SendKind::Flush => {
                         self.flush(node, me, side);
-                        Act::Finish(self.rts_out(side))
+                        self.sent(side)
                     }
                     SendKind::Confirm => self.confirm(node, me, side, Confirmation::Plain),
                     SendKind::PrepareToReceive => {
@@ -665,7 +692,12 @@ impl Pair {
             (Step::Flush, _) => {
                 self.ends[side].state = ConvState::Send;
                 self.flush(node, me, side);
-                Act::Finish(Out::ok())
+                if self.backlogged(side) {
+                    self.ends[side].writable = false;
+                    Act::Wait(WaitKind::Writable)
+                } else {
+                    Act::Finish(Out::ok())
+                }
             }
             (Step::Confirm, _) => self.confirm(node, me, side, Confirmation::Plain),
             (Step::PrepareToReceive, Input::PrepareToReceive { ptr_type }) => {
@@ -811,6 +843,49 @@ impl Pair {
             // TP-level verbs are the node's; the inputs always match their
             // step.
             _ => Act::Finish(Out::rc(PrimaryRc::INVALID_VERB, SecondaryRc(0))),
+        }
+    }
+
+    /// A send that did not wait for a reply finishes, unless the session
+    /// to a remote partner holds more than it allows not yet sent: then it
+    /// waits for [`ConvPort::writable`] (backpressure on the sending TP).
+    fn sent(&mut self, side: Side) -> Act {
+        if self.backlogged(side) {
+            self.ends[side].writable = false;
+            Act::Wait(WaitKind::Writable)
+        } else {
+            Act::Finish(self.rts_out(side))
+        }
+    }
+
+    /// Whether the session to `side`'s remote partner is backlogged (and,
+    /// if so, will report [`ConvPort::writable`]).
+    fn backlogged(&self, side: Side) -> bool {
+        self.session_to(other(side))
+            .is_some_and(|session| session.backlogged())
+    }
+
+    /// The session under `side` reported its backlog drained.
+    pub(crate) fn writable(&mut self, node: &NodeInner, side: Side) {
+        if self.ends[side].live {
+            self.ends[side].writable = true;
+            self.progress(node, side);
+        }
+    }
+
+    /// Tells the session to `side`'s remote partner what `side`'s TP has
+    /// consumed of what it delivered (received, or purged), so that it can
+    /// let the partner send more (pacing).
+    fn settle(&mut self, side: Side) {
+        let end = &self.ends[side];
+        let held = end.in_bytes + end.reader.buffered();
+        if end.delivered <= held {
+            return;
+        }
+        let consumed = end.delivered - held;
+        self.ends[side].delivered = held;
+        if let Some(session) = self.session_to(other(side)) {
+            session.consumed(consumed);
         }
     }
 
@@ -1031,6 +1106,11 @@ impl Pair {
         match flow {
             Flow::RequestToSend => self.rts_arrives(side),
             flow => {
+                if let Flow::Data(data) = &flow {
+                    let end = &mut self.ends[side];
+                    end.in_bytes += data.len();
+                    end.delivered += data.len();
+                }
                 self.ends[side].inbound.push_back(flow);
                 self.progress(node, side);
             }
@@ -1051,6 +1131,11 @@ impl Pair {
 
     /// Completes `side`'s waiting verb if what it waits for is there.
     pub(crate) fn progress(&mut self, node: &NodeInner, side: Side) {
+        self.complete_wait(node, side);
+        self.settle(side);
+    }
+
+    fn complete_wait(&mut self, node: &NodeInner, side: Side) {
         let Some(wait) = self.ends[side].wait.take() else {
             return;
         };
@@ -1063,6 +1148,11 @@ impl Pair {
             } => self.try_receive(node, side, fill, max_len, rtn_status, false),
             WaitKind::Confirm(c) => self.try_confirmed(node, side, c),
             WaitKind::PostOnReceipt { max_len } => self.try_post_on_receipt(node, side, max_len),
+            WaitKind::Writable => match self.report_broken(node, side) {
+                Some(out) => Some(out),
+                None if mem::take(&mut self.ends[side].writable) => Some(self.rts_out(side)),
+                None => None,
+            },
         };
         match out {
             Some(out) => complete(&wait.core, wait.handle, out),
@@ -1232,6 +1322,7 @@ impl Pair {
             );
         }
         end.inbound.clear();
+        end.in_bytes = 0;
         end.out.clear();
         end.reader.purge();
         if let Some((core, post)) = end.rts_post.take() {

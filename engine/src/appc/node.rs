@@ -32,7 +32,7 @@
 //! Per-session error state lives in the [`Pair`] of one conversation and
 //! dies with it; a new conversation starts clean (KB Q182578).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use super::activity::{Active, Activity};
 use super::conversation::{Attached, Pair, PairLock, Side};
@@ -146,7 +146,9 @@ struct Registry {
 struct TpRec {
     app: AppId,
     lu_alias: [u8; 8],
-    convs: Vec<ConvId>,
+    /// Its conversations; a set, as a TP may hold a great many (a gateway
+    /// TP with a million receives) and each one's end removes it.
+    convs: BTreeSet<ConvId>,
     activity: Arc<Activity>,
     /// A waiting `TP_ENDED(AP_SOFT)`: TP verbs get `AP_TP_BUSY` meanwhile.
     ending: Option<(AppCore, Handle)>,
@@ -157,7 +159,7 @@ impl TpRec {
         Self {
             app,
             lu_alias,
-            convs: Vec::new(),
+            convs: BTreeSet::new(),
             activity: {
                 let deferred = deferred.clone();
                 Activity::new(move || lock(&deferred).push(tp_id))
@@ -310,7 +312,7 @@ impl NodeInner {
                     },
                 );
                 if let Some(tp) = reg.tps.get_mut(&ids.tp_id) {
-                    tp.convs.push(ids.conv_id);
+                    tp.convs.insert(ids.conv_id);
                 }
                 drop(reg);
                 complete(
@@ -533,7 +535,7 @@ impl NodeInner {
             reg.convs.remove(&ids.conv_id);
         }
         if let Some(tp) = reg.tps.get_mut(&ids.tp_id) {
-            tp.convs.retain(|&c| c != ids.conv_id);
+            tp.convs.remove(&ids.conv_id);
         }
     }
 
@@ -627,7 +629,7 @@ impl Registry {
     fn register(&mut self, app: AppId, incoming: Incoming, deferred: &Arc<Mutex<Vec<TpId>>>) {
         let Incoming { pair, ids, attach } = incoming;
         let mut tp = TpRec::new(app, ids.tp_id, attach.plu_alias, deferred);
-        tp.convs.push(ids.conv_id);
+        tp.convs.insert(ids.conv_id);
         self.tps.insert(ids.tp_id, tp);
         self.convs.insert(
             ids.conv_id,

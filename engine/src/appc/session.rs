@@ -87,7 +87,13 @@ pub struct Attach {
 /// The session carrying one conversation to its other end, on another
 /// node. Called with the conversation locked: implementations queue and
 /// return, never block, and never call back into the conversation from
-/// inside these calls.
+/// inside these calls (a [`ConvPort`] call comes later, from the session
+/// layer's own thread).
+///
+/// Memory: a session layer bounds what it holds per conversation in both
+/// directions with [`Session::consumed`] (the receiving TP's progress, to
+/// pace the partner) and [`Session::backlogged`] / [`ConvPort::writable`]
+/// (backpressure on the sending TP). Both have do-nothing defaults.
 pub trait Session: Send + Sync {
     /// Carries `flow` to the other end, after every flow sent before it
     /// (a [`Flow::RequestToSend`] may overtake).
@@ -98,6 +104,24 @@ pub trait Session: Send + Sync {
     /// once, so the other end's verbs fail. Otherwise send what is queued,
     /// then release the session (for reuse by another conversation).
     fn close(&self, abort: bool);
+
+    /// The local end's TP took `bytes` of the data this session delivered
+    /// off the conversation (received it, or it was purged): a session
+    /// that paces its partner may now let it send more. Called with the
+    /// conversation locked, like every method here.
+    fn consumed(&self, bytes: usize) {
+        let _ = bytes;
+    }
+
+    /// Asked after a send that would otherwise complete at once (SEND_DATA,
+    /// FLUSH): whether the session holds more than it allows of this
+    /// conversation's flows not yet sent. `true` arms the session: it calls
+    /// [`ConvPort::writable`] once that backlog falls below its low mark,
+    /// and the send waits until then (or until the session fails, or a
+    /// cancel). The default: never.
+    fn backlogged(&self) -> bool {
+        false
+    }
 }
 
 /// A partner LU reachable from this node through a session layer.
@@ -125,6 +149,16 @@ impl ConvPort {
             return;
         };
         lock(&self.pair).arrive(&node, self.side, flow);
+        node.run_deferred();
+    }
+
+    /// The session's backlog of unsent flows fell below its low mark after
+    /// [`Session::backlogged`] said `true`: the waiting send completes.
+    pub fn writable(&self) {
+        let Some(node) = self.node.upgrade() else {
+            return;
+        };
+        lock(&self.pair).writable(&node, self.side);
         node.run_deferred();
     }
 

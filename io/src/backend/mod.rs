@@ -41,6 +41,8 @@ mod iocp;
 // Shared by the Linux backends; portable (std only), so IOCP may use them
 // too by widening the `cfg`.
 #[cfg(target_os = "linux")]
+mod coalesce;
+#[cfg(target_os = "linux")]
 mod links;
 #[cfg(target_os = "linux")]
 mod mailbox;

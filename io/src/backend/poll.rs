@@ -21,7 +21,7 @@
 //! fewer and larger writes). While the queue holds bytes, `send` appends,
 //! so order is kept. Writes go through `send(2)` (std uses `MSG_NOSIGNAL`,
 //! so a reset peer cannot raise `SIGPIPE`, which `writev` would), queued
-//! buffers merged up to [`COALESCE_LIMIT`]; a write error is left for the
+//! buffers merged up to [`COALESCE_LIMIT`](super::coalesce::COALESCE_LIMIT); a write error is left for the
 //! reactor to find and report.
 
 use std::collections::{HashMap, VecDeque};
@@ -37,6 +37,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Interest, Poll, Registry, Token, Waker};
 
+use super::coalesce::coalesce;
 use super::links::split;
 use super::mailbox::Mailbox;
 use super::sink::{join_reactors, Sink};
@@ -46,8 +47,6 @@ use super::{Backend, Config, Events, LinkId};
 const WAKER: Token = Token(usize::MAX);
 const LISTENER: usize = 1 << (usize::BITS - 1);
 const READ_BUFFER: usize = 64 * 1024;
-/// The most bytes one write merges from queued buffers.
-const COALESCE_LIMIT: usize = 256 << 10;
 
 /// A request from a caller thread.
 #[derive(Debug)]
@@ -127,23 +126,6 @@ impl Conn {
             }
         }
     }
-}
-
-/// Merges the queued buffers at the front of `queue` into one (up to
-/// [`COALESCE_LIMIT`] bytes), unless the front one is part-written.
-fn coalesce(queue: &mut VecDeque<Vec<u8>>, head: usize) {
-    if head != 0 || queue.len() < 2 || queue[0].len() + queue[1].len() > COALESCE_LIMIT {
-        return;
-    }
-    let mut merged = queue.pop_front().unwrap_or_default();
-    while let Some(next) = queue.front() {
-        if merged.len() + next.len() > COALESCE_LIMIT {
-            break;
-        }
-        merged.extend_from_slice(next);
-        queue.pop_front();
-    }
-    queue.push_front(merged);
 }
 
 /// The links' [`Conn`]s by slot index, for `send`.

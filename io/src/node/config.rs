@@ -19,6 +19,20 @@ pub struct NodeConfig {
     /// reassembled, or flows queued before the session is active. Beyond
     /// it the conversation fails (and, inbound, the session is unbound).
     pub max_session_buffer: usize,
+    /// Session-level pacing window, in RUs (at most 63): this node sends
+    /// at most this many normal-flow requests before the partner's pacing
+    /// response, and asks the same of the partner in its BINDs. The
+    /// partner's pacing response waits while the conversation holds more
+    /// than `max_session_buffer` bytes received and not yet taken by its
+    /// TP. 0: unpaced (as a peer whose BIND proposes 0 windows, for
+    /// interop); an unpaced conversation that holds more than twice
+    /// `max_session_buffer` fails instead.
+    pub pacing_window: u8,
+    /// Bytes of one conversation's flows a session may hold not yet sent
+    /// (waiting for a pacing window, or for the driver) before a send verb
+    /// of it waits (SEND_DATA, FLUSH); it completes once the backlog is
+    /// down to half of this. Keep it below `max_session_buffer`.
+    pub max_send_backlog: usize,
     /// Backend tuning (its `max_queued_bytes` bounds each link's output).
     pub backend: backend::Config,
 }
@@ -29,6 +43,8 @@ impl Default for NodeConfig {
             max_frame: DEFAULT_MAX_PIU,
             max_sessions_per_link: 256,
             max_session_buffer: 1 << 20,
+            pacing_window: 8,
+            max_send_backlog: 512 << 10,
             backend: backend::Config::default(),
         }
     }

@@ -9,15 +9,19 @@
 //!   finds the inbox idle runs it, and every step queued meanwhile, under
 //!   the driver lock (conversation lock → driver lock, never the other
 //!   way): under load one thread runs many steps, the others return at
-//!   once. They never call into the engine.
+//!   once. They never call into the engine. [`Session::consumed`] (the TP
+//!   took delivered data: pacing may send an IPR) is such a step;
+//!   [`Session::backlogged`] is not: it answers from the conversation's
+//!   [`Backlog`], a leaf lock the steps update as flows leave it.
 //! * Backend events run their step on the reactor thread, which holds no
 //!   engine lock.
 //! * What steps write is collected per link and handed to the backend, one
 //!   `send` per link, before the driver lock is let go (so the bytes of one
 //!   holder go out before the next holder's).
 //! * A step never calls into the engine while it holds the driver's lock.
-//!   What it has for the engine ([`ConvPort::deliver`] / [`ConvPort::fail`])
-//!   it queues as an [`Action`], handed to a second [`Combiner`] before the
+//!   What it has for the engine ([`ConvPort::deliver`] / [`ConvPort::fail`],
+//!   and [`ConvPort::writable`] once a waiting send's backlog is down to its
+//!   low mark) it queues as an [`Action`], handed to a second [`Combiner`] before the
 //!   lock is let go (so two holders' actions keep their order) and run
 //!   after it, in order, by one thread at a time: by the reactor thread
 //!   whose step queued it, or, when the step was an engine call (which holds
@@ -48,14 +52,18 @@ use crate::engine::appc::{Attach, ConvPort, Flow, Node, Session};
 use crate::engine::combiner::Combiner;
 use crate::wire::frame::MIN_PIU;
 use crate::wire::{
-    self, ebcdic, Bind, ControlRu, ConversationType, Frame, Lfsid, Response, ResponseType, Rh, Rti,
-    RuCategory, RuSize, SecurityKind, SecuritySubfield, Sense, SyncLevel, Th, Unbind, UnbindType,
+    self, ebcdic, Bind, ControlRu, ConversationType, Frame, Lfsid, Pacing, Response, ResponseType,
+    Rh, Rti, RuCategory, RuSize, SecurityKind, SecuritySubfield, Sense, SyncLevel, Th, Unbind,
+    UnbindType,
 };
 
 /// What a step has for the engine, run after the driver's lock is let go.
 enum Action {
     Deliver(ConvPort, Flow),
     Fail(ConvPort, PrimaryRc, SecondaryRc),
+    /// The conversation's send backlog is down to its low mark: its
+    /// waiting send completes.
+    Writable(ConvPort),
     /// Counts a closed link, after its conversations' failures.
     LinkClosed(Arc<NodeStats>),
 }
@@ -65,6 +73,7 @@ impl Action {
         match self {
             Action::Deliver(port, flow) => port.deliver(flow),
             Action::Fail(port, primary, secondary) => port.fail(primary, secondary),
+            Action::Writable(port) => port.writable(),
             Action::LinkClosed(stats) => {
                 stats.links_closed.fetch_add(1, Ordering::Release);
             }
@@ -204,7 +213,7 @@ impl Shared {
         &self,
         id: u64,
         attach: &Attach,
-        port: ConvPort,
+        port: (ConvPort, Arc<Mutex<Backlog>>),
         alias: String,
         addr: std::net::SocketAddr,
     ) {
@@ -271,7 +280,7 @@ impl Shared {
                     driver.event(link_id, sid, event);
                     continue;
                 };
-                let Some((id, attach)) = driver.begin_attach(link_id, sid, wa) else {
+                let Some((id, attach, backlog)) = driver.begin_attach(link_id, sid, wa) else {
                     continue;
                 };
                 // What earlier PIUs had for the engine goes first.
@@ -281,6 +290,7 @@ impl Shared {
                 let handle = Arc::new(ConvSession {
                     id,
                     shared: driver.me.clone(),
+                    backlog,
                 });
                 drop(driver);
                 if drain {
@@ -298,14 +308,46 @@ impl Shared {
     }
 }
 
-/// The engine's handle on one conversation's session (both sides).
+/// A conversation's data not yet sent: posted to the driver (in the inbox)
+/// and not yet given to its half-session, or held there for a pacing
+/// window. Shared by the engine's [`ConvSession`] (adds, asks, with the
+/// conversation locked) and the driver (takes off, under the driver lock);
+/// its own lock is a leaf: nothing is taken while it is held.
+#[derive(Debug, Default)]
+pub(crate) struct Backlog {
+    posted: usize,
+    held: usize,
+    /// Above it a send waits ([`NodeConfig::max_send_backlog`]).
+    high: usize,
+    /// A send waits: queue [`Action::Writable`] at `high / 2`.
+    armed: bool,
+}
+
+impl Backlog {
+    pub(crate) fn new(high: usize) -> Arc<Mutex<Backlog>> {
+        Arc::new(Mutex::new(Backlog {
+            high,
+            ..Backlog::default()
+        }))
+    }
+}
+
+/// The engine's handle on one conversation's session (both sides). Its
+/// calls come with the conversation locked: they queue a step (or, for
+/// [`Session::backlogged`], read the [`Backlog`]) and return.
 pub(crate) struct ConvSession {
     pub id: u64,
     pub shared: Weak<Shared>,
+    pub backlog: Arc<Mutex<Backlog>>,
 }
 
 impl Session for ConvSession {
     fn send(&self, flow: Flow) {
+        if let Flow::Data(data) = &flow {
+            if let Ok(mut b) = self.backlog.lock() {
+                b.posted += data.len();
+            }
+        }
         if let Some(shared) = self.shared.upgrade() {
             let id = self.id;
             shared.call(Box::new(move |d| d.send(id, flow)));
@@ -317,6 +359,21 @@ impl Session for ConvSession {
             let id = self.id;
             shared.call(Box::new(move |d| d.close(id, abort)));
         }
+    }
+
+    fn consumed(&self, bytes: usize) {
+        if let Some(shared) = self.shared.upgrade() {
+            let id = self.id;
+            shared.call(Box::new(move |d| d.consumed(id, bytes)));
+        }
+    }
+
+    fn backlogged(&self) -> bool {
+        let Ok(mut b) = self.backlog.lock() else {
+            return false;
+        };
+        b.armed = b.posted + b.held > b.high;
+        b.armed
     }
 }
 
@@ -331,6 +388,8 @@ struct Pending {
 struct Conv {
     /// `None` while [`Node::incoming_attach`] runs for it.
     port: Option<ConvPort>,
+    /// Its flows not yet sent (shared with its [`ConvSession`]).
+    backlog: Arc<Mutex<Backlog>>,
     /// The session carrying its bracket.
     at: Option<(LinkId, u16)>,
     /// Initiator side, before the bracket began.
@@ -515,7 +574,7 @@ impl Driver {
         &mut self,
         id: u64,
         attach: &Attach,
-        port: ConvPort,
+        (port, backlog): (ConvPort, Arc<Mutex<Backlog>>),
         alias: String,
         addr: std::net::SocketAddr,
     ) {
@@ -553,6 +612,7 @@ impl Driver {
             id,
             Conv {
                 port: Some(port),
+                backlog,
                 at: None,
                 pending: Some(Pending {
                     attach: wire_attach,
@@ -611,7 +671,7 @@ impl Driver {
             };
             let partner = link.partner.clone().unwrap_or_default();
             let mut hs = HalfSession::new(lfsid, true, max_ru, self.config.max_session_buffer);
-            let bind = Bind::lu62(
+            let mut bind = Bind::lu62(
                 &ebcdic::encode(&self.lu).unwrap_or_default(),
                 &ebcdic::encode(&partner).unwrap_or_default(),
                 &to_ebcdic(&mode).unwrap_or_default(),
@@ -619,6 +679,14 @@ impl Driver {
                     .or(RuSize::at_most(256))
                     .expect("256 is a valid RU size"),
             );
+            let window = Pacing {
+                flag: false,
+                window: self.config.pacing_window.min(63),
+            };
+            bind.secondary_send_pacing = window;
+            bind.secondary_receive_pacing = window;
+            bind.primary_send_pacing = window;
+            bind.primary_receive_pacing = window;
             let frame = hs.control(&ControlRu::Bind(bind), ResponseType::Rqd1);
             link.sessions.insert(
                 sid,
@@ -702,11 +770,14 @@ impl Driver {
         let Some(conv) = self.convs.get_mut(&id) else {
             return;
         };
+        let n = match &flow {
+            Flow::Data(d) => d.len(),
+            _ => 0,
+        };
+        let backlog = Arc::clone(&conv.backlog);
         if let Some(pending) = &mut conv.pending {
-            pending.bytes += match &flow {
-                Flow::Data(d) => d.len(),
-                _ => 1,
-            };
+            // Queued for a session: it stays in the backlog.
+            pending.bytes += n.max(1);
             pending.flows.push(flow);
             if pending.bytes > self.config.max_session_buffer {
                 conv.pending = None;
@@ -718,7 +789,81 @@ impl Driver {
             }
             return;
         }
-        let Some((link_id, sid)) = conv.at else {
+        let at = conv.at;
+        let reached = 'session: {
+            let Some((link_id, sid)) = at else {
+                break 'session None;
+            };
+            let Some(sess) = self
+                .links
+                .get_mut(&link_id)
+                .and_then(|l| l.sessions.get_mut(&sid))
+            else {
+                break 'session None;
+            };
+            if sess.conv != Some(id) {
+                break 'session None;
+            }
+            let mut out = Vec::new();
+            let detached = sess.hs.send(flow, &mut out);
+            let held = sess.hs.held_bytes();
+            if detached {
+                sess.conv = None;
+            }
+            self.write(link_id, out);
+            Some((link_id, sid, detached, held))
+        };
+        // The flow leaves the backlog's posted part (sent, held or dropped)
+        // as the session's holding is updated: a send verb never sees one
+        // without the other.
+        self.settle_backlog(id, &backlog, n, reached.map(|r| r.3));
+        if let Some((link_id, sid, true, _)) = reached {
+            self.detach(id);
+            self.release(link_id, sid);
+        }
+    }
+
+    /// Takes `sent` bytes off conversation `id`'s backlog and records what
+    /// its session holds; once the backlog is down to the low mark, queues
+    /// [`Action::Writable`] for its waiting send (run after the driver
+    /// lock is let go, like every engine call).
+    fn settle_backlog(
+        &mut self,
+        id: u64,
+        backlog: &Mutex<Backlog>,
+        sent: usize,
+        held: Option<usize>,
+    ) {
+        let wake = {
+            let Ok(mut b) = backlog.lock() else {
+                return;
+            };
+            let before = b.posted + b.held;
+            b.posted = b.posted.saturating_sub(sent);
+            if let Some(held) = held {
+                b.held = held;
+            }
+            let most = before.max(b.posted + b.held) as u64;
+            self.stats
+                .send_backlog_max
+                .fetch_max(most, Ordering::Relaxed);
+            let wake = b.armed && b.posted + b.held <= b.high / 2;
+            if wake {
+                b.armed = false;
+            }
+            wake
+        };
+        if !wake {
+            return;
+        }
+        if let Some(port) = self.convs.get(&id).and_then(|c| c.port.clone()) {
+            self.actions.push(Action::Writable(port));
+        }
+    }
+
+    /// Conversation `id`'s TP took `bytes` of what its session delivered.
+    fn consumed(&mut self, id: u64, bytes: usize) {
+        let Some((link_id, sid)) = self.convs.get(&id).and_then(|c| c.at) else {
             return;
         };
         let Some(sess) = self
@@ -732,15 +877,8 @@ impl Driver {
             return;
         }
         let mut out = Vec::new();
-        let detached = sess.hs.send(flow, &mut out);
-        if detached {
-            sess.conv = None;
-        }
+        sess.hs.consumed(bytes, &mut out);
         self.write(link_id, out);
-        if detached {
-            self.detach(id);
-            self.release(link_id, sid);
-        }
     }
 
     fn close(&mut self, id: u64, abort: bool) {
@@ -890,6 +1028,10 @@ impl Driver {
         let Some(link) = self.links.get_mut(&link_id) else {
             return Vec::new();
         };
+        if link.split.is_broken() {
+            // Closing already: bytes that were in flight, not a new fault.
+            return Vec::new();
+        }
         match link.split.push(data) {
             Err(len) => {
                 eprintln!(
@@ -962,8 +1104,22 @@ impl Driver {
                     return None;
                 }
                 let (mut out, mut events) = (Vec::new(), Vec::new());
+                let before = sess.hs.held_bytes();
                 let result = sess.hs.receive(&frame, &mut out, &mut events);
+                let (conv, held) = (sess.conv, sess.hs.held_bytes());
+                let received = sess.hs.received_held() as u64;
+                self.stats
+                    .received_held_max
+                    .fetch_max(received, Ordering::Relaxed);
                 self.write(link_id, out);
+                // What the session holds to send changes only when an IPR
+                // lets a window go (or an UNBIND drops it).
+                let backlog = conv
+                    .filter(|_| held != before)
+                    .and_then(|id| Some((id, Arc::clone(&self.convs.get(&id)?.backlog))));
+                if let Some((id, backlog)) = backlog {
+                    self.settle_backlog(id, &backlog, 0, Some(held));
+                }
                 match result {
                     Err(v) => {
                         self.violate(link_id, sid, v);
@@ -1031,15 +1187,32 @@ impl Driver {
                     .and_then(from_ebcdic::<8>)
                     .unwrap_or([b' '; 8]);
                 let partner_lu = from_ebcdic::<8>(&bind.primary_lu_name).unwrap_or([b' '; 8]);
+                // Pacing: we receive in the window the BIND proposes, or
+                // less (none when it proposes 0, for interop); we send in
+                // the PLU's receive window.
+                let own = self.config.pacing_window.min(63);
+                let proposed = bind.secondary_receive_pacing.window;
+                let receive = if proposed == 0 || own == 0 {
+                    0
+                } else {
+                    proposed.min(own)
+                };
+                let send = bind.primary_receive_pacing.window;
+                let mut bind = bind;
+                bind.secondary_receive_pacing.window = receive;
+                bind.primary_send_pacing.window = receive;
+                bind.secondary_send_pacing.window = send;
+                let mut hs = HalfSession::new(
+                    lfsid,
+                    false,
+                    self.config.max_frame.saturating_sub(MIN_PIU).max(256),
+                    self.config.max_session_buffer,
+                );
+                hs.set_pacing(send, receive);
                 link.sessions.insert(
                     sid,
                     Sess {
-                        hs: HalfSession::new(
-                            lfsid,
-                            false,
-                            self.config.max_frame.saturating_sub(MIN_PIU).max(256),
-                            self.config.max_session_buffer,
-                        ),
+                        hs,
                         bound: true,
                         mode,
                         partner_lu,
@@ -1129,6 +1302,19 @@ impl Driver {
             }
             return;
         }
+        // Pacing as the image settled it: we send in the SLU's receive
+        // window, receive in ours (no image: a peer that does not pace).
+        let (send, receive) = match Bind::decode(&frame.ru) {
+            Ok(image) => (
+                image.secondary_receive_pacing.window,
+                image
+                    .primary_receive_pacing
+                    .window
+                    .min(self.config.pacing_window.min(63)),
+            ),
+            Err(_) => (0, 0),
+        };
+        sess.hs.set_pacing(send, receive);
         sess.bound = true;
         match conv {
             Some(id) => self.begin(link_id, sid, id),
@@ -1137,14 +1323,14 @@ impl Driver {
     }
 
     /// An attach arrived on `sid`: enters its conversation (without a
-    /// port yet) and returns its id and the engine's attach, for
-    /// [`Node::incoming_attach`] and then [`Driver::end_attach`].
+    /// port yet) and returns its id, the engine's attach and its backlog,
+    /// for [`Node::incoming_attach`] and then [`Driver::end_attach`].
     fn begin_attach(
         &mut self,
         link_id: LinkId,
         sid: u16,
         wa: wire::Attach,
-    ) -> Option<(u64, Attach)> {
+    ) -> Option<(u64, Attach, Arc<Mutex<Backlog>>)> {
         let sess = self
             .links
             .get_mut(&link_id)
@@ -1174,17 +1360,19 @@ impl Driver {
         // Entered now: once `incoming_attach` has routed it, the TP's verbs
         // may reach the session before `end_attach` runs.
         sess.conv = Some(id);
+        let backlog = Backlog::new(self.config.max_send_backlog);
         self.convs.insert(
             id,
             Conv {
                 port: None,
+                backlog: Arc::clone(&backlog),
                 at: Some((link_id, sid)),
                 pending: None,
                 link: None,
                 closing: false,
             },
         );
-        Some((id, attach))
+        Some((id, attach, backlog))
     }
 
     /// [`Node::incoming_attach`] answered for conversation `id` on `sid`.
@@ -1237,11 +1425,17 @@ impl Driver {
             .and_then(|c| c.port.clone());
         match event {
             Event::Attach(_) => {}
-            Event::Flow(flow) => {
-                if let Some(port) = port {
-                    self.deliver(port, flow);
+            Event::Flow(flow) => match port {
+                Some(port) => self.deliver(port, flow),
+                None => {
+                    // Nobody takes it: consumed (for pacing) at once.
+                    if let Flow::Data(data) = flow {
+                        let mut out = Vec::new();
+                        sess.hs.consumed(data.len(), &mut out);
+                        self.write(link_id, out);
+                    }
                 }
-            }
+            },
             Event::Rejected(sense) => {
                 if let Some(port) = port {
                     self.tell(port, PrimaryRc::ALLOCATION_ERROR, SecondaryRc(sense.0));

@@ -33,6 +33,11 @@ impl Splitter {
         }
     }
 
+    /// The framing broke: whatever comes next is not read.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken
+    }
+
     /// Appends `data` and returns the complete PIUs, or `Err(len)` with the
     /// bad length prefix once the framing is broken (for good).
     pub(crate) fn push(&mut self, mut data: &[u8]) -> Result<Vec<Vec<u8>>, usize> {

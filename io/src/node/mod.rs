@@ -18,6 +18,24 @@
 //!   a conversation takes one, or BINDs a new one up to
 //!   [`NodeConfig::max_sessions_per_link`], or waits in FIFO order. A session
 //!   whose bracket ended cleanly returns to the pool.
+//! * **Pacing** (session-level, fixed; `protocol.rs`). The PLU's BIND
+//!   proposes [`NodeConfig::pacing_window`] (W RUs) in bytes 8/9/12/13; the
+//!   SLU receives in `min(proposed, its own)` (answered in bytes 9/12 of its
+//!   image) and sends in the PLU's receive window (byte 13); a BIND or image
+//!   with windows of 0 leaves that direction unpaced (interop). A sender
+//!   sets PI on the first normal-flow request of each window and holds the
+//!   rest, in order, until the isolated pacing response (IPR) to it
+//!   arrives. A receiver answers each PI request with an IPR only while its
+//!   conversation holds at most [`NodeConfig::max_session_buffer`] bytes
+//!   delivered and not yet taken by the TP (plus a mapped record being
+//!   reassembled), else once the TP has taken enough (the engine's
+//!   `Session::consumed`). Responses, SIGNAL and BIND/UNBIND are never
+//!   paced; an UNBIND drops what is held.
+//! * **Backpressure.** A SEND_DATA or FLUSH whose conversation has more
+//!   than [`NodeConfig::max_send_backlog`] bytes posted to the driver or
+//!   held by pacing waits (the engine's `Session::backlogged`) until the
+//!   backlog is down to half of it (`ConvPort::writable`); cancelled, it
+//!   ends as any cancelled verb (UNBIND, `AP_CANCELLED`).
 //! * **Incoming attaches** go to [`Node::incoming_attach`] (RECEIVE_ALLOCATE);
 //!   a refusal goes back as `-RSP(0846)` + FMH-7 with the sense + CEB, and
 //!   the allocating end reports `ALLOCATION_ERROR` with it.
@@ -27,33 +45,64 @@
 //! | event | conversations affected | code |
 //! |---|---|---|
 //! | TCP link closed / reset / I/O error (a partial PIU held is dropped) | every one on the link | `CONV_FAILURE_RETRY` (still allocating: `ALLOCATION_ERROR` + `ALLOCATION_FAILURE_RETRY`) |
-//! | the peer stopped reading: the link's send queue reached the backend's [`max_queued_bytes`](backend::Config::max_queued_bytes) | every one on the link (closed, logged) | as a closed link |
+//! | the peer stopped reading: the link's send queue reached the backend's [`max_queued_bytes`](backend::Config::max_queued_bytes) (paced sessions put at most 2·W RUs each on it; in practice unpaced sessions, or more sessions × windows than it holds) | every one on the link (closed, logged) | as a closed link |
+//! | the partner's TP does not receive, or its node withholds IPRs | none: our sends wait for the window, then SEND_DATA / FLUSH wait for the backlog | — |
 //! | broken framing (length prefix over [`NodeConfig::max_frame`] or under 9) | every one on the link (closed, sense `10020000` logged) | `CONV_FAILURE_NO_RETRY` |
 //! | undecodable PIU, RH/state violation on one session | that session's (UNBIND type `FE` with the sense, logged) | `CONV_FAILURE_NO_RETRY`, at both ends |
+//! | pacing violation: a request beyond the window, a window begun before its IPR, an IPR with a body (sense `20110000`) | that session's (UNBIND `FE`) | `CONV_FAILURE_NO_RETRY`, at both ends |
+//! | unpaced session (window 0) whose conversation holds more than 2 × [`NodeConfig::max_session_buffer`] received and not taken (sense `08120000`) | that session's (UNBIND `FE`) | `CONV_FAILURE_NO_RETRY`, at both ends |
 //! | a verb cancelled (`Session::close(true)`), or a conversation closed inside its bracket | that session's: UNBIND type `01`, sense `08640000`, at once | the partner: `CONV_FAILURE_RETRY` |
 //!
-//! Memory per link is bounded by one partial PIU ([`NodeConfig::max_frame`]),
-//! the backend's send queue, and per session by
-//! [`NodeConfig::max_session_buffer`] (a mapped record being reassembled,
-//! flows queued before the session is active). Not bounded here: the
-//! driver's queue of deliveries to the engine holds what its runner has
-//! not reached yet, and data delivered to a conversation waits in the
-//! engine until its TP receives it; there is no session-level pacing to
-//! push back on the partner.
+//! # Memory
+//!
+//! Per link: one partial PIU ([`NodeConfig::max_frame`]) and the backend's
+//! send queue ([`max_queued_bytes`](backend::Config::max_queued_bytes)).
+//! Per session, with W = [`NodeConfig::pacing_window`], B =
+//! [`NodeConfig::max_session_buffer`] and max_RU = `max_frame - 9`:
+//!
+//! * **received**, held by the conversation (in the driver's queue of
+//!   deliveries to the engine, the engine's inbound queue and reader, and a
+//!   mapped record being reassembled here) before its TP takes it: at most
+//!   **B + (2·W − 1)·max_RU**, about B + 2·W·max_RU (the IPR for a window
+//!   goes only at or below B; after it the partner may finish that window
+//!   and send one more). Defaults: 1 MiB + 2·8·64 KiB = 2 MiB. Unpaced
+//!   (window 0): 2·B, then the conversation fails.
+//! * **to send**: [`NodeConfig::max_send_backlog`] (512 KiB) plus one
+//!   flush (the engine's 32 KiB send buffer and the SEND_DATA over it),
+//!   held by pacing or posted to the driver (its inbox); on the link, at
+//!   most 2·W RUs not yet answered by an IPR. Flows queued before the
+//!   session is active fail the allocation beyond B.
+//!
+//! Tested (`tests/node.rs`): 50 MB sent to a TP that receives only after
+//! the sender has stopped: B's gauge [`NodeStats::received_held_max`] stays
+//! under the bound, the sender's SEND_DATAs wait, the link stays.
+//!
+//! Not bounded here: a conversation the partner has ended (its bracket
+//! over, its data still in the engine for the TP) no longer counts against
+//! the session, and a partner may start another one on it; the number of
+//! conversations is bounded only by the sessions per link. (Bytes the
+//! backend read are not queued: the reactor runs their step inline, so a
+//! partner that ignores pacing is cut off at its first PIU over the
+//! window.)
 //!
 //! # Threads
 //!
 //! The node's state (links, sessions, pools: `driver.rs`) sits behind one
 //! mutex, the driver lock, and each event runs its step inline on the
 //! thread that has it: an engine session call ([`Session::send`] /
-//! [`Session::close`], [`Partner::attach`]) on a TP's thread, which holds
-//! that conversation's lock (lock order: conversation → driver, never the
-//! reverse; calls queue in an inbox that one calling thread at a time runs,
-//! in order, so under load one thread runs many); a backend event on the
+//! [`Session::close`] / [`Session::consumed`], [`Partner::attach`]) on a
+//! TP's thread, which holds that conversation's lock (lock order:
+//! conversation → driver, never the reverse; calls queue in an inbox that
+//! one calling thread at a time runs, in order, so under load one thread
+//! runs many); a backend event on the
 //! reactor thread, which holds no engine lock. The bytes steps write go to
-//! the backend, one `send` per link, before the lock is let go. No step calls into the engine while it holds the driver lock: its
-//! deliveries and failures ([`ConvPort`]) join one FIFO queue, run after
-//! the lock is let go by one thread at a time — the reactor thread whose
+//! the backend, one `send` per link, before the lock is let go.
+//! [`Session::backlogged`] takes no driver lock: it reads the
+//! conversation's send backlog, which the steps keep up to date under a
+//! lock of its own (a leaf). No step calls into the engine while it holds
+//! the driver lock: its deliveries, failures and wake-ups of a send waiting
+//! for the backlog ([`ConvPort`]) join one FIFO queue, run after the lock
+//! is let go by one thread at a time — the reactor thread whose
 //! step queued them, or for an engine call (which must not re-enter the
 //! engine) the node's helper thread, its only thread — so the engine sees
 //! them in the order the steps made them. [`Node::incoming_attach`] is
@@ -78,7 +127,7 @@ pub use config::NodeConfig;
 
 use crate::backend::{self, Backend, Events, Kind, LinkId};
 use crate::engine::appc::{Attach, ConvPort, Node, Partner, Session};
-use driver::{ConvSession, Driver, Shared};
+use driver::{Backlog, ConvSession, Driver, Shared};
 
 /// Counters, for tests and monitoring.
 #[derive(Debug, Default)]
@@ -101,6 +150,13 @@ pub struct NodeStats {
     /// Gauge: links open or opening now. The gauges are set after each
     /// event the driver handles, so they lag it, never lead it.
     pub links: AtomicU64,
+    /// High-water mark, over every session: bytes it delivered to its
+    /// conversation that the TP had not yet taken (plus a mapped record
+    /// being reassembled), as the session counts them (pacing).
+    pub received_held_max: AtomicU64,
+    /// High-water mark, over every conversation: bytes of its flows posted
+    /// to the driver or held by pacing, not yet handed to the backend.
+    pub send_backlog_max: AtomicU64,
 }
 
 impl NodeStats {
@@ -133,6 +189,7 @@ pub struct TcpNode {
     engine: Node,
     next_id: Arc<AtomicU64>,
     stats: Arc<NodeStats>,
+    max_send_backlog: usize,
     helper: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -181,17 +238,21 @@ struct TcpPartner {
     addr: SocketAddr,
     shared: Weak<Shared>,
     next_id: Arc<AtomicU64>,
+    max_send_backlog: usize,
 }
 
 impl Partner for TcpPartner {
     fn attach(&self, attach: &Attach, port: ConvPort) -> Arc<dyn Session> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let backlog = Backlog::new(self.max_send_backlog);
         if let Some(shared) = self.shared.upgrade() {
+            let port = (port, Arc::clone(&backlog));
             shared.attach(id, attach, port, self.alias.clone(), self.addr);
         }
         Arc::new(ConvSession {
             id,
             shared: self.shared.clone(),
+            backlog,
         })
     }
 }
@@ -216,6 +277,7 @@ impl TcpNode {
         let backend = backend::start(kind, events.clone(), config.backend.clone())?;
         let next_id = Arc::new(AtomicU64::new(1));
         let stats = Arc::new(NodeStats::default());
+        let max_send_backlog = config.max_send_backlog;
         let (wake, wakes) = channel();
         let shared = Shared::new(
             |me| {
@@ -243,6 +305,7 @@ impl TcpNode {
             engine,
             next_id,
             stats,
+            max_send_backlog,
             helper: Mutex::new(Some(thread)),
         })
     }
@@ -273,6 +336,7 @@ impl TcpNode {
                 addr,
                 shared: Arc::downgrade(&self.shared),
                 next_id: Arc::clone(&self.next_id),
+                max_send_backlog: self.max_send_backlog,
             }),
         );
     }

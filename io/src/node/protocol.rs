@@ -15,6 +15,9 @@
 //! | `Deallocate(NORMAL)` | end of chain with CEB: RQD1 from the PLU, RQE1 from the SLU (*ours*, below) |
 //! | `Deallocate(abend)` | (`-RSP(0846)` if receiving) FI + FMH-7 `0864000x` + EC CEB, RQD1 (PLU) / RQE1 (SLU) |
 //! | `RequestToSend` | SIGNAL `C9 0001 0001`, DFC, expedited, RQE1 |
+//! | (pacing, sent) the first normal-flow request of a window | PI = 1 on it (RH byte 1 `01`); at most W requests per window; the next window only after the IPR to it; the rest held, in order |
+//! | (pacing, owed) a PI request received | IPR: response RH `83 01 00` (FMD, DR1 = DR2 = 0, PI), empty RU, normal flow, the SNF of the PI request; sent while the conversation holds at most the limit, else on [`HalfSession::consumed`] |
+//! | (pacing, received) a response with PI | opens the next window; DR1 = DR2 = 0 (an IPR): nothing else, never taken for a `+RSP`; with DR1/DR2 also the response it is |
 //!
 //! A receiver classifies an end of chain as §4 does: RQD2/RQD3 asks for
 //! confirmation (CEB → `Deallocate`, CD → `Send`, else `Plain`); otherwise CEB
@@ -41,9 +44,27 @@
 //! partner speaks again legitimately; a CEB among them ends the bracket
 //! ([`Event::EndedMeanwhile`]).
 //!
+//! # Pacing
+//!
+//! Session-level fixed pacing, one window per direction as the BIND set it
+//! ([`HalfSession::set_pacing`]; 0 = unpaced). Only normal-flow FMD
+//! requests are paced: responses, SIGNAL and the SC requests (BIND, UNBIND,
+//! which the link sends) never wait. Held requests keep the SNF they were
+//! given, so they go in sequence; an UNBIND drops them with the session.
+//! The receiver checks the partner: a request beyond the window, or a PI
+//! request while an IPR is still owed, is a violation (`20110000`
+//! \[unsure of the code\]). The data counted against the limit is what this
+//! half-session delivered in the current bracket and the engine has not
+//! reported consumed; when the bracket ends the conversation leaves the
+//! session, the count restarts at 0 and an owed IPR goes. An unpaced
+//! receiver cannot hold the partner back: a conversation holding more
+//! than twice the limit is a violation (`08120000`).
+//!
 //! Sequence numbers: one SNF counter per direction for normal-flow
 //! requests (checked on receipt: `20010000`), one for expedited requests
 //! (not checked); a response carries its request's SNF.
+
+use std::collections::VecDeque;
 
 use crate::engine::appc::rc::PrimaryRc;
 use crate::engine::appc::{Confirmation, Flow};
@@ -85,6 +106,54 @@ fn violation(sense: Sense, what: &'static str) -> Violation {
 /// Sense codes of the allocation errors the SLU sends in an FMH-7.
 pub(crate) const SESSION_LIMIT_EXCEEDED: Sense = Sense(0x0805_0000);
 
+/// Session-level fixed pacing of what this half-session sends.
+#[derive(Debug, Default)]
+struct SendPacing {
+    /// RUs per window; 0: unpaced.
+    window: u32,
+    /// RUs left in the current window.
+    left: u32,
+    /// The window's PI request went; its IPR has not come back.
+    ipr_due: bool,
+    /// Normal-flow requests waiting for the next window, in order.
+    held: VecDeque<Frame>,
+    held_bytes: usize,
+}
+
+impl SendPacing {
+    fn blocked(&self) -> bool {
+        self.left == 0 && self.ipr_due
+    }
+
+    /// Sends `frame` in the current window, or begins the next one (PI).
+    fn emit(&mut self, mut frame: Frame, out: &mut Vec<Frame>) {
+        if self.left == 0 {
+            if let Rh::Request(rh) = &mut frame.rh {
+                rh.pi = true;
+            }
+            self.left = self.window;
+            self.ipr_due = true;
+        }
+        self.left -= 1;
+        out.push(frame);
+    }
+}
+
+/// Session-level fixed pacing of what this half-session receives.
+#[derive(Debug, Default)]
+struct RecvPacing {
+    /// RUs per window; 0: unpaced.
+    window: u32,
+    /// RUs received in the current window.
+    in_window: u32,
+    /// The SNF of the PI request whose IPR we owe.
+    owed: Option<u16>,
+    /// Data delivered to the conversation and not yet consumed by its TP.
+    unconsumed: usize,
+    /// The IPR goes only while the conversation holds at most this.
+    limit: usize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bracket {
     Idle,
@@ -122,6 +191,8 @@ pub(crate) struct HalfSession {
     /// The attach was rejected: the chain's CEB ends the bracket silently.
     rejected: bool,
     reader: RecordReader,
+    pace_out: SendPacing,
+    pace_in: RecvPacing,
 }
 
 fn fmd(response: ResponseType, bci: bool, eci: bool) -> Request {
@@ -168,6 +239,115 @@ impl HalfSession {
             abend: None,
             rejected: false,
             reader: RecordReader::new(true, record_limit),
+            pace_out: SendPacing::default(),
+            pace_in: RecvPacing {
+                limit: record_limit,
+                ..RecvPacing::default()
+            },
+        }
+    }
+
+    /// Sets the session's pacing windows (RUs; 0 = unpaced), as the BIND
+    /// exchange settled them: `send` for what this half-session sends,
+    /// `receive` for what it receives. Before any traffic.
+    pub(crate) fn set_pacing(&mut self, send: u8, receive: u8) {
+        self.pace_out.window = u32::from(send);
+        self.pace_in.window = u32::from(receive);
+        // The first paced request must begin a window.
+        self.pace_in.in_window = u32::from(receive);
+    }
+
+    /// Bytes of requests held for the next pacing window.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.pace_out.held_bytes
+    }
+
+    /// Data delivered to the conversation and not yet consumed, with a
+    /// mapped record being reassembled.
+    pub(crate) fn received_held(&self) -> usize {
+        if self.bracket == Bracket::Active {
+            self.pace_in.unconsumed + self.reader.buffered()
+        } else {
+            0
+        }
+    }
+
+    /// The local TP took `bytes` of delivered data: sends the IPR owed, if
+    /// the conversation now holds little enough.
+    pub(crate) fn consumed(&mut self, bytes: usize, out: &mut Vec<Frame>) {
+        self.pace_in.unconsumed = self.pace_in.unconsumed.saturating_sub(bytes);
+        self.pacing_response_owed(out);
+    }
+
+    /// What the conversation holds of what this session delivered: data
+    /// not consumed, and a mapped record being reassembled. Nothing once
+    /// the bracket is over (the conversation left the session).
+    fn held_in(&mut self) -> usize {
+        if self.bracket != Bracket::Active {
+            self.pace_in.unconsumed = 0;
+            return 0;
+        }
+        self.pace_in.unconsumed + self.reader.buffered()
+    }
+
+    /// Sends the IPR owed while the conversation holds at most the limit.
+    fn pacing_response_owed(&mut self, out: &mut Vec<Frame>) {
+        if self.pace_in.owed.is_none() || self.held_in() > self.pace_in.limit {
+            return;
+        }
+        let Some(snf) = self.pace_in.owed.take() else {
+            return;
+        };
+        out.push(Frame {
+            th: Th::new(self.lfsid, ThFlow::Normal, snf),
+            rh: Rh::Response(Response {
+                category: RuCategory::Fmd,
+                fi: false,
+                dr1: false,
+                dr2: false,
+                rti: Rti::Positive,
+                qri: false,
+                pi: true,
+            }),
+            ru: Vec::new(),
+        });
+    }
+
+    /// Counts a received normal-flow FMD request against the window.
+    fn pace_request(&mut self, pi: bool, snf: u16) -> Result<(), Violation> {
+        let p = &mut self.pace_in;
+        if p.window == 0 {
+            return Ok(());
+        }
+        if pi {
+            if p.owed.is_some() {
+                return Err(violation(Sense::PACING_ERROR, "window before its IPR"));
+            }
+            p.owed = Some(snf);
+            p.in_window = 1;
+        } else {
+            p.in_window += 1;
+            if p.in_window > p.window {
+                return Err(violation(Sense::PACING_ERROR, "request beyond the window"));
+            }
+        }
+        Ok(())
+    }
+
+    /// An isolated pacing response (or a response with PI) came: the next
+    /// window may go.
+    fn pacing_response(&mut self, out: &mut Vec<Frame>) {
+        let p = &mut self.pace_out;
+        if p.window == 0 || !p.ipr_due {
+            return;
+        }
+        p.ipr_due = false;
+        while !p.blocked() {
+            let Some(frame) = p.held.pop_front() else {
+                break;
+            };
+            p.held_bytes -= frame.ru.len();
+            p.emit(frame, out);
         }
     }
 
@@ -194,15 +374,26 @@ impl HalfSession {
         self.abend = None;
         self.rejected = false;
         self.reader = RecordReader::new(true, self.record_limit);
+        self.pace_in.unconsumed = 0;
     }
 
+    /// A normal-flow request: paced (held while the window is closed).
     fn request(&mut self, rh: Request, ru: Vec<u8>, out: &mut Vec<Frame>) {
         self.snf_out = self.snf_out.wrapping_add(1);
-        out.push(Frame {
+        let frame = Frame {
             th: Th::new(self.lfsid, ThFlow::Normal, self.snf_out),
             rh: Rh::Request(rh),
             ru,
-        });
+        };
+        let p = &mut self.pace_out;
+        if p.window == 0 {
+            out.push(frame);
+        } else if !p.held.is_empty() || p.blocked() {
+            p.held_bytes += frame.ru.len();
+            p.held.push_back(frame);
+        } else {
+            p.emit(frame, out);
+        }
     }
 
     fn respond(&self, req: &Request, snf: u16, negative: Option<Sense>, out: &mut Vec<Frame>) {
@@ -285,12 +476,20 @@ impl HalfSession {
         self.request(rh, ru, out);
         self.chain_out = false;
         self.bracket = Bracket::Idle;
+        self.pacing_response_owed(out);
     }
 
     /// Carries one flow of the conversation in the bracket. Returns whether
     /// the conversation's part of the bracket is over (it sent CEB, or
     /// confirmed a CEB): later flows of it are dropped.
     pub(crate) fn send(&mut self, flow: Flow, out: &mut Vec<Frame>) -> bool {
+        let over = self.send_flow(flow, out);
+        // A bracket this ended releases the IPR its data held back.
+        self.pacing_response_owed(out);
+        over
+    }
+
+    fn send_flow(&mut self, flow: Flow, out: &mut Vec<Frame>) -> bool {
         if self.bracket != Bracket::Active {
             return false;
         }
@@ -438,8 +637,31 @@ impl HalfSession {
         out: &mut Vec<Frame>,
         events: &mut Vec<Event>,
     ) -> Result<(), Violation> {
+        self.receive_piu(frame, out, events)?;
+        // The IPR for a PI request just received, or one a bracket that
+        // ended here no longer holds back.
+        self.pacing_response_owed(out);
+        Ok(())
+    }
+
+    fn receive_piu(
+        &mut self,
+        frame: &Frame,
+        out: &mut Vec<Frame>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Violation> {
         match &frame.rh {
             Rh::Response(rsp) => {
+                if rsp.pi && rsp.category == RuCategory::Fmd && frame.th.flow == ThFlow::Normal {
+                    self.pacing_response(out);
+                    if !rsp.dr1 && !rsp.dr2 {
+                        // Isolated: nothing else in it.
+                        if rsp.rti != Rti::Positive || !frame.ru.is_empty() {
+                            return Err(violation(Sense::PACING_ERROR, "IPR with a body"));
+                        }
+                        return Ok(());
+                    }
+                }
                 let body = ResponseRu::decode(rsp, &frame.ru)
                     .map_err(|_| violation(Sense::FUNCTION_NOT_SUPPORTED, "response RU"))?;
                 self.response(frame.th.snf, body, events)
@@ -541,6 +763,7 @@ impl HalfSession {
             return Err(violation(Sense::SEQUENCE_NUMBER_ERROR, "SNF"));
         }
         self.snf_in = snf;
+        self.pace_request(req.pi, snf)?;
         self.last_in = Some((*req, snf));
         let Some(response) = req.response_type() else {
             return Err(violation(Sense::BAD_RESPONSE_TYPE, "no response type"));
@@ -664,17 +887,27 @@ impl HalfSession {
             return Ok(());
         }
         if !self.mapped {
+            self.pace_in.unconsumed += data.len();
             events.push(Event::Flow(Flow::Data(data.to_vec())));
-            return Ok(());
-        }
-        self.reader
-            .push(data)
-            .map_err(|_| violation(Sense::FUNCTION_NOT_SUPPORTED, "mapped record"))?;
-        while let Some(record) = self.reader.pop() {
-            // A map name (12F3) or null data is skipped (§7).
-            if record.id == Some(GDS_APPLICATION_DATA) {
-                events.push(Event::Flow(Flow::Data(record.data)));
+        } else {
+            self.reader
+                .push(data)
+                .map_err(|_| violation(Sense::FUNCTION_NOT_SUPPORTED, "mapped record"))?;
+            while let Some(record) = self.reader.pop() {
+                // A map name (12F3) or null data is skipped (§7).
+                if record.id == Some(GDS_APPLICATION_DATA) {
+                    self.pace_in.unconsumed += record.data.len();
+                    events.push(Event::Flow(Flow::Data(record.data)));
+                }
             }
+        }
+        // Unpaced, the partner cannot be held back: a conversation that
+        // holds more than twice the limit fails instead of growing.
+        if self.pace_in.window == 0 && self.held_in() > 2 * self.pace_in.limit {
+            return Err(violation(
+                Sense::INSUFFICIENT_RESOURCE,
+                "unpaced data beyond the session buffer",
+            ));
         }
         Ok(())
     }
@@ -921,5 +1154,274 @@ mod tests {
         }
         frame.ru = vec![0x05, 0x05, 0x02];
         assert!(slu.receive(&frame, &mut out, &mut events).is_err());
+    }
+
+    /// A PLU / SLU pair paced with `window` RUs both ways; the SLU sends
+    /// its IPRs while its conversation holds at most `limit` bytes.
+    fn paced_pair(window: u8, limit: usize) -> (HalfSession, HalfSession) {
+        let mut plu = HalfSession::new(lfsid(), true, 64, limit);
+        let mut slu = HalfSession::new(lfsid(), false, 64, limit);
+        plu.set_pacing(window, window);
+        slu.set_pacing(window, window);
+        (plu, slu)
+    }
+
+    fn pis(frames: &[Frame]) -> Vec<bool> {
+        frames
+            .iter()
+            .map(|f| matches!(f.rh, Rh::Request(r) if r.pi))
+            .collect()
+    }
+
+    fn is_ipr(frame: &Frame) -> bool {
+        frame.rh.to_bytes() == [0x83, 0x01, 0x00] && frame.ru.is_empty()
+    }
+
+    #[test]
+    fn pacing_window_holds_requests_until_the_ipr() {
+        let (mut plu, mut slu) = paced_pair(2, 1 << 16);
+        let mut out = Vec::new();
+        let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
+        plu.begin(&attach, &mut out).unwrap();
+        for i in 0..5u8 {
+            plu.send(Flow::Data(vec![0, 3, i]), &mut out);
+        }
+        // Window 1: the attach (PI) and one data RU; 4 RUs held.
+        assert_eq!(pis(&out), [true, false]);
+        assert_eq!(plu.held_bytes(), 12);
+        let (events, back) = carry(&mut slu, out);
+        assert_eq!(flows(&events), [Flow::Data(vec![0, 3, 0])]);
+        // The SLU holds 3 bytes, under its limit: the IPR goes at once,
+        // with the SNF of the PI request.
+        assert_eq!(back.len(), 1);
+        assert!(is_ipr(&back[0]));
+        assert_eq!(back[0].th.snf, 1);
+        let (events, more) = carry(&mut plu, back);
+        // Not a +RSP: no event, no violation; window 2 goes (PI first).
+        assert!(events.is_empty());
+        assert_eq!(pis(&more), [true, false]);
+        assert_eq!(plu.held_bytes(), 6);
+        let (events, back) = carry(&mut slu, more);
+        assert_eq!(
+            flows(&events),
+            [Flow::Data(vec![0, 3, 1]), Flow::Data(vec![0, 3, 2])]
+        );
+        let (_, more) = carry(&mut plu, back);
+        assert_eq!(pis(&more), [true, false]);
+        assert_eq!(plu.held_bytes(), 0);
+        let (events, _) = carry(&mut slu, more);
+        assert_eq!(flows(&events).len(), 2);
+    }
+
+    #[test]
+    fn ipr_waits_until_the_tp_consumed() {
+        let (mut plu, mut slu) = paced_pair(2, 50);
+        let mut out = Vec::new();
+        let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
+        plu.begin(&attach, &mut out).unwrap();
+        plu.send(Flow::Data(vec![0, 3, 0]), &mut out);
+        let (_, back) = carry(&mut slu, std::mem::take(&mut out));
+        let (_, _) = carry(&mut plu, back);
+        slu.consumed(3, &mut Vec::new());
+        // Window 2 begins with 60 bytes, over the SLU's limit of 50.
+        plu.send(Flow::Data([vec![0, 60], vec![7; 58]].concat()), &mut out);
+        plu.send(Flow::Data(vec![0, 3, 9]), &mut out);
+        plu.send(Flow::Data(vec![0, 3, 10]), &mut out);
+        assert_eq!(pis(&out), [true, false]);
+        let (events, back) = carry(&mut slu, out);
+        assert_eq!(flows(&events).len(), 2);
+        assert!(back.is_empty(), "IPR owed while 63 bytes are held");
+        assert_eq!(slu.received_held(), 63);
+        let mut back = Vec::new();
+        slu.consumed(10, &mut back);
+        assert!(back.is_empty(), "53 bytes still held");
+        slu.consumed(3, &mut back);
+        assert_eq!(back.len(), 1);
+        assert!(is_ipr(&back[0]));
+        assert_eq!(back[0].th.snf, 3, "the SNF of the PI request");
+        let (_, more) = carry(&mut plu, back);
+        assert_eq!(pis(&more), [true]);
+        assert_eq!(more[0].ru, [0, 3, 10]);
+        // Consumed once more: no second IPR for the same window.
+        let mut again = Vec::new();
+        slu.consumed(50, &mut again);
+        assert!(again.is_empty());
+    }
+
+    #[test]
+    fn pacing_violations_and_responses_are_unpaced() {
+        let (mut plu, mut slu) = paced_pair(2, 1 << 16);
+        let mut out = Vec::new();
+        let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
+        plu.begin(&attach, &mut out).unwrap();
+        plu.send(Flow::Data(vec![0, 3, 1]), &mut out);
+        plu.send(Flow::ConfirmRequest(Confirmation::Plain), &mut out);
+        // Beyond the window: held, not sent.
+        assert_eq!(out.len(), 2);
+        let mut events = Vec::new();
+        let mut back = Vec::new();
+        for frame in &out {
+            slu.receive(frame, &mut back, &mut events).unwrap();
+        }
+        // A third request in the window (forged): a pacing error.
+        let mut forged = out[1].clone();
+        forged.th.snf = 3;
+        let err = slu.receive(&forged, &mut back, &mut events).unwrap_err();
+        assert_eq!(err.sense, Sense::PACING_ERROR);
+        // A window begun before the IPR for the last one went.
+        let (mut plu, mut slu) = paced_pair(1, 0);
+        let mut out = Vec::new();
+        plu.begin(&attach, &mut out).unwrap();
+        let (_, back) = carry(&mut slu, std::mem::take(&mut out));
+        assert_eq!(back.len(), 1, "no data held yet: the IPR goes");
+        plu.send(Flow::Data(vec![0, 3, 1]), &mut out);
+        assert!(out.is_empty(), "held until that IPR arrives");
+        let forged = |snf| {
+            let mut rh = fmd(ResponseType::Rqe1, false, false);
+            rh.pi = true;
+            Frame {
+                th: Th::new(lfsid(), ThFlow::Normal, snf),
+                rh: Rh::Request(rh),
+                ru: vec![0, 3, 1],
+            }
+        };
+        let (mut back, mut events) = (Vec::new(), Vec::new());
+        slu.receive(&forged(2), &mut back, &mut events).unwrap();
+        assert!(back.is_empty(), "limit 0: IPR owed while 3 bytes are held");
+        let err = slu.receive(&forged(3), &mut back, &mut events).unwrap_err();
+        assert_eq!(err.sense, Sense::PACING_ERROR);
+        // Responses and expedited requests are never held.
+        let (mut plu, mut slu) = paced_pair(1, 1 << 16);
+        let mut out = Vec::new();
+        let attach = Attach::new(ConversationType::Basic, SyncLevel::Confirm, &[0xE3]);
+        plu.begin(&attach, &mut out).unwrap();
+        plu.send(Flow::ConfirmRequest(Confirmation::Plain), &mut out);
+        plu.send(Flow::RequestToSend, &mut out);
+        // The attach, and SIGNAL overtaking the held confirmation request.
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].th.flow, ThFlow::Expedited);
+        let (_, back) = carry(&mut slu, vec![out.remove(0)]);
+        let (_, more) = carry(&mut plu, back);
+        let (events, _) = carry(&mut slu, more);
+        assert_eq!(flows(&events), [Flow::ConfirmRequest(Confirmation::Plain)]);
+        let mut rsp = Vec::new();
+        slu.send(Flow::Confirmed, &mut rsp);
+        assert_eq!(rsp.len(), 1, "a +RSP is sent whatever the window");
+    }
+
+    #[test]
+    fn window_zero_is_unpaced() {
+        // HalfSession::new: unpaced until set_pacing (a BIND with windows
+        // of 0).
+        let (mut plu, mut slu) = pair();
+        let mut out = Vec::new();
+        let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
+        plu.begin(&attach, &mut out).unwrap();
+        for _ in 0..100 {
+            plu.send(Flow::Data(vec![0, 3, 1]), &mut out);
+        }
+        assert_eq!(out.len(), 101);
+        assert!(pis(&out).iter().all(|pi| !pi));
+        assert_eq!(plu.held_bytes(), 0);
+        let (events, back) = carry(&mut slu, out);
+        assert_eq!(flows(&events).len(), 100);
+        assert!(back.is_empty(), "no IPR on an unpaced session");
+        // An IPR on an unpaced session is ignored, not taken for a +RSP.
+        let ipr = Frame {
+            th: Th::new(lfsid(), ThFlow::Normal, 1),
+            rh: Rh::Response(Response {
+                category: RuCategory::Fmd,
+                fi: false,
+                dr1: false,
+                dr2: false,
+                rti: Rti::Positive,
+                qri: false,
+                pi: true,
+            }),
+            ru: Vec::new(),
+        };
+        let (events, back) = carry(&mut plu, vec![ipr]);
+        assert!(events.is_empty() && back.is_empty());
+        // Unpaced, a conversation holding more than twice the limit fails.
+        let (mut plu, mut slu) = (
+            HalfSession::new(lfsid(), true, 64, 100),
+            HalfSession::new(lfsid(), false, 64, 100),
+        );
+        let mut out = Vec::new();
+        plu.begin(&attach, &mut out).unwrap();
+        for _ in 0..4 {
+            plu.send(Flow::Data([vec![0, 60], vec![7; 58]].concat()), &mut out);
+        }
+        let (mut back, mut events) = (Vec::new(), Vec::new());
+        let results: Vec<_> = out
+            .iter()
+            .map(|f| slu.receive(f, &mut back, &mut events))
+            .collect();
+        assert!(results[..4].iter().all(Result::is_ok));
+        assert_eq!(results[4].unwrap_err().sense, Sense::INSUFFICIENT_RESOURCE);
+    }
+
+    #[test]
+    fn ipr_rh_decodes_as_a_pacing_response() {
+        let mut bytes = Vec::new();
+        Frame {
+            th: Th::new(lfsid(), ThFlow::Normal, 7),
+            rh: Rh::Response(Response {
+                category: RuCategory::Fmd,
+                fi: false,
+                dr1: false,
+                dr2: false,
+                rti: Rti::Positive,
+                qri: false,
+                pi: true,
+            }),
+            ru: Vec::new(),
+        }
+        .encode_piu(&mut bytes);
+        assert_eq!(&bytes[6..], [0x83, 0x01, 0x00]);
+        let frame = Frame::decode_piu(&bytes).unwrap();
+        let Rh::Response(rsp) = frame.rh else {
+            panic!("a response")
+        };
+        assert!(rsp.pi && !rsp.dr1 && !rsp.dr2 && rsp.rti == Rti::Positive);
+        // A +RSP to an RQD1 request is not an IPR.
+        let rqd = Request::new(RuCategory::Fmd, ResponseType::Rqd1);
+        assert_eq!(
+            Rh::Response(Response::to(&rqd, Rti::Positive)).to_bytes(),
+            [0x83, 0x80, 0x00]
+        );
+    }
+
+    #[test]
+    fn an_ipr_held_back_goes_when_the_bracket_ends() {
+        let (mut plu, mut slu) = paced_pair(1, 10);
+        let mut out = Vec::new();
+        let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
+        plu.begin(&attach, &mut out).unwrap();
+        let (_, back) = carry(&mut slu, std::mem::take(&mut out));
+        let (_, _) = carry(&mut plu, back);
+        plu.send(Flow::Data([vec![0, 20], vec![1; 18]].concat()), &mut out);
+        plu.send(Flow::ChangeDirection, &mut out);
+        assert_eq!(out.len(), 1, "CD held for the next window");
+        let (_, back) = carry(&mut slu, std::mem::take(&mut out));
+        assert!(back.is_empty(), "20 bytes held: IPR owed");
+        // The SLU's TP abends without receiving: its bracket ends, the
+        // IPR goes with the FMH-7 (the CD it releases is then stale).
+        let mut abend = Vec::new();
+        assert!(slu.send(Flow::Deallocate(PrimaryRc::DEALLOC_ABEND_PROG), &mut abend));
+        assert!(abend.iter().any(is_ipr));
+        assert_eq!(slu.received_held(), 0);
+        let (events, more) = carry(&mut plu, abend);
+        assert_eq!(
+            flows(&events),
+            [Flow::Deallocate(PrimaryRc::DEALLOC_ABEND_PROG)]
+        );
+        // The held CD goes, and the PLU's IPR for the SLU's PI request.
+        assert_eq!(more.len(), 2);
+        assert!(more
+            .iter()
+            .any(|f| matches!(f.rh, Rh::Request(r) if r.cdi && r.pi)));
+        assert!(more.iter().any(is_ipr));
+        assert_eq!(plu.held_bytes(), 0);
     }
 }

@@ -164,6 +164,12 @@ impl RecordReader {
         self.failed = None;
     }
 
+    /// Data bytes held: the partial record and the complete records not
+    /// yet popped.
+    pub fn buffered(&self) -> usize {
+        self.data.len() + self.ready.iter().map(|r| r.data.len()).sum::<usize>()
+    }
+
     /// The next complete record, if any.
     pub fn pop(&mut self) -> Option<Record> {
         self.ready.pop_front()

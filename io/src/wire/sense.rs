@@ -42,6 +42,13 @@ impl Sense {
     /// `10030000`: function not supported.
     pub const FUNCTION_NOT_SUPPORTED: Self = Self(0x1003_0000);
 
+    /// `08120000`: insufficient resource (*ours*: an unpaced session whose
+    /// conversation holds more received data than the node allows).
+    pub const INSUFFICIENT_RESOURCE: Self = Self(0x0812_0000);
+    /// `20110000`: pacing error, a paced request beyond the window or a
+    /// window begun before its pacing response \[unsure of the code, SNA
+    /// Formats\].
+    pub const PACING_ERROR: Self = Self(0x2011_0000);
     /// `20010000`: sequence number error.
     pub const SEQUENCE_NUMBER_ERROR: Self = Self(0x2001_0000);
     /// `20020000`: chaining error.
