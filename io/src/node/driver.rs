@@ -425,6 +425,12 @@ pub(crate) struct Driver {
     stopped: bool,
 }
 
+/// Session `sid` of link `link_id`, if both exist (a free function, so
+/// that it borrows only the links and not the whole driver).
+fn session(links: &mut HashMap<LinkId, Link>, link_id: LinkId, sid: u16) -> Option<&mut Sess> {
+    links.get_mut(&link_id)?.sessions.get_mut(&sid)
+}
+
 fn trim(field: &[u8]) -> &[u8] {
     let end = field
         .iter()
@@ -712,11 +718,7 @@ impl Driver {
             self.release(link_id, sid);
             return;
         };
-        let Some(sess) = self
-            .links
-            .get_mut(&link_id)
-            .and_then(|l| l.sessions.get_mut(&sid))
-        else {
+        let Some(sess) = session(&mut self.links, link_id, sid) else {
             return;
         };
         let mut out = Vec::new();
@@ -794,11 +796,7 @@ impl Driver {
             let Some((link_id, sid)) = at else {
                 break 'session None;
             };
-            let Some(sess) = self
-                .links
-                .get_mut(&link_id)
-                .and_then(|l| l.sessions.get_mut(&sid))
-            else {
+            let Some(sess) = session(&mut self.links, link_id, sid) else {
                 break 'session None;
             };
             if sess.conv != Some(id) {
@@ -866,11 +864,7 @@ impl Driver {
         let Some((link_id, sid)) = self.convs.get(&id).and_then(|c| c.at) else {
             return;
         };
-        let Some(sess) = self
-            .links
-            .get_mut(&link_id)
-            .and_then(|l| l.sessions.get_mut(&sid))
-        else {
+        let Some(sess) = session(&mut self.links, link_id, sid) else {
             return;
         };
         if sess.conv != Some(id) {
@@ -900,11 +894,7 @@ impl Driver {
         let Some((link_id, sid)) = conv.at else {
             return;
         };
-        let Some(sess) = self
-            .links
-            .get_mut(&link_id)
-            .and_then(|l| l.sessions.get_mut(&sid))
-        else {
+        let Some(sess) = session(&mut self.links, link_id, sid) else {
             return;
         };
         if sess.conv != Some(id) {
@@ -1091,10 +1081,7 @@ impl Driver {
                 None
             }
             _ => {
-                let sess = self
-                    .links
-                    .get_mut(&link_id)
-                    .and_then(|l| l.sessions.get_mut(&sid))?;
+                let sess = session(&mut self.links, link_id, sid)?;
                 if !sess.bound {
                     let v = Violation {
                         sense: Sense::FUNCTION_NOT_SUPPORTED,
@@ -1331,10 +1318,7 @@ impl Driver {
         sid: u16,
         wa: wire::Attach,
     ) -> Option<(u64, Attach, Arc<Mutex<Backlog>>)> {
-        let sess = self
-            .links
-            .get_mut(&link_id)
-            .and_then(|l| l.sessions.get_mut(&sid))?;
+        let sess = session(&mut self.links, link_id, sid)?;
         let attach = Attach {
             tp_name: match ebcdic::decode(&wa.tp_name) {
                 Some(tp) => name(&tp),
@@ -1394,11 +1378,8 @@ impl Driver {
             Err(sense) => {
                 // The engine never had its session: nothing else touched it.
                 self.convs.remove(&id);
-                let Some(sess) = self
-                    .links
-                    .get_mut(&link_id)
-                    .and_then(|l| l.sessions.get_mut(&sid))
-                    .filter(|s| s.conv == Some(id))
+                let Some(sess) =
+                    session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id))
                 else {
                     return;
                 };
@@ -1412,11 +1393,7 @@ impl Driver {
 
     /// One event of session `sid` other than an attach.
     fn event(&mut self, link_id: LinkId, sid: u16, event: Event) {
-        let Some(sess) = self
-            .links
-            .get_mut(&link_id)
-            .and_then(|l| l.sessions.get_mut(&sid))
-        else {
+        let Some(sess) = session(&mut self.links, link_id, sid) else {
             return;
         };
         let conv = sess.conv;
