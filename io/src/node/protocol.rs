@@ -162,6 +162,24 @@ enum Bracket {
     Draining,
 }
 
+/// The isolated pacing response to the PI request numbered `snf`:
+/// response RH `83 01 00` (FMD, DR1 = DR2 = 0, PI), empty RU.
+fn ipr(lfsid: Lfsid, snf: u16) -> Frame {
+    Frame {
+        th: Th::new(lfsid, ThFlow::Normal, snf),
+        rh: Rh::Response(Response {
+            category: RuCategory::Fmd,
+            fi: false,
+            dr1: false,
+            dr2: false,
+            rti: Rti::Positive,
+            qri: false,
+            pi: true,
+        }),
+        ru: Vec::new(),
+    }
+}
+
 /// One half-session's bracket and direction state.
 #[derive(Debug)]
 pub(crate) struct HalfSession {
@@ -298,19 +316,7 @@ impl HalfSession {
         let Some(snf) = self.pace_in.owed.take() else {
             return;
         };
-        out.push(Frame {
-            th: Th::new(self.lfsid, ThFlow::Normal, snf),
-            rh: Rh::Response(Response {
-                category: RuCategory::Fmd,
-                fi: false,
-                dr1: false,
-                dr2: false,
-                rti: Rti::Positive,
-                qri: false,
-                pi: true,
-            }),
-            ru: Vec::new(),
-        });
+        out.push(ipr(self.lfsid, snf));
     }
 
     /// Counts a received normal-flow FMD request against the window.
@@ -1327,20 +1333,7 @@ mod tests {
         assert_eq!(flows(&events).len(), 100);
         assert!(back.is_empty(), "no IPR on an unpaced session");
         // An IPR on an unpaced session is ignored, not taken for a +RSP.
-        let ipr = Frame {
-            th: Th::new(lfsid(), ThFlow::Normal, 1),
-            rh: Rh::Response(Response {
-                category: RuCategory::Fmd,
-                fi: false,
-                dr1: false,
-                dr2: false,
-                rti: Rti::Positive,
-                qri: false,
-                pi: true,
-            }),
-            ru: Vec::new(),
-        };
-        let (events, back) = carry(&mut plu, vec![ipr]);
+        let (events, back) = carry(&mut plu, vec![ipr(lfsid(), 1)]);
         assert!(events.is_empty() && back.is_empty());
         // Unpaced, a conversation holding more than twice the limit fails.
         let (mut plu, mut slu) = (
@@ -1364,20 +1357,7 @@ mod tests {
     #[test]
     fn ipr_rh_decodes_as_a_pacing_response() {
         let mut bytes = Vec::new();
-        Frame {
-            th: Th::new(lfsid(), ThFlow::Normal, 7),
-            rh: Rh::Response(Response {
-                category: RuCategory::Fmd,
-                fi: false,
-                dr1: false,
-                dr2: false,
-                rti: Rti::Positive,
-                qri: false,
-                pi: true,
-            }),
-            ru: Vec::new(),
-        }
-        .encode_piu(&mut bytes);
+        ipr(lfsid(), 7).encode_piu(&mut bytes);
         assert_eq!(&bytes[6..], [0x83, 0x01, 0x00]);
         let frame = Frame::decode_piu(&bytes).unwrap();
         let Rh::Response(rsp) = frame.rh else {
