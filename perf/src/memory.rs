@@ -25,6 +25,37 @@ pub const SLOT_OVERHEAD_BUDGET: usize = 64;
 /// The outstanding-task count the budget is stated for.
 pub const BUDGET_SCALE: usize = 1_000_000;
 
+/// The engine-memory budget check for `held` outstanding tasks (`claim`
+/// names them at scale). The table grows in doubling pages, so at small
+/// counts the last page's spare slots dominate the average: the budget is
+/// stated for the million-task scale ([`BUDGET_SCALE`]); below it the
+/// per-slot figure is what is checked.
+pub fn budget_check(
+    held: usize,
+    state_bytes: usize,
+    slot_overhead_bytes: usize,
+    claim: &'static str,
+) -> Check {
+    if held >= BUDGET_SCALE {
+        let per_unit = state_bytes as f64 / held as f64;
+        Check {
+            claim,
+            ok: per_unit <= SLOT_OVERHEAD_BUDGET as f64,
+            detail: format!(
+                "{per_unit:.1} <= {SLOT_OVERHEAD_BUDGET} bytes (verb payload excluded)"
+            ),
+        }
+    } else {
+        Check {
+            claim: "engine state per slot within budget",
+            ok: slot_overhead_bytes <= SLOT_OVERHEAD_BUDGET,
+            detail: format!(
+                "{slot_overhead_bytes} <= {SLOT_OVERHEAD_BUDGET} bytes (verb payload excluded)"
+            ),
+        }
+    }
+}
+
 /// Everything the memory phase measured.
 #[derive(Clone, Debug)]
 pub struct MemoryReport {
@@ -98,29 +129,12 @@ impl MemoryReport {
                     g(self.live_tasks_held)
                 ),
             },
-            // The table grows in doubling pages, so at small counts the last
-            // page's spare slots dominate; the budget is stated for the
-            // million-task scale (`BUDGET_SCALE`), below it the per-slot
-            // figure is what is checked.
-            if n >= BUDGET_SCALE {
-                Check {
-                    claim: "engine state per outstanding task within budget",
-                    ok: self.state_bytes_per_task() <= SLOT_OVERHEAD_BUDGET as f64,
-                    detail: format!(
-                        "{:.1} <= {SLOT_OVERHEAD_BUDGET} bytes (verb payload excluded)",
-                        self.state_bytes_per_task()
-                    ),
-                }
-            } else {
-                Check {
-                    claim: "engine state per slot within budget",
-                    ok: self.slot_overhead_bytes <= SLOT_OVERHEAD_BUDGET,
-                    detail: format!(
-                        "{} <= {SLOT_OVERHEAD_BUDGET} bytes (verb payload excluded)",
-                        self.slot_overhead_bytes
-                    ),
-                }
-            },
+            budget_check(
+                n,
+                self.state_bytes,
+                self.slot_overhead_bytes,
+                "engine state per outstanding task within budget",
+            ),
             Check {
                 claim: "every cancel returned 0",
                 ok: c.cancelled == n as u64 && c.total() == n as u64,

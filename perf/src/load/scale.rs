@@ -21,7 +21,7 @@ use super::partner::{self, Partner};
 use super::sampler::{Limit, Sampler};
 use super::{kind, verbs};
 use crate::args::Config;
-use crate::memory::{BUDGET_SCALE, SLOT_OVERHEAD_BUDGET};
+use crate::memory::budget_check;
 use crate::sysinfo::proc_status_bytes;
 use crate::units::{grouped, mib, per_item};
 use crate::workload::{checks_text, CancelCounts, Check};
@@ -264,7 +264,6 @@ fn allocate(app: &Appc, tp_id: TpId, alias: &str) -> Result<Conv, String> {
 
 fn checks(s: &Scale) -> Vec<Check> {
     let n = s.outstanding;
-    let per_verb = s.state_bytes as f64 / n.max(1) as f64;
     vec![
         Check {
             claim: "every verb held on a bound session, its attach at the partner",
@@ -275,26 +274,12 @@ fn checks(s: &Scale) -> Vec<Check> {
                 grouped(s.live_tasks as u64)
             ),
         },
-        // Below the scale the budget is stated for, the table's last page
-        // dominates the average; the per-slot figure is what must hold.
-        if n >= BUDGET_SCALE {
-            Check {
-                claim: "engine state per outstanding verb within budget",
-                ok: per_verb <= SLOT_OVERHEAD_BUDGET as f64,
-                detail: format!(
-                    "{per_verb:.1} <= {SLOT_OVERHEAD_BUDGET} bytes (Stats::state_bytes / verbs)"
-                ),
-            }
-        } else {
-            Check {
-                claim: "engine state per slot within budget",
-                ok: s.slot_overhead_bytes <= SLOT_OVERHEAD_BUDGET,
-                detail: format!(
-                    "{} <= {SLOT_OVERHEAD_BUDGET} bytes (Stats::slot_overhead_bytes)",
-                    s.slot_overhead_bytes
-                ),
-            }
-        },
+        budget_check(
+            n,
+            s.state_bytes,
+            s.slot_overhead_bytes,
+            "engine state per outstanding verb within budget",
+        ),
         Check {
             claim: "cancel-all within 1 s",
             ok: s.cancel_time <= Duration::from_secs(1),
