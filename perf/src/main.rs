@@ -70,7 +70,7 @@ fn run(config: &Config) -> Result<bool, String> {
         Mode::Scale => load::scale::run(config),
         Mode::Engine => {
             let pass = demo::run(&config.engine()).map_err(|e| format!("engine startup: {e}"))?;
-            println!("\nverdict: {}", if pass { "PASS" } else { "FAIL" });
+            print!("{}", workload::verdict_text(pass));
             Ok(pass)
         }
         Mode::Partner => load::serve(config).map(|()| true),

@@ -184,6 +184,11 @@ pub fn checks_text(checks: &[Check]) -> String {
         .collect()
 }
 
+/// The closing `verdict: PASS` / `FAIL` line, after a blank line.
+pub fn verdict_text(pass: bool) -> String {
+    format!("\nverdict: {}\n", if pass { "PASS" } else { "FAIL" })
+}
+
 /// Everything the throughput phase measured.
 #[derive(Clone, Debug)]
 pub struct Report {

@@ -273,15 +273,7 @@ pub fn text(r: &LoadReport) -> String {
     let _ = writeln!(out, "\n== exactly once");
     let checks = checks(r);
     out.push_str(&crate::workload::checks_text(&checks));
-    let _ = writeln!(
-        out,
-        "\nverdict: {}",
-        if checks.iter().all(|c| c.ok) {
-            "PASS"
-        } else {
-            "FAIL"
-        }
-    );
+    out.push_str(&crate::workload::verdict_text(checks.iter().all(|c| c.ok)));
     out
 }
 

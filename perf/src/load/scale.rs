@@ -24,7 +24,7 @@ use crate::args::Config;
 use crate::memory::budget_check;
 use crate::sysinfo::proc_status_bytes;
 use crate::units::{grouped, mib, per_item};
-use crate::workload::{checks_text, CancelCounts, Check};
+use crate::workload::{checks_text, verdict_text, CancelCounts, Check};
 use appc_io::engine::appc::rc::PrimaryRc;
 use appc_io::engine::appc::verbs::{Body, Conv, TpId};
 use appc_io::engine::appc::{Appc, Node};
@@ -353,14 +353,7 @@ fn text(s: &Scale, checks: &[Check]) -> String {
     );
     out += "  checks\n";
     out += &checks_text(checks);
-    out += &format!(
-        "\nverdict: {}\n",
-        if checks.iter().all(|c| c.ok) {
-            "PASS"
-        } else {
-            "FAIL"
-        }
-    );
+    out += &verdict_text(checks.iter().all(|c| c.ok));
     out
 }
 
