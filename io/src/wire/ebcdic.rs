@@ -8,14 +8,7 @@
 
 use super::error::WireError;
 
-fn to_ebcdic(c: char) -> Option<u8> {
-    // Letters come in three runs per case: A-I, J-R, S-Z.
-    let letter = |base: u8, c: u8| match c {
-        0..=8 => Some(base + c),
-        9..=17 => Some(base + 0x10 + (c - 9)),
-        18..=25 => Some(base + 0x21 + (c - 18)),
-        _ => None,
-    };
+const fn to_ebcdic(c: char) -> Option<u8> {
     match c {
         'A'..='Z' => letter(0xC1, c as u8 - b'A'),
         'a'..='z' => letter(0x81, c as u8 - b'a'),
@@ -28,6 +21,33 @@ fn to_ebcdic(c: char) -> Option<u8> {
         _ => None,
     }
 }
+
+/// Letter `c` (0 for A) of the case whose A is `base`: letters come in
+/// three runs per case, A-I, J-R, S-Z.
+const fn letter(base: u8, c: u8) -> Option<u8> {
+    match c {
+        0..=8 => Some(base + c),
+        9..=17 => Some(base + 0x10 + (c - 9)),
+        18..=25 => Some(base + 0x21 + (c - 18)),
+        _ => None,
+    }
+}
+
+/// [`to_ebcdic`] inverted, by EBCDIC byte: the ASCII name character, or 0
+/// where none maps (every name character lies in `' '..='z'`). Built at
+/// compile time; decoding a name is one lookup per byte (BIND and attach
+/// decoding are on the session-setup path).
+const FROM_EBCDIC: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut c = b' ';
+    while c <= b'z' {
+        if let Some(b) = to_ebcdic(c as char) {
+            table[b as usize] = c;
+        }
+        c += 1;
+    }
+    table
+};
 
 /// `name` in EBCDIC. A character outside the name set is
 /// [`WireError::Invalid`] at its byte index.
@@ -48,6 +68,28 @@ pub fn encode(name: &str) -> Result<Vec<u8>, WireError> {
 pub fn decode(bytes: &[u8]) -> Option<String> {
     bytes
         .iter()
-        .map(|&b| (' '..='z').find(|&c| to_ebcdic(c) == Some(b)))
+        .map(|&b| match FROM_EBCDIC[b as usize] {
+            0 => None,
+            c => Some(char::from(c)),
+        })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_inverts_encode_on_every_byte() {
+        for b in 0..=u8::MAX {
+            let decoded = decode(&[b]);
+            let by_search = (' '..='z').find(|&c| to_ebcdic(c) == Some(b));
+            assert_eq!(decoded, by_search.map(String::from), "byte {b:#04X}");
+            if let Some(name) = decoded {
+                assert_eq!(encode(&name).unwrap(), [b]);
+            }
+        }
+        let name = "BIONETFR.SNADV021 $#@ az09";
+        assert_eq!(decode(&encode(name).unwrap()).as_deref(), Some(name));
+    }
 }
