@@ -9,7 +9,9 @@
 //!   finds the inbox idle runs it, and every step queued meanwhile, under
 //!   the driver lock (conversation lock → driver lock, never the other
 //!   way): under load one thread runs many steps, the others return at
-//!   once. They never call into the engine. [`Session::consumed`] (the TP
+//!   once. An aborting close (a cancel) is queued the same way but, when
+//!   it finds the inbox idle, wakes the node's helper thread to run it
+//!   ([`Shared::post`]). Steps never call into the engine. [`Session::consumed`] (the TP
 //!   took delivered data: pacing may send an IPR) is such a step;
 //!   [`Session::backlogged`] is not: it answers from the conversation's
 //!   [`Backlog`], a leaf lock the steps update as flows leave it.
@@ -35,6 +37,7 @@
 //!   it), and takes the lock again to finish, before it goes on with the
 //!   link's next event.
 
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +88,9 @@ impl Action {
 pub(crate) enum Wake {
     /// An engine call queued actions: run them.
     Drain,
+    /// An aborting close found the inbox idle: run it (see
+    /// [`Shared::post`]).
+    Run,
     Stop,
 }
 
@@ -98,8 +104,36 @@ enum Caller {
     Free,
 }
 
-/// An engine call's step, for whichever engine thread runs the inbox.
-type Step = Box<dyn FnOnce(&mut Driver) + Send>;
+/// An engine call's step, for whichever thread runs the inbox (a value,
+/// not a boxed closure: the inbox takes one per SEND_DATA, receive and
+/// cancel, and an allocation each measured as a tenth of a mass cancel).
+enum Step {
+    Send(u64, Flow),
+    Close(u64, bool),
+    Consumed(u64, usize),
+    Attach(Box<NewConv>),
+}
+
+/// A conversation this node allocates ([`Partner::attach`]).
+struct NewConv {
+    id: u64,
+    attach: Attach,
+    port: ConvPort,
+    backlog: Arc<Mutex<Backlog>>,
+    alias: String,
+    addr: std::net::SocketAddr,
+}
+
+impl Step {
+    fn run(self, driver: &mut Driver) {
+        match self {
+            Step::Send(id, flow) => driver.send(id, flow),
+            Step::Close(id, abort) => driver.close(id, abort),
+            Step::Consumed(id, bytes) => driver.consumed(id, bytes),
+            Step::Attach(conv) => driver.attach(*conv),
+        }
+    }
+}
 
 /// The driver and what runs it; see the module docs.
 pub(crate) struct Shared {
@@ -143,19 +177,47 @@ impl Shared {
     /// then go out as one `send` per link). Under load one thread runs
     /// many steps, and the others return at once.
     fn call(&self, step: Step) {
-        if !self.inbox.push([step]) {
-            return;
+        if self.inbox.push([step]) {
+            self.run_inbox(Caller::Engine);
         }
+    }
+
+    /// An engine call's step that its caller should not wait for: queued
+    /// in the inbox like [`call`](Self::call)'s, in call order, but run by
+    /// the helper thread when the inbox was idle. For an aborting close: a
+    /// cancel returns as soon as its `AP_CANCELLED` is posted, and the
+    /// session's UNBIND (its step, the encoding and the write to the
+    /// backend, a few microseconds) follows on the helper thread; a mass
+    /// cancel from many threads then costs each canceller a push, and the
+    /// helper runs their UNBINDs in large batches, one backend `send` per
+    /// link each.
+    fn post(&self, step: Step) {
+        // Once the node has stopped (no helper left), run it here: the
+        // step finds the driver stopped and does nothing.
+        if self.inbox.push([step]) && !self.wake(Wake::Run) {
+            self.run_inbox(Caller::Engine);
+        }
+    }
+
+    /// For the inbox's runner: runs its steps, every one queued meanwhile
+    /// too, in batches under the driver lock.
+    fn run_inbox(&self, caller: Caller) {
         self.inbox.run(|steps| {
             let mut driver = self.lock();
             if driver.stopped {
                 return;
             }
             for step in steps {
-                step(&mut driver);
+                step.run(&mut driver);
             }
-            self.settle(driver, Caller::Engine);
+            self.settle(driver, caller);
         });
+    }
+
+    /// Wakes the helper thread; false if it has stopped.
+    fn wake(&self, wake: Wake) -> bool {
+        let helper = self.helper.lock().unwrap_or_else(PoisonError::into_inner);
+        helper.send(wake).is_ok()
     }
 
     /// Runs one step, then its actions (see the module docs).
@@ -189,8 +251,7 @@ impl Shared {
         match caller {
             Caller::Free => self.drain(),
             Caller::Engine => {
-                let helper = self.helper.lock().unwrap_or_else(PoisonError::into_inner);
-                let _ = helper.send(Wake::Drain);
+                self.wake(Wake::Drain);
             }
         }
     }
@@ -202,10 +263,16 @@ impl Shared {
             .run(|actions| actions.into_iter().for_each(Action::run));
     }
 
-    /// The helper thread: runs the actions of engine calls, until stopped.
+    /// The helper thread: runs the actions of engine calls and the
+    /// [`post`](Self::post)ed steps (whose actions it runs itself: it holds
+    /// no engine lock), until stopped.
     pub(crate) fn helper(&self, wakes: Receiver<Wake>) {
-        while let Ok(Wake::Drain) = wakes.recv() {
-            self.drain();
+        loop {
+            match wakes.recv() {
+                Ok(Wake::Drain) => self.drain(),
+                Ok(Wake::Run) => self.run_inbox(Caller::Free),
+                Ok(Wake::Stop) | Err(_) => return,
+            }
         }
     }
 
@@ -213,12 +280,18 @@ impl Shared {
         &self,
         id: u64,
         attach: &Attach,
-        port: (ConvPort, Arc<Mutex<Backlog>>),
+        (port, backlog): (ConvPort, Arc<Mutex<Backlog>>),
         alias: String,
         addr: std::net::SocketAddr,
     ) {
-        let attach = Box::new(attach.clone());
-        self.call(Box::new(move |d| d.attach(id, &attach, port, alias, addr)));
+        self.call(Step::Attach(Box::new(NewConv {
+            id,
+            attach: attach.clone(),
+            port,
+            backlog,
+            alias,
+            addr,
+        })));
     }
 
     pub(crate) fn connected(&self, link: LinkId) {
@@ -256,8 +329,7 @@ impl Shared {
             taken
         };
         drop((links, convs));
-        let helper = self.helper.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = helper.send(Wake::Stop);
+        self.wake(Wake::Stop);
     }
 
     /// Bytes arrived on `link`: its PIUs, one after the other. An attach
@@ -349,22 +421,24 @@ impl Session for ConvSession {
             }
         }
         if let Some(shared) = self.shared.upgrade() {
-            let id = self.id;
-            shared.call(Box::new(move |d| d.send(id, flow)));
+            shared.call(Step::Send(self.id, flow));
         }
     }
 
     fn close(&self, abort: bool) {
         if let Some(shared) = self.shared.upgrade() {
-            let id = self.id;
-            shared.call(Box::new(move |d| d.close(id, abort)));
+            let step = Step::Close(self.id, abort);
+            if abort {
+                shared.post(step);
+            } else {
+                shared.call(step);
+            }
         }
     }
 
     fn consumed(&self, bytes: usize) {
         if let Some(shared) = self.shared.upgrade() {
-            let id = self.id;
-            shared.call(Box::new(move |d| d.consumed(id, bytes)));
+            shared.call(Step::Consumed(self.id, bytes));
         }
     }
 
@@ -413,7 +487,9 @@ pub(crate) struct Driver {
     pub next_id: Arc<AtomicU64>,
     pub links: HashMap<LinkId, Link>,
     pub out_links: HashMap<String, LinkId>,
-    convs: HashMap<u64, Conv>,
+    /// By the node's own conversation ids (a counter): `FxHash`, as in the
+    /// engine's registry.
+    convs: FxHashMap<u64, Conv>,
     /// This driver's [`Shared`], for the sessions of incoming attaches.
     me: Weak<Shared>,
     /// What the current step has for the engine, in order, until
@@ -494,7 +570,7 @@ impl Driver {
             next_id,
             links: HashMap::new(),
             out_links: HashMap::new(),
-            convs: HashMap::new(),
+            convs: FxHashMap::default(),
             me,
             actions: Vec::new(),
             outbox: Vec::new(),
@@ -576,15 +652,16 @@ impl Driver {
         }
     }
 
-    fn attach(
-        &mut self,
-        id: u64,
-        attach: &Attach,
-        (port, backlog): (ConvPort, Arc<Mutex<Backlog>>),
-        alias: String,
-        addr: std::net::SocketAddr,
-    ) {
-        let Some(wire_attach) = to_wire(attach) else {
+    fn attach(&mut self, conv: NewConv) {
+        let NewConv {
+            id,
+            attach,
+            port,
+            backlog,
+            alias,
+            addr,
+        } = conv;
+        let Some(wire_attach) = to_wire(&attach) else {
             self.tell(
                 port,
                 PrimaryRc::ALLOCATION_ERROR,

@@ -94,7 +94,9 @@
 //! TP's thread, which holds that conversation's lock (lock order:
 //! conversation → driver, never the reverse; calls queue in an inbox that
 //! one calling thread at a time runs, in order, so under load one thread
-//! runs many); a backend event on the
+//! runs many; an aborting [`Session::close`], a cancel's, leaves the
+//! inbox to the node's helper thread instead, so a cancel returns without
+//! waiting for its UNBIND); a backend event on the
 //! reactor thread, which holds no engine lock. The bytes steps write go to
 //! the backend, one `send` per link, before the lock is let go.
 //! [`Session::backlogged`] takes no driver lock: it reads the
