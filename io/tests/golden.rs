@@ -709,6 +709,7 @@ fn framed_mapped_data() {
     let mut out = Vec::new();
     frame.encode(DEFAULT_MAX_PIU, &mut out).unwrap();
     assert_eq!(out, stream);
+    assert_eq!(frame.encoded_len(), stream.len());
     assert!(decoder.is_idle());
 }
 

@@ -24,7 +24,8 @@
 //! buffers merged up to [`COALESCE_LIMIT`](super::coalesce::COALESCE_LIMIT); a write error is left for the
 //! reactor to find and report.
 
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -129,9 +130,9 @@ impl Conn {
 }
 
 /// The links' [`Conn`]s by slot index, for `send`.
-type Conns = Mutex<HashMap<u32, Arc<Conn>>>;
+type Conns = Mutex<FxHashMap<u32, Arc<Conn>>>;
 
-fn conns(conns: &Conns) -> MutexGuard<'_, HashMap<u32, Arc<Conn>>> {
+fn conns(conns: &Conns) -> MutexGuard<'_, FxHashMap<u32, Arc<Conn>>> {
     conns.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -153,7 +154,7 @@ pub(crate) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<d
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let sink = Arc::new(Sink::new(events, config.max_queued_bytes));
     let mailbox = Arc::new(Mailbox::new());
-    let conns = Arc::new(Mutex::new(HashMap::new()));
+    let conns = Arc::new(Mutex::new(FxHashMap::default()));
     let awake = Arc::new(AtomicBool::new(false));
     let reactor = Reactor {
         poll,
@@ -162,7 +163,7 @@ pub(crate) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<d
         awake: Arc::clone(&awake),
         mailbox: Arc::clone(&mailbox),
         listeners: Vec::new(),
-        links: HashMap::new(),
+        links: FxHashMap::default(),
         buffer: vec![0; READ_BUFFER].into_boxed_slice(),
     };
     let thread = thread::Builder::new()
@@ -304,7 +305,7 @@ struct Reactor {
     mailbox: Arc<Mailbox<Request>>,
     listeners: Vec<TcpListener>,
     /// Keyed by slot index (the link's token).
-    links: HashMap<u32, Link>,
+    links: FxHashMap<u32, Link>,
     buffer: Box<[u8]>,
 }
 

@@ -485,10 +485,11 @@ pub(crate) struct Driver {
     pub config: NodeConfig,
     pub stats: Arc<NodeStats>,
     pub next_id: Arc<AtomicU64>,
-    pub links: HashMap<LinkId, Link>,
+    pub links: FxHashMap<LinkId, Link>,
     pub out_links: HashMap<String, LinkId>,
-    /// By the node's own conversation ids (a counter): `FxHash`, as in the
-    /// engine's registry.
+    /// By the node's own conversation ids (a counter): `FxHash`, as the
+    /// engine's registry and the links (keys we choose, looked up on every
+    /// flow).
     convs: FxHashMap<u64, Conv>,
     /// This driver's [`Shared`], for the sessions of incoming attaches.
     me: Weak<Shared>,
@@ -503,7 +504,7 @@ pub(crate) struct Driver {
 
 /// Session `sid` of link `link_id`, if both exist (a free function, so
 /// that it borrows only the links and not the whole driver).
-fn session(links: &mut HashMap<LinkId, Link>, link_id: LinkId, sid: u16) -> Option<&mut Sess> {
+fn session(links: &mut FxHashMap<LinkId, Link>, link_id: LinkId, sid: u16) -> Option<&mut Sess> {
     links.get_mut(&link_id)?.sessions.get_mut(&sid)
 }
 
@@ -568,7 +569,7 @@ impl Driver {
             config,
             stats,
             next_id,
-            links: HashMap::new(),
+            links: FxHashMap::default(),
             out_links: HashMap::new(),
             convs: FxHashMap::default(),
             me,
@@ -609,6 +610,9 @@ impl Driver {
             }
         };
         let bytes = &mut self.outbox[at].1;
+        // Room for all of them at once: growing as they are encoded cost
+        // a reallocation and copy per doubling.
+        bytes.reserve(frames.iter().map(Frame::encoded_len).sum());
         for frame in &frames {
             if frame.encode(self.config.max_frame, bytes).is_err() {
                 eprintln!("appc-io node {}: dropped an oversize PIU", self.lu);

@@ -49,6 +49,12 @@ impl Frame {
         out.extend_from_slice(&self.ru);
     }
 
+    /// Bytes [`encode`](Self::encode) appends: the length prefix and the
+    /// PIU.
+    pub fn encoded_len(&self) -> usize {
+        PREFIX_LEN + MIN_PIU + self.ru.len()
+    }
+
     /// Appends the length prefix and the PIU. Fails if the PIU is longer
     /// than `max_piu`, which the receiving [`Decoder`] would refuse.
     pub fn encode(&self, max_piu: usize, out: &mut Vec<u8>) -> Result<(), WireError> {

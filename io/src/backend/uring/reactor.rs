@@ -16,7 +16,8 @@
 //! can name a released link: a late one is ignored, except that a provided
 //! buffer it carries goes back to the ring.
 
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -97,7 +98,7 @@ pub(super) struct Reactor {
     doorbell_count: Box<u64>,
     listeners: Vec<Listener>,
     /// Keyed by slot index.
-    links: HashMap<u32, Link>,
+    links: FxHashMap<u32, Link>,
     requests: Vec<Request>,
 }
 
@@ -123,7 +124,7 @@ impl Reactor {
             doorbell,
             doorbell_count: Box::new(0),
             listeners: Vec::new(),
-            links: HashMap::new(),
+            links: FxHashMap::default(),
             requests: Vec::new(),
         }
     }
