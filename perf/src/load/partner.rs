@@ -130,9 +130,6 @@ pub struct PartnerTally {
     pub conversations: u64,
     /// Requests echoed.
     pub echoed: u64,
-    /// Everything the sink conversations received (records out of order
-    /// included).
-    pub sunk: SinkSummary,
     /// Conversations that ended: deallocated by the client, or failed when
     /// the client cancelled (its session unbound).
     pub ended: u64,
@@ -411,14 +408,7 @@ impl Pump {
                         self.tally.echoed += 1;
                         std::mem::take(&mut slot.data)
                     }
-                    Role::Sink => {
-                        let sunk = std::mem::take(&mut slot.sunk);
-                        let total = &mut self.tally.sunk;
-                        total.records += sunk.records;
-                        total.bytes += sunk.bytes;
-                        total.out_of_order += sunk.out_of_order;
-                        sunk.encode()
-                    }
+                    Role::Sink => std::mem::take(&mut slot.sunk).encode(),
                 };
                 let verb = Verb::mapped(Body::SendData(SendData {
                     conv: slot.conv,
