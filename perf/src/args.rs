@@ -4,8 +4,12 @@
 //! one-line [`ArgError`] that `main` prints above the usage text before
 //! exiting with status 2; nothing here panics, whatever the input. Flags
 //! that a mode does not use are accepted and ignored, so a command line can
-//! switch modes by changing `--mode` alone.
+//! switch modes by changing `--mode` alone; the exceptions are flags that
+//! would make a bandwidth report claim something it did not measure
+//! (`--partner`, `--peer`, `--requests` with `--mode bandwidth`: see
+//! [`check`]).
 
+use appc_engine::appc::verbs::MAX_DATA;
 use appc_engine::{Engine, Verb};
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -14,21 +18,27 @@ use std::time::Duration;
 
 /// The usage text printed by `--help` and after a bad flag.
 pub const USAGE: &str = "\
-usage: appc-load [--mode load|scale|engine|partner] [flags]
+usage: appc-load [--mode load|bandwidth|scale|engine|partner] [flags]
 
 The gateway load generator: an in-process partner node on loopback, LU 6.2
 sessions over TCP, many conversations doing request/response (SEND_DATA with
 change of direction + RECEIVE_AND_WAIT), random cancels, and a report.
 
   --mode M             load (default): request/response for --duration;
+                       bandwidth: one conversation on one session sends --size records
+                       back to back for --duration to a sink TP, then raw loopback TCP
+                       (one writer, one reader thread) for as long; MiB/s of both
+                       and their ratio (target: appc >= 80% of TCP);
                        scale: hold --outstanding RECEIVE_AND_WAITs, then cancel them all;
                        engine: the engine alone (submit/complete/cancel threads, no sockets);
                        partner: run only the echo partner node on --listen until killed
-  --duration S         load: seconds to run (default 10)
+  --duration S         load: seconds to run (default 10); bandwidth: seconds per side (default 5)
   --requests N         load: stop after N requests instead of --duration;
                        engine: requests pushed through the engine (default 4000000)
   --sessions N         load: conversations at once, one LU 6.2 session each (default 256)
-  --size B             load: request and echo size in bytes, 1..=32767 (default 64)
+  --size B             load: request and echo size in bytes, 1..=32767 (default 64);
+                       bandwidth: record size, 9..=65535 (default 65535, the most one
+                       MC_SEND_DATA carries: its length is 16 bits)
   --cancel-fraction F  fraction of RECEIVE_AND_WAITs cancelled at random, 0..=1
                        (default 0.01; engine mode 0.1)
   --backend B          auto (default: io_uring, else epoll), uring, or epoll
@@ -56,8 +66,11 @@ Numbers may use '_' separators (1_000_000). Exit status: 0 all checks passed,
 pub const MAX_THREADS: usize = 256;
 /// The most sessions one run may ask for in load mode.
 pub const MAX_SESSIONS: usize = 65_535;
-/// The most request bytes (one mapped record in one flush).
+/// The most request bytes in load mode (one mapped record in one flush).
 pub const MAX_SIZE: usize = 32_767;
+/// The fewest record bytes in bandwidth mode: the sequence number and one
+/// filler byte.
+pub const MIN_RECORD: usize = 9;
 /// The most links in scale mode.
 pub const MAX_LINKS: usize = 256;
 
@@ -72,6 +85,8 @@ pub enum Mode {
     Engine,
     /// The echo partner node alone.
     Partner,
+    /// One session's bandwidth against raw loopback TCP.
+    Bandwidth,
 }
 
 /// The socket backend.
@@ -112,14 +127,16 @@ pub struct EngineConfig {
 pub struct Config {
     /// What to run.
     pub mode: Mode,
-    /// Load: run time (ignored when `requests` is set).
-    pub duration: Duration,
+    /// Load and bandwidth: run time, if given (defaults differ per mode;
+    /// load ignores it when `requests` is set).
+    pub duration: Option<Duration>,
     /// Load: a request count instead of a time; engine: its request count.
     pub requests: Option<u64>,
     /// Load: conversations at once.
     pub sessions: usize,
-    /// Load: request size.
-    pub size: usize,
+    /// Load: request size; bandwidth: record size; if given (defaults
+    /// differ per mode).
+    pub size: Option<usize>,
     /// Cancel fraction, if given (defaults differ per mode).
     pub cancel_fraction: Option<f64>,
     /// Socket backend.
@@ -146,10 +163,10 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             mode: Mode::Load,
-            duration: Duration::from_secs(10),
+            duration: None,
             requests: None,
             sessions: 256,
-            size: 64,
+            size: None,
             cancel_fraction: None,
             backend: Backend::Auto,
             peer: Peer::None,
@@ -165,6 +182,23 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The run time: 5 s per side in bandwidth mode, else 10 s.
+    pub fn duration(&self) -> Duration {
+        let default = if self.mode == Mode::Bandwidth { 5 } else { 10 };
+        self.duration.unwrap_or(Duration::from_secs(default))
+    }
+
+    /// The request (load) or record (bandwidth) size: 64 bytes in load
+    /// mode, the largest MC_SEND_DATA ([`MAX_DATA`]) in bandwidth mode.
+    pub fn size(&self) -> usize {
+        let default = if self.mode == Mode::Bandwidth {
+            MAX_DATA
+        } else {
+            64
+        };
+        self.size.unwrap_or(default)
+    }
+
     /// Load and scale: the cancel fraction (default 0.01).
     pub fn load_cancel_fraction(&self) -> f64 {
         self.cancel_fraction.unwrap_or(0.01)
@@ -258,7 +292,37 @@ where
         };
         apply(&mut config, &flag, &value)?;
     }
+    check(&config)?;
     Ok(Command::Run(config))
+}
+
+/// The checks that need the whole command line: `--size`'s range depends
+/// on the mode, and bandwidth mode refuses the flags whose figures it would
+/// not report (it always runs on loopback, against raw TCP, for a time).
+fn check(config: &Config) -> Result<(), ArgError> {
+    let size = config.size();
+    if config.mode == Mode::Bandwidth {
+        if !(MIN_RECORD..=MAX_DATA).contains(&size) {
+            return Err(ArgError(format!(
+                "--size expects an integer in {MIN_RECORD}..={MAX_DATA} with --mode bandwidth, got '{size}'"
+            )));
+        }
+        let refused = [
+            (config.partner.is_some(), "--partner"),
+            (config.peer != Peer::None, "--peer"),
+            (config.requests.is_some(), "--requests"),
+        ];
+        if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+            return Err(ArgError(format!(
+                "{flag} does not go with --mode bandwidth (one loopback session for --duration, against raw TCP)"
+            )));
+        }
+    } else if size > MAX_SIZE {
+        return Err(ArgError(format!(
+            "--size expects an integer in 1..={MAX_SIZE} (up to {MAX_DATA} with --mode bandwidth), got '{size}'"
+        )));
+    }
+    Ok(())
 }
 
 fn apply(config: &mut Config, flag: &str, value: &str) -> Result<(), ArgError> {
@@ -270,13 +334,20 @@ fn apply(config: &mut Config, flag: &str, value: &str) -> Result<(), ArgError> {
                 "scale" => Mode::Scale,
                 "engine" => Mode::Engine,
                 "partner" => Mode::Partner,
-                _ => return Err(choice(flag, value, "load, scale, engine or partner")),
+                "bandwidth" => Mode::Bandwidth,
+                _ => {
+                    return Err(choice(
+                        flag,
+                        value,
+                        "load, bandwidth, scale, engine or partner",
+                    ))
+                }
             }
         }
-        "--duration" => config.duration = seconds(flag, value)?,
+        "--duration" => config.duration = Some(seconds(flag, value)?),
         "--requests" => config.requests = Some(integer(flag, value, 1, u64::MAX)?),
         "--sessions" => config.sessions = integer(flag, value, 1, MAX_SESSIONS as u64)? as usize,
-        "--size" => config.size = integer(flag, value, 1, MAX_SIZE as u64)? as usize,
+        "--size" => config.size = Some(integer(flag, value, 1, MAX_DATA as u64)? as usize),
         "--cancel-fraction" => config.cancel_fraction = Some(fraction(flag, value)?),
         "--backend" => {
             config.backend = match value {
@@ -370,7 +441,8 @@ mod tests {
     fn defaults() {
         let c = config(&[]);
         assert_eq!(c, Config::default());
-        assert_eq!((c.mode, c.sessions, c.size), (Mode::Load, 256, 64));
+        assert_eq!((c.mode, c.sessions, c.size()), (Mode::Load, 256, 64));
+        assert_eq!(c.duration(), Duration::from_secs(10));
         assert_eq!(c.load_cancel_fraction(), 0.01);
         assert_eq!(c.engine().cancel_fraction, 0.1);
         assert_eq!(c.engine().requests, 4_000_000);
@@ -428,10 +500,10 @@ mod tests {
         ];
         let a = config(&separate);
         assert_eq!(a.mode, Mode::Scale);
-        assert_eq!(a.duration, Duration::from_millis(2500));
+        assert_eq!(a.duration(), Duration::from_millis(2500));
         assert_eq!(a.requests, Some(1000));
         assert_eq!(
-            (a.sessions, a.size, a.outstanding, a.links),
+            (a.sessions, a.size(), a.outstanding, a.links),
             (8, 512, 20_000, 4)
         );
         assert_eq!(
@@ -443,6 +515,19 @@ mod tests {
         assert_eq!(a.engine().submitters, 3);
         assert_eq!(config(&inline), a);
         assert_eq!(config(&["--no-plot"]).plot, None);
+    }
+
+    #[test]
+    fn bandwidth_defaults_differ_only_where_the_mode_needs_it() {
+        let c = config(&["--mode", "bandwidth"]);
+        assert_eq!(c.mode, Mode::Bandwidth);
+        assert_eq!((c.size(), c.duration()), (65_535, Duration::from_secs(5)));
+        let c = config(&["--mode=bandwidth", "--size", "40000", "--duration", "1"]);
+        assert_eq!((c.size(), c.duration()), (40_000, Duration::from_secs(1)));
+        assert_eq!(
+            config(&["--size", "40000", "--mode", "bandwidth"]).size(),
+            40_000
+        );
     }
 
     #[test]
@@ -468,6 +553,11 @@ mod tests {
             &["--outstanding", &too_many],
             &["--sessions", "0"],
             &["--size", "40000"],
+            &["--size", "65536", "--mode", "bandwidth"],
+            &["--size", "8", "--mode", "bandwidth"],
+            &["--mode", "bandwidth", "--partner", "127.0.0.1:7000"],
+            &["--mode", "bandwidth", "--peer", "tokio"],
+            &["--mode", "bandwidth", "--requests", "10"],
             &["--duration", "0"],
             &["--duration", "forever"],
             &["--mode", "fast"],

@@ -21,14 +21,7 @@ use crate::{memory, sysinfo, workload};
 pub fn run(config: &EngineConfig) -> Result<bool, appc_engine::StartupError> {
     let machine = sysinfo::Machine::detect();
     println!("appc-load --mode engine: the lock-free APPC engine under submit / complete / cancel");
-    println!(
-        "machine: {}, {} cores, kernel {}",
-        machine.cpu,
-        machine
-            .cores
-            .map_or_else(|| "unknown".into(), |n| n.to_string()),
-        machine.kernel
-    );
+    println!("machine: {machine}");
 
     println!(
         "\n== throughput: {} requests, {} submitter{} + 1 completer + 1 canceller, \

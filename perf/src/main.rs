@@ -8,7 +8,9 @@
 //! `--peer tokio` the same load written with plain tokio runs beside it and
 //! the report gives the ratios.
 //!
-//! The other modes: `--mode scale` holds a million outstanding
+//! The other modes: `--mode bandwidth` streams 64 KiB records on one
+//! session and sets that against raw loopback TCP ([`load::bandwidth`]);
+//! `--mode scale` holds a million outstanding
 //! RECEIVE_AND_WAITs and cancels them all ([`load::scale`]); `--mode engine`
 //! is the engine alone without sockets ([`demo`]); `--mode partner` runs
 //! just the echo partner node, for a client on another machine.
@@ -68,6 +70,7 @@ fn run(config: &Config) -> Result<bool, String> {
             Ok(pass)
         }
         Mode::Scale => load::scale::run(config),
+        Mode::Bandwidth => load::bandwidth::run(config),
         Mode::Engine => {
             let pass = demo::run(&config.engine()).map_err(|e| format!("engine startup: {e}"))?;
             print!("{}", workload::verdict_text(pass));

@@ -5,6 +5,7 @@
 //! where it exists; on other systems the fields say "unknown" rather than
 //! failing the run.
 
+use std::fmt;
 use std::fs;
 
 /// CPU model, usable cores and kernel release.
@@ -37,6 +38,16 @@ impl Machine {
             cpu,
             cores: std::thread::available_parallelism().ok().map(|n| n.get()),
             kernel,
+        }
+    }
+}
+
+/// "AMD EPYC ..., 2 cores, kernel 6.18.44": the report's machine line.
+impl fmt::Display for Machine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.cores {
+            Some(n) => write!(f, "{}, {n} cores, kernel {}", self.cpu, self.kernel),
+            None => write!(f, "{}, ? cores, kernel {}", self.cpu, self.kernel),
         }
     }
 }

@@ -3,61 +3,16 @@
 //! partner can be wrong. Every child runs under a deadline, so a hang
 //! fails the test instead of stalling it.
 
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::thread;
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{run, Output};
 
 const APING: &str = env!("CARGO_BIN_EXE_aping");
 const APINGD: &str = env!("CARGO_BIN_EXE_apingd");
-const LIMIT: Duration = Duration::from_secs(30);
-
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `program` with `args` to completion, killing it at [`LIMIT`].
-fn run(program: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{program} {args:?} still running after {LIMIT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(!stderr.contains("panicked"), "{program} {args:?}: {stderr}");
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
 
 /// An `apingd` process on a loopback port it picked; killed on drop.
 struct Daemon {

@@ -10,8 +10,12 @@
 //! The report ([`report`]) prints both sides and their ratios, the cancel
 //! answers and the exactly-once verdict; [`plot`] draws the latency
 //! distribution and the throughput over time. `--mode scale` ([`scale`])
-//! holds a million RECEIVE_AND_WAITs instead.
+//! holds a million RECEIVE_AND_WAITs instead; `--mode bandwidth`
+//! ([`bandwidth`]) streams records on one session against raw TCP. The
+//! load and bandwidth modes set up and take down their two nodes the same
+//! way ([`Nodes`]).
 
+pub mod bandwidth;
 pub mod client;
 pub mod partner;
 pub mod plot;
@@ -26,7 +30,7 @@ use crate::sysinfo::{proc_status_bytes, Machine};
 use crate::workload::CancelCounts;
 use appc_io::backend::Kind;
 use appc_io::engine::appc::{Appc, Node};
-use appc_io::engine::WINAPPC_VERSION;
+use appc_io::engine::{Stats, WINAPPC_VERSION};
 use appc_io::node::{NodeConfig, NodeStats, TcpNode};
 use client::{ClientConfig, ClientTally};
 use hdrhistogram::Histogram;
@@ -157,64 +161,125 @@ impl LoadReport {
     }
 }
 
+/// The two nodes a run talks through: the partner (in process, or
+/// external with `--partner`) and the client node, with the application
+/// its TPs run in.
+pub struct Nodes {
+    /// The in-process partner, if no `--partner` was given.
+    partner: Option<Partner>,
+    /// Where the partner listens.
+    pub partner_addr: SocketAddr,
+    node: TcpNode,
+    /// The client application (`WinAPPCStartup` done).
+    pub app: Appc,
+}
+
+/// What [`Nodes::stop`] found.
+#[derive(Clone, Debug)]
+pub struct Stopped {
+    /// The socket backend that ran.
+    pub backend: &'static str,
+    /// The client engine's figures before its cleanup.
+    pub stats: Stats,
+    /// The client node's `(binds_sent, _, sessions_reused, violations, links_closed)`.
+    pub node: (u64, u64, u64, u64, u64),
+    /// Conversations the client node's driver still held after the run
+    /// (its leak gauge, given [`SETTLE_LIMIT`] to reach 0).
+    pub node_conversations_left: u64,
+    /// The in-process partner's accounting.
+    pub partner: Option<PartnerTally>,
+}
+
+impl Nodes {
+    /// Starts the in-process partner on `--listen` (unless `--partner`
+    /// names one, which must accept a connection), then the client node
+    /// knowing it as [`partner::LU`], and the client application.
+    pub fn start(config: &Config, node_config: NodeConfig) -> Result<Nodes, String> {
+        let kind = kind(config.backend);
+        let partner = match config.partner {
+            Some(addr) => {
+                TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+                    .map_err(|e| format!("cannot reach the partner node at {addr}: {e}"))?;
+                None
+            }
+            None => {
+                let listen = config
+                    .listen
+                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+                Some(
+                    Partner::start(kind, listen, node_config.clone(), true)
+                        .map_err(|e| format!("cannot start the partner node: {e}"))?,
+                )
+            }
+        };
+        let partner_addr = partner
+            .as_ref()
+            .map(Partner::addr)
+            .or(config.partner)
+            .expect("one of the two");
+        let engine = Node::new();
+        let node = TcpNode::start(CLIENT_LU, engine.clone(), kind, node_config)
+            .map_err(|e| format!("cannot start the client node: {e}"))?;
+        node.add_partner(partner::LU, partner_addr);
+        let (app, _) = Appc::startup(WINAPPC_VERSION, &engine)
+            .map_err(|e| format!("WinAPPCStartup: {e:?}"))?;
+        Ok(Nodes {
+            partner,
+            partner_addr,
+            node,
+            app,
+        })
+    }
+
+    /// Cleans the client application up, waits for the client node to let
+    /// go of its conversations, closes it, then stops the partner.
+    pub fn stop(mut self) -> Stopped {
+        let stats = self.app.stats();
+        self.app.cleanup();
+        let backend = self.node.backend_name();
+        let (node_conversations_left, _) = settle(self.node.stats());
+        // The partner too, so that what it still sends when a conversation
+        // ends (an IPR, a response) meets an open link, not a reset one.
+        if let Some(partner) = &self.partner {
+            settle(partner.stats());
+        }
+        let node = self.node.stats().snapshot();
+        drop(self.node);
+        Stopped {
+            backend,
+            stats,
+            node,
+            node_conversations_left,
+            partner: self.partner.and_then(Partner::stop),
+        }
+    }
+}
+
 /// Runs the load (and the peer), returning the report, or why it could
 /// not run.
 pub fn run(config: &Config) -> Result<LoadReport, String> {
     let limit = match config.requests {
         Some(n) => Limit::Requests(n),
-        None => Limit::Time(config.duration),
+        None => Limit::Time(config.duration()),
     };
-    let kind = kind(config.backend);
     let node_config = NodeConfig {
         max_sessions_per_link: config
             .sessions
             .max(NodeConfig::default().max_sessions_per_link),
         ..NodeConfig::default()
     };
-    let partner = match config.partner {
-        Some(addr) => {
-            TcpStream::connect_timeout(&addr, Duration::from_secs(3))
-                .map_err(|e| format!("cannot reach the partner node at {addr}: {e}"))?;
-            None
-        }
-        None => {
-            let listen = config
-                .listen
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-            Some(
-                Partner::start(kind, listen, node_config.clone(), true)
-                    .map_err(|e| format!("cannot start the partner node: {e}"))?,
-            )
-        }
-    };
-    let partner_addr = partner
-        .as_ref()
-        .map(Partner::addr)
-        .or(config.partner)
-        .expect("one of the two");
-
-    let engine = Node::new();
-    let node = TcpNode::start(CLIENT_LU, engine.clone(), kind, node_config)
-        .map_err(|e| format!("cannot start the client node: {e}"))?;
-    node.add_partner(partner::LU, partner_addr);
-    let (mut app, _) =
-        Appc::startup(WINAPPC_VERSION, &engine).map_err(|e| format!("WinAPPCStartup: {e:?}"))?;
+    let nodes = Nodes::start(config, node_config)?;
+    let partner_addr = nodes.partner_addr;
     let client_config = ClientConfig {
         sessions: config.sessions,
-        size: config.size,
+        size: config.size(),
         cancel_fraction: config.load_cancel_fraction(),
         limit,
         partner: partner::LU.into(),
         tp: partner::TP.into(),
     };
-    let result = client::run(&app, &client_config);
-    let stats = app.stats();
-    app.cleanup();
-    let backend = node.backend_name();
-    let (client_left, _) = settle(node.stats());
-    let node_stats = node.stats().snapshot();
-    drop(node);
-    let partner_tally = partner.and_then(Partner::stop);
+    let result = client::run(&nodes.app, &client_config);
+    let stopped = nodes.stop();
     let (ours, client) = result?;
     let peak_rss = proc_status_bytes("VmHWM");
 
@@ -222,27 +287,27 @@ pub fn run(config: &Config) -> Result<LoadReport, String> {
         Peer::None => None,
         Peer::Tokio => Some(tokio_peer::run(
             config.sessions,
-            config.size,
+            config.size(),
             config.load_cancel_fraction(),
             limit,
         )?),
     };
     Ok(LoadReport {
         machine: Machine::detect(),
-        backend,
+        backend: stopped.backend,
         partner_addr,
-        partner_local: partner_tally.is_some(),
+        partner_local: stopped.partner.is_some(),
         sessions: config.sessions,
-        size: config.size,
+        size: config.size(),
         cancel_fraction: config.load_cancel_fraction(),
         limit,
         ours,
         client,
-        partner: partner_tally,
-        node: node_stats,
-        node_conversations_left: client_left,
-        slot_overhead_bytes: stats.slot_overhead_bytes,
-        slot_bytes: stats.slot_bytes,
+        partner: stopped.partner,
+        node: stopped.node,
+        node_conversations_left: stopped.node_conversations_left,
+        slot_overhead_bytes: stopped.stats.slot_overhead_bytes,
+        slot_bytes: stopped.stats.slot_bytes,
         peak_rss,
         peer,
         peak_rss_end: proc_status_bytes("VmHWM"),
@@ -280,7 +345,7 @@ mod tests {
     fn small(peer: Peer) -> Config {
         Config {
             mode: Mode::Load,
-            duration: Duration::from_millis(400),
+            duration: Some(Duration::from_millis(400)),
             sessions: 8,
             cancel_fraction: Some(0.3),
             peer,

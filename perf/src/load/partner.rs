@@ -1,5 +1,6 @@
 //! The partner node: an LU on loopback (or on its own, `--mode partner`)
-//! whose `ECHO` TP answers every request with the same bytes.
+//! whose `ECHO` TP answers every request with the same bytes, and whose
+//! `SINK` TP takes records as fast as they come (`--mode bandwidth`).
 //!
 //! It is a second [`TcpNode`] with its own engine [`Node`] and [`Appc`], so
 //! everything between the two nodes crosses real TCP, BINDs and brackets
@@ -9,6 +10,14 @@
 //! then `RECEIVE_AND_WAIT` (with `rtn_status`, so data and the change of
 //! direction come in one completion) -> `SEND_DATA` (`P_TO_R_FLUSH`, the
 //! same bytes) -> `RECEIVE_AND_WAIT` ... until the conversation ends.
+//!
+//! The sink is the same loop with another answer: the TP an attach names
+//! decides a conversation's [`Role`]. A sink keeps no data; it checks that
+//! each record starts with the next sequence number (1, 2, ...: the
+//! client's [`payload`](super::client::payload)), counts records and
+//! bytes, and when the direction comes it answers with a [`SinkSummary`]
+//! of what arrived since the last one. The sender learns from it that its
+//! last byte arrived, and whether every record did, once and in order.
 //!
 //! A conversation the client cancels fails here (`AP_CONV_FAILURE_RETRY`
 //! when its session is unbound); the TP is ended and its slot freed, and a
@@ -36,11 +45,83 @@ use std::time::Duration;
 pub const LU: &str = "APPCECHO";
 /// The echo TP's name.
 pub const TP: &str = "ECHO";
+/// The sink TP's name.
+pub const SINK_TP: &str = "SINK";
 
-/// RECEIVE_ALLOCATEs kept waiting, so attaches never queue for long.
+/// Echo RECEIVE_ALLOCATEs kept waiting, so attaches never queue for long.
 const ARMED: usize = 64;
+/// Sink RECEIVE_ALLOCATEs kept waiting (a bandwidth run opens one).
+const SINK_ARMED: usize = 2;
 /// The token of a RECEIVE_ALLOCATE on the port (conversations use their slot).
 const ALLOCATE_TOKEN: usize = usize::MAX;
+
+/// What a conversation's TP does with what it receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Sends the request back.
+    Echo,
+    /// Counts and checks records, answers with a [`SinkSummary`].
+    Sink,
+}
+
+impl Role {
+    fn tp(self) -> &'static str {
+        match self {
+            Role::Echo => TP,
+            Role::Sink => SINK_TP,
+        }
+    }
+}
+
+/// What a sink received between two changes of direction: its answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SinkSummary {
+    /// Records received.
+    pub records: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Records whose sequence number was not the next one.
+    pub out_of_order: u64,
+}
+
+impl SinkSummary {
+    /// The answer's size on the wire.
+    pub const LEN: usize = 24;
+
+    /// Counts one record; its first 8 bytes must be the next sequence
+    /// number (little-endian).
+    fn add(&mut self, record: &[u8]) {
+        self.records += 1;
+        self.bytes += record.len() as u64;
+        let seq = record
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes);
+        if seq != Some(self.records) {
+            self.out_of_order += 1;
+        }
+    }
+
+    /// The three counts, little-endian.
+    pub fn encode(&self) -> Vec<u8> {
+        [self.records, self.bytes, self.out_of_order]
+            .iter()
+            .flat_map(|n| n.to_le_bytes())
+            .collect()
+    }
+
+    /// The counts back, or `None` if `data` is not [`Self::LEN`] bytes.
+    pub fn decode(data: &[u8]) -> Option<SinkSummary> {
+        let data: &[u8; Self::LEN] = data.try_into().ok()?;
+        let n =
+            |i: usize| u64::from_le_bytes(data[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        Some(SinkSummary {
+            records: n(0),
+            bytes: n(1),
+            out_of_order: n(2),
+        })
+    }
+}
 
 /// What the partner's application saw, for the verdict.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -87,31 +168,32 @@ pub struct Partner {
 
 impl Partner {
     /// Starts the partner LU listening on `listen` (port 0 picks one).
-    /// With `echo`, the echo TP answers every request; without, attaches
-    /// for `ECHO` are accepted and left waiting for a RECEIVE_ALLOCATE that
-    /// never comes, so the partner holds conversations without answering
-    /// (the scale mode). Fails if the backend cannot start or the address
-    /// is taken.
+    /// With `serve`, the echo TP answers every request and the sink TP
+    /// takes every record; without, attaches are accepted and left waiting
+    /// for a RECEIVE_ALLOCATE that never comes, so the partner holds
+    /// conversations without answering (the scale mode). Fails if the
+    /// backend cannot start or the address is taken.
     pub fn start(
         kind: Kind,
         listen: SocketAddr,
         config: NodeConfig,
-        echo: bool,
+        serve: bool,
     ) -> io::Result<Partner> {
         let engine = Node::new();
         engine.define_tp(TP);
+        engine.define_tp(SINK_TP);
         let node = TcpNode::start(LU, engine.clone(), kind, config)?;
         let addr = node
             .listen(listen)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let pump = if echo {
+        let pump = if serve {
             let (app, _) = Appc::startup(WINAPPC_VERSION, &engine)
                 .map_err(|e| io::Error::other(format!("partner WinAPPCStartup: {e:?}")))?;
             let flag = Arc::clone(&stop);
             let pump = thread::Builder::new()
                 .name("appc-echo".into())
-                .spawn(move || Echo::new(app).run(&flag))?;
+                .spawn(move || Pump::new(app).run(&flag))?;
             Some(pump)
         } else {
             None
@@ -139,9 +221,9 @@ impl Partner {
         self.node.stats()
     }
 
-    /// Cleans the echo application up (`WinAPPCCleanup`), drains its port
-    /// and returns the tally (none without echo); then the node closes its
-    /// links.
+    /// Cleans the partner's application up (`WinAPPCCleanup`), drains its
+    /// port and returns the tally (none without `serve`); then the node
+    /// closes its links.
     pub fn stop(self) -> Option<PartnerTally> {
         self.stop.store(true, Ordering::Release);
         let mut tally = self.pump.map(|pump| pump.join().unwrap_or_default());
@@ -153,26 +235,29 @@ impl Partner {
     }
 }
 
-/// One accepted conversation: its ids, its one outstanding verb, and the
-/// data received so far of a request whose change of direction has not come.
+/// One accepted conversation: its ids, its one outstanding verb, and what
+/// arrived since the last change of direction: an echo's request data, a
+/// sink's counts.
 struct Slot {
     conv: Conv,
+    role: Role,
     outstanding: Option<Handle>,
     data: Vec<u8>,
+    sunk: SinkSummary,
 }
 
-/// The echo TP's pump: conversation slots and the one port.
-struct Echo {
+/// The partner TPs' pump: conversation slots and the one port.
+struct Pump {
     app: Appc,
     port: Port<Verb>,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    /// Outstanding RECEIVE_ALLOCATE handles.
-    armed: Vec<Handle>,
+    /// Outstanding RECEIVE_ALLOCATE handles, with the TP each waits for.
+    armed: Vec<(Handle, Role)>,
     tally: PartnerTally,
 }
 
-impl Echo {
+impl Pump {
     fn new(app: Appc) -> Self {
         let port = app.port();
         Self {
@@ -187,7 +272,10 @@ impl Echo {
 
     fn run(mut self, stop: &AtomicBool) -> PartnerTally {
         for _ in 0..ARMED {
-            self.arm();
+            self.arm(Role::Echo);
+        }
+        for _ in 0..SINK_ARMED {
+            self.arm(Role::Sink);
         }
         while !stop.load(Ordering::Acquire) {
             if let Some(packet) = self.port.get(Some(Duration::from_millis(20))) {
@@ -219,13 +307,13 @@ impl Echo {
         Some(handle)
     }
 
-    fn arm(&mut self) {
+    fn arm(&mut self, role: Role) {
         let verb = Verb::mapped(Body::ReceiveAllocate(ReceiveAllocate {
-            tp_name: name(TP),
+            tp_name: name(role.tp()),
             ..ReceiveAllocate::default()
         }));
         if let Some(handle) = self.submit(verb, ALLOCATE_TOKEN) {
-            self.armed.push(handle);
+            self.armed.push((handle, role));
         }
     }
 
@@ -259,11 +347,11 @@ impl Echo {
         self.tally.completions += 1;
         let ok = packet.verb.primary_rc == PrimaryRc::OK;
         if packet.token == ALLOCATE_TOKEN {
-            let Some(at) = self.armed.iter().position(|&h| h == packet.handle) else {
+            let Some(at) = self.armed.iter().position(|&(h, _)| h == packet.handle) else {
                 self.tally.unexpected += 1;
                 return;
             };
-            self.armed.swap_remove(at);
+            let (_, role) = self.armed.swap_remove(at);
             if let (true, Body::ReceiveAllocate(ra)) = (ok, &packet.verb.body) {
                 self.tally.conversations += 1;
                 let index = self.free.pop().unwrap_or_else(|| {
@@ -275,12 +363,14 @@ impl Echo {
                         tp_id: ra.tp_id,
                         conv_id: ra.conv_id,
                     },
+                    role,
                     outstanding: None,
                     data: Vec::new(),
+                    sunk: SinkSummary::default(),
                 });
                 if live {
                     self.receive(index);
-                    self.arm();
+                    self.arm(role);
                 } else {
                     self.end(index);
                 }
@@ -303,15 +393,27 @@ impl Echo {
         }
         match packet.verb.body {
             Body::ReceiveAndWait(r) => {
-                slot.data.extend_from_slice(&r.data);
+                match slot.role {
+                    Role::Echo => slot.data.extend_from_slice(&r.data),
+                    // rtn_status: a data part is one whole record (the
+                    // receive's max_len is the most a record can hold).
+                    Role::Sink if !r.data.is_empty() => slot.sunk.add(&r.data),
+                    Role::Sink => {}
+                }
                 if r.what_rcvd.status_part() != WhatRcvd::SEND {
                     return self.receive(index);
                 }
-                self.tally.echoed += 1;
+                let data = match slot.role {
+                    Role::Echo => {
+                        self.tally.echoed += 1;
+                        std::mem::take(&mut slot.data)
+                    }
+                    Role::Sink => std::mem::take(&mut slot.sunk).encode(),
+                };
                 let verb = Verb::mapped(Body::SendData(SendData {
                     conv: slot.conv,
                     send_type: values::SEND_DATA_P_TO_R_FLUSH,
-                    data: std::mem::take(&mut slot.data),
+                    data,
                     rts_rcvd: false,
                 }));
                 self.next(index, verb);

@@ -5,7 +5,10 @@
 //! exit status can never disagree. The JSON is written by hand (a few dozen
 //! numbers do not need a serialisation framework).
 
+use super::client::ClientTally;
+use super::partner::PartnerTally;
 use super::{LoadReport, Side};
+use crate::sysinfo::Machine;
 use crate::units::{grouped, mib};
 use crate::workload::{CancelCounts, Check};
 use std::fmt::Write;
@@ -13,9 +16,17 @@ use std::fmt::Write;
 /// The throughput target against the tokio peer (issue 5).
 pub const RATE_TARGET: f64 = 1.5;
 
-/// The checks behind the verdict.
-pub fn checks(r: &LoadReport) -> Vec<Check> {
-    let c = &r.client;
+/// The checks every run over the two nodes makes, whatever its traffic:
+/// the client's handles and the partner's each completed exactly once,
+/// nothing left in either engine or the client node, no protocol violation.
+/// `node` is the client node's `NodeStats::snapshot`, `node_left` its
+/// conversations still held after the run.
+pub fn session_checks(
+    c: &ClientTally,
+    node: (u64, u64, u64, u64, u64),
+    node_left: u64,
+    partner: Option<&PartnerTally>,
+) -> Vec<Check> {
     let mut checks = vec![
         Check {
             claim: "every accepted handle completed exactly once",
@@ -28,6 +39,39 @@ pub fn checks(r: &LoadReport) -> Vec<Check> {
                 c.stuck
             ),
         },
+        Check {
+            claim: "no task left in the client engine, no verb refused",
+            ok: c.live_after == 0 && c.rejected == 0,
+            detail: format!("live_tasks = {}, refused = {}", c.live_after, c.rejected),
+        },
+        Check {
+            claim: "no LU 6.2 protocol violation, no conversation left in the client node",
+            ok: node.3 == 0 && node_left == 0,
+            detail: format!("{} violations, {node_left} conversations left", node.3),
+        },
+    ];
+    if let Some(p) = partner {
+        checks.push(Check {
+            claim: "partner: every accepted handle completed exactly once, nothing left",
+            ok: p.exactly_once(),
+            detail: format!(
+                "{} accepted, {} completions, {} unexpected, live_tasks = {}, {} node conversations left",
+                grouped(p.accepted),
+                grouped(p.completions),
+                p.unexpected,
+                p.live_after,
+                p.node_conversations_left
+            ),
+        });
+    }
+    checks
+}
+
+/// The checks behind the verdict.
+pub fn checks(r: &LoadReport) -> Vec<Check> {
+    let c = &r.client;
+    let mut checks = session_checks(c, r.node, r.node_conversations_left, r.partner.as_ref());
+    checks.extend([
         Check {
             claim: "AP_CANCELLED exactly when cancel returned 0",
             ok: c.cancel_mismatch == 0,
@@ -53,34 +97,7 @@ pub fn checks(r: &LoadReport) -> Vec<Check> {
                 c.echo_mismatch
             ),
         },
-        Check {
-            claim: "no task left in the client engine, no verb refused",
-            ok: c.live_after == 0 && c.rejected == 0,
-            detail: format!("live_tasks = {}, refused = {}", c.live_after, c.rejected),
-        },
-        Check {
-            claim: "no LU 6.2 protocol violation, no conversation left in the client node",
-            ok: r.node.3 == 0 && r.node_conversations_left == 0,
-            detail: format!(
-                "{} violations, {} conversations left",
-                r.node.3, r.node_conversations_left
-            ),
-        },
-    ];
-    if let Some(p) = &r.partner {
-        checks.push(Check {
-            claim: "partner: every accepted handle completed exactly once, nothing left",
-            ok: p.exactly_once(),
-            detail: format!(
-                "{} accepted, {} completions, {} unexpected, live_tasks = {}, {} node conversations left",
-                grouped(p.accepted),
-                grouped(p.completions),
-                p.unexpected,
-                p.live_after,
-                p.node_conversations_left
-            ),
-        });
-    }
+    ]);
     if let Some((side, t)) = &r.peer {
         checks.push(Check {
             claim: "tokio peer: every request task joined once, every echo right",
@@ -125,14 +142,8 @@ fn cancels_text(c: &CancelCounts) -> String {
 /// The human report.
 pub fn text(r: &LoadReport) -> String {
     let mut out = String::new();
-    let m = &r.machine;
-    let cores = m.cores.map_or_else(|| "?".into(), |n| n.to_string());
     let _ = writeln!(out, "appc-load: gateway load over LU 6.2 sessions on TCP");
-    let _ = writeln!(
-        out,
-        "machine: {}, {cores} cores, kernel {}",
-        m.cpu, m.kernel
-    );
+    let _ = writeln!(out, "machine: {}", r.machine);
     let _ = writeln!(
         out,
         "run: backend {}, partner {} at {}, {} sessions, {} B requests, {:.1}% cancelled, {}",
@@ -278,7 +289,7 @@ pub fn text(r: &LoadReport) -> String {
 }
 
 /// A JSON string literal.
-fn string(s: &str) -> String {
+pub fn string(s: &str) -> String {
     let mut out = String::from('"');
     for ch in s.chars() {
         match ch {
@@ -316,10 +327,19 @@ fn side_json(s: &Side, extra: &str) -> String {
     )
 }
 
-/// The machine-readable report.
-pub fn json(r: &LoadReport) -> String {
-    let checks = checks(r);
-    let check_list: Vec<String> = checks
+/// The machine as a JSON object.
+pub fn machine_json(m: &Machine) -> String {
+    format!(
+        "{{\"cpu\":{},\"cores\":{},\"kernel\":{}}}",
+        string(&m.cpu),
+        m.cores.unwrap_or(0),
+        string(&m.kernel)
+    )
+}
+
+/// The checks as a JSON array of `{claim, ok, detail}`.
+pub fn checks_json(checks: &[Check]) -> String {
+    let list: Vec<String> = checks
         .iter()
         .map(|c| {
             format!(
@@ -330,6 +350,12 @@ pub fn json(r: &LoadReport) -> String {
             )
         })
         .collect();
+    format!("[{}]", list.join(","))
+}
+
+/// The machine-readable report.
+pub fn json(r: &LoadReport) -> String {
+    let checks = checks(r);
     let peer = match &r.peer {
         Some((side, _)) => side_json(
             side,
@@ -343,10 +369,8 @@ pub fn json(r: &LoadReport) -> String {
     };
     let c = &r.client;
     format!(
-        "{{\"machine\":{{\"cpu\":{},\"cores\":{},\"kernel\":{}}},\"backend\":{},\"partner\":{},\"sessions\":{},\"size\":{},\"cancel_fraction\":{},\"appc\":{},\"tokio\":{},\"stale_cancels\":{{\"already\":{},\"total\":{}}},\"random_cancels\":{{\"invalid\":{},\"total\":{}}},\"engine_state_bytes_per_verb\":{},\"slot_bytes\":{},\"peak_rss_bytes\":{},\"checks\":[{}],\"exactly_once\":{}}}",
-        string(&r.machine.cpu),
-        r.machine.cores.unwrap_or(0),
-        string(&r.machine.kernel),
+        "{{\"machine\":{},\"backend\":{},\"partner\":{},\"sessions\":{},\"size\":{},\"cancel_fraction\":{},\"appc\":{},\"tokio\":{},\"stale_cancels\":{{\"already\":{},\"total\":{}}},\"random_cancels\":{{\"invalid\":{},\"total\":{}}},\"engine_state_bytes_per_verb\":{},\"slot_bytes\":{},\"peak_rss_bytes\":{},\"checks\":{},\"exactly_once\":{}}}",
+        machine_json(&r.machine),
         string(r.backend),
         string(&r.partner_addr.to_string()),
         r.sessions,
@@ -361,7 +385,7 @@ pub fn json(r: &LoadReport) -> String {
         r.slot_overhead_bytes,
         r.slot_bytes,
         r.peak_rss_end.unwrap_or(0),
-        check_list.join(","),
+        checks_json(&checks),
         checks.iter().all(|c| c.ok)
     )
 }
@@ -369,11 +393,8 @@ pub fn json(r: &LoadReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::client::ClientTally;
-    use crate::load::partner::PartnerTally;
     use crate::load::sampler::Limit;
     use crate::load::tokio_peer::PeerTally;
-    use crate::sysinfo::Machine;
     use std::time::Duration;
 
     fn side(requests: u64, latency_us: u64) -> Side {
