@@ -7,6 +7,11 @@
 pub mod activity;
 #[cfg(not(loom))]
 mod activity;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod deferred;
+#[cfg(not(loom))]
+mod deferred;
 // A refused submission gives the caller's verb back by value in
 // `Rejected`, as `Engine::submit` does; a VCB is larger than clippy's
 // threshold for an `Err`, and boxing it would allocate on every refusal.

@@ -37,6 +37,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use super::activity::{Active, Activity};
 use super::conversation::{Attached, Pair, PairLock, Side};
+use super::deferred::Deferred;
 use super::outcome::{complete, done, AppCore, Attributes, Out};
 use super::rc::{PrimaryRc, SecondaryRc};
 use super::session::{Attach, ConvPort, Partner, Session};
@@ -133,7 +134,7 @@ pub(crate) struct NodeInner {
     next_app: AtomicU64,
     /// TPs whose `TP_ENDED(AP_SOFT)` may now run: their last active verb
     /// finished while a conversation was locked (see [`Activity`]).
-    deferred: Arc<Mutex<Vec<TpId>>>,
+    deferred: Arc<Deferred>,
 }
 
 /// The node's TPs and conversations, by the ids the node hands out. Those
@@ -162,14 +163,14 @@ struct TpRec {
 }
 
 impl TpRec {
-    fn new(app: AppId, tp_id: TpId, lu_alias: [u8; 8], deferred: &Arc<Mutex<Vec<TpId>>>) -> Self {
+    fn new(app: AppId, tp_id: TpId, lu_alias: [u8; 8], deferred: &Arc<Deferred>) -> Self {
         Self {
             app,
             lu_alias,
             convs: BTreeSet::new(),
             activity: {
                 let deferred = deferred.clone();
-                Activity::new(move || lock(&deferred).push(tp_id))
+                Activity::new(move || deferred.push(tp_id))
             },
             ending: None,
         }
@@ -441,7 +442,7 @@ impl NodeInner {
     /// Runs the soft TP ends whose last active verb has finished.
     pub(crate) fn run_deferred(&self) {
         loop {
-            let Some(tp_id) = lock(&self.deferred).pop() else {
+            let Some(tp_id) = self.deferred.pop() else {
                 return;
             };
             self.end_tp(tp_id);
@@ -633,7 +634,7 @@ impl Registry {
 
     /// An attach taken by a RECEIVE_ALLOCATE of `app`: its TP and
     /// conversation become known.
-    fn register(&mut self, app: AppId, incoming: Incoming, deferred: &Arc<Mutex<Vec<TpId>>>) {
+    fn register(&mut self, app: AppId, incoming: Incoming, deferred: &Arc<Deferred>) {
         let Incoming { pair, ids, attach } = incoming;
         let mut tp = TpRec::new(app, ids.tp_id, attach.plu_alias, deferred);
         tp.convs.insert(ids.conv_id);
