@@ -173,9 +173,11 @@ impl Reader {
         }
     }
 
-    fn push(&mut self, data: &[u8]) -> Result<(), SecondaryRc> {
+    /// Takes a flow's data: a basic reader parses it into its records, a
+    /// mapped one keeps it (one whole record) as it is.
+    fn push(&mut self, data: Vec<u8>) -> Result<(), SecondaryRc> {
         match self {
-            Reader::Basic(r) => r.push(data),
+            Reader::Basic(r) => r.push(&data),
             Reader::Mapped(r) => {
                 r.push(data);
                 Ok(())
@@ -278,7 +280,7 @@ impl End {
                 break;
             };
             self.in_bytes = self.in_bytes.saturating_sub(data.len());
-            if let Err(secondary) = self.reader.push(&data) {
+            if let Err(secondary) = self.reader.push(data) {
                 // The partner's LU validates every LL it sends, so this is
                 // a protocol error: the conversation fails.
                 self.broken = Some((PrimaryRc::CONV_FAILURE_NO_RETRY, secondary));

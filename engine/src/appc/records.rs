@@ -302,6 +302,13 @@ impl Inbound {
         self.open = !ends;
     }
 
+    /// Queues one whole record as it is, without copying it (the last
+    /// record must be complete).
+    fn push_record(&mut self, record: Vec<u8>) {
+        debug_assert!(!self.open, "a whole record after a part-arrived one");
+        self.records.push_back(record);
+    }
+
     /// The unreceived rest of the first record, and whether that record is
     /// complete.
     fn front(&self) -> Option<(&[u8], bool)> {
@@ -350,6 +357,14 @@ impl Inbound {
     /// Removes and returns the next `count` bytes (at most what is
     /// buffered), dropping each complete record once it is all received.
     fn deliver(&mut self, mut count: usize) -> Vec<u8> {
+        // The whole of a complete first record: hand it over, uncopied.
+        if self.taken == 0
+            && self
+                .front()
+                .is_some_and(|(rest, complete)| complete && rest.len() == count)
+        {
+            return self.records.pop_front().unwrap_or_default();
+        }
         let mut data = Vec::with_capacity(count);
         while let Some((rest, complete)) = self.front() {
             let part = rest.len().min(count);
@@ -468,8 +483,9 @@ impl MappedReader {
     }
 
     /// Queues one complete inbound record (possibly empty: a null record).
-    pub fn push(&mut self, record: &[u8]) {
-        self.inbound.append(record, true);
+    /// It is kept as it is: a receive that takes it whole gets this `Vec`.
+    pub fn push(&mut self, record: Vec<u8>) {
+        self.inbound.push_record(record);
     }
 
     /// Takes the data for one receive: the rest of the current record as
@@ -842,9 +858,9 @@ mod tests {
         let mut m = MappedReader::new();
         assert!(m.is_empty());
         assert_eq!(m.take(10), Take::Empty);
-        m.push(b"0123456789");
-        m.push(b"");
-        m.push(b"ab");
+        m.push(b"0123456789".to_vec());
+        m.push(Vec::new());
+        m.push(b"ab".to_vec());
         assert!(!m.is_empty());
         // max_len 0: data is waiting, nothing taken.
         assert_eq!(m.take(0), data(&[], WhatRcvd::DATA_INCOMPLETE));
@@ -860,7 +876,7 @@ mod tests {
         assert!(m.is_empty());
         assert_eq!(m.take(2), Take::Empty);
 
-        m.push(b"abc");
+        m.push(b"abc".to_vec());
         assert_eq!(m.take(1), data(b"a", WhatRcvd::DATA_INCOMPLETE));
         m.purge();
         assert!(m.is_empty());
@@ -976,7 +992,7 @@ mod tests {
                     // All received: received and arrived positions agree.
                     prop_assert_eq!(r.at_record_boundary(), w.at_boundary());
                 }
-                m.push(chunk);
+                m.push(chunk.to_vec());
                 for &(ll, max_len, complete_input) in &takes {
                     let fill = if ll { Fill::Ll } else { Fill::Buffer };
                     if let Take::Data { data, .. } = r.take(fill, max_len, complete_input) {

@@ -45,7 +45,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use super::config::NodeConfig;
-use super::link::{Link, Sess};
+use super::link::{Link, Piu, Sess};
 use super::protocol::{Event, HalfSession, Violation, SESSION_LIMIT_EXCEEDED};
 use super::NodeStats;
 use crate::backend::{Backend, LinkId};
@@ -344,7 +344,7 @@ impl Shared {
             if !driver.links.contains_key(&link_id) {
                 break;
             }
-            let Some((sid, events)) = driver.piu(link_id, &piu) else {
+            let Some((sid, events)) = driver.piu(link_id, piu.bytes()) else {
                 continue;
             };
             for event in events {
@@ -1095,7 +1095,7 @@ impl Driver {
 
     /// The complete PIUs `data` ends on `link_id` (none once its framing
     /// broke: the link is closed then).
-    fn split(&mut self, link_id: LinkId, data: &[u8]) -> Vec<Vec<u8>> {
+    fn split<'a>(&mut self, link_id: LinkId, data: &'a [u8]) -> Vec<Piu<'a>> {
         let Some(link) = self.links.get_mut(&link_id) else {
             return Vec::new();
         };

@@ -17,12 +17,33 @@ use crate::wire::frame::{MIN_PIU, PREFIX_LEN};
 /// Splits the byte stream into PIUs (4-byte big-endian length prefix, as
 /// [`crate::wire::frame`]), holding at most one partial PIU. Unlike
 /// [`crate::wire::Decoder`] it hands out the raw PIU, so that a PIU whose
-/// TH or RH does not decode can still be charged to its session.
+/// TH or RH does not decode can still be charged to its session. A PIU
+/// that arrived whole in one read is handed out in place, uncopied; only
+/// one split across reads is gathered here.
 #[derive(Debug)]
 pub(crate) struct Splitter {
     max: usize,
+    /// The partial PIU, length prefix included.
     buf: Vec<u8>,
     broken: bool,
+}
+
+/// One PIU (without its length prefix), from [`Splitter::push`].
+#[derive(Debug)]
+pub(crate) enum Piu<'a> {
+    /// Whole in the bytes pushed.
+    InPlace(&'a [u8]),
+    /// Gathered across reads, length prefix first.
+    Gathered(Vec<u8>),
+}
+
+impl Piu<'_> {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Piu::InPlace(piu) => piu,
+            Piu::Gathered(framed) => &framed[PREFIX_LEN..],
+        }
+    }
 }
 
 impl Splitter {
@@ -39,14 +60,15 @@ impl Splitter {
         self.broken
     }
 
-    /// Appends `data` and returns the complete PIUs, or `Err(len)` with the
-    /// bad length prefix once the framing is broken (for good).
-    pub(crate) fn push(&mut self, mut data: &[u8]) -> Result<Vec<Vec<u8>>, usize> {
+    /// Takes `data` and returns the PIUs it completes, or `Err(len)` with
+    /// the bad length prefix once the framing is broken (for good).
+    pub(crate) fn push<'a>(&mut self, mut data: &'a [u8]) -> Result<Vec<Piu<'a>>, usize> {
         let mut pius = Vec::new();
         if self.broken {
             return Err(0);
         }
-        loop {
+        // First finish the PIU a previous read left partial.
+        if !self.buf.is_empty() {
             if self.buf.len() < PREFIX_LEN {
                 let n = (PREFIX_LEN - self.buf.len()).min(data.len());
                 self.buf.extend_from_slice(&data[..n]);
@@ -54,28 +76,51 @@ impl Splitter {
                 if self.buf.len() < PREFIX_LEN {
                     return Ok(pius);
                 }
-                let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])
-                    as usize;
-                if len > self.max || len < MIN_PIU {
-                    self.broken = true;
-                    self.buf = Vec::new();
-                    return Err(len);
-                }
+                let len = self.check(prefix(&self.buf))?;
                 self.buf.reserve(len);
             }
-            let len =
-                u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
-            let want = PREFIX_LEN + len - self.buf.len();
+            let want = PREFIX_LEN + prefix(&self.buf) - self.buf.len();
             let n = want.min(data.len());
             self.buf.extend_from_slice(&data[..n]);
             data = &data[n..];
-            if self.buf.len() < PREFIX_LEN + len {
+            if n < want {
                 return Ok(pius);
             }
-            pius.push(self.buf.split_off(PREFIX_LEN));
-            self.buf.clear();
+            pius.push(Piu::Gathered(std::mem::take(&mut self.buf)));
         }
+        // Then every PIU whole in `data`, in place; keep the partial rest.
+        while data.len() >= PREFIX_LEN {
+            let len = self.check(prefix(data))?;
+            if data.len() < PREFIX_LEN + len {
+                break;
+            }
+            pius.push(Piu::InPlace(&data[PREFIX_LEN..PREFIX_LEN + len]));
+            data = &data[PREFIX_LEN + len..];
+        }
+        if !data.is_empty() {
+            if data.len() >= PREFIX_LEN {
+                self.buf.reserve(PREFIX_LEN + prefix(data));
+            }
+            self.buf.extend_from_slice(data);
+        }
+        Ok(pius)
     }
+
+    /// `len` if it is a PIU length this link accepts; else the framing is
+    /// broken.
+    fn check(&mut self, len: usize) -> Result<usize, usize> {
+        if len > self.max || len < MIN_PIU {
+            self.broken = true;
+            self.buf = Vec::new();
+            return Err(len);
+        }
+        Ok(len)
+    }
+}
+
+/// The length prefix at the start of `bytes` (at least [`PREFIX_LEN`]).
+fn prefix(bytes: &[u8]) -> usize {
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize
 }
 
 /// A session on a link.
@@ -152,16 +197,42 @@ mod tests {
             stream.extend_from_slice(&(n as u32).to_be_bytes());
             stream.extend(std::iter::repeat_n(n as u8, n));
         }
-        for cut in 0..stream.len() {
-            let mut s = Splitter::new(100);
-            let mut got = s.push(&stream[..cut]).unwrap();
-            got.extend(s.push(&stream[cut..]).unwrap());
-            assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), [9, 12, 9]);
+        let want: Vec<Vec<u8>> = [9usize, 12, 9].iter().map(|&n| vec![n as u8; n]).collect();
+        let collect = |pius: Vec<Piu<'_>>| -> Vec<Vec<u8>> {
+            pius.iter().map(|p| p.bytes().to_vec()).collect()
+        };
+        for a in 0..=stream.len() {
+            for b in a..=stream.len() {
+                let mut s = Splitter::new(100);
+                let mut got = collect(s.push(&stream[..a]).unwrap());
+                got.extend(collect(s.push(&stream[a..b]).unwrap()));
+                got.extend(collect(s.push(&stream[b..]).unwrap()));
+                assert_eq!(got, want, "cut at {a} and {b}");
+                assert!(s.buf.is_empty());
+            }
         }
         let mut s = Splitter::new(100);
-        assert_eq!(s.push(&[0, 0, 1, 0]), Err(256));
+        let mut got = Vec::new();
+        for byte in &stream {
+            got.extend(collect(s.push(std::slice::from_ref(byte)).unwrap()));
+        }
+        assert_eq!(got, want, "a byte at a time");
+        // Whole PIUs are handed out in place.
+        let mut s = Splitter::new(100);
+        assert!(s
+            .push(&stream)
+            .unwrap()
+            .iter()
+            .all(|p| matches!(p, Piu::InPlace(_))));
+        let mut s = Splitter::new(100);
+        assert_eq!(s.push(&[0, 0, 1, 0]).unwrap_err(), 256);
         assert!(s.push(&[0; 20]).is_err());
         let mut s = Splitter::new(100);
-        assert_eq!(s.push(&[0, 0, 0, 3]), Err(3));
+        assert_eq!(s.push(&[0, 0, 0, 3]).unwrap_err(), 3);
+        // A bad length in a PIU's own read, after a good one.
+        let mut s = Splitter::new(100);
+        let mut bad = stream[..13].to_vec();
+        bad.extend_from_slice(&[0, 0, 2, 0, 1]);
+        assert_eq!(s.push(&bad).unwrap_err(), 512);
     }
 }

@@ -162,6 +162,23 @@ enum Bracket {
     Draining,
 }
 
+/// `bytes` cut into RUs of at most `max` bytes, in order (none if empty).
+/// The first keeps `bytes`' own buffer and only the later ones are copied
+/// out of it, so a flush that fits one RU (up to 64 KiB by default) goes
+/// out without a copy.
+fn cut(mut bytes: Vec<u8>, max: usize) -> Vec<Vec<u8>> {
+    let mut rus = Vec::new();
+    while bytes.len() > max {
+        let last = (bytes.len() - 1) / max * max;
+        rus.push(bytes.split_off(last));
+    }
+    if !bytes.is_empty() {
+        rus.push(bytes);
+    }
+    rus.reverse();
+    rus
+}
+
 /// The isolated pacing response to the PI request numbered `snf`:
 /// response RH `83 01 00` (FMD, DR1 = DR2 = 0, PI), empty RU.
 fn ipr(lfsid: Lfsid, snf: u16) -> Frame {
@@ -597,10 +614,10 @@ impl HalfSession {
                 } else {
                     data
                 };
-                for chunk in ru.chunks(self.max_ru) {
+                for chunk in cut(ru, self.max_ru) {
                     let rh = fmd(ResponseType::Rqe1, !self.chain_out, false);
                     self.chain_out = true;
-                    self.request(rh, chunk.to_vec(), out);
+                    self.request(rh, chunk, out);
                 }
             }
             Flow::ChangeDirection => {
@@ -1352,6 +1369,18 @@ mod tests {
             .collect();
         assert!(results[..4].iter().all(Result::is_ok));
         assert_eq!(results[4].unwrap_err().sense, Sense::INSUFFICIENT_RESOURCE);
+    }
+
+    #[test]
+    fn cut_keeps_order_and_sizes() {
+        let bytes: Vec<u8> = (0..=255).cycle().take(1000).collect();
+        for max in [1, 7, 999, 1000, 1001] {
+            let rus = cut(bytes.clone(), max);
+            assert!(rus.iter().all(|ru| !ru.is_empty() && ru.len() <= max));
+            assert_eq!(rus.len(), bytes.len().div_ceil(max));
+            assert_eq!(rus.concat(), bytes);
+        }
+        assert!(cut(Vec::new(), 8).is_empty());
     }
 
     #[test]
