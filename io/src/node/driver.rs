@@ -110,7 +110,8 @@ enum Caller {
 enum Step {
     Send(u64, Flow),
     Close(u64, bool),
-    Consumed(u64, usize),
+    /// The TP took data while an IPR was withheld (see [`Backlog`]).
+    Consumed(u64),
     Attach(Box<NewConv>),
 }
 
@@ -129,7 +130,7 @@ impl Step {
         match self {
             Step::Send(id, flow) => driver.send(id, flow),
             Step::Close(id, abort) => driver.close(id, abort),
-            Step::Consumed(id, bytes) => driver.consumed(id, bytes),
+            Step::Consumed(id) => driver.consumed(id),
             Step::Attach(conv) => driver.attach(*conv),
         }
     }
@@ -393,6 +394,18 @@ pub(crate) struct Backlog {
     high: usize,
     /// A send waits: queue [`Action::Writable`] at `high / 2`.
     armed: bool,
+    /// Bytes the TP took ([`Session::consumed`]) not yet told to the
+    /// half-session: each step that gives the session a PIU, or runs for
+    /// a [`Step::Consumed`], tells it first, and sets `ipr_withheld` after.
+    consumed: usize,
+    /// The half-session withholds an IPR until the TP takes more, so
+    /// [`Session::consumed`] queues a step. Otherwise (nearly always) it
+    /// only adds to `consumed`: a step per received record, a tenth of the
+    /// reactor's time, for an IPR that was not waiting. Both sides change
+    /// these under this lock, so a take either finds the flag set (and
+    /// queues its step) or happened before the step that set it (which
+    /// counted it first): no IPR waits for a take that already happened.
+    ipr_withheld: bool,
 }
 
 impl Backlog {
@@ -437,8 +450,15 @@ impl Session for ConvSession {
     }
 
     fn consumed(&self, bytes: usize) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.call(Step::Consumed(self.id, bytes));
+        let waiting = match self.backlog.lock() {
+            Ok(mut b) => {
+                b.consumed += bytes;
+                b.ipr_withheld
+            }
+            Err(_) => return,
+        };
+        if let Some(shared) = self.shared.upgrade().filter(|_| waiting) {
+            shared.call(Step::Consumed(self.id));
         }
     }
 
@@ -500,6 +520,17 @@ pub(crate) struct Driver {
     outbox: Vec<(LinkId, Vec<u8>)>,
     /// The node is gone: ignore everything.
     stopped: bool,
+}
+
+/// Tells `hs` what its conversation's TP took since last told (which may
+/// send the IPR it owes) and notes in the backlog whether one is still
+/// withheld (see [`Backlog::ipr_withheld`]).
+fn tell_consumed(hs: &mut HalfSession, backlog: &Mutex<Backlog>, out: &mut Vec<Frame>) {
+    let Ok(mut b) = backlog.lock() else {
+        return;
+    };
+    hs.consumed(std::mem::take(&mut b.consumed), out);
+    b.ipr_withheld = hs.ipr_withheld();
 }
 
 /// Session `sid` of link `link_id`, if both exist (a free function, so
@@ -941,8 +972,11 @@ impl Driver {
     }
 
     /// Conversation `id`'s TP took `bytes` of what its session delivered.
-    fn consumed(&mut self, id: u64, bytes: usize) {
-        let Some((link_id, sid)) = self.convs.get(&id).and_then(|c| c.at) else {
+    fn consumed(&mut self, id: u64) {
+        let Some(conv) = self.convs.get(&id) else {
+            return;
+        };
+        let Some((link_id, sid)) = conv.at else {
             return;
         };
         let Some(sess) = session(&mut self.links, link_id, sid) else {
@@ -952,7 +986,7 @@ impl Driver {
             return;
         }
         let mut out = Vec::new();
-        sess.hs.consumed(bytes, &mut out);
+        tell_consumed(&mut sess.hs, &conv.backlog, &mut out);
         self.write(link_id, out);
     }
 
@@ -1173,7 +1207,14 @@ impl Driver {
                 }
                 let (mut out, mut events) = (Vec::new(), Vec::new());
                 let before = sess.hs.held_bytes();
+                let pacing = sess.conv.and_then(|id| self.convs.get(&id));
+                if let Some(c) = pacing {
+                    tell_consumed(&mut sess.hs, &c.backlog, &mut out);
+                }
                 let result = sess.hs.receive(&frame, &mut out, &mut events);
+                if let Some(c) = pacing {
+                    tell_consumed(&mut sess.hs, &c.backlog, &mut out);
+                }
                 let (conv, held) = (sess.conv, sess.hs.held_bytes());
                 let received = sess.hs.received_held() as u64;
                 self.stats

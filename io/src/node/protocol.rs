@@ -307,6 +307,11 @@ impl HalfSession {
         }
     }
 
+    /// An IPR is owed and withheld until the TP takes more.
+    pub(crate) fn ipr_withheld(&self) -> bool {
+        self.pace_in.owed.is_some()
+    }
+
     /// The local TP took `bytes` of delivered data: sends the IPR owed, if
     /// the conversation now holds little enough.
     pub(crate) fn consumed(&mut self, bytes: usize, out: &mut Vec<Frame>) {
