@@ -66,6 +66,7 @@ pub mod combiner;
 mod completion;
 mod core;
 mod handle;
+pub mod id_hash;
 mod state;
 mod sync;
 mod table;

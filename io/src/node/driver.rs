@@ -53,6 +53,7 @@ use crate::engine::appc::rc::{PrimaryRc, SecondaryRc};
 use crate::engine::appc::verbs::{name, values};
 use crate::engine::appc::{Attach, ConvPort, Flow, Node, Session};
 use crate::engine::combiner::Combiner;
+use crate::engine::id_hash::IdHashMap;
 use crate::wire::frame::MIN_PIU;
 use crate::wire::{
     self, ebcdic, Bind, ControlRu, ConversationType, Frame, Lfsid, Pacing, Response, ResponseType,
@@ -507,10 +508,9 @@ pub(crate) struct Driver {
     pub next_id: Arc<AtomicU64>,
     pub links: FxHashMap<LinkId, Link>,
     pub out_links: HashMap<String, LinkId>,
-    /// By the node's own conversation ids (a counter): `FxHash`, as the
-    /// engine's registry and the links (keys we choose, looked up on every
-    /// flow).
-    convs: FxHashMap<u64, Conv>,
+    /// By the node's own conversation ids (a counter): an `IdHashMap`, as
+    /// the engine's registry.
+    convs: IdHashMap<u64, Conv>,
     /// This driver's [`Shared`], for the sessions of incoming attaches.
     me: Weak<Shared>,
     /// What the current step has for the engine, in order, until
@@ -602,7 +602,7 @@ impl Driver {
             next_id,
             links: FxHashMap::default(),
             out_links: HashMap::new(),
-            convs: FxHashMap::default(),
+            convs: IdHashMap::default(),
             me,
             actions: Vec::new(),
             outbox: Vec::new(),
