@@ -11,10 +11,10 @@
 //!   way): under load one thread runs many steps, the others return at
 //!   once. An aborting close (a cancel) is queued the same way but, when
 //!   it finds the inbox idle, wakes the node's helper thread to run it
-//!   ([`Shared::post`]). Steps never call into the engine. [`Session::consumed`] (the TP
-//!   took delivered data: pacing may send an IPR) is such a step;
-//!   [`Session::backlogged`] is not: it answers from the conversation's
-//!   [`Backlog`], a leaf lock the steps update as flows leave it.
+//!   ([`Shared::post`]). Steps never call into the engine.
+//!   [`Session::backlogged`] and, unless an IPR is withheld,
+//!   [`Session::consumed`] queue no step: they read or count in the
+//!   conversation's [`Backlog`], a leaf lock the steps also take.
 //! * Backend events run their step on the reactor thread, which holds no
 //!   engine lock.
 //! * What steps write is collected per link and handed to the backend, one

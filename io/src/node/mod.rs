@@ -90,7 +90,8 @@
 //! The node's state (links, sessions, pools: `driver.rs`) sits behind one
 //! mutex, the driver lock, and each event runs its step inline on the
 //! thread that has it: an engine session call ([`Session::send`] /
-//! [`Session::close`] / [`Session::consumed`], [`Partner::attach`]) on a
+//! [`Session::close`], [`Session::consumed`] while an IPR is withheld,
+//! [`Partner::attach`]) on a
 //! TP's thread, which holds that conversation's lock (lock order:
 //! conversation → driver, never the reverse; calls queue in an inbox that
 //! one calling thread at a time runs, in order, so under load one thread
