@@ -116,7 +116,7 @@ enum Step {
     Attach(Box<NewConv>),
 }
 
-/// A conversation this node allocates ([`Partner::attach`]).
+/// A conversation this node allocates ([`Partner::attach`](crate::engine::appc::Partner::attach)).
 struct NewConv {
     id: u64,
     attach: Attach,
