@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -61,6 +62,12 @@ struct Recorder {
     echo: bool,
     clients: Mutex<HashSet<LinkId>>,
     backend: OnceLock<Weak<dyn Backend>>,
+    /// The thread of each [`Events::kicked`], and whether one overlapped
+    /// another.
+    kicks: Mutex<Vec<String>>,
+    in_kick: AtomicBool,
+    /// Kicks still to make from inside `kicked` (from a reactor thread).
+    rekicks: AtomicUsize,
 }
 
 impl Recorder {
@@ -162,6 +169,23 @@ impl Events for Recorder {
     fn closed(&self, link: LinkId, error: Option<io::Error>) {
         self.record(link, |log, _| log.closed.push(error.map(|e| e.kind())));
     }
+
+    fn kicked(&self) {
+        assert!(!self.in_kick.swap(true, SeqCst), "a turn inside a turn");
+        let name = thread::current().name().unwrap_or("").to_owned();
+        self.kicks.lock().unwrap().push(name);
+        let again = self
+            .rekicks
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if again {
+            if let Some(backend) = self.backend.get().and_then(Weak::upgrade) {
+                assert!(backend.kick());
+            }
+        }
+        self.in_kick.store(false, SeqCst);
+        self.changed.notify_all();
+    }
 }
 
 fn recorder(echo: bool) -> Arc<Recorder> {
@@ -171,6 +195,9 @@ fn recorder(echo: bool) -> Arc<Recorder> {
         echo,
         clients: Mutex::default(),
         backend: OnceLock::new(),
+        kicks: Mutex::default(),
+        in_kick: AtomicBool::new(false),
+        rekicks: AtomicUsize::new(0),
     })
 }
 
@@ -434,6 +461,37 @@ fn close_drops_queued_bytes_and_reports_once() {
         thread::sleep(Duration::from_millis(50));
         assert_eq!(recorder.closed_count(link), 1, "{kind:?}");
         recorder.check();
+    }
+}
+
+#[test]
+fn a_kick_is_one_turn_on_a_reactor_thread_and_never_nested() {
+    for &kind in kinds() {
+        let (backend, recorder) = start(kind);
+        let turns_after = |n: usize| {
+            let deadline = Instant::now() + DEADLINE;
+            while recorder.kicks.lock().unwrap().len() < n && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(1));
+            }
+            thread::sleep(Duration::from_millis(20));
+            recorder.kicks.lock().unwrap().clone()
+        };
+        // One kick whose turns kick ten more, each from the reactor thread
+        // with nothing else going on to wake it.
+        recorder.rekicks.store(10, SeqCst);
+        if !backend.kick() {
+            assert_ne!(kind, Kind::Uring);
+            assert!((0..50).all(|_| !backend.kick()), "{kind:?}: all or none");
+            continue;
+        }
+        assert_eq!(turns_after(11).len(), 11, "{kind:?}: kicks from a turn");
+        assert_eq!((0..50).filter(|_| backend.kick()).count(), 50);
+        let turns = turns_after(61);
+        assert_eq!(turns.len(), 61, "{kind:?}: one turn per kick");
+        assert!(
+            turns.iter().all(|t| t.starts_with("appc-io-uring")),
+            "{kind:?}: {turns:?}"
+        );
     }
 }
 

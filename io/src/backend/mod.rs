@@ -29,6 +29,9 @@
 //!   keeps the backend alive).
 //! * A [`LinkId`] is generation-tagged: a closed link's id is never reused
 //!   for another link, so a stale id can only get `NotConnected`.
+//! * [`Backend::kick`] (io_uring) gets the owner one [`Events::kicked`]
+//!   on a reactor thread, after the event in hand if called from one;
+//!   turns are never nested in other callbacks. The others return false.
 //! * Dropping the last `Arc<dyn Backend>` stops the reactor threads and
 //!   closes every socket; no event is delivered after the drop returns.
 
@@ -70,6 +73,10 @@ pub trait Events: Send + Sync + 'static {
     /// `link` is gone: the peer closed it (`None`), an error ended it, or
     /// [`Backend::close`] was called (`None`). Its last event.
     fn closed(&self, link: LinkId, error: Option<io::Error>);
+    /// The turn on a reactor thread that [`Backend::kick`] asked for: one
+    /// call per kick that returned true, unless the backend stops first.
+    /// Like every callback it must not block.
+    fn kicked(&self) {}
 }
 
 /// Limits and tuning; the defaults are safe for an untrusted peer.
@@ -123,6 +130,14 @@ pub trait Backend: Send + Sync {
     /// dropping the backend does it. For an owner whose callbacks may hold
     /// a reference to the backend: its teardown is then still synchronous.
     fn shutdown(&self);
+    /// Has a reactor thread call [`Events::kicked`] soon, for work its
+    /// owner wants done there (a node runs its driver's queued steps);
+    /// false if this backend does not (epoll and IOCP: the caller then
+    /// does the work itself). From a reactor thread the turn comes after
+    /// the event being handled, never inside the call.
+    fn kick(&self) -> bool {
+        false
+    }
 }
 
 /// The environment variable that overrides [`Kind::Auto`] on Linux:

@@ -65,6 +65,12 @@ impl Sink {
         }
     }
 
+    pub(crate) fn kicked(&self) {
+        if !self.is_stopped() {
+            self.events.kicked();
+        }
+    }
+
     /// Releases `link`'s id, then reports it gone: a `send` made from inside
     /// the callback already gets `NotConnected`.
     pub(crate) fn closed(&self, link: LinkId, error: Option<io::Error>) {

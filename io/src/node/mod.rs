@@ -88,26 +88,27 @@
 //! # Threads
 //!
 //! The node's state (links, sessions, pools: `driver.rs`) sits behind one
-//! mutex, the driver lock, and each event runs its step inline on the
-//! thread that has it: an engine session call ([`Session::send`] /
-//! [`Session::close`], [`Session::consumed`] while an IPR is withheld,
-//! [`Partner::attach`]) on a
-//! TP's thread, which holds that conversation's lock (lock order:
-//! conversation → driver, never the reverse; calls queue in an inbox that
-//! one calling thread at a time runs, in order, so under load one thread
-//! runs many; an aborting [`Session::close`], a cancel's, leaves the
-//! inbox to the node's helper thread instead, so a cancel returns without
-//! waiting for its UNBIND); a backend event on the
-//! reactor thread, which holds no engine lock. The bytes steps write go to
+//! mutex, the driver lock. A backend event runs its step on the reactor
+//! thread that has it, which holds no engine lock. An engine session call
+//! ([`Session::send`] / [`Session::close`], [`Session::consumed`] while an
+//! IPR is withheld, [`Partner::attach`]) comes on a TP's thread holding
+//! that conversation's lock (lock order: conversation → driver, never the
+//! reverse) and queues its step in an inbox, run in order by one thread
+//! at a time, many steps per run under load: with io_uring by a reactor
+//! thread the call kicks ([`Backend::kick`]), so
+//! the driver's state stays on the reactor's CPU; with epoll and IOCP by
+//! the calling thread itself; for an aborting [`Session::close`] (a
+//! cancel's) that finds the inbox idle, by the node's helper thread, so a
+//! cancel returns without waiting for its UNBIND. The bytes steps write go to
 //! the backend, one `send` per link, before the lock is let go.
 //! [`Session::backlogged`] takes no driver lock: it reads the
 //! conversation's send backlog, which the steps keep up to date under a
 //! lock of its own (a leaf). No step calls into the engine while it holds
 //! the driver lock: its deliveries, failures and wake-ups of a send waiting
 //! for the backlog ([`ConvPort`]) join one FIFO queue, run after the lock
-//! is let go by one thread at a time — the reactor thread whose
-//! step queued them, or for an engine call (which must not re-enter the
-//! engine) the node's helper thread, its only thread — so the engine sees
+//! is let go by one thread at a time — the reactor or helper thread whose
+//! step queued them, or, for a step a TP's thread ran (it must not
+//! re-enter the engine), the node's helper thread — so the engine sees
 //! them in the order the steps made them. [`Node::incoming_attach`] is
 //! called by the reactor thread with the driver lock let go and the new
 //! conversation already entered, before the link's next event. Per link,
@@ -231,6 +232,12 @@ impl Events for ToDriver {
     fn closed(&self, link: LinkId, error: Option<io::Error>) {
         if let Some(shared) = self.shared() {
             shared.closed(link, error);
+        }
+    }
+
+    fn kicked(&self) {
+        if let Some(shared) = self.shared() {
+            shared.kicked();
         }
     }
 }

@@ -24,6 +24,7 @@ mod op;
 mod reactor;
 mod ring;
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -45,11 +46,20 @@ enum Request {
     Connect(LinkId, SocketAddr),
     Send(LinkId, Vec<u8>),
     Close(LinkId),
+    /// [`Backend::kick`]: call [`Events::kicked`].
+    Kick,
+}
+
+thread_local! {
+    /// The shard whose reactor this thread is: it drains its mailbox
+    /// before it waits, so what it posts there needs no doorbell.
+    static ON_REACTOR: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 /// A caller's way to one reactor.
 #[derive(Debug)]
 struct Shard {
+    index: usize,
     mailbox: Arc<Mailbox<Request>>,
     doorbell: Arc<File>,
 }
@@ -61,7 +71,7 @@ impl Shard {
     }
 
     fn post(&self, request: Request) {
-        if self.mailbox.post(request) {
+        if self.mailbox.post(request) && ON_REACTOR.with(Cell::get) != Some(self.index) {
             self.ring();
         }
     }
@@ -99,6 +109,7 @@ fn start_with(
     for index in 0..count {
         let (ring, features) = Ring::new(multishot)?;
         let shard = Shard {
+            index,
             mailbox: Arc::new(Mailbox::new()),
             doorbell: Arc::new(eventfd()?),
         };
@@ -180,6 +191,11 @@ impl Backend for UringBackend {
         if let Some(shard) = self.sink.links.begin_close(link) {
             self.shards[shard].post(Request::Close(link));
         }
+    }
+
+    fn kick(&self) -> bool {
+        self.shards[0].post(Request::Kick);
+        true
     }
 
     fn shutdown(&self) {

@@ -130,6 +130,7 @@ impl Reactor {
     }
 
     pub(super) fn run(mut self) {
+        super::ON_REACTOR.with(|on| on.set(Some(self.index)));
         self.arm_doorbell();
         let mut completions = Vec::new();
         while !self.sink.is_stopped() {
@@ -143,6 +144,19 @@ impl Reactor {
                     break;
                 }
                 self.complete(completion);
+            }
+            // What this thread posted to itself meanwhile did not ring
+            // the doorbell (a kicked step's sends, a kick from a callback),
+            // and handling it may post more: drain until nothing is left,
+            // so that nothing waits in the mailbox while the ring sleeps.
+            loop {
+                self.mailbox.drain(&mut self.requests);
+                if self.requests.is_empty() {
+                    break;
+                }
+                for request in std::mem::take(&mut self.requests) {
+                    self.request(request);
+                }
             }
         }
         self.shutdown();
@@ -255,6 +269,7 @@ impl Reactor {
                     }
                 }
             }
+            Request::Kick => self.sink.kicked(),
             Request::Close(id) => {
                 let slot = split(id).0;
                 if self.links.get(&slot).is_some_and(|link| link.id == id) {
