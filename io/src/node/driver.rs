@@ -29,10 +29,10 @@
 //!   and [`ConvPort::writable`] once a waiting send's backlog is down to its
 //!   low mark) it queues as an [`Action`], handed to a second [`Combiner`] before the
 //!   lock is let go (so two holders' actions keep their order) and run
-//!   after it, in order, by one thread at a time: by the reactor thread
-//!   whose step queued it, or, when the step was an engine call (which holds
-//!   a conversation lock and must not re-enter the engine), by the node's
-//!   helper thread. Whoever finds the queue already being run leaves its
+//!   after it, in order, by one thread at a time: by the reactor or helper
+//!   thread whose step queued it, or, when a TP's thread ran the step (it
+//!   holds a conversation lock and must not re-enter the engine), by the
+//!   node's helper thread. Whoever finds the queue already being run leaves its
 //!   actions to that thread, so the engine sees them in the order the steps
 //!   made them, per conversation and overall.
 //! * [`Node::incoming_attach`] (an attach arrived) is the one engine call a
