@@ -145,10 +145,12 @@ impl Reactor {
                 }
                 self.complete(completion);
             }
-            // What this thread posted to itself meanwhile did not ring
-            // the doorbell (a kicked step's sends, a kick from a callback),
-            // and handling it may post more: drain until nothing is left,
-            // so that nothing waits in the mailbox while the ring sleeps.
+            // The mailbox: what other threads posted (they rang the
+            // doorbell, whose read completed), and what this thread posted
+            // to itself meanwhile without ringing (a kicked step's sends, a
+            // kick from a callback). Handling it may post more: drain until
+            // nothing is left, so that nothing waits there while the ring
+            // sleeps.
             loop {
                 self.mailbox.drain(&mut self.requests);
                 if self.requests.is_empty() {
@@ -306,13 +308,8 @@ impl Reactor {
             return;
         };
         match op.tag {
-            Tag::Wake => {
-                self.mailbox.drain(&mut self.requests);
-                for request in std::mem::take(&mut self.requests) {
-                    self.request(request);
-                }
-                self.arm_doorbell();
-            }
+            // The requests are taken at the end of this turn (`run`).
+            Tag::Wake => self.arm_doorbell(),
             Tag::Accept => self.accepted(op.slot as usize, completion),
             Tag::Cancel => {}
             Tag::Connect | Tag::Recv | Tag::Send => {
