@@ -229,39 +229,37 @@ impl<V: Request> Engine<V> {
     /// completion, delivered to `target`. `Err` is the API's handle 0, with
     /// the reason and the verb given back.
     pub fn submit(&self, verb: V, target: &Target<V>) -> Result<Handle, Rejected<V>> {
-        let (slot_target, kind) = match target {
-            Target::Queue(sender) => (
-                self.queue_target(&sender.0, PortInfo::default()),
-                Kind::Queue,
-            ),
+        let me = crate::core::submitter(&self.core);
+        let accepted = match target {
+            Target::Queue(sender) if self.owns(&sender.0) => {
+                self.core.submit(me, verb, Kind::Queue, || {
+                    SlotTarget::Queue(sender.0.clone(), PortInfo::default())
+                })
+            }
             Target::Port {
                 port,
                 key,
                 token,
                 bytes,
-            } => {
+            } if self.owns(port.queue()) => self.core.submit(me, verb, Kind::Port, || {
                 let info = PortInfo {
                     key: *key,
                     bytes: *bytes,
                     token: *token,
                 };
-                (self.queue_target(port.queue(), info), Kind::Port)
-            }
-            Target::Event(event) => (Some(SlotTarget::Event(event.clone())), Kind::Event),
+                SlotTarget::Queue(port.queue().clone(), info)
+            }),
+            Target::Event(event) => self
+                .core
+                .submit(me, verb, Kind::Event, || SlotTarget::Event(event.clone())),
+            _ => Err((Reason::ForeignTarget, verb)),
         };
-        let Some(slot_target) = slot_target else {
-            return Err(Rejected {
-                reason: Reason::ForeignTarget,
-                verb,
-            });
-        };
-        self.core
-            .submit(crate::core::submitter(&self.core), verb, slot_target, kind)
-            .map_err(|(reason, verb)| Rejected { reason, verb })
+        accepted.map_err(|(reason, verb)| Rejected { reason, verb })
     }
 
-    fn queue_target(&self, queue: &Arc<Queue<V>>, info: PortInfo) -> Option<SlotTarget<V>> {
-        Arc::ptr_eq(&queue.core, &self.core).then(|| SlotTarget::Queue(queue.clone(), info))
+    /// True if `queue` (a message queue's or a port's) belongs to this engine.
+    fn owns(&self, queue: &Arc<Queue<V>>) -> bool {
+        Arc::ptr_eq(&queue.core, &self.core)
     }
 
     /// Submits `verb` and returns a future of the finished verb. Dropping the
@@ -271,8 +269,8 @@ impl<V: Request> Engine<V> {
             .submit(
                 crate::core::submitter(&self.core),
                 verb,
-                SlotTarget::Future(WakerCell::new()),
                 Kind::Future,
+                || SlotTarget::Future(WakerCell::new()),
             )
             .map(|handle| TaskFuture::new(self.core.clone(), handle))
             .map_err(|(reason, verb)| Rejected { reason, verb })

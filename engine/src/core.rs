@@ -6,7 +6,7 @@
 //! [`crate::state`]) and touches the slot's cells only while that transition
 //! makes the caller their owner.
 
-use crate::completion::{Event, PortInfo, SlotTarget};
+use crate::completion::{PortInfo, SlotTarget};
 use crate::handle::Handle;
 use crate::state::{Finisher, Kind, Published, State, Verdict};
 use crate::sync::{current_thread, Arc, AtomicBool, Ordering::*, Thread};
@@ -93,13 +93,15 @@ impl<V: Request> Core<V> {
             .expect("a future's handle names a slot of its engine")
     }
 
-    /// Stores a task as `PENDING` and returns its handle.
+    /// Stores a task as `PENDING` and returns its handle; `target` makes its
+    /// target once a slot was found (so a refused task clones nothing).
+    #[inline]
     pub(crate) fn submit(
         &self,
         me: Thread,
         verb: V,
-        target: SlotTarget<V>,
         kind: Kind,
+        target: impl FnOnce() -> SlotTarget<V>,
     ) -> Result<Handle, (Reason, V)> {
         // Cleanup never runs beside a submit (it takes `&mut Engine`), so a
         // plain flag suffices.
@@ -107,8 +109,8 @@ impl<V: Request> Core<V> {
             return Err((Reason::CleanedUp, verb));
         }
         self.table
-            .insert(me, verb, target, kind)
-            .map_err(|(verb, _target)| (Reason::Full, verb))
+            .insert(me, verb, kind, target)
+            .map_err(|verb| (Reason::Full, verb))
     }
 
     /// Completes (`who == Completer`) or cancels a pending task: the race of
@@ -149,31 +151,16 @@ impl<V: Request> Core<V> {
         match owned.kind() {
             Kind::Queue | Kind::Port => {
                 // SAFETY: we own a queue task's target in FINISHING.
-                let queue = unsafe {
-                    slot.with_target_mut(|target| match mem::replace(target, SlotTarget::Empty) {
-                        SlotTarget::Queue(queue, info) => {
-                            *target = SlotTarget::Queued(info);
-                            queue
-                        }
-                        _ => unreachable!("queue task without a queue"),
-                    })
-                };
+                let queue = unsafe { slot.with_target_mut(SlotTarget::take_queue) };
                 // From here the queue owns the slot; `queue` keeps the
                 // queue alive until `push` returns.
                 queue.push(id, slot);
             }
             Kind::Event => {
                 // SAFETY: we own an event task's target in FINISHING.
-                let event: Event = unsafe {
-                    slot.with_target_mut(|target| match mem::replace(target, SlotTarget::Empty) {
-                        SlotTarget::Event(event) => event,
-                        _ => unreachable!("event task without an event"),
-                    })
-                };
-                match slot.state.publish(owned) {
-                    Published::Ready => event.set(),
-                    Published::Abandoned => unreachable!("only futures are abandoned"),
-                }
+                let event = unsafe { slot.with_target_mut(SlotTarget::take_event) };
+                slot.state.publish_unshared(owned);
+                event.set();
             }
             Kind::Future => {
                 // SAFETY: a future task's target stays in place until the
@@ -210,28 +197,18 @@ impl<V: Request> Core<V> {
     pub(crate) fn collect(&self, handle: Handle) -> Result<V, CollectError> {
         let slot = self.table.slot(handle).ok_or(CollectError::Invalid)?;
         let seen = slot.state.load();
-        match seen.verdict(handle.generation()) {
-            Verdict::Invalid => return Err(CollectError::Invalid),
-            _ if seen.generation() != handle.generation() || !seen.is_live() => {
-                return Err(CollectError::Collected)
+        if seen.kind() == Kind::Event {
+            if let Ok(owned) = slot.state.take_from(seen, handle.generation()) {
+                return Ok(self.consume_owned(self.id(handle), slot, owned).1);
             }
-            _ if seen.kind() != Kind::Event => return Err(CollectError::NotAnEventTask),
-            _ if seen.is_taken() => return Err(CollectError::Collected),
-            _ if !seen.is_ready() => return Err(CollectError::NotReady),
-            _ => {}
         }
-        let owned = slot
-            .state
-            .take(handle.generation())
-            .map_err(|_| CollectError::Collected)?;
-        Ok(self.consume_owned(self.id(handle), slot, owned).1)
+        Err(collect_error(slot.state.load(), handle))
     }
 
     /// Takes the task out of an owned slot (a queue consumer's) and frees it.
     pub(crate) fn consume(&self, id: u32, slot: &Slot<V>) -> (Handle, V, PortInfo) {
         let owned = slot.state.load();
-        let (handle, verb, target) = self.consume_owned(id, slot, owned);
-        (handle, verb, target.port_info())
+        self.consume_owned(id, slot, owned)
     }
 
     /// Drops the task in an owned slot and frees it.
@@ -252,13 +229,25 @@ impl<V: Request> Core<V> {
         self.discard(self.id(handle), slot);
     }
 
-    fn consume_owned(&self, id: u32, slot: &Slot<V>, owned: State) -> (Handle, V, SlotTarget<V>) {
+    /// Moves the verb out of an owned, delivered slot (and a queued task's
+    /// port values), empties its target and frees it.
+    #[inline]
+    fn consume_owned(&self, id: u32, slot: &Slot<V>, owned: State) -> (Handle, V, PortInfo) {
         // SAFETY: the caller owns the slot in FINISHING; any waker cell is
         // closed or its future is the caller or gone.
-        let (verb, target) = unsafe { slot.take() };
+        let (verb, info) = unsafe {
+            let verb = slot.take_verb();
+            let info = if owned.kind() == Kind::Future {
+                drop(slot.with_target_mut(|target| mem::replace(target, SlotTarget::Empty)));
+                PortInfo::default()
+            } else {
+                slot.with_target_mut(SlotTarget::take_port_info)
+            };
+            (verb, info)
+        };
         let handle = self.handle(id, owned.generation());
         self.table.release(id, slot, owned);
-        (handle, verb, target)
+        (handle, verb, info)
     }
 
     /// `WinAPPCCleanup`: refuse new tasks and cancel every pending one (each
@@ -297,6 +286,20 @@ impl<V> Drop for Core<V> {
     }
 }
 
+/// Why `collect` found no verb for `handle` in a slot whose word is `seen`.
+#[cold]
+fn collect_error(seen: State, handle: Handle) -> CollectError {
+    match seen.verdict(handle.generation()) {
+        Verdict::Invalid => CollectError::Invalid,
+        _ if seen.generation() != handle.generation() || !seen.is_live() => CollectError::Collected,
+        _ if seen.kind() != Kind::Event => CollectError::NotAnEventTask,
+        _ if seen.is_taken() => CollectError::Collected,
+        _ if !seen.is_ready() => CollectError::NotReady,
+        // Ready a moment ago: another collect took it meanwhile.
+        _ => CollectError::Collected,
+    }
+}
+
 /// Delivers an owned, finished task when dropped (see [`Core::finish`]).
 struct DeliverOnDrop<'a, V: Request> {
     core: &'a Core<V>,
@@ -314,18 +317,30 @@ impl<V: Request> Drop for DeliverOnDrop<'_, V> {
 /// The submitting thread, made the owner of its home shard if nobody owns it
 /// yet (see [`crate::table`]); the ownership is given back when the thread
 /// exits.
+#[inline]
 pub(crate) fn submitter<V: Request>(core: &Arc<Core<V>>) -> Thread {
     let me = current_thread();
     #[cfg(loom)]
     let _ = core;
     #[cfg(not(loom))]
+    if core.table.home_unowned(me) {
+        claim_home(core, me);
+    }
+    me
+}
+
+/// Makes `me` the owner of its home shard (if it still has none) and arranges
+/// for the shard to be given back when the thread exits.
+#[cfg(not(loom))]
+#[cold]
+#[inline(never)]
+fn claim_home<V: Request>(core: &Arc<Core<V>>, me: Thread) {
     if core.table.try_claim(me) {
         crate::sync::at_thread_exit(Box::new(Disown {
             core: Arc::downgrade(core),
             me,
         }));
     }
-    me
 }
 
 /// Gives a shard back when its owning thread exits.

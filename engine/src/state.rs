@@ -36,7 +36,8 @@
 //! | `FREE(g) -> PENDING(g)`           | allocator   | store ([`StateCell::claim`]) | `Release`                |
 //! | `PENDING(g) -> FINISHING(g)`      | completer   | CAS ([`StateCell::finish`])  | `AcqRel` / `Acquire`     |
 //! | `PENDING(g) -> FINISHING+CANCELLED(g)` | canceller | CAS ([`StateCell::finish`]) | `AcqRel` / `Acquire`   |
-//! | `FINISHING(g) -> READY(g)`        | finisher    | CAS ([`StateCell::publish`]) | `AcqRel` / `Acquire`     |
+//! | `FINISHING(g) -> READY(g)`, future | finisher   | CAS ([`StateCell::publish`]) | `AcqRel` / `Acquire`     |
+//! | `FINISHING(g) -> READY(g)`, event | finisher    | store ([`StateCell::publish_unshared`]) | `Release`     |
 //! | `READY(g) -> FINISHING+TAKEN(g)`  | consumer    | CAS ([`StateCell::take`])    | `AcqRel` / `Acquire`     |
 //! | `FINISHING(g) -> +ABANDONED`      | future drop | CAS ([`StateCell::abandon`]) | `AcqRel` / `Acquire`     |
 //! | `FINISHING(g) -> FREE(g+1)` or `RETIRED(g)` | owner | store ([`StateCell::release`]) | `Release`        |
@@ -57,7 +58,10 @@
 //!   completer or a stale cancel can never move a reused slot.
 //! * **finisher vs future drop**: `publish` and `abandon` both CAS from
 //!   `FINISHING`; if the drop wins, `publish` fails and the finisher frees the
-//!   slot; otherwise the drop finds `READY` and takes it itself.
+//!   slot; otherwise the drop finds `READY` and takes it itself. An event
+//!   task has no such race (nothing but a future is abandoned, and every
+//!   other transition expects `PENDING` or `READY`), so its finisher
+//!   publishes with a plain store.
 //!
 //! A handle's cancel outcome is a pure function of the word it observed
 //! ([`State::verdict`]): an older generation, or the same generation
@@ -297,12 +301,28 @@ impl StateCell {
         }
     }
 
+    /// `FINISHING(g) -> READY(g)` for event tasks: a store, because no other
+    /// party moves an event task's word out of `FINISHING` (only futures are
+    /// abandoned; completers, cancellers and collectors all expect another
+    /// state).
+    #[inline]
+    pub(crate) fn publish_unshared(&self, owned: State) {
+        debug_assert_eq!(owned.lifecycle(), FINISHING);
+        debug_assert_ne!(owned.kind(), Kind::Future, "a future may be abandoned");
+        self.0.store(owned.with_lifecycle(READY).0, Release);
+    }
+
     /// `READY(g) -> FINISHING+TAKEN(g)`: a consumer takes a finished task.
     /// `TAKEN` tells a second consumer racing for the same task "collected"
     /// rather than "not finished yet".
     #[inline]
     pub(crate) fn take(&self, generation: Generation) -> Result<State, State> {
-        let current = self.load();
+        self.take_from(self.load(), generation)
+    }
+
+    /// [`StateCell::take`] from a word the caller just loaded.
+    #[inline]
+    pub(crate) fn take_from(&self, current: State, generation: Generation) -> Result<State, State> {
         if current.generation() != generation || !current.is_ready() {
             return Err(current);
         }

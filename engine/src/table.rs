@@ -97,11 +97,13 @@ impl<V> Slot<V> {
     ///
     /// # Safety
     /// The caller owns the slot in `FREE` (it popped it off a free list).
+    #[inline(always)]
     unsafe fn fill(&self, verb: V, target: SlotTarget<V>) {
         // SAFETY: the caller owns the slot.
         self.verb.with_mut(|v| unsafe { (*v).write(verb) });
-        // SAFETY: as above; the previous target was emptied at release.
-        self.target.with_mut(|t| unsafe { *t = target });
+        // SAFETY: as above; the previous target was emptied at release (or
+        // the slot is new), and an empty target owns nothing to drop.
+        self.target.with_mut(|t| unsafe { ptr::write(t, target) });
     }
 
     /// Runs `f` on the verb.
@@ -131,6 +133,17 @@ impl<V> Slot<V> {
     pub(crate) unsafe fn with_target_mut<R>(&self, f: impl FnOnce(&mut SlotTarget<V>) -> R) -> R {
         // SAFETY: the caller guarantees exclusive access.
         self.target.with_mut(|t| f(unsafe { &mut *t }))
+    }
+
+    /// Moves the verb out.
+    ///
+    /// # Safety
+    /// The caller owns the slot in `FINISHING` and the verb is initialised;
+    /// it is not read again before the next `fill`.
+    #[inline]
+    pub(crate) unsafe fn take_verb(&self) -> V {
+        // SAFETY: as the caller guarantees.
+        self.verb.with_mut(|v| unsafe { (*v).assume_init_read() })
     }
 
     /// Moves the verb out and empties the target, ready for release.
@@ -392,26 +405,47 @@ impl<V> Table<V> {
     }
 
     /// Allocates a slot, stores the task and makes it `PENDING`.
+    ///
+    /// The common case, a thread that owns its home shard and finds a slot on
+    /// its private free list, is a few plain loads and stores and the state
+    /// word's release store; everything else is [`Table::alloc_slow`].
+    /// `target` makes the task's target in place, once a slot was found.
+    #[inline]
     pub(crate) fn insert(
         &self,
         me: Thread,
         verb: V,
-        target: SlotTarget<V>,
         kind: Kind,
-    ) -> Result<Handle, (V, SlotTarget<V>)> {
+        target: impl FnOnce() -> SlotTarget<V>,
+    ) -> Result<Handle, V> {
         let home = me.home % SHARDS;
-        let found = (0..SHARDS).map(|i| (home + i) % SHARDS).find_map(|shard| {
+        let shard = &self.shards[home];
+        let found = if shard.is_owner(me) {
+            // SAFETY: only the owner touches `local`.
+            unsafe { shard.pop_local() }.map(|(index, slot)| (home, index, slot))
+        } else {
+            None
+        };
+        let Some((shard, index, slot)) = found.or_else(|| self.alloc_slow(me)) else {
+            return Err(verb);
+        };
+        // SAFETY: the allocation gave us the slot in `FREE`.
+        unsafe { slot.fill(verb, target()) };
+        let generation = slot.state.claim(kind);
+        Ok(Handle::pack(self.tag, shard, index, generation))
+    }
+
+    /// A free slot from any shard, home first: shared free lists and never-used
+    /// slots.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&self, me: Thread) -> Option<(usize, usize, &Slot<V>)> {
+        let home = me.home % SHARDS;
+        (0..SHARDS).map(|i| (home + i) % SHARDS).find_map(|shard| {
             self.shards[shard]
                 .alloc(self.shard_limit, me)
                 .map(|(index, slot)| (shard, index, slot))
-        });
-        let Some((shard, index, slot)) = found else {
-            return Err((verb, target));
-        };
-        // SAFETY: `alloc` gave us the slot in `FREE`.
-        unsafe { slot.fill(verb, target) };
-        let generation = slot.state.claim(kind);
-        Ok(Handle::pack(self.tag, shard, index, generation))
+        })
     }
 
     /// The slot a handle of this table names, if it exists. Says nothing about
@@ -431,6 +465,14 @@ impl<V> Table<V> {
             let (shard, index) = split_id(id);
             self.shards[shard].push_free(index, slot, crate::sync::current_thread());
         }
+    }
+
+    /// True if `me` could own its home shard and nobody does yet (the check
+    /// before [`Table::try_claim`], on every submit).
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn home_unowned(&self, me: Thread) -> bool {
+        me.token != 0 && self.shards[me.home % SHARDS].owner.load(Relaxed) == 0
     }
 
     /// Makes `me` the owner of its home shard if nobody owns it. True if it

@@ -510,7 +510,7 @@ impl Pair {
         let act = match input {
             Input::Post { verb, sema, params } => {
                 let me_thread = submitter(core);
-                match core.submit(me_thread, *verb, SlotTarget::Event(sema), Kind::Event) {
+                match core.submit(me_thread, *verb, Kind::Event, || SlotTarget::Event(sema)) {
                     Ok(post) => {
                         let input = Input::Posted(post, params);
                         self.act(node, me, side, step, entry, input, core)

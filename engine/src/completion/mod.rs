@@ -26,6 +26,7 @@ pub use queue::{Completion, Receiver, Sender};
 
 use crate::sync::Arc;
 use intrusive::Queue;
+use std::ptr;
 use waker::WakerCell;
 
 /// Where [`Engine::submit`](crate::Engine::submit) delivers a task's
@@ -70,11 +71,52 @@ pub(crate) enum SlotTarget<V> {
     Future(WakerCell),
 }
 
+// The `take_*` moves below read only the field they move and overwrite the
+// target with `ptr::write`: a `mem::replace` of the whole enum copies it
+// through memory, and measured 10% of a single-thread lifecycle in a profile.
 impl<V> SlotTarget<V> {
-    pub(crate) fn port_info(&self) -> PortInfo {
-        match self {
-            SlotTarget::Queue(_, info) | SlotTarget::Queued(info) => *info,
-            _ => PortInfo::default(),
+    /// A queue or port task's queue, leaving `Queued` (delivery).
+    #[inline]
+    pub(crate) fn take_queue(&mut self) -> Arc<Queue<V>> {
+        let SlotTarget::Queue(queue, info) = self else {
+            unreachable!("queue task without a queue")
+        };
+        let info = *info;
+        // SAFETY: the queue is read out once and the variant it lived in is
+        // overwritten without a drop, so ownership moves to the caller.
+        unsafe {
+            let queue = ptr::read(queue);
+            ptr::write(self, SlotTarget::Queued(info));
+            queue
         }
+    }
+
+    /// An event task's event, leaving `Empty` (delivery).
+    #[inline]
+    pub(crate) fn take_event(&mut self) -> Event {
+        let SlotTarget::Event(event) = self else {
+            unreachable!("event task without an event")
+        };
+        // SAFETY: as in `take_queue`.
+        unsafe {
+            let event = ptr::read(event);
+            ptr::write(self, SlotTarget::Empty);
+            event
+        }
+    }
+
+    /// A delivered queue or port task's port values (default for an event
+    /// task), leaving `Empty`. Not for futures, whose waker cell needs a drop.
+    #[inline]
+    pub(crate) fn take_port_info(&mut self) -> PortInfo {
+        let info = match self {
+            SlotTarget::Queued(info) => *info,
+            SlotTarget::Empty => PortInfo::default(),
+            _ => unreachable!("an undelivered or future target"),
+        };
+        // `Queued` and `Empty` own nothing: nothing to drop.
+        // SAFETY: `self` is a valid, exclusive place.
+        unsafe { ptr::write(self, SlotTarget::Empty) };
+        info
     }
 }
