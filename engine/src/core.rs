@@ -6,6 +6,7 @@
 //! [`crate::state`]) and touches the slot's cells only while that transition
 //! makes the caller their owner.
 
+use crate::completion::intrusive::Queue;
 use crate::completion::{PortInfo, SlotTarget};
 use crate::handle::Handle;
 use crate::state::{Finisher, Kind, Published, State, Verdict};
@@ -150,11 +151,21 @@ impl<V: Request> Core<V> {
     fn deliver(&self, id: u32, slot: &Slot<V>, owned: State) {
         match owned.kind() {
             Kind::Queue | Kind::Port => {
-                // SAFETY: we own a queue task's target in FINISHING.
-                let queue = unsafe { slot.with_target_mut(SlotTarget::take_queue) };
-                // From here the queue owns the slot; `queue` keeps the
-                // queue alive until `push` returns.
-                queue.push(id, slot);
+                // SAFETY: a queue task's target is only read until it is
+                // consumed, and we own the task.
+                let queue = unsafe {
+                    slot.with_target(|target| match target {
+                        SlotTarget::Queue(queue, _) => Arc::as_ptr(queue),
+                        _ => unreachable!("queue task without a queue"),
+                    })
+                };
+                // SAFETY: the slot's reference keeps the queue alive until
+                // `push` hands the slot over, and `push` does not touch the
+                // queue after that.
+                if !unsafe { Queue::push(queue, id, slot) } {
+                    // Closed: the task is ours to free (nobody will consume it).
+                    self.discard(id, slot);
+                }
             }
             Kind::Event => {
                 // SAFETY: we own an event task's target in FINISHING.
@@ -235,18 +246,26 @@ impl<V: Request> Core<V> {
     fn consume_owned(&self, id: u32, slot: &Slot<V>, owned: State) -> (Handle, V, PortInfo) {
         // SAFETY: the caller owns the slot in FINISHING; any waker cell is
         // closed or its future is the caller or gone.
-        let (verb, info) = unsafe {
+        let (verb, info, queue) = unsafe {
             let verb = slot.take_verb();
-            let info = if owned.kind() == Kind::Future {
-                drop(slot.with_target_mut(|target| mem::replace(target, SlotTarget::Empty)));
-                PortInfo::default()
-            } else {
-                slot.with_target_mut(SlotTarget::take_port_info)
-            };
-            (verb, info)
+            match owned.kind() {
+                Kind::Queue | Kind::Port => {
+                    let (queue, info) = slot.with_target_mut(SlotTarget::take_queue);
+                    (verb, info, Some(queue))
+                }
+                // The delivery already took the event.
+                Kind::Event => (verb, PortInfo::default(), None),
+                Kind::Future => {
+                    drop(slot.with_target_mut(|target| mem::replace(target, SlotTarget::Empty)));
+                    (verb, PortInfo::default(), None)
+                }
+            }
         };
         let handle = self.handle(id, owned.generation());
         self.table.release(id, slot, owned);
+        // The queue reference goes last, on the consumer's thread (see
+        // `intrusive`'s lifetime notes).
+        drop(queue);
         (handle, verb, info)
     }
 

@@ -40,6 +40,11 @@ static PUSH_POP: Outcomes<4> = Outcomes::new([
 static CLOSE_PUSH: Outcomes<2> =
     Outcomes::new(["already free after the drop", "still live after the drop"]);
 
+static FREED_UNDER_PUSH: Outcomes<2> = Outcomes::new([
+    "receiver gone before complete returned",
+    "receiver gone after complete returned",
+]);
+
 #[test]
 fn two_producers_one_consumer() {
     loom::model(|| {
@@ -124,4 +129,47 @@ fn receiver_dropped_during_a_completion() {
         );
     });
     CLOSE_PUSH.assert_all_seen();
+}
+
+/// Model 3, the queue freed under a push: the consumer receives the only
+/// task and drops the receiver (the queue's last reference) while the
+/// completer may still be inside its push, waking the consumer. The push
+/// must not touch the queue after its CAS; the wake-up uses the pusher's
+/// own reference to the sleepers' lock. Asserted: the completion arrives
+/// once with its verb, and nothing is live afterwards. Outcomes that must
+/// both occur: the receiver was gone before `complete` returned / after.
+#[test]
+fn queue_freed_while_its_pusher_wakes_the_consumer() {
+    loom::model(|| {
+        let engine = start();
+        let (tx, mut rx) = engine.queue();
+        let handle = engine
+            .submit(Verb::new(Opcode::ReceiveAndWait, 3), &Target::Queue(tx))
+            .unwrap();
+        let gone = std::sync::Arc::new(loom::sync::atomic::AtomicBool::new(false));
+
+        let consumer = thread::spawn({
+            let gone = gone.clone();
+            move || {
+                let done = rx.recv();
+                drop(rx);
+                gone.store(true, std::sync::atomic::Ordering::SeqCst);
+                done
+            }
+        });
+        assert_eq!(
+            engine.complete(handle, |verb| verb.secondary_rc = 1),
+            CompleteOutcome::Delivered
+        );
+        FREED_UNDER_PUSH.record(if gone.load(std::sync::atomic::Ordering::SeqCst) {
+            "receiver gone before complete returned"
+        } else {
+            "receiver gone after complete returned"
+        });
+        let done = consumer.join().unwrap();
+        assert_eq!(done.handle, handle);
+        assert_eq!((done.verb.tag, done.verb.secondary_rc), (3, 1));
+        assert_eq!(engine.stats().live_tasks, 0);
+    });
+    FREED_UNDER_PUSH.assert_all_seen();
 }

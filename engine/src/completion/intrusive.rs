@@ -3,30 +3,76 @@
 //! The nodes are the task slots themselves (linked through `Slot::next` by
 //! global id), so delivering a completion allocates nothing. Producers push
 //! onto a Treiber stack with one CAS; a consumer takes the whole stack with
-//! one `swap` and reverses it into a FIFO [`Batch`] it owns. Because nobody
-//! ever pops a single node off the shared stack, there is no ABA problem and
-//! no tag is needed.
+//! one read-modify-write and reverses it into a FIFO [`Batch`] it owns.
+//! Because nobody ever pops a single node off the shared stack, there is no
+//! ABA problem and no tag is needed.
 //!
 //! A slot in the queue is `FINISHING` with a queue kind: the queue owns it and
 //! whoever takes it out of a batch frees it.
 //!
-//! Closing (the receiver went away): producers push with a `SeqCst` CAS, then
-//! load `closed` (`SeqCst`); the closer sets `closed`, fences (`SeqCst`),
-//! then drains. One of the two always sees the other, so no pushed slot is
-//! stranded. The same `SeqCst` push is what [`Notify`] pairs with.
+//! # The head word
+//!
+//! | bits   | field    | meaning                                                  |
+//! |--------|----------|----------------------------------------------------------|
+//! | 0..32  | `TOP`    | global id + 1 of the newest pushed slot (0: empty)       |
+//! | 32     | `CLOSED` | the consumers are gone: pushes are refused               |
+//! | 33     | `SLEEPY` | a consumer may be asleep: the next push must wake it     |
+//!
+//! Every transition is a read-modify-write of this one word, so its
+//! modification order decides every race, with no fence:
+//!
+//! * **push vs close**: a push CAS expects a word without `CLOSED`; the close
+//!   swaps in `CLOSED` and frees what it took. A push that finds `CLOSED`
+//!   pushes nothing and its caller frees the slot itself. Either way the slot
+//!   is freed exactly once.
+//! * **push vs sleep**: a consumer that found nothing holds the wake lock,
+//!   sets `SLEEPY` (`fetch_or`), looks again and only then waits (which
+//!   releases the lock). A push that comes after the `fetch_or` reads `SLEEPY`,
+//!   clears it in the same CAS and wakes the sleepers: it takes the lock
+//!   (so the consumer is already waiting) and notifies. A push before the
+//!   `fetch_or` is seen by the consumer's second look. So no wake-up is lost,
+//!   and only the first push after a consumer went to sleep pays for a
+//!   wake-up; the pushes that follow, while the consumer is still waking,
+//!   see no `SLEEPY` and pay nothing.
+//!
+//! # Lifetime
+//!
+//! A queued task's slot keeps its reference to the queue until the consumer
+//! frees it, so the reference count is touched by submitters and consumers,
+//! not by the completer in between (the count's cache line would otherwise
+//! travel to the completer's core and back with every task; measured: the
+//! cross-thread lifecycle took 1.7x as long). The flip side: once its CAS
+//! has made the slot the consumer's, a pusher may find the queue freed. So a
+//! push never touches the queue after its CAS: everything it needs after it
+//! (whether to wake, and the wake lock) comes from the CAS's result and from
+//! its own reference to the [`Wake`], taken before the CAS while the slot
+//! still kept the queue alive.
 
-use super::notify::Notify;
+use super::notify;
 use crate::core::Core;
-use crate::sync::{after_seq_cst_rmw, fence, Arc, AtomicBool, AtomicU32, Ordering::*};
+use crate::sync::{lock, Arc, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::table::Slot;
 use crossbeam_utils::CachePadded;
+use std::time::{Duration, Instant};
+
+const TOP: u64 = u32::MAX as u64;
+const CLOSED: u64 = 1 << 32;
+const SLEEPY: u64 = 1 << 33;
+const NIL: u32 = 0;
 
 /// Shared state of one completion queue.
 pub(crate) struct Queue<V> {
     pub(crate) core: Arc<Core<V>>,
-    head: CachePadded<AtomicU32>,
-    closed: AtomicBool,
-    pub(crate) notify: Notify,
+    head: CachePadded<AtomicU64>,
+    wake: Arc<Wake>,
+}
+
+/// Where consumers sleep. Shared by reference count with the pushers that
+/// wake them, so a wake-up stays valid when the queue itself is gone.
+struct Wake {
+    /// Consumers waiting on `cond`.
+    sleepers: Mutex<usize>,
+    cond: Condvar,
 }
 
 /// Slots a consumer has taken off the shared stack, oldest first.
@@ -35,45 +81,71 @@ pub(crate) struct Batch {
     head: u32,
 }
 
-const NIL: u32 = 0;
-
 impl<V: crate::Request> Queue<V> {
     pub(crate) fn new(core: Arc<Core<V>>) -> Self {
         Self {
             core,
-            head: CachePadded::new(AtomicU32::new(NIL)),
-            closed: AtomicBool::new(false),
-            notify: Notify::new(),
+            head: CachePadded::new(AtomicU64::new(u64::from(NIL))),
+            wake: Arc::new(Wake {
+                sleepers: Mutex::new(0),
+                cond: Condvar::new(),
+            }),
         }
     }
 
     /// Pushes `slot` (global id `id`), owned by the caller in `FINISHING`.
-    /// Ownership passes to the queue.
-    pub(crate) fn push(&self, id: u32, slot: &Slot<V>) {
-        let mut head = self.head.load(Relaxed);
-        loop {
-            slot.next.store(head, Relaxed);
-            match self
-                .head
-                .compare_exchange_weak(head, id + 1, SeqCst, Relaxed)
-            {
-                Ok(_) => break,
-                Err(actual) => head = actual,
+    /// True if ownership passed to the queue; false if the queue is closed,
+    /// and the caller still owns (and must free) the slot.
+    ///
+    /// # Safety
+    /// `this` points to a live queue, kept alive until this returns by a
+    /// reference the caller can prove (the slot's own). This function does not
+    /// touch the queue after the CAS that hands the slot over (see the module
+    /// docs), which is why it takes a pointer and not `&self`: the queue may
+    /// be freed while it still runs.
+    pub(crate) unsafe fn push(this: *const Self, id: u32, slot: &Slot<V>) -> bool {
+        // The queue is only reachable inside this block; what comes after
+        // the CAS can use nothing of it but `wake`, the pusher's own.
+        let wake = {
+            // SAFETY: the caller keeps the queue alive until the CAS succeeds.
+            let queue = unsafe { &*this };
+            let mut wake = None;
+            let mut head = queue.head.load(Relaxed);
+            loop {
+                if head & CLOSED != 0 {
+                    return false;
+                }
+                if head & SLEEPY != 0 && wake.is_none() {
+                    wake = Some(queue.wake.clone());
+                }
+                slot.next.store(head as u32, Relaxed);
+                let pushed = (head & !(TOP | SLEEPY)) | u64::from(id + 1);
+                match queue
+                    .head
+                    .compare_exchange_weak(head, pushed, Release, Relaxed)
+                {
+                    Ok(_) => break wake.filter(|_| head & SLEEPY != 0),
+                    Err(actual) => head = actual,
+                }
             }
+        };
+        // The slot is the consumer's now and the queue may be gone. If the
+        // CAS cleared SLEEPY, waking is ours: the sleepers hold the lock from
+        // their `fetch_or` until they wait, so once we have taken it every
+        // one of them is waiting.
+        if let Some(wake) = wake {
+            drop(lock(&wake.sleepers));
+            wake.cond.notify_all();
         }
-        after_seq_cst_rmw();
-        if self.closed.load(SeqCst) {
-            self.drain();
-        }
-        self.notify.notify();
+        true
     }
 
     /// Moves everything pushed so far into `batch`, behind what it holds.
     fn refill(&self, batch: &mut Batch) -> bool {
-        if self.head.load(Relaxed) == NIL {
+        if self.head.load(Relaxed) & TOP == u64::from(NIL) {
             return false;
         }
-        let mut top = self.head.swap(NIL, Acquire);
+        let mut top = (self.head.fetch_and(!TOP, Acquire) & TOP) as u32;
         // Reverse the LIFO chain so the oldest completion comes out first.
         let mut reversed = NIL;
         while top != NIL {
@@ -100,20 +172,72 @@ impl<V: crate::Request> Queue<V> {
         Some((id, slot))
     }
 
-    /// Marks the queue closed and frees everything in it; later pushes free
-    /// their slot themselves.
-    pub(crate) fn close(&self, batch: &mut Batch) {
-        self.closed.store(true, Relaxed);
-        fence(SeqCst);
-        while let Some((id, slot)) = self.pop(batch) {
-            self.core.discard(id, slot);
+    /// Returns the first `Some` of `poll` (which pops this queue), sleeping
+    /// between tries; `None` once `timeout` (if any) has passed.
+    pub(crate) fn wait<T>(
+        &self,
+        timeout: Option<Duration>,
+        mut poll: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        if let Some(item) = notify::spin(&mut poll) {
+            return Some(item);
+        }
+        // A timeout too large to represent is no timeout.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut sleepers = lock(&self.wake.sleepers);
+        loop {
+            self.head.fetch_or(SLEEPY, Acquire);
+            // Leaving: if nobody else relies on SLEEPY (they would be
+            // waiting, under this lock), spare the next push a wake-up.
+            if let Some(item) = poll() {
+                if *sleepers == 0 {
+                    self.head.fetch_and(!SLEEPY, Relaxed);
+                }
+                return Some(item);
+            }
+            let left = match deadline {
+                None => None,
+                Some(deadline) => match deadline.saturating_duration_since(Instant::now()) {
+                    left if left.is_zero() => {
+                        if *sleepers == 0 {
+                            self.head.fetch_and(!SLEEPY, Relaxed);
+                        }
+                        return None;
+                    }
+                    left => Some(left),
+                },
+            };
+            *sleepers += 1;
+            sleepers = match left {
+                None => self
+                    .wake
+                    .cond
+                    .wait(sleepers)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(left) => {
+                    self.wake
+                        .cond
+                        .wait_timeout(sleepers, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
+            *sleepers -= 1;
         }
     }
 
-    fn drain(&self) {
-        let mut batch = Batch::default();
-        while let Some((id, slot)) = self.pop(&mut batch) {
+    /// Closes the queue and frees everything in it; later pushes are refused
+    /// (their completers free the slot).
+    pub(crate) fn close(&self, batch: &mut Batch) {
+        let mut top = (self.head.swap(CLOSED, Acquire) & TOP) as u32;
+        while let Some((id, slot)) = self.pop(batch) {
             self.core.discard(id, slot);
+        }
+        while top != NIL {
+            let slot = self.core.table.by_id(top - 1);
+            let next = slot.next.load(Relaxed);
+            self.core.discard(top - 1, slot);
+            top = next;
         }
     }
 }

@@ -69,7 +69,7 @@ impl<V: Request> Port<V> {
 
     /// Waits for a packet; `None` after `timeout` (`None`: wait forever).
     pub fn get(&self, timeout: Option<Duration>) -> Option<Packet<V>> {
-        self.0.queue.notify.wait(timeout, || self.next())
+        self.0.queue.wait(timeout, || self.next())
     }
 
     fn next(&self) -> Option<Packet<V>> {

@@ -60,7 +60,6 @@ impl<V: Request> Receiver<V> {
     pub fn recv(&mut self) -> Completion<V> {
         let (queue, batch) = (&self.queue, &mut self.batch);
         queue
-            .notify
             .wait(None, || next(queue, batch))
             .expect("an untimed wait returns only with an item")
     }
@@ -68,7 +67,7 @@ impl<V: Request> Receiver<V> {
     /// The next completion, waiting at most `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Completion<V>> {
         let (queue, batch) = (&self.queue, &mut self.batch);
-        queue.notify.wait(Some(timeout), || next(queue, batch))
+        queue.wait(Some(timeout), || next(queue, batch))
     }
 }
 
