@@ -113,8 +113,13 @@ pub(crate) fn spin<T>(poll: &mut impl FnMut() -> Option<T>) -> Option<T> {
 
 /// Tries in [`spin`]: crossbeam's `Backoff` busy-waits its first 7 snoozes
 /// (1 to 64 spin hints) and yields the thread on the rest. Measured on the
-/// 2-vCPU machine of the README, against crossbeam's own limit (11, about
-/// 5 us): a consumer that gives up that early sleeps between most batches
-/// of a steady stream, and the load generator moved 6-20% fewer requests.
+/// 2-vCPU machine of the README against crossbeam's own limit (11, about
+/// 5 us), binaries alternated: a consumer that gives up that early sleeps
+/// between most batches of a steady stream (cross-thread lifecycle bench
+/// ~140 ns per request here, ~340 with 11), and one session's round trip
+/// over epoll takes 80-100 us instead of ~180. The cost: over io_uring, whose
+/// reactor threads share the two vCPUs with the spinning TPs, that round
+/// trip takes 193-210 us instead of 159-206. The load generator (256
+/// sessions) showed no difference.
 #[cfg(not(loom))]
 const SNOOZES: usize = 27;
