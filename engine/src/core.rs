@@ -253,8 +253,13 @@ impl<V: Request> Core<V> {
                     let (queue, info) = slot.with_target_mut(SlotTarget::take_queue);
                     (verb, info, Some(queue))
                 }
-                // The delivery already took the event.
-                Kind::Event => (verb, PortInfo::default(), None),
+                Kind::Event => {
+                    debug_assert!(
+                        slot.with_target(|target| matches!(target, SlotTarget::Empty)),
+                        "the delivery takes an event task's event"
+                    );
+                    (verb, PortInfo::default(), None)
+                }
                 Kind::Future => {
                     drop(slot.with_target_mut(|target| mem::replace(target, SlotTarget::Empty)));
                     (verb, PortInfo::default(), None)

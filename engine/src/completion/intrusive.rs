@@ -179,7 +179,7 @@ impl<V: crate::Request> Queue<V> {
         timeout: Option<Duration>,
         mut poll: impl FnMut() -> Option<T>,
     ) -> Option<T> {
-        if let Some(item) = notify::spin(&mut poll) {
+        if let Some(item) = notify::spin(&mut poll, timeout) {
             return Some(item);
         }
         // A timeout too large to represent is no timeout.

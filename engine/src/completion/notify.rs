@@ -53,7 +53,7 @@ impl Notify {
         timeout: Option<Duration>,
         mut poll: impl FnMut() -> Option<T>,
     ) -> Option<T> {
-        if let Some(item) = spin(&mut poll) {
+        if let Some(item) = spin(&mut poll, timeout) {
             return Some(item);
         }
         // A timeout too large to represent is no timeout.
@@ -91,12 +91,18 @@ impl Notify {
 
 /// The first `Some` of `poll` within a short spin: growing busy-wait rounds,
 /// then yields, [`SNOOZES`] tries in all (some tens of microseconds). A
-/// completion is often that close, and a sleep and wake-up cost more. Under
-/// loom, one try.
+/// completion is often that close, and a sleep and wake-up cost more. One
+/// try for a caller that may not wait (`timeout` zero), and under loom.
 #[inline]
-pub(crate) fn spin<T>(poll: &mut impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn spin<T>(
+    poll: &mut impl FnMut() -> Option<T>,
+    timeout: Option<Duration>,
+) -> Option<T> {
     if let Some(item) = poll() {
         return Some(item);
+    }
+    if cfg!(loom) || timeout == Some(Duration::ZERO) {
+        return None;
     }
     #[cfg(not(loom))]
     {
