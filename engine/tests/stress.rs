@@ -14,7 +14,7 @@ use appc_engine::{
 };
 use std::collections::HashMap;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SUBMITTERS: usize = 2;
 const COMPLETERS: usize = 2;
@@ -222,4 +222,112 @@ fn check(tally: &Tally) {
         "no cancel ever won: the race was not exercised"
     );
     assert!(cancelled < total, "no completion ever won");
+}
+
+/// Sleep and wake-up under contention: three threads block in `Port::get`
+/// while two completers deliver in bursts with pauses between
+/// them, so the consumers keep falling asleep and each burst must wake them
+/// (a push that finds a consumer asleep clears the queue's `SLEEPY` bit and
+/// wakes every sleeper; the pushes after it pay nothing). A lost wake-up
+/// hangs a consumer and the test. Checked: each task's packet arrives
+/// exactly once, with its verb, and the table ends empty. The consumers stop
+/// on a sentinel packet each, sent after every task was counted.
+#[test]
+fn blocked_port_consumers_are_woken_by_every_burst() {
+    const TASKS: u64 = if cfg!(miri) { 60 } else { 40_000 };
+    const BURST: u64 = if cfg!(miri) { 7 } else { 500 };
+    const CONSUMERS: u64 = 3;
+    let (engine, _) = Engine::<Verb>::startup(WINAPPC_VERSION).unwrap();
+    let engine = &engine;
+    let port = engine.port();
+    let target = Target::Port {
+        port: port.clone(),
+        key: 7,
+        token: 0,
+        bytes: 0,
+    };
+    let handles: Vec<Handle> = (0..TASKS + CONSUMERS)
+        .map(|i| {
+            engine
+                .submit(Verb::new(Opcode::ReceiveAndWait, i), &target)
+                .expect("table has room")
+        })
+        .collect();
+    let (tasks, sentinels) = handles.split_at(TASKS as usize);
+    let received = std::sync::Mutex::new(vec![0u32; TASKS as usize]);
+    let counted = std::sync::atomic::AtomicU64::new(0);
+
+    std::thread::scope(|s| {
+        let consumers: Vec<_> = (0..CONSUMERS)
+            .map(|_| {
+                let port = port.clone();
+                let (received, counted) = (&received, &counted);
+                s.spawn(move || loop {
+                    // Bursts come every millisecond, so a wait that lasts
+                    // seconds is a lost wake-up (its timeout would find the
+                    // packets and hide it; and no timeout would hang the
+                    // test instead of failing it). Not checked under Miri,
+                    // whose clock runs at its own pace.
+                    let asked = Instant::now();
+                    let packet = port
+                        .get(Some(Duration::from_secs(10)))
+                        .expect("a packet within 10 s");
+                    assert!(
+                        cfg!(miri) || asked.elapsed() < Duration::from_secs(5),
+                        "a consumer slept 5 s with packets queued: a lost wake-up"
+                    );
+                    let tag = packet.verb.tag;
+                    if tag >= TASKS {
+                        return;
+                    }
+                    assert_eq!((packet.key, packet.verb.secondary_rc), (7, COMPLETED_MARK));
+                    assert_eq!(packet.handle, tasks[tag as usize]);
+                    received.lock().unwrap()[tag as usize] += 1;
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Release);
+                })
+            })
+            .collect();
+        let completers: Vec<_> = tasks
+            .chunks(tasks.len().div_ceil(2))
+            .map(|mine| {
+                s.spawn(move || {
+                    for burst in mine.chunks(BURST as usize) {
+                        for &handle in burst {
+                            let outcome = engine.complete(handle, |v| {
+                                v.secondary_rc = COMPLETED_MARK;
+                            });
+                            assert_eq!(outcome, CompleteOutcome::Delivered);
+                        }
+                        // Long enough for the consumers to give up spinning.
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                })
+            })
+            .collect();
+        for completer in completers {
+            completer.join().unwrap();
+        }
+        // (A consumer that finished early panicked: go on to the joins.)
+        while counted.load(std::sync::atomic::Ordering::Acquire) < TASKS
+            && !consumers.iter().any(|consumer| consumer.is_finished())
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for &sentinel in sentinels {
+            assert_eq!(
+                engine.complete(sentinel, |_| {}),
+                CompleteOutcome::Delivered
+            );
+        }
+        for consumer in consumers {
+            consumer.join().unwrap();
+        }
+    });
+
+    let received = received.into_inner().unwrap();
+    assert!(
+        received.iter().all(|&n| n == 1),
+        "a packet was lost or repeated"
+    );
+    assert_eq!(engine.stats().live_tasks, 0, "a slot leaked");
 }
