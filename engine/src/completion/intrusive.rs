@@ -39,9 +39,11 @@
 //!
 //! A queued task's slot keeps its reference to the queue until the consumer
 //! frees it, so the reference count is touched by submitters and consumers,
-//! not by the completer in between (the count's cache line would otherwise
-//! travel to the completer's core and back with every task; measured: the
-//! cross-thread lifecycle took 1.7x as long). The flip side: once its CAS
+//! not by the completer in between, and the count's cache line need not
+//! travel to the completer's core and back with every task. (On the 2-vCPU
+//! machine of the README that alone measured within the noise of the
+//! cross-thread benchmark; the wake-up protocol above is what moved the load
+//! generator.) The flip side: once its CAS
 //! has made the slot the consumer's, a pusher may find the queue freed. So a
 //! push never touches the queue after its CAS: everything it needs after it
 //! (whether to wake, and the wake lock) comes from the CAS's result and from
@@ -98,11 +100,11 @@ impl<V: crate::Request> Queue<V> {
     /// and the caller still owns (and must free) the slot.
     ///
     /// # Safety
-    /// `this` points to a live queue, kept alive until this returns by a
-    /// reference the caller can prove (the slot's own). This function does not
-    /// touch the queue after the CAS that hands the slot over (see the module
-    /// docs), which is why it takes a pointer and not `&self`: the queue may
-    /// be freed while it still runs.
+    /// `this` points to a live queue, and the slot's own reference keeps it
+    /// alive until the CAS that hands the slot (and that reference) over to
+    /// the consumer. This function does not touch the queue after that CAS
+    /// (see the module docs), which is why it takes a pointer and not
+    /// `&self`: the queue may be freed while it still runs.
     pub(crate) unsafe fn push(this: *const Self, id: u32, slot: &Slot<V>) -> bool {
         // The queue is only reachable inside this block; what comes after
         // the CAS can use nothing of it but `wake`, the pusher's own.
