@@ -210,20 +210,7 @@ impl<V: crate::Request> Queue<V> {
                 },
             };
             *sleepers += 1;
-            sleepers = match left {
-                None => self
-                    .wake
-                    .cond
-                    .wait(sleepers)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                Some(left) => {
-                    self.wake
-                        .cond
-                        .wait_timeout(sleepers, left)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .0
-                }
-            };
+            sleepers = notify::sleep(&self.wake.cond, sleepers, left);
             *sleepers -= 1;
         }
     }

@@ -16,7 +16,9 @@
 //! producer's RMW and the sleeper sees the item. No wake-up is lost, and the
 //! producer's fast path has no fence of its own.
 
-use crate::sync::{after_seq_cst_rmw, fence, lock, AtomicUsize, Condvar, Mutex, Ordering::*};
+use crate::sync::{
+    after_seq_cst_rmw, fence, lock, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering::*,
+};
 use std::time::{Duration, Instant};
 
 pub(crate) struct Notify {
@@ -67,23 +69,12 @@ impl Notify {
                 self.sleepers.fetch_sub(1, Relaxed);
                 return item;
             }
-            guard = match deadline {
-                None => self
-                    .cond
-                    .wait(guard)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        self.sleepers.fetch_sub(1, Relaxed);
-                        return None;
-                    }
-                    self.cond
-                        .wait_timeout(guard, left)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .0
-                }
-            };
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                self.sleepers.fetch_sub(1, Relaxed);
+                return None;
+            }
+            guard = sleep(&self.cond, guard, left);
             self.sleepers.fetch_sub(1, Relaxed);
         }
     }
@@ -115,6 +106,25 @@ pub(crate) fn spin<T>(
         }
     }
     None
+}
+
+/// Waits on `cond` (releasing `guard`) until notified, or at most `left`;
+/// a poisoned lock is taken as it is (see [`lock`]).
+pub(crate) fn sleep<'a, T>(
+    cond: &Condvar,
+    guard: MutexGuard<'a, T>,
+    left: Option<Duration>,
+) -> MutexGuard<'a, T> {
+    match left {
+        None => cond
+            .wait(guard)
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        Some(left) => {
+            cond.wait_timeout(guard, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0
+        }
+    }
 }
 
 /// Tries in [`spin`]: crossbeam's `Backoff` busy-waits its first 7 snoozes
