@@ -60,9 +60,9 @@ use crate::engine::combiner::Combiner;
 use crate::engine::id_hash::IdHashMap;
 use crate::wire::frame::MIN_PIU;
 use crate::wire::{
-    self, ebcdic, Bind, ControlRu, ConversationType, Frame, Lfsid, Pacing, Response, ResponseType,
-    Rh, Rti, RuCategory, RuSize, SecurityKind, SecuritySubfield, Sense, SyncLevel, Th, Unbind,
-    UnbindType,
+    self, ebcdic, Bind, ControlRu, ConversationType, Frame, FrameRef, Lfsid, Pacing, Response,
+    ResponseType, Rh, Rti, RuCategory, RuSize, SecurityKind, SecuritySubfield, Sense, SyncLevel,
+    Th, Unbind, UnbindType,
 };
 
 /// What a step has for the engine, run after the driver's lock is let go.
@@ -1178,7 +1178,7 @@ impl Driver {
     /// Handles one PIU; returns the events of the session it was for, if
     /// any, for [`Driver::event`] (the caller sees to attaches).
     fn piu(&mut self, link_id: LinkId, piu: &[u8]) -> Option<(u16, Vec<Event>)> {
-        let frame = match Frame::decode_piu(piu) {
+        let frame = match FrameRef::decode_piu(piu) {
             Ok(frame) => frame,
             Err(e) => {
                 // TH byte 2 = DAF' = SIDL, byte 3 = OAF' = SIDH.
@@ -1211,11 +1211,11 @@ impl Driver {
         }
         match frame.rh {
             Rh::Request(req) if req.category == RuCategory::Sc => {
-                self.session_control(link_id, sid, &frame);
+                self.session_control(link_id, sid, frame);
                 None
             }
             Rh::Response(rsp) if rsp.category == RuCategory::Sc => {
-                self.bind_response(link_id, sid, rsp.rti, &frame);
+                self.bind_response(link_id, sid, rsp.rti, frame);
                 None
             }
             _ => {
@@ -1234,7 +1234,7 @@ impl Driver {
                 if let Some(c) = pacing {
                     tell_consumed(&mut sess.hs, &c.backlog, &mut out);
                 }
-                let result = sess.hs.receive(&frame, &mut out, &mut events);
+                let result = sess.hs.receive(frame, &mut out, &mut events);
                 if let Some(c) = pacing {
                     tell_consumed(&mut sess.hs, &c.backlog, &mut out);
                 }
@@ -1263,7 +1263,7 @@ impl Driver {
         }
     }
 
-    fn session_control(&mut self, link_id: LinkId, sid: u16, frame: &Frame) {
+    fn session_control(&mut self, link_id: LinkId, sid: u16, frame: FrameRef<'_>) {
         let Rh::Request(req) = frame.rh else {
             return;
         };
@@ -1279,7 +1279,7 @@ impl Driver {
                 ru,
             }
         };
-        let ru = match ControlRu::decode(RuCategory::Sc, &frame.ru) {
+        let ru = match ControlRu::decode(RuCategory::Sc, frame.ru) {
             Ok(ru) => ru,
             Err(e) => {
                 eprintln!("appc-io node {}: bad SC RU: {e}", self.lu);
@@ -1400,7 +1400,7 @@ impl Driver {
     }
 
     /// A response to our BIND (initiator); other SC responses are ignored.
-    fn bind_response(&mut self, link_id: LinkId, sid: u16, rti: Rti, frame: &Frame) {
+    fn bind_response(&mut self, link_id: LinkId, sid: u16, rti: Rti, frame: FrameRef<'_>) {
         let Some(link) = self.links.get_mut(&link_id) else {
             return;
         };
@@ -1436,7 +1436,7 @@ impl Driver {
         }
         // Pacing as the image settled it: we send in the SLU's receive
         // window, receive in ours (no image: a peer that does not pace).
-        let (send, receive) = match Bind::decode(&frame.ru) {
+        let (send, receive) = match Bind::decode(frame.ru) {
             Ok(image) => (
                 image.secondary_receive_pacing.window,
                 image

@@ -65,7 +65,7 @@
 //!   mapped record being reassembled here) before its TP takes it: at most
 //!   **B + (2·W − 1)·max_RU**, about B + 2·W·max_RU (the IPR for a window
 //!   goes only at or below B; after it the partner may finish that window
-//!   and send one more). Defaults: 1 MiB + 2·8·64 KiB = 2 MiB. Unpaced
+//!   and send one more). Defaults: 1 MiB + 2·8·72 KiB = 2.125 MiB. Unpaced
 //!   (window 0): 2·B, then the conversation fails.
 //! * **to send**: [`NodeConfig::max_send_backlog`] (512 KiB) plus one
 //!   flush (the engine's 32 KiB send buffer and the SEND_DATA over it),

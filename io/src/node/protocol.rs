@@ -71,9 +71,9 @@ use crate::engine::appc::{Confirmation, Flow};
 use crate::wire::gds::{GDS_APPLICATION_DATA, MAX_LL};
 use crate::wire::th::Flow as ThFlow;
 use crate::wire::{
-    encode_record, Attach, ControlRu, ConversationType, ErrorDescription, Fmh, Frame, Lfsid,
-    RecordReader, Request, Response, ResponseRu, ResponseType, Rh, Rti, RuCategory, Sense, Signal,
-    Th,
+    encode_record, Attach, ControlRu, ConversationType, ErrorDescription, Fmh, Frame, FrameRef,
+    Lfsid, RecordReader, Request, Response, ResponseRu, ResponseType, Rh, Rti, RuCategory, Sense,
+    Signal, Th,
 };
 
 /// What a received PIU means for the conversation on the session.
@@ -164,7 +164,7 @@ enum Bracket {
 
 /// `bytes` cut into RUs of at most `max` bytes, in order (none if empty).
 /// The first keeps `bytes`' own buffer and only the later ones are copied
-/// out of it, so a flush that fits one RU (up to 64 KiB by default) goes
+/// out of it, so a flush that fits one RU (up to 72 KiB by default) goes
 /// out without a copy.
 fn cut(mut bytes: Vec<u8>, max: usize) -> Vec<Vec<u8>> {
     let mut rus = Vec::new();
@@ -661,7 +661,7 @@ impl HalfSession {
     /// (BIND and UNBIND are the link's).
     pub(crate) fn receive(
         &mut self,
-        frame: &Frame,
+        frame: FrameRef<'_>,
         out: &mut Vec<Frame>,
         events: &mut Vec<Event>,
     ) -> Result<(), Violation> {
@@ -674,7 +674,7 @@ impl HalfSession {
 
     fn receive_piu(
         &mut self,
-        frame: &Frame,
+        frame: FrameRef<'_>,
         out: &mut Vec<Frame>,
         events: &mut Vec<Event>,
     ) -> Result<(), Violation> {
@@ -690,13 +690,13 @@ impl HalfSession {
                         return Ok(());
                     }
                 }
-                let body = ResponseRu::decode(rsp, &frame.ru)
+                let body = ResponseRu::decode(rsp, frame.ru)
                     .map_err(|_| violation(Sense::FUNCTION_NOT_SUPPORTED, "response RU"))?;
                 self.response(frame.th.snf, body, events)
             }
             Rh::Request(req) => match req.category {
                 RuCategory::Dfc => {
-                    let ru = ControlRu::decode(req.category, &frame.ru)
+                    let ru = ControlRu::decode(req.category, frame.ru)
                         .map_err(|_| violation(Sense::FUNCTION_NOT_SUPPORTED, "DFC RU"))?;
                     match ru {
                         ControlRu::Signal(s) if s == Signal::REQUEST_TO_SEND => {
@@ -772,7 +772,7 @@ impl HalfSession {
 
     fn fmd(
         &mut self,
-        frame: &Frame,
+        frame: FrameRef<'_>,
         req: &Request,
         out: &mut Vec<Frame>,
         events: &mut Vec<Event>,
@@ -796,7 +796,7 @@ impl HalfSession {
         let Some(response) = req.response_type() else {
             return Err(violation(Sense::BAD_RESPONSE_TYPE, "no response type"));
         };
-        let mut data: &[u8] = &frame.ru;
+        let mut data: &[u8] = frame.ru;
         match self.bracket {
             Bracket::Draining => return Ok(()),
             Bracket::Idle if !req.bbi => return Ok(()),
@@ -1013,7 +1013,8 @@ mod tests {
             let mut bytes = Vec::new();
             frame.encode_piu(&mut bytes);
             let frame = Frame::decode_piu(&bytes).expect("decodes");
-            to.receive(&frame, &mut back, &mut events).expect("valid");
+            to.receive(frame.as_ref(), &mut back, &mut events)
+                .expect("valid");
         }
         (events, back)
     }
@@ -1170,7 +1171,7 @@ mod tests {
         };
         let (mut out, mut events) = (Vec::new(), Vec::new());
         assert_eq!(
-            slu.receive(&frame, &mut out, &mut events)
+            slu.receive(frame.as_ref(), &mut out, &mut events)
                 .unwrap_err()
                 .sense,
             Sense::SEQUENCE_NUMBER_ERROR
@@ -1181,7 +1182,7 @@ mod tests {
             r.fi = true;
         }
         frame.ru = vec![0x05, 0x05, 0x02];
-        assert!(slu.receive(&frame, &mut out, &mut events).is_err());
+        assert!(slu.receive(frame.as_ref(), &mut out, &mut events).is_err());
     }
 
     /// A PLU / SLU pair paced with `window` RUs both ways; the SLU sends
@@ -1289,12 +1290,14 @@ mod tests {
         let mut events = Vec::new();
         let mut back = Vec::new();
         for frame in &out {
-            slu.receive(frame, &mut back, &mut events).unwrap();
+            slu.receive(frame.as_ref(), &mut back, &mut events).unwrap();
         }
         // A third request in the window (forged): a pacing error.
         let mut forged = out[1].clone();
         forged.th.snf = 3;
-        let err = slu.receive(&forged, &mut back, &mut events).unwrap_err();
+        let err = slu
+            .receive(forged.as_ref(), &mut back, &mut events)
+            .unwrap_err();
         assert_eq!(err.sense, Sense::PACING_ERROR);
         // A window begun before the IPR for the last one went.
         let (mut plu, mut slu) = paced_pair(1, 0);
@@ -1314,9 +1317,12 @@ mod tests {
             }
         };
         let (mut back, mut events) = (Vec::new(), Vec::new());
-        slu.receive(&forged(2), &mut back, &mut events).unwrap();
+        slu.receive(forged(2).as_ref(), &mut back, &mut events)
+            .unwrap();
         assert!(back.is_empty(), "limit 0: IPR owed while 3 bytes are held");
-        let err = slu.receive(&forged(3), &mut back, &mut events).unwrap_err();
+        let err = slu
+            .receive(forged(3).as_ref(), &mut back, &mut events)
+            .unwrap_err();
         assert_eq!(err.sense, Sense::PACING_ERROR);
         // Responses and expedited requests are never held.
         let (mut plu, mut slu) = paced_pair(1, 1 << 16);
@@ -1370,7 +1376,7 @@ mod tests {
         let (mut back, mut events) = (Vec::new(), Vec::new());
         let results: Vec<_> = out
             .iter()
-            .map(|f| slu.receive(f, &mut back, &mut events))
+            .map(|f| slu.receive(f.as_ref(), &mut back, &mut events))
             .collect();
         assert!(results[..4].iter().all(Result::is_ok));
         assert_eq!(results[4].unwrap_err().sense, Sense::INSUFFICIENT_RESOURCE);

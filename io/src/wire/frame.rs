@@ -30,8 +30,14 @@ use super::th::{Mpf, Th, TH_LEN};
 pub const PREFIX_LEN: usize = 4;
 /// Shortest PIU: a TH and an RH with an empty RU.
 pub const MIN_PIU: usize = TH_LEN + RH_LEN;
-/// Default frame limit: a 64 KiB RU plus its headers.
-pub const DEFAULT_MAX_PIU: usize = 65_536 + MIN_PIU;
+/// Default frame limit: an RU of 72 KiB (73,728 = 9·2^13, a size a BIND
+/// can state exactly) plus its headers. 72, not 64: the largest mapped
+/// record (one MC_SEND_DATA of 65,535 bytes) is 65,543 bytes with its GDS
+/// headers (`LL ID` and two continuation `LL`s), which a 64 KiB RU cut in
+/// two, the second of 7 bytes. Each costed a pacing slot, so a window of
+/// `W` RUs carried only `W/2` records; one RU per record measured 1.45x
+/// the bandwidth of one session (`appc-load --mode bandwidth`).
+pub const DEFAULT_MAX_PIU: usize = 73_728 + MIN_PIU;
 
 /// One PIU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,9 +79,36 @@ impl Frame {
         Ok(())
     }
 
+    /// Decodes one whole PIU (no prefix) into an owned frame. Offsets in
+    /// errors count from the start of the PIU.
+    pub fn decode_piu(piu: &[u8]) -> Result<Self, WireError> {
+        FrameRef::decode_piu(piu).map(|frame| frame.to_frame())
+    }
+
+    /// The frame as a [`FrameRef`], its RU borrowed.
+    pub fn as_ref(&self) -> FrameRef<'_> {
+        FrameRef {
+            th: self.th,
+            rh: self.rh,
+            ru: &self.ru,
+        }
+    }
+}
+
+/// One PIU whose RU stays in the bytes it was read into: what a node
+/// decodes on its receive path, where copying every RU out of the read
+/// buffer cost a copy of every byte received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    pub th: Th,
+    pub rh: Rh,
+    pub ru: &'a [u8],
+}
+
+impl<'a> FrameRef<'a> {
     /// Decodes one whole PIU (no prefix). Offsets in errors count from the
     /// start of the PIU.
-    pub fn decode_piu(piu: &[u8]) -> Result<Self, WireError> {
+    pub fn decode_piu(piu: &'a [u8]) -> Result<Self, WireError> {
         let th = Th::decode(piu)?;
         if th.mpf != Mpf::Whole {
             return Err(WireError::Unsupported {
@@ -88,8 +121,17 @@ impl Frame {
         Ok(Self {
             th,
             rh,
-            ru: piu.get(MIN_PIU..).unwrap_or_default().to_vec(),
+            ru: piu.get(MIN_PIU..).unwrap_or_default(),
         })
+    }
+
+    /// The frame with its RU copied out.
+    pub fn to_frame(&self) -> Frame {
+        Frame {
+            th: self.th,
+            rh: self.rh,
+            ru: self.ru.to_vec(),
+        }
     }
 }
 

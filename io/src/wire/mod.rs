@@ -34,7 +34,7 @@ pub use fmh::{
     Attach, ConversationType, ErrorDescription, Fmh, Luw, Security, SecurityKind, SecuritySubfield,
     SyncLevel,
 };
-pub use frame::{Decoder, Frame, Frames};
+pub use frame::{Decoder, Frame, FrameRef, Frames};
 pub use gds::{encode_record, Record, RecordReader};
 pub use rh::{Request, Response, ResponseType, Rh, Rti, RuCategory};
 pub use ru::{ControlRu, ResponseRu, Ru, Signal, Unbind, UnbindType};
