@@ -580,6 +580,69 @@ fn an_unpaced_bind_is_honoured_and_bounded() {
     });
 }
 
+/// Nodes with different frame limits settle RU sizes in the BIND and its
+/// image: each sends RUs the other takes. A 64 KiB record goes each way
+/// between a node with the default limit and one with 16 KiB frames, whoever
+/// opens the link. (Cutting at its own limit, the larger node broke the
+/// smaller one's framing, which closed the link.)
+#[test]
+fn nodes_with_different_frame_limits_agree_on_ru_sizes() {
+    for_each_backend(|kind| {
+        let small = NodeConfig {
+            max_frame: 16 << 10,
+            ..NodeConfig::default()
+        };
+        for (a_config, b_config) in [
+            (NodeConfig::default(), small.clone()),
+            (small.clone(), NodeConfig::default()),
+        ] {
+            let b = side_with("LUB", kind, b_config);
+            b.engine.define_tp("ECHO");
+            let a = side_with("LUA", kind, a_config);
+            a.node.add_partner("LUB", listen(&b));
+            let record: Vec<u8> = (0..65_535u32).map(|i| (i % 251) as u8).collect();
+            let receive_record = |app: &_, conv| {
+                let v = call(
+                    app,
+                    Body::ReceiveAndWait(Receive {
+                        conv,
+                        max_len: u16::MAX,
+                        ..Default::default()
+                    }),
+                );
+                let Body::ReceiveAndWait(r) = v.body else {
+                    unreachable!()
+                };
+                (v.primary_rc, r.what_rcvd, r.data)
+            };
+            thread::scope(|s| {
+                s.spawn(|| {
+                    let conv = receive_allocate(&b.app);
+                    let (rc, what, data) = receive_record(&b.app, conv);
+                    assert_eq!((rc, what), (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE));
+                    assert!(data == record, "B received {} bytes", data.len());
+                    assert_eq!(receive(&b.app, true, conv).1, WhatRcvd::SEND);
+                    let rc = send(&b.app, true, conv, values::SEND_DATA_DEALLOC_FLUSH, &data);
+                    assert_eq!(rc, PrimaryRc::OK);
+                    tp_ended(&b.app, conv.tp_id);
+                });
+                let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+                let rc = send(&a.app, true, conv, values::SEND_DATA_P_TO_R_FLUSH, &record);
+                assert_eq!(rc, PrimaryRc::OK);
+                let (rc, what, data) = receive_record(&a.app, conv);
+                assert_eq!((rc, what), (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE));
+                assert!(data == record, "A received {} bytes", data.len());
+                assert_eq!(receive(&a.app, true, conv).0, PrimaryRc::DEALLOC_NORMAL);
+                tp_ended(&a.app, conv.tp_id);
+            });
+            for side in [&a, &b] {
+                let (_, _, _, violations, links_closed) = side.node.stats().snapshot();
+                assert_eq!((violations, links_closed), (0, 0), "{kind:?}");
+            }
+        }
+    });
+}
+
 /// A SEND_DATA waiting on a backlogged session is cancelled as any
 /// conversation verb: `AP_CANCELLED` at once, the session is unbound (held
 /// RUs dropped), the partner fails `CONV_FAILURE_RETRY` after what it got.

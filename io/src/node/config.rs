@@ -8,8 +8,10 @@ use crate::wire::frame::DEFAULT_MAX_PIU;
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
     /// Largest PIU (TH + RH + RU) accepted or sent. A length prefix above it
-    /// breaks the framing: the link is closed. RUs are cut to
-    /// `max_frame - 9` bytes (the FMH-5 with its PIP must fit in one RU).
+    /// breaks the framing: the link is closed. BINDs and their images state
+    /// the largest RU size (a·2^n bytes) within `max_frame - 9`, and each
+    /// direction of a session sends RUs no larger than the smaller of the
+    /// two ends' sizes (the FMH-5 with its PIP must fit in one RU).
     pub max_frame: usize,
     /// Sessions one link may carry. The initiator queues conversations
     /// beyond it until a session is free; the acceptor refuses a BIND beyond

@@ -42,6 +42,7 @@
 //!   link's next event.
 
 use rustc_hash::FxHashMap;
+use std::cmp;
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -558,6 +559,15 @@ fn tell_consumed(hs: &mut HalfSession, backlog: &Mutex<Backlog>, out: &mut Vec<F
 
 /// Session `sid` of link `link_id`, if both exist (a free function, so
 /// that it borrows only the links and not the whole driver).
+/// The largest RU a node with `config` receives, as a BIND states it: the
+/// largest size a BIND byte can state that fits `max_frame` (at least 256).
+/// A session sends at most the smaller of it and what the partner's BIND or
+/// image allows.
+fn ru_size(config: &NodeConfig) -> RuSize {
+    RuSize::at_most(config.max_frame.saturating_sub(MIN_PIU).max(256))
+        .expect("256 bytes is above the smallest RU size")
+}
+
 fn session(links: &mut FxHashMap<LinkId, Link>, link_id: LinkId, sid: u16) -> Option<&mut Sess> {
     links.get_mut(&link_id)?.sessions.get_mut(&sid)
 }
@@ -646,10 +656,6 @@ impl Driver {
 
     fn tell(&mut self, port: ConvPort, primary: PrimaryRc, secondary: SecondaryRc) {
         self.actions.push(Action::Fail(port, primary, secondary));
-    }
-
-    fn max_ru(&self) -> usize {
-        self.config.max_frame.saturating_sub(MIN_PIU).max(256)
     }
 
     fn write(&mut self, link: LinkId, frames: Vec<Frame>) {
@@ -773,7 +779,7 @@ impl Driver {
 
     /// Gives waiting conversations a pooled session, or BINDs a new one.
     fn assign(&mut self, link_id: LinkId) {
-        let max_ru = self.max_ru();
+        let ru_size = ru_size(&self.config);
         loop {
             let Some(link) = self.links.get_mut(&link_id) else {
                 return;
@@ -811,14 +817,14 @@ impl Driver {
                 sidl,
             };
             let partner = link.partner.clone().unwrap_or_default();
-            let mut hs = HalfSession::new(lfsid, true, max_ru, self.config.max_session_buffer);
+            // Until the image says otherwise, we send what we receive.
+            let mut hs =
+                HalfSession::new(lfsid, true, ru_size.bytes(), self.config.max_session_buffer);
             let mut bind = Bind::lu62(
                 &ebcdic::encode(&self.lu).unwrap_or_default(),
                 &ebcdic::encode(&partner).unwrap_or_default(),
                 &to_ebcdic(&mode).unwrap_or_default(),
-                RuSize::at_most(max_ru)
-                    .or(RuSize::at_most(256))
-                    .expect("256 is a valid RU size"),
+                ru_size,
             );
             let window = Pacing {
                 flag: false,
@@ -1330,14 +1336,21 @@ impl Driver {
                     proposed.min(own)
                 };
                 let send = bind.primary_receive_pacing.window;
+                // RU sizes: we send no more than the BIND lets the SLU
+                // send, and the image asks the PLU to send no more than
+                // our frame limit takes.
+                let ours = ru_size(&self.config);
+                let smaller = |theirs: RuSize| cmp::min_by_key(theirs, ours, |s| s.bytes());
                 let mut bind = bind;
+                bind.max_ru_secondary = smaller(bind.max_ru_secondary);
+                bind.max_ru_primary = smaller(bind.max_ru_primary);
                 bind.secondary_receive_pacing.window = receive;
                 bind.primary_send_pacing.window = receive;
                 bind.secondary_send_pacing.window = send;
                 let mut hs = HalfSession::new(
                     lfsid,
                     false,
-                    self.config.max_frame.saturating_sub(MIN_PIU).max(256),
+                    bind.max_ru_secondary.bytes(),
                     self.config.max_session_buffer,
                 );
                 hs.set_pacing(send, receive);
@@ -1436,14 +1449,19 @@ impl Driver {
         }
         // Pacing as the image settled it: we send in the SLU's receive
         // window, receive in ours (no image: a peer that does not pace).
+        // RUs: we send no more than the image lets the PLU send (no image:
+        // what we proposed).
         let (send, receive) = match Bind::decode(frame.ru) {
-            Ok(image) => (
-                image.secondary_receive_pacing.window,
-                image
-                    .primary_receive_pacing
-                    .window
-                    .min(self.config.pacing_window.min(63)),
-            ),
+            Ok(image) => {
+                sess.hs.limit_ru(image.max_ru_primary.bytes());
+                (
+                    image.secondary_receive_pacing.window,
+                    image
+                        .primary_receive_pacing
+                        .window
+                        .min(self.config.pacing_window.min(63)),
+                )
+            }
             Err(_) => (0, 0),
         };
         sess.hs.set_pacing(send, receive);

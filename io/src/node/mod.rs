@@ -11,7 +11,8 @@
 //!   only answers. A node that also allocates towards the other opens its
 //!   own link (`link.rs`).
 //! * **Sessions.** BIND (FM 19 / TS 7, LU names, mode name in the user data,
-//!   max RU from [`NodeConfig::max_frame`]) / `+RSP(BIND)` with the image;
+//!   max RU sizes from [`NodeConfig::max_frame`]) / `+RSP(BIND)` with the
+//!   image, whose RU sizes are the smaller of both ends' in each direction;
 //!   UNBIND ends one. Each session runs one bracket (= one conversation) at a
 //!   time (`protocol.rs` maps flows to RUs, sna-wire.md §4).
 //! * **Pool.** Per link (= per partner) and mode, the idle bound sessions;
