@@ -33,6 +33,12 @@ impl<T> Mailbox<T> {
         !self.rung.swap(true, Ordering::SeqCst)
     }
 
+    /// Whether a request was posted since the last drain: a hint for a
+    /// reactor deciding whether to sleep (the doorbell is what wakes it).
+    pub(crate) fn is_rung(&self) -> bool {
+        self.rung.load(Ordering::Relaxed)
+    }
+
     /// Moves every queued request to `into`. Clears the doorbell first, so a
     /// request posted after the move rings again.
     pub(crate) fn drain(&self, into: &mut Vec<T>) {

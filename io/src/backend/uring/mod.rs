@@ -6,8 +6,10 @@
 //! the reactor that accepted or connected it; listeners and outgoing
 //! connects are dealt round-robin. Caller threads reach a reactor through
 //! its [`Mailbox`] and ring its doorbell, an eventfd that the reactor keeps
-//! a `Read` op on, so a wake-up is just another completion. `user_data`
-//! layout: [`op`].
+//! a `Read` op on, so a wake-up is just another completion. A reactor that
+//! runs out of work polls its ring and mailbox for some tens of
+//! microseconds before it sleeps (`reactor::SNOOZES`). `user_data` layout:
+//! [`op`].
 //!
 //! Sends are plain `IORING_OP_SEND` with `MSG_NOSIGNAL` (not `SEND_ZC`: a
 //! node's sends are small RUs, where zero-copy's page pinning and second

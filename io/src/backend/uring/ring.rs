@@ -142,6 +142,17 @@ impl Ring {
         }
     }
 
+    /// Hands the batch to the kernel without waiting.
+    pub(super) fn submit(&mut self) {
+        // An error (EBUSY with completions backed up) is left for `wait`.
+        let _ = self.uring.submit();
+    }
+
+    /// Whether a completion is waiting to be reaped.
+    pub(super) fn ready(&mut self) -> bool {
+        !self.uring.completion().is_empty()
+    }
+
     /// Like [`wait`](Self::wait), giving up after `timeout`.
     pub(super) fn wait_for(&mut self, timeout: Duration) -> io::Result<()> {
         let timespec = Timespec::from(timeout);
