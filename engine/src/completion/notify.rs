@@ -133,9 +133,10 @@ pub(crate) fn sleep<'a, T>(
 /// 5 us), binaries alternated: a consumer that gives up that early sleeps
 /// between most batches of a steady stream (cross-thread lifecycle bench
 /// ~140 ns per request here, ~340 with 11), and one session's round trip
-/// over epoll takes 80-100 us instead of ~180. The cost: over io_uring, whose
-/// reactor threads share the two vCPUs with the spinning TPs, that round
-/// trip takes 193-210 us instead of 159-206. The load generator (256
-/// sessions) showed no difference.
+/// over epoll takes 80-100 us instead of ~180. Over io_uring, whose
+/// reactor threads then slept at once, that round trip took 193-210 us
+/// instead of 159-206; the reactors now poll as long before they sleep
+/// (`appc-io`'s `backend::idle`), which took it to 84-94 us. The load
+/// generator (256 sessions) showed no difference.
 #[cfg(not(loom))]
 const SNOOZES: usize = 27;

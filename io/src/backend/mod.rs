@@ -46,6 +46,8 @@ mod iocp;
 #[cfg(target_os = "linux")]
 mod coalesce;
 #[cfg(target_os = "linux")]
+mod idle;
+#[cfg(target_os = "linux")]
 mod links;
 #[cfg(target_os = "linux")]
 mod mailbox;

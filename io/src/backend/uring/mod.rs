@@ -8,7 +8,7 @@
 //! its [`Mailbox`] and ring its doorbell, an eventfd that the reactor keeps
 //! a `Read` op on, so a wake-up is just another completion. A reactor that
 //! runs out of work polls its ring and mailbox for some tens of
-//! microseconds before it sleeps (`reactor::SNOOZES`). `user_data` layout:
+//! microseconds before it sleeps ([`idle`](super::idle)). `user_data` layout:
 //! [`op`].
 //!
 //! Sends are plain `IORING_OP_SEND` with `MSG_NOSIGNAL` (not `SEND_ZC`: a

@@ -25,7 +25,6 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::Backoff;
 use io_uring::{cqueue, opcode, types::Fd};
 use socket2::{Domain, SockAddr, Socket, Type};
 
@@ -33,24 +32,11 @@ use super::op::{link_op, other_op, Op, Tag};
 use super::ring::{Completion, Features, Ring, RECV_BUFFER_SIZE};
 use super::Request;
 use crate::backend::coalesce::coalesce;
+use crate::backend::idle;
 use crate::backend::links::split;
 use crate::backend::mailbox::Mailbox;
 use crate::backend::sink::Sink;
 use crate::backend::LinkId;
-
-/// Polls of the ring and the mailbox before a reactor with nothing to do
-/// sleeps: crossbeam's `Backoff` busy-waits its first 7 snoozes (1 to 64
-/// spin hints) and yields the thread on the rest, some tens of microseconds
-/// in all, as a TP waiting for a completion does (the engine's
-/// `notify::SNOOZES`). Waking a sleeping thread costs more than that on a
-/// VM, and one round trip between two nodes wakes a reactor four times (a
-/// TP's kick and a peer's bytes, at each end). Measured on the 2-vCPU
-/// machine of the README, binaries alternated, one session's round trip
-/// (the `session` bench): 64 B 84-94 us against 250-300 us sleeping at
-/// once, 16 KiB 138-141 us against 275-310 us; with 11 snoozes 106-112 and
-/// 309-311 us. The load generator (256 sessions, where a reactor seldom
-/// runs out of work) and `--mode bandwidth` measured the same within noise.
-const SNOOZES: usize = 27;
 
 /// How long a stopping reactor waits for its cancelled ops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -181,21 +167,13 @@ impl Reactor {
         self.shutdown();
     }
 
-    /// Submits the batch, then polls for work for a short while (see
-    /// [`SNOOZES`]): true as soon as a completion or a request is there,
-    /// false if the reactor should sleep in [`Ring::wait`]. Only a hint:
-    /// whatever comes after the last poll still completes the wait (a
-    /// request rings the doorbell), so nothing can be missed.
+    /// Submits the batch, then polls the ring and the mailbox for a short
+    /// while ([`idle`]): true as soon as a completion or a request is there,
+    /// false if the reactor should sleep in [`Ring::wait`].
     fn spin(&mut self) -> bool {
         self.ring.submit();
-        let backoff = Backoff::new();
-        for _ in 0..SNOOZES {
-            if self.ring.ready() || self.mailbox.is_rung() {
-                return true;
-            }
-            backoff.snooze();
-        }
-        false
+        let (ring, mailbox) = (&mut self.ring, &self.mailbox);
+        idle::spin(|| ring.ready() || mailbox.is_rung())
     }
 
     fn arm_doorbell(&mut self) {
