@@ -4,7 +4,8 @@
 //! framing, an echo task).
 //!
 //! The LU 6.2 contestants are two [`TcpNode`]s of the same backend
-//! (`uring`, `epoll`) in this process: the APINGD echo TP on one, and on
+//! (`uring`; `uring` with `idle_poll`, its reactors polling before they
+//! sleep; `epoll`) in this process: the APINGD echo TP on one, and on
 //! the other one mapped conversation (sync level CONFIRM, version exchange
 //! done) that per iteration issues `MC_SEND_DATA` with PREPARE_TO_RECEIVE
 //! (change of direction) and `MC_RECEIVE_AND_WAIT` until the echo and the
@@ -22,7 +23,7 @@ use appc_benches::session::TokioEcho;
 use appc_io::backend::Kind;
 use appc_io::engine::appc::verbs::Conv;
 use appc_io::engine::appc::Appc;
-use appc_io::node::TcpNode;
+use appc_io::node::{NodeConfig, TcpNode};
 use appc_perf::aping::client::{self, exchange_versions, round_trip};
 use appc_perf::aping::daemon;
 use appc_perf::aping::tp::Tp;
@@ -39,17 +40,20 @@ struct Client {
     app: Appc,
 }
 
-/// A client node talking to an echo node of the same backend, or `None`
-/// where that backend cannot start here (io_uring blocked).
-fn client(name: &'static str, kind: Kind) -> Option<Client> {
-    let addr = match daemon::spawn_local(DAEMON_LU, kind) {
+/// A client node talking to an echo node of the same backend, both with
+/// reactors that poll before they sleep if `idle_poll`, or `None` where
+/// that backend cannot start here (io_uring blocked).
+fn client(name: &'static str, kind: Kind, idle_poll: bool) -> Option<Client> {
+    let mut config = NodeConfig::default();
+    config.backend.idle_poll = idle_poll;
+    let addr = match daemon::spawn_local(DAEMON_LU, kind, config.clone()) {
         Ok(addr) => addr,
         Err(error) => {
             eprintln!("skipping {name}: {error}");
             return None;
         }
     };
-    let (node, app) = client::connect(DAEMON_LU, addr, kind).expect("client node");
+    let (node, app) = client::connect(DAEMON_LU, addr, kind, config).expect("client node");
     Some(Client {
         name,
         _node: node,
@@ -66,10 +70,14 @@ fn open(tp: &mut Tp<'_>) -> Conv {
 }
 
 fn session(c: &mut Criterion) {
-    let clients: Vec<Client> = [("appc_io_uring", Kind::Uring), ("appc_epoll", Kind::Poll)]
-        .into_iter()
-        .filter_map(|(name, kind)| client(name, kind))
-        .collect();
+    let clients: Vec<Client> = [
+        ("appc_io_uring", Kind::Uring, false),
+        ("appc_io_uring_idle_poll", Kind::Uring, true),
+        ("appc_epoll", Kind::Poll, false),
+    ]
+    .into_iter()
+    .filter_map(|(name, kind, idle_poll)| client(name, kind, idle_poll))
+    .collect();
     let mut convs: Vec<(&str, Tp<'_>, Conv)> = clients
         .iter()
         .map(|client| {

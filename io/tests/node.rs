@@ -580,6 +580,28 @@ fn an_unpaced_bind_is_honoured_and_bounded() {
     });
 }
 
+/// Reactors that poll before they sleep (`backend::Config::idle_poll`)
+/// carry conversations as sleeping ones do: echo rounds of many
+/// conversations at once, with pauses between them long enough for the
+/// reactors to give up polling and sleep.
+#[test]
+fn polling_reactors_carry_conversations() {
+    for_each_backend(|kind| {
+        let mut config = NodeConfig::default();
+        config.backend.idle_poll = true;
+        let b = side_with("LUB", kind, config.clone());
+        b.engine.define_tp("ECHO");
+        let a = side_with("LUA", kind, config);
+        a.node.add_partner("LUB", listen(&b));
+        for n in [1, 16, 1] {
+            echo_round(&a, &b, "LUB", n);
+            thread::sleep(Duration::from_millis(20));
+        }
+        let (_, _, _, violations, links_closed) = b.node.stats().snapshot();
+        assert_eq!((violations, links_closed), (0, 0), "{kind:?}");
+    });
+}
+
 /// Nodes with different frame limits settle RU sizes in the BIND and its
 /// image: each sends RUs the other takes. A 64 KiB record goes each way
 /// between a node with the default limit and one with 16 KiB frames, whoever

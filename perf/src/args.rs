@@ -11,6 +11,7 @@
 
 use appc_engine::appc::verbs::MAX_DATA;
 use appc_engine::{Engine, Verb};
+use appc_io::node::NodeConfig;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -53,6 +54,9 @@ change of direction + RECEIVE_AND_WAIT), random cancels, and a report.
                        engine: tasks held in the memory phase (default 1000000)
   --links N            scale: TCP links the sessions are spread over (default 16)
   --threads N          engine: submitter threads (default 2)
+  --idle-poll          io_uring: reactors poll for some tens of microseconds before
+                       they sleep (faster for few sessions, slower for many; epoll
+                       always does)
   --json               print the report as JSON on stdout (progress stays on stderr)
   --plot PATH          where the SVG plot goes (default target/appc-load.svg)
   --no-plot            write no plot
@@ -157,6 +161,8 @@ pub struct Config {
     pub json: bool,
     /// The plot's path; `None` for no plot.
     pub plot: Option<PathBuf>,
+    /// io_uring reactors poll before they sleep.
+    pub idle_poll: bool,
 }
 
 impl Default for Config {
@@ -177,6 +183,7 @@ impl Default for Config {
             threads: 2,
             json: false,
             plot: Some(PathBuf::from("target/appc-load.svg")),
+            idle_poll: false,
         }
     }
 }
@@ -202,6 +209,13 @@ impl Config {
     /// Load and scale: the cancel fraction (default 0.01).
     pub fn load_cancel_fraction(&self) -> f64 {
         self.cancel_fraction.unwrap_or(0.01)
+    }
+
+    /// The nodes' settings: the defaults, with `--idle-poll`.
+    pub fn node_config(&self) -> NodeConfig {
+        let mut config = NodeConfig::default();
+        config.backend.idle_poll = self.idle_poll;
+        config
     }
 
     /// The engine demo's settings.
@@ -237,7 +251,7 @@ impl fmt::Display for ArgError {
 impl std::error::Error for ArgError {}
 
 /// Flags that take no value.
-const SWITCHES: &[&str] = &["--json", "--no-plot"];
+const SWITCHES: &[&str] = &["--json", "--no-plot", "--idle-poll"];
 /// Flags that take a value.
 const VALUED: &[&str] = &[
     "--mode",
@@ -279,6 +293,7 @@ where
             }
             match flag.as_str() {
                 "--json" => config.json = true,
+                "--idle-poll" => config.idle_poll = true,
                 _ => config.plot = None,
             }
             continue;

@@ -15,12 +15,21 @@
 //! | io_uring, one session's round trip (`session` bench), 64 B | 250-300 us | 84-94 us (11 snoozes: 106-112) |
 //! | io_uring, the same, 16 KiB | 275-310 us | 138-141 us (11 snoozes: 309-311) |
 //! | io_uring, one session's bandwidth (`--mode bandwidth`) | 1,183-1,559 MiB/s | 1,358-2,117 MiB/s |
-//! | io_uring, the load generator (256 sessions) | median 403k verbs/s | median 423k (six runs each: noise) |
+//! | io_uring, the load generator (256 sessions), paired runs | 1 | 0.86 and 0.91 (medians of 8 and 6 pairs; 11 snoozes: 0.95) |
 //! | epoll, one session's round trip, 64 B / 16 KiB | 109 / 202-205 us | 64-80 / 86-114 us |
 //! | epoll, one session's bandwidth | 1,418-1,871 MiB/s | 1,932-2,019 MiB/s |
-//! | epoll, the load generator | 141-176k verbs/s | 347-356k verbs/s |
+//! | epoll, the load generator (verbs/s) | 141-176k | 347-356k |
 //!
-//! (The epoll reactor counts as awake while it polls; see `poll.rs`.)
+//! So the epoll reactor always polls (it counts as awake meanwhile, and
+//! merges the writes callers hand it then; see `poll.rs`), and the io_uring
+//! one only with [`Config::idle_poll`](super::Config::idle_poll). Under the
+//! load generator an io_uring reactor's poll found work at once about 80%
+//! of the time and after its first yield about 15%: a TP ran in its place
+//! and kicked it, so the reactor took that TP's work alone where a sleeping
+//! reactor, woken once, takes several TPs' work in one batch. Stopping the
+//! poll when a yield was slow (someone else wanted the CPU), polling only
+//! after small batches, and yielding without busy-waiting first all
+//! measured no better.
 
 use crossbeam_utils::Backoff;
 

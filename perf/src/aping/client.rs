@@ -66,16 +66,23 @@ pub struct Options {
 pub fn run(options: Options) -> Result<(), Box<dyn Error>> {
     let addr = match options.destination {
         Destination::Partner(addr) => addr,
-        Destination::Local => daemon::spawn_local(&options.lu, options.backend)?,
+        Destination::Local => {
+            daemon::spawn_local(&options.lu, options.backend, NodeConfig::default())?
+        }
     };
     ping(&options, addr, &mut io::stdout().lock())
 }
 
-/// A node of LU [`CLIENT_LU`] on a backend of `kind`, whose partner LU
-/// `lu` listens at `addr`, and an application on it.
-pub fn connect(lu: &str, addr: SocketAddr, kind: Kind) -> Result<(TcpNode, Appc), Box<dyn Error>> {
+/// A node of LU [`CLIENT_LU`] on a backend of `kind` with `config`, whose
+/// partner LU `lu` listens at `addr`, and an application on it.
+pub fn connect(
+    lu: &str,
+    addr: SocketAddr,
+    kind: Kind,
+    config: NodeConfig,
+) -> Result<(TcpNode, Appc), Box<dyn Error>> {
     let engine = Node::new();
-    let node = TcpNode::start(CLIENT_LU, engine.clone(), kind, NodeConfig::default())?;
+    let node = TcpNode::start(CLIENT_LU, engine.clone(), kind, config)?;
     node.add_partner(lu, addr);
     let (app, _) = Appc::startup(WINAPPC_VERSION, &engine)?;
     Ok((node, app))
@@ -83,7 +90,7 @@ pub fn connect(lu: &str, addr: SocketAddr, kind: Kind) -> Result<(TcpNode, Appc)
 
 /// The exchange with the daemon at `addr`, reported to `out`.
 fn ping(options: &Options, addr: SocketAddr, out: &mut impl Write) -> Result<(), Box<dyn Error>> {
-    let (node, app) = connect(&options.lu, addr, options.backend)?;
+    let (node, app) = connect(&options.lu, addr, options.backend, NodeConfig::default())?;
     let mut tp = Tp::new(&app, Some(options.limit));
     writeln!(
         out,

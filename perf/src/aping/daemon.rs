@@ -34,7 +34,12 @@ pub struct Options {
 /// `apingd`: starts the node, says where it listens (the first line on
 /// stdout, which scripts and tests read), and serves until it cannot.
 pub fn run(options: Options) -> Result<(), Box<dyn Error>> {
-    let daemon = Daemon::start(&options.lu, options.listen, options.backend)?;
+    let daemon = Daemon::start(
+        &options.lu,
+        options.listen,
+        options.backend,
+        NodeConfig::default(),
+    )?;
     println!(
         "apingd: LU {} serving TP {} on {} ({})",
         daemon.node.lu_name(),
@@ -47,9 +52,10 @@ pub fn run(options: Options) -> Result<(), Box<dyn Error>> {
 
 /// Starts a daemon of LU `lu` on a loopback port and serves it on a
 /// background thread for the rest of the process (`aping --local`, and
-/// the session benchmark's echo TP); returns where it listens.
-pub fn spawn_local(lu: &str, kind: Kind) -> Result<SocketAddr, Box<dyn Error>> {
-    let daemon = Daemon::start(lu, SocketAddr::from(([127, 0, 0, 1], 0)), kind)?;
+/// the session benchmark's echo TP), its node set up with `config`;
+/// returns where it listens.
+pub fn spawn_local(lu: &str, kind: Kind, config: NodeConfig) -> Result<SocketAddr, Box<dyn Error>> {
+    let daemon = Daemon::start(lu, SocketAddr::from(([127, 0, 0, 1], 0)), kind, config)?;
     let addr = daemon.addr;
     thread::spawn(move || daemon.serve(false));
     Ok(addr)
@@ -64,11 +70,16 @@ struct Daemon {
 }
 
 impl Daemon {
-    /// Starts the LU `lu` on a backend of `kind`, defines the APINGD TP and
-    /// listens on `listen` (port 0 picks one).
-    fn start(lu: &str, listen: SocketAddr, kind: Kind) -> Result<Self, Box<dyn Error>> {
+    /// Starts the LU `lu` on a backend of `kind` with `config`, defines the
+    /// APINGD TP and listens on `listen` (port 0 picks one).
+    fn start(
+        lu: &str,
+        listen: SocketAddr,
+        kind: Kind,
+        config: NodeConfig,
+    ) -> Result<Self, Box<dyn Error>> {
         let engine = Node::new();
-        let node = TcpNode::start(lu, engine.clone(), kind, NodeConfig::default())?;
+        let node = TcpNode::start(lu, engine.clone(), kind, config)?;
         engine.define_tp(super::TP_NAME);
         let addr = node.listen(listen)?;
         let (app, _) = Appc::startup(WINAPPC_VERSION, &engine)?;

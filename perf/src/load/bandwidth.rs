@@ -43,7 +43,6 @@ use appc_io::engine::appc::rc::{PrimaryRc, WhatRcvd};
 use appc_io::engine::appc::verbs::{values, Body, Conv, SendData, TpId, Verb};
 use appc_io::engine::appc::Appc;
 use appc_io::engine::{Port, Target};
-use appc_io::node::NodeConfig;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -100,7 +99,7 @@ impl Bandwidth {
 /// Runs both streams and prints the report; true if every check held.
 pub fn run(config: &Config) -> Result<bool, String> {
     let (size, duration) = (config.size(), config.duration());
-    let nodes = Nodes::start(config, NodeConfig::default())?;
+    let nodes = Nodes::start(config, config.node_config())?;
     let result = stream(&nodes.app, size, duration);
     let stopped = nodes.stop();
     let (appc, summary, client) = result?;

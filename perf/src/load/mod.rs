@@ -266,7 +266,7 @@ pub fn run(config: &Config) -> Result<LoadReport, String> {
         max_sessions_per_link: config
             .sessions
             .max(NodeConfig::default().max_sessions_per_link),
-        ..NodeConfig::default()
+        ..config.node_config()
     };
     let nodes = Nodes::start(config, node_config)?;
     let partner_addr = nodes.partner_addr;
@@ -321,7 +321,7 @@ pub fn serve(config: &Config) -> Result<(), String> {
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 6262)));
     let node_config = NodeConfig {
         max_sessions_per_link: MAX_SERVED_SESSIONS,
-        ..NodeConfig::default()
+        ..config.node_config()
     };
     let partner = Partner::start(kind(config.backend), listen, node_config, true)
         .map_err(|e| format!("cannot start the partner node: {e}"))?;

@@ -88,7 +88,7 @@ pub fn run(config: &Config) -> Result<bool, String> {
     }
     let node_config = NodeConfig {
         max_sessions_per_link: per_link,
-        ..NodeConfig::default()
+        ..config.node_config()
     };
     let kind = kind(config.backend);
     let listen = config

@@ -6,10 +6,10 @@
 //! the reactor that accepted or connected it; listeners and outgoing
 //! connects are dealt round-robin. Caller threads reach a reactor through
 //! its [`Mailbox`] and ring its doorbell, an eventfd that the reactor keeps
-//! a `Read` op on, so a wake-up is just another completion. A reactor that
-//! runs out of work polls its ring and mailbox for some tens of
-//! microseconds before it sleeps ([`idle`](super::idle)). `user_data` layout:
-//! [`op`].
+//! a `Read` op on, so a wake-up is just another completion. With
+//! [`Config::idle_poll`], a reactor that runs out of work polls its ring
+//! and mailbox for some tens of microseconds before it sleeps
+//! ([`idle`](super::idle)). `user_data` layout: [`op`].
 //!
 //! Sends are plain `IORING_OP_SEND` with `MSG_NOSIGNAL` (not `SEND_ZC`: a
 //! node's sends are small RUs, where zero-copy's page pinning and second
@@ -119,6 +119,7 @@ fn start_with(
             index,
             ring,
             features,
+            config.idle_poll,
             Arc::clone(&sink),
             Arc::clone(&shard.mailbox),
             Arc::clone(&shard.doorbell),

@@ -92,6 +92,8 @@ pub(super) struct Reactor {
     index: usize,
     ring: Ring,
     features: Features,
+    /// Poll before sleeping ([`Config::idle_poll`](crate::backend::Config::idle_poll)).
+    idle_poll: bool,
     sink: Arc<Sink>,
     mailbox: Arc<Mailbox<Request>>,
     doorbell: Arc<File>,
@@ -112,6 +114,7 @@ impl Reactor {
         index: usize,
         ring: Ring,
         features: Features,
+        idle_poll: bool,
         sink: Arc<Sink>,
         mailbox: Arc<Mailbox<Request>>,
         doorbell: Arc<File>,
@@ -120,6 +123,7 @@ impl Reactor {
             index,
             ring,
             features,
+            idle_poll,
             sink,
             mailbox,
             doorbell,
@@ -135,7 +139,7 @@ impl Reactor {
         self.arm_doorbell();
         let mut completions = Vec::new();
         while !self.sink.is_stopped() {
-            if !self.spin() {
+            if !(self.idle_poll && self.spin()) {
                 if let Err(error) = self.ring.wait() {
                     eprintln!("appc-io: io_uring reactor stops: {error}");
                     break;
