@@ -22,11 +22,12 @@
 //! microseconds before it sleeps ([`idle`]), and counts as awake while it
 //! polls: measured with binaries alternated, the load generator over epoll
 //! (256 sessions) went from 141-176k to 347-356k verbs/s, where polling
-//! "asleep" (callers writing on their threads meanwhile) gave 105-118k. While the queue holds bytes, `send` appends,
-//! so order is kept. Writes go through `send(2)` (std uses `MSG_NOSIGNAL`,
-//! so a reset peer cannot raise `SIGPIPE`, which `writev` would), queued
-//! buffers merged up to [`COALESCE_LIMIT`](super::coalesce::COALESCE_LIMIT); a write error is left for the
-//! reactor to find and report.
+//! "asleep" (callers writing on their threads meanwhile) gave 105-118k.
+//! While the queue holds bytes, `send` appends, so order is kept. Writes go
+//! through `send(2)` (std uses `MSG_NOSIGNAL`, so a reset peer cannot raise
+//! `SIGPIPE`, which `writev` would), queued buffers merged up to
+//! [`COALESCE_LIMIT`](super::coalesce::COALESCE_LIMIT); a write error is
+//! left for the reactor to find and report.
 
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;

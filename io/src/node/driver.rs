@@ -557,8 +557,6 @@ fn tell_consumed(hs: &mut HalfSession, backlog: &Mutex<Backlog>, out: &mut Vec<F
     b.ipr_withheld = hs.ipr_withheld();
 }
 
-/// Session `sid` of link `link_id`, if both exist (a free function, so
-/// that it borrows only the links and not the whole driver).
 /// The largest RU a node with `config` receives, as a BIND states it: the
 /// largest size a BIND byte can state that fits `max_frame` (at least 256).
 /// A session sends at most the smaller of it and what the partner's BIND or
@@ -568,6 +566,8 @@ fn ru_size(config: &NodeConfig) -> RuSize {
         .expect("256 bytes is above the smallest RU size")
 }
 
+/// Session `sid` of link `link_id`, if both exist (a free function, so
+/// that it borrows only the links and not the whole driver).
 fn session(links: &mut FxHashMap<LinkId, Link>, link_id: LinkId, sid: u16) -> Option<&mut Sess> {
     links.get_mut(&link_id)?.sessions.get_mut(&sid)
 }
