@@ -593,6 +593,9 @@ fn polling_reactors_carry_conversations() {
         b.engine.define_tp("ECHO");
         let a = side_with("LUA", kind, config);
         a.node.add_partner("LUB", listen(&b));
+        if a.node.backend_name().starts_with("io_uring") {
+            assert_eq!(a.node.backend_name(), "io_uring (idle poll)");
+        }
         for n in [1, 16, 1] {
             echo_round(&a, &b, "LUB", n);
             thread::sleep(Duration::from_millis(20));

@@ -124,7 +124,8 @@ pub enum Kind {
 
 /// A running backend.
 pub trait Backend: Send + Sync {
-    /// The backend's name ("io_uring", "epoll", "iocp").
+    /// The backend's name ("io_uring", "io_uring (idle poll)", "epoll",
+    /// "iocp").
     fn name(&self) -> &'static str;
     /// Listens on `addr` (port 0 picks one); returns the bound address.
     /// Accepted links are announced through [`Events::connected`].

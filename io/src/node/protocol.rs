@@ -282,15 +282,15 @@ impl HalfSession {
         }
     }
 
-    /// Sets the session's pacing windows (RUs; 0 = unpaced), as the BIND
-    /// exchange settled them: `send` for what this half-session sends,
-    /// `receive` for what it receives. Before any traffic.
     /// Sends RUs of at most `max` bytes from now on, if that is less than
     /// the limit so far: the partner's +RSP(BIND) image may lower it.
     pub(crate) fn limit_ru(&mut self, max: usize) {
         self.max_ru = self.max_ru.min(max.max(16));
     }
 
+    /// Sets the session's pacing windows (RUs; 0 = unpaced), as the BIND
+    /// exchange settled them: `send` for what this half-session sends,
+    /// `receive` for what it receives. Before any traffic.
     pub(crate) fn set_pacing(&mut self, send: u8, receive: u8) {
         self.pace_out.window = u32::from(send);
         self.pace_in.window = u32::from(receive);

@@ -34,7 +34,7 @@ pub const MIN_PIU: usize = TH_LEN + RH_LEN;
 /// can state exactly) plus its headers. 72, not 64: the largest mapped
 /// record (one MC_SEND_DATA of 65,535 bytes) is 65,543 bytes with its GDS
 /// headers (`LL ID` and two continuation `LL`s), which a 64 KiB RU cut in
-/// two, the second of 7 bytes. Each costed a pacing slot, so a window of
+/// two, the second of 7 bytes. Each took a pacing slot, so a window of
 /// `W` RUs carried only `W/2` records; one RU per record measured 1.45x
 /// the bandwidth of one session (`appc-load --mode bandwidth`).
 pub const DEFAULT_MAX_PIU: usize = 73_728 + MIN_PIU;

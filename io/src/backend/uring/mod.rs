@@ -84,6 +84,8 @@ impl Shard {
 struct UringBackend {
     sink: Arc<Sink>,
     shards: Vec<Shard>,
+    /// [`Config::idle_poll`], shown in the name.
+    idle_poll: bool,
     next: AtomicUsize,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -129,6 +131,7 @@ fn start_with(
     let mut backend = UringBackend {
         sink,
         shards,
+        idle_poll: config.idle_poll,
         next: AtomicUsize::new(0),
         threads: Mutex::new(Vec::with_capacity(count)),
     };
@@ -165,7 +168,11 @@ impl UringBackend {
 
 impl Backend for UringBackend {
     fn name(&self) -> &'static str {
-        "io_uring"
+        if self.idle_poll {
+            "io_uring (idle poll)"
+        } else {
+            "io_uring"
+        }
     }
 
     fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
