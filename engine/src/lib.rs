@@ -67,6 +67,7 @@ mod completion;
 mod core;
 mod handle;
 pub mod id_hash;
+pub mod spin;
 mod state;
 mod sync;
 mod table;

@@ -80,32 +80,17 @@ impl Notify {
     }
 }
 
-/// The first `Some` of `poll` within a short spin: growing busy-wait rounds,
-/// then yields, [`SNOOZES`] tries in all (some tens of microseconds). A
-/// completion is often that close, and a sleep and wake-up cost more. One
-/// try for a caller that may not wait (`timeout` zero), and under loom.
+/// The first `Some` of `poll` within the short spin of [`crate::spin`]; one
+/// try for a caller that may not wait (`timeout` zero).
 #[inline]
 pub(crate) fn spin<T>(
     poll: &mut impl FnMut() -> Option<T>,
     timeout: Option<Duration>,
 ) -> Option<T> {
-    if let Some(item) = poll() {
-        return Some(item);
+    if timeout == Some(Duration::ZERO) {
+        return poll();
     }
-    if cfg!(loom) || timeout == Some(Duration::ZERO) {
-        return None;
-    }
-    #[cfg(not(loom))]
-    {
-        let backoff = crossbeam_utils::Backoff::new();
-        for _ in 0..SNOOZES {
-            backoff.snooze();
-            if let Some(item) = poll() {
-                return Some(item);
-            }
-        }
-    }
-    None
+    crate::spin::until(poll)
 }
 
 /// Waits on `cond` (releasing `guard`) until notified, or at most `left`;
@@ -126,17 +111,3 @@ pub(crate) fn sleep<'a, T>(
         }
     }
 }
-
-/// Tries in [`spin`]: crossbeam's `Backoff` busy-waits its first 7 snoozes
-/// (1 to 64 spin hints) and yields the thread on the rest. Measured on the
-/// 2-vCPU machine of the README against crossbeam's own limit (11, about
-/// 5 us), binaries alternated: a consumer that gives up that early sleeps
-/// between most batches of a steady stream (cross-thread lifecycle bench
-/// ~140 ns per request here, ~340 with 11), and one session's round trip
-/// over epoll takes 80-100 us instead of ~180. Over io_uring, whose
-/// reactor threads then slept at once, that round trip took 193-210 us
-/// instead of 159-206; the reactors now poll as long before they sleep
-/// (`appc-io`'s `backend::idle`), which took it to 84-94 us. The load
-/// generator (256 sessions) showed no difference.
-#[cfg(not(loom))]
-const SNOOZES: usize = 27;

@@ -31,22 +31,9 @@
 //! after small batches, and yielding without busy-waiting first all
 //! measured no better.
 
-use crossbeam_utils::Backoff;
-
-/// Polls before a reactor sleeps: crossbeam's `Backoff` busy-waits its
-/// first 7 snoozes (1 to 64 spin hints) and yields the thread on the rest,
-/// as a TP waiting for a completion does (the engine's `notify::SNOOZES`).
-const SNOOZES: usize = 27;
-
-/// True as soon as `ready` is, within [`SNOOZES`] tries; false if the
-/// reactor should sleep.
+/// True as soon as `ready` is, within the engine's short spin
+/// ([`appc_engine::spin::until`], the one its waiting TPs use); false if
+/// the reactor should sleep.
 pub(crate) fn spin(mut ready: impl FnMut() -> bool) -> bool {
-    let backoff = Backoff::new();
-    for _ in 0..SNOOZES {
-        if ready() {
-            return true;
-        }
-        backoff.snooze();
-    }
-    false
+    appc_engine::spin::until(|| ready().then_some(())).is_some()
 }
