@@ -381,6 +381,75 @@ fn sixteen_mib_each_way_in_order() {
     }
 }
 
+/// Vectored sends of every shape (empty, tiny, large, more parts than one
+/// gathered write takes), mixed with plain ones and cut short by a full
+/// socket: the peer reads the parts' bytes once each, in order.
+#[test]
+fn vectored_sends_arrive_concatenated_in_order() {
+    const LEN: usize = 8 << 20;
+    for &kind in kinds() {
+        let (backend, recorder) = start(kind);
+        let listener = TcpListener::bind(loopback()).unwrap();
+        let link = backend.connect(listener.local_addr().unwrap()).unwrap();
+        let mut peer = std_peer(&listener);
+        recorder.wait_connected(link);
+        let receiver = thread::spawn(move || {
+            // Late, so that the socket fills and writes end mid-part.
+            thread::sleep(Duration::from_millis(200));
+            let mut got = vec![0; LEN];
+            peer.read_exact(&mut got).unwrap();
+            got
+        });
+        // Part sizes from a small LCG: 0 to 96 KiB, mostly small.
+        let mut seed = 12_345u32;
+        let mut next_len = move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            match seed >> 28 {
+                0 => 0,
+                1..=3 => (seed >> 8) as usize % (96 << 10),
+                _ => (seed >> 8) as usize % 300,
+            }
+        };
+        let (mut offset, mut sends) = (0, 0);
+        let deadline = Instant::now() + DEADLINE;
+        while offset < LEN {
+            let count = if sends % 7 == 0 { 200 } else { 1 + sends % 5 };
+            let mut end = offset;
+            let parts: Vec<Vec<u8>> = (0..count)
+                .map(|_| {
+                    let start = end;
+                    end = (end + next_len()).min(LEN);
+                    (start..end).map(pattern).collect()
+                })
+                .collect();
+            let result = if count == 1 {
+                backend.send(link, parts.concat())
+            } else {
+                backend.send_vectored(link, parts)
+            };
+            match result {
+                Ok(()) => {
+                    offset = end;
+                    sends += 1;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "{kind:?}: never drained");
+                    thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("{kind:?}: send: {e}"),
+            }
+        }
+        let got = receiver.join().unwrap();
+        assert!(
+            got.iter().enumerate().all(|(i, &b)| b == pattern(i)),
+            "{kind:?}: the stream differs"
+        );
+        backend.close(link);
+        recorder.wait_closed(link);
+        recorder.check();
+    }
+}
+
 #[test]
 fn connect_to_a_closed_port_fails_once() {
     for &kind in kinds() {

@@ -399,7 +399,7 @@ impl Backend for Iocp {
         Ok(LinkId(id))
     }
 
-    fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()> {
+    fn send_vectored(&self, link: LinkId, parts: Vec<Vec<u8>>) -> io::Result<()> {
         let Some(ls) = self.shared.link(link.0) else {
             return Err(io::ErrorKind::NotConnected.into());
         };
@@ -410,11 +410,13 @@ impl Backend for Iocp {
         if q.bytes >= self.shared.max_queued_bytes {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        if bytes.is_empty() {
+        let len: usize = parts.iter().map(Vec::len).sum();
+        if len == 0 {
             return Ok(());
         }
-        q.bytes += bytes.len();
-        q.bufs.push_back(bytes);
+        q.bytes += len;
+        q.bufs
+            .extend(parts.into_iter().filter(|part| !part.is_empty()));
         if !q.kicked {
             q.kicked = true;
             drop(q);

@@ -4,8 +4,10 @@
 //! A backend owns its reactor thread(s) and every socket. The node above it
 //! sees only [`LinkId`]s and three events ([`Events`]): a link came up,
 //! bytes arrived on it (in order), it is gone. Sending is a queued,
-//! in-order, never-blocking [`Backend::send`]; [`Backend::close`] is
-//! abrupt (queued bytes are dropped: what a cancelled verb's session needs).
+//! in-order, never-blocking [`Backend::send`] (or
+//! [`Backend::send_vectored`]: several buffers, written gathered);
+//! [`Backend::close`] is abrupt (queued bytes are dropped: what a cancelled
+//! verb's session needs).
 //!
 //! # Contract (every backend; `io/tests/backend_suite.rs` checks it)
 //!
@@ -15,7 +17,8 @@
 //!   outgoing connect that fails produces only `closed`, with the error.
 //! * `received` delivers the stream's bytes in order, each byte once.
 //! * `send` queues bytes for the link in call order; they are written in
-//!   that order. It fails with [`std::io::ErrorKind::NotConnected`] for a
+//!   that order (`send_vectored`: its parts one after the other, with no
+//!   other send's bytes between them). It fails with [`std::io::ErrorKind::NotConnected`] for a
 //!   link that is closed or unknown, and with
 //!   [`std::io::ErrorKind::WouldBlock`] when the link already has
 //!   [`Config::max_queued_bytes`] queued (a peer that stopped reading): the
@@ -44,8 +47,6 @@ mod iocp;
 // Shared by the Linux backends; portable (std only), so IOCP may use them
 // too by widening the `cfg`.
 #[cfg(target_os = "linux")]
-mod coalesce;
-#[cfg(target_os = "linux")]
 mod idle;
 #[cfg(target_os = "linux")]
 mod links;
@@ -53,6 +54,8 @@ mod links;
 mod mailbox;
 #[cfg(target_os = "linux")]
 mod poll;
+#[cfg(target_os = "linux")]
+mod queue;
 #[cfg(target_os = "linux")]
 mod sink;
 // Hands memory to the kernel, so `unsafe` is allowed here (see
@@ -133,8 +136,17 @@ pub trait Backend: Send + Sync {
     /// Starts connecting to `addr`; the link is announced through
     /// [`Events::connected`], or reported [`Events::closed`] with the error.
     fn connect(&self, addr: SocketAddr) -> io::Result<LinkId>;
-    /// Queues `bytes` for `link` (see the module docs for the errors).
-    fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()>;
+    /// Queues `parts` for `link`, one after the other and as one send:
+    /// admitted or refused whole (see the module docs for the errors), and
+    /// never interleaved with another send's bytes. The parts are written
+    /// gathered (`sendmsg`, `WSASend`), so a large part reaches the socket
+    /// without being copied into a bigger buffer.
+    fn send_vectored(&self, link: LinkId, parts: Vec<Vec<u8>>) -> io::Result<()>;
+    /// Queues `bytes` for `link`: [`send_vectored`](Self::send_vectored)
+    /// with one part.
+    fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()> {
+        self.send_vectored(link, vec![bytes])
+    }
     /// Closes `link` abruptly: queued bytes are dropped.
     fn close(&self, link: LinkId);
     /// Stops the backend: closes every link and listener and waits for the

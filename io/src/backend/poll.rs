@@ -24,14 +24,13 @@
 //! (256 sessions) went from 141-176k to 347-356k verbs/s, where polling
 //! "asleep" (callers writing on their threads meanwhile) gave 105-118k.
 //! While the queue holds bytes, `send` appends, so order is kept. Writes go
-//! through `send(2)` (std uses `MSG_NOSIGNAL`, so a reset peer cannot raise
-//! `SIGPIPE`, which `writev` would), queued buffers merged up to
-//! [`COALESCE_LIMIT`](super::coalesce::COALESCE_LIMIT); a write error is
-//! left for the reactor to find and report.
+//! through `sendmsg(2)` with `MSG_NOSIGNAL` (a reset peer cannot raise
+//! `SIGPIPE`, which `writev` would), gathering up to
+//! [`MAX_IOV`] queued buffers as they lie ([`queue`](super::queue)); a
+//! write error is left for the reactor to find and report.
 
 use rustc_hash::FxHashMap;
-use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,11 +42,12 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Interest, Poll, Registry, Token, Waker};
+use socket2::SockRef;
 
-use super::coalesce::coalesce;
 use super::idle;
 use super::links::split;
 use super::mailbox::Mailbox;
+use super::queue::{SendQueue, MAX_IOV};
 use super::sink::{join_reactors, Sink};
 use super::{Backend, Config, Events, LinkId};
 
@@ -80,9 +80,7 @@ struct Conn {
 
 #[derive(Debug)]
 struct Out {
-    queue: VecDeque<Vec<u8>>,
-    /// Bytes of `queue.front()` already written.
-    head: usize,
+    queue: SendQueue,
     /// The connect has not completed: bytes wait in the queue.
     connecting: bool,
     /// The reactor closed the link: nothing more is written.
@@ -95,8 +93,7 @@ impl Conn {
             id,
             stream,
             out: Mutex::new(Out {
-                queue: VecDeque::new(),
-                head: 0,
+                queue: SendQueue::default(),
                 connecting,
                 closed: false,
             }),
@@ -114,25 +111,25 @@ impl Conn {
         if out.connecting || out.closed {
             return Ok(());
         }
-        loop {
-            coalesce(&mut out.queue, out.head);
-            let Some(front) = out.queue.front() else {
-                return Ok(());
-            };
-            match (&self.stream).write(&front[out.head..]) {
+        let socket = SockRef::from(&self.stream);
+        while !out.queue.is_empty() {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let mut len = 0;
+            for (slot, bytes) in iov.iter_mut().zip(out.queue.slices()) {
+                *slot = IoSlice::new(bytes);
+                len += 1;
+            }
+            match socket.send_vectored_with_flags(&iov[..len], libc::MSG_NOSIGNAL) {
                 Ok(n) => {
                     links.sent(self.id, n);
-                    out.head += n;
-                    if out.head == front.len() {
-                        out.queue.pop_front();
-                        out.head = 0;
-                    }
+                    out.queue.advance(n);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
         }
+        Ok(())
     }
 }
 
@@ -222,9 +219,10 @@ impl Backend for PollBackend {
         Ok(link)
     }
 
-    fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()> {
-        self.sink.links.admit(link, bytes.len())?;
-        if bytes.is_empty() {
+    fn send_vectored(&self, link: LinkId, parts: Vec<Vec<u8>>) -> io::Result<()> {
+        let len = parts.iter().map(Vec::len).sum();
+        self.sink.links.admit(link, len)?;
+        if len == 0 {
             return Ok(());
         }
         let conn = conns(&self.conns)
@@ -240,7 +238,7 @@ impl Backend for PollBackend {
             return Ok(());
         }
         let idle = out.queue.is_empty() && !out.connecting;
-        out.queue.push_back(bytes);
+        parts.into_iter().for_each(|part| out.queue.push(part));
         if !idle {
             // Behind bytes the reactor writes on writability, or once
             // connected.
@@ -539,7 +537,7 @@ impl Reactor {
             {
                 let mut out = link.conn.out();
                 out.closed = true;
-                out.queue.clear();
+                out.queue = SendQueue::default();
             }
             let fd = link.conn.stream.as_raw_fd();
             let _ = self.poll.registry().deregister(&mut SourceFd(&fd));

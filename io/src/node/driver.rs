@@ -51,6 +51,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use super::config::NodeConfig;
 use super::link::{Link, Piu, Sess};
+use super::outbox::Outbox;
 use super::protocol::{Event, HalfSession, Violation, SESSION_LIMIT_EXCEEDED};
 use super::NodeStats;
 use crate::backend::{Backend, LinkId};
@@ -541,7 +542,7 @@ pub(crate) struct Driver {
     /// [`Shared::settle`] queues it (see the module docs).
     actions: Vec<Action>,
     /// Bytes written since the last [`Driver::flush`], per link.
-    outbox: Vec<(LinkId, Vec<u8>)>,
+    outbox: Outbox,
     /// The node is gone: ignore everything.
     stopped: bool,
 }
@@ -638,7 +639,7 @@ impl Driver {
             convs: IdHashMap::default(),
             me,
             actions: Vec::new(),
-            outbox: Vec::new(),
+            outbox: Outbox::default(),
             stopped: false,
         }
     }
@@ -659,24 +660,8 @@ impl Driver {
     }
 
     fn write(&mut self, link: LinkId, frames: Vec<Frame>) {
-        if frames.is_empty() {
-            return;
-        }
-        let at = match self.outbox.iter().position(|(l, _)| *l == link) {
-            Some(at) => at,
-            None => {
-                self.outbox.push((link, Vec::new()));
-                self.outbox.len() - 1
-            }
-        };
-        let bytes = &mut self.outbox[at].1;
-        // Room for all of them at once: growing as they are encoded cost
-        // a reallocation and copy per doubling.
-        bytes.reserve(frames.iter().map(Frame::encoded_len).sum());
-        for frame in &frames {
-            if frame.encode(self.config.max_frame, bytes).is_err() {
-                eprintln!("appc-io node {}: dropped an oversize PIU", self.lu);
-            }
+        if let Err(e) = self.outbox.write(link, frames, self.config.max_frame) {
+            eprintln!("appc-io node {}: dropped an oversize PIU ({e})", self.lu);
         }
     }
 
@@ -684,8 +669,8 @@ impl Driver {
     /// `send` per link (done before the driver lock is let go, so the
     /// bytes of one holder go out before those of the next).
     fn flush(&mut self) {
-        for (link, bytes) in std::mem::take(&mut self.outbox) {
-            match self.backend.send(link, bytes) {
+        for (link, parts) in self.outbox.take() {
+            match self.backend.send_vectored(link, parts) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     eprintln!(

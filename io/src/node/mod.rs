@@ -119,6 +119,7 @@
 mod config;
 mod driver;
 mod link;
+mod outbox;
 mod protocol;
 
 use std::io;

@@ -50,9 +50,13 @@ pub struct Frame {
 impl Frame {
     /// Appends the PIU without the length prefix (for tshark, §12).
     pub fn encode_piu(&self, out: &mut Vec<u8>) {
+        self.encode_th_rh(out);
+        out.extend_from_slice(&self.ru);
+    }
+
+    fn encode_th_rh(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.th.to_bytes());
         out.extend_from_slice(&self.rh.to_bytes());
-        out.extend_from_slice(&self.ru);
     }
 
     /// Bytes [`encode`](Self::encode) appends: the length prefix and the
@@ -64,6 +68,15 @@ impl Frame {
     /// Appends the length prefix and the PIU. Fails if the PIU is longer
     /// than `max_piu`, which the receiving [`Decoder`] would refuse.
     pub fn encode(&self, max_piu: usize, out: &mut Vec<u8>) -> Result<(), WireError> {
+        self.encode_header(max_piu, out)?;
+        out.extend_from_slice(&self.ru);
+        Ok(())
+    }
+
+    /// Appends what [`encode`](Self::encode) puts before the RU: the
+    /// length prefix, the TH and the RH. For a sender that hands the RU to
+    /// the socket as a buffer of its own (a gathered write), uncopied.
+    pub fn encode_header(&self, max_piu: usize, out: &mut Vec<u8>) -> Result<(), WireError> {
         let len = MIN_PIU + self.ru.len();
         let prefix =
             u32::try_from(len)
@@ -75,7 +88,7 @@ impl Frame {
                     max: max_piu,
                 })?;
         out.extend_from_slice(&prefix.to_be_bytes());
-        self.encode_piu(out);
+        self.encode_th_rh(out);
         Ok(())
     }
 

@@ -11,9 +11,10 @@
 //! and mailbox for some tens of microseconds before it sleeps
 //! ([`idle`](super::idle)). `user_data` layout: [`op`].
 //!
-//! Sends are plain `IORING_OP_SEND` with `MSG_NOSIGNAL` (not `SEND_ZC`: a
+//! Sends are `IORING_OP_SENDMSG` with `MSG_NOSIGNAL`, gathering the link's
+//! queued buffers ([`queue`](super::queue)); not `SEND_ZC`: most of a
 //! node's sends are small RUs, where zero-copy's page pinning and second
-//! notification completion cost more than the copy).
+//! notification completion cost more than the copy.
 //!
 //! This is the only module of the crate with `unsafe`: an op hands the
 //! kernel raw pointers that must stay valid until its final completion,
@@ -46,7 +47,7 @@ use ring::Ring;
 enum Request {
     Listen(TcpListener),
     Connect(LinkId, SocketAddr),
-    Send(LinkId, Vec<u8>),
+    Send(LinkId, Vec<Vec<u8>>),
     Close(LinkId),
     /// [`Backend::kick`]: call [`Events::kicked`].
     Kick,
@@ -189,10 +190,13 @@ impl Backend for UringBackend {
         Ok(link)
     }
 
-    fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()> {
-        let shard = self.sink.links.admit(link, bytes.len())?;
-        if !bytes.is_empty() {
-            self.shards[shard].post(Request::Send(link, bytes));
+    fn send_vectored(&self, link: LinkId, parts: Vec<Vec<u8>>) -> io::Result<()> {
+        let shard = self
+            .sink
+            .links
+            .admit(link, parts.iter().map(Vec::len).sum())?;
+        if !parts.iter().all(Vec::is_empty) {
+            self.shards[shard].post(Request::Send(link, parts));
         }
         Ok(())
     }

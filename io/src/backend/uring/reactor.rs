@@ -3,21 +3,22 @@
 //!
 //! Per link at most one op of each kind is in flight: a `Connect`, a
 //! receive (multishot, or single-shot re-armed after each completion) and a
-//! `Send` of the front of the queue from its first unsent byte (one at a
-//! time keeps the stream in order across partial sends). The queued `Vec`s
-//! live in the link, so a buffer the kernel is reading stays alive until
-//! its completion.
+//! `SendMsg` gathering the front of the queue from its first unsent byte
+//! (one at a time keeps the stream in order across partial sends). The
+//! queued `Vec`s live in the link and those the op reads are pinned
+//! ([`SendQueue::pin`]), and so does the op's `msghdr` and iovec array
+//! ([`Gather`]): what the kernel reads stays alive and unchanged until the
+//! completion.
 //!
 //! Closing (asked for, the peer's end of stream, or an error) is two-phase:
-//! the link is marked with the reason, its queue is dropped except for a
-//! buffer the kernel is sending from, and every op it has in flight is
+//! the link is marked with the reason, its queue is dropped except for the
+//! buffers the kernel is sending from, and every op it has in flight is
 //! cancelled (`AsyncCancel` by `user_data`). Only when the last of them has
 //! completed is the socket closed and `closed` reported, so no completion
 //! can name a released link: a late one is ignored, except that a provided
 //! buffer it carries goes back to the ring.
 
 use rustc_hash::FxHashMap;
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -31,10 +32,10 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use super::op::{link_op, other_op, Op, Tag};
 use super::ring::{Completion, Features, Ring, RECV_BUFFER_SIZE};
 use super::Request;
-use crate::backend::coalesce::coalesce;
 use crate::backend::idle;
 use crate::backend::links::split;
 use crate::backend::mailbox::Mailbox;
+use crate::backend::queue::{SendQueue, MAX_IOV};
 use crate::backend::sink::Sink;
 use crate::backend::LinkId;
 
@@ -56,9 +57,9 @@ struct Link {
     target: Option<Box<SockAddr>>,
     receiving: bool,
     sending: bool,
-    queue: VecDeque<Vec<u8>>,
-    /// Bytes of `queue.front()` already sent.
-    head: usize,
+    queue: SendQueue,
+    /// What the `SendMsg` in flight reads; made on the link's first send.
+    gather: Option<Box<Gather>>,
     /// Set once closing starts: the error to report (`None`: a clean end).
     closing: Option<Option<io::Error>>,
     /// The single-shot receive buffer (no provided buffer ring).
@@ -74,8 +75,8 @@ impl Link {
             target: None,
             receiving: false,
             sending: false,
-            queue: VecDeque::new(),
-            head: 0,
+            queue: SendQueue::default(),
+            gather: None,
             closing: None,
             recv_buffer: None,
         }
@@ -83,6 +84,58 @@ impl Link {
 
     fn idle(&self) -> bool {
         self.target.is_none() && !self.receiving && !self.sending
+    }
+}
+
+/// The `msghdr` of a link's `SendMsg` and the iovecs it names: the kernel
+/// may read them until the op completes (when the send goes async), so
+/// they are boxed with the link rather than built on the stack.
+struct Gather {
+    header: libc::msghdr,
+    iov: [libc::iovec; MAX_IOV],
+}
+
+// SAFETY: the raw pointers point into this box and into buffers the same
+// link owns; both move between threads only with the reactor that owns
+// the link, before its thread starts, and are used on that thread only.
+unsafe impl Send for Gather {}
+
+impl std::fmt::Debug for Gather {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gather")
+            .field("iovecs", &self.header.msg_iovlen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gather {
+    fn new() -> Box<Self> {
+        let empty = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        // SAFETY: `msghdr` is plain data, for which all zeroes (no name, no
+        // control data, no flags) is valid.
+        let header = unsafe { std::mem::zeroed() };
+        Box::new(Self {
+            header,
+            iov: [empty; MAX_IOV],
+        })
+    }
+
+    /// Points the iovecs at `slices` (at most [`MAX_IOV`]) and the header
+    /// at the iovecs; returns how many it took.
+    fn fill<'a>(&mut self, slices: impl Iterator<Item = &'a [u8]>) -> usize {
+        let mut count = 0;
+        for (iov, bytes) in self.iov.iter_mut().zip(slices) {
+            iov.iov_base = bytes.as_ptr().cast_mut().cast();
+            iov.iov_len = bytes.len();
+            count += 1;
+        }
+        self.header.msg_iov = self.iov.as_mut_ptr();
+        // `size_t` with glibc, `c_int` with musl; at most MAX_IOV either way.
+        self.header.msg_iovlen = count as _;
+        count
     }
 }
 
@@ -243,20 +296,21 @@ impl Reactor {
         if link.sending || link.target.is_some() || link.closing.is_some() {
             return;
         }
-        coalesce(&mut link.queue, link.head);
-        let Some(front) = link.queue.front() else {
+        if link.queue.is_empty() {
             return;
-        };
-        let rest = &front[link.head..];
-        let len = rest.len().min(u32::MAX as usize) as u32;
-        let send = opcode::Send::new(Fd(link.socket.as_raw_fd()), rest.as_ptr(), len)
-            .flags(libc::MSG_NOSIGNAL)
+        }
+        let gather = link.gather.get_or_insert_with(Gather::new);
+        let count = gather.fill(link.queue.slices());
+        link.queue.pin(count);
+        let send = opcode::SendMsg::new(Fd(link.socket.as_raw_fd()), &gather.header)
+            .flags(libc::MSG_NOSIGNAL as u32)
             .build()
             .user_data(link_op(Tag::Send, link.id));
         link.sending = true;
-        // SAFETY: the bytes are the heap buffer of the queue's front `Vec`,
-        // which is neither popped nor changed while `sending` is set, and the
-        // link stays in `links` until the op completes.
+        // SAFETY: the header and iovecs are the link's boxed `Gather`, and
+        // the iovecs point into the queue's first `count` buffers, pinned:
+        // none of them is moved, changed or dropped while `sending` is set,
+        // and the link stays in `links` until the op completes.
         unsafe { self.ring.push(&send) };
     }
 
@@ -278,11 +332,11 @@ impl Reactor {
                 self.arm_accept(self.listeners.len() - 1);
             }
             Request::Connect(id, addr) => self.connect(id, addr),
-            Request::Send(id, bytes) => {
+            Request::Send(id, parts) => {
                 let slot = split(id).0;
                 if let Some(link) = self.links.get_mut(&slot) {
                     if link.id == id && link.closing.is_none() {
-                        link.queue.push_back(bytes);
+                        parts.into_iter().for_each(|part| link.queue.push(part));
                         self.arm_send(slot);
                     }
                 }
@@ -444,15 +498,7 @@ impl Reactor {
         }
         let n = result as usize;
         self.sink.links.sent(link.id, n);
-        link.head += n;
-        if link
-            .queue
-            .front()
-            .is_some_and(|front| link.head >= front.len())
-        {
-            link.queue.pop_front();
-            link.head = 0;
-        }
+        link.queue.advance(n);
         self.arm_send(slot);
     }
 
@@ -466,8 +512,8 @@ impl Reactor {
             return;
         }
         link.closing = Some(reason);
-        // Keep only a buffer the kernel is reading from.
-        link.queue.truncate(usize::from(link.sending));
+        // Keep only the buffers the kernel is reading from.
+        link.queue.truncate_to_pinned();
         let id = link.id;
         let ops = [
             (link.target.is_some(), Tag::Connect),

@@ -79,7 +79,7 @@ impl Ring {
             (opcode::Read::CODE, "read"),
             (opcode::Accept::CODE, "accept"),
             (opcode::Connect::CODE, "connect"),
-            (opcode::Send::CODE, "send"),
+            (opcode::SendMsg::CODE, "sendmsg"),
             (opcode::Recv::CODE, "recv"),
             (opcode::AsyncCancel::CODE, "async cancel"),
         ];
