@@ -5,3 +5,4 @@
 //! tests that run them) agree by construction.
 
 pub mod aping;
+pub mod malloc;

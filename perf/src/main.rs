@@ -30,6 +30,7 @@ use args::{Command, Config, Mode, USAGE};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    appc_perf::malloc::tune();
     let config = match args::parse(std::env::args().skip(1)) {
         Ok(Command::Run(config)) => config,
         Ok(Command::Help) => {

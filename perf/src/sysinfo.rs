@@ -8,7 +8,7 @@
 use std::fmt;
 use std::fs;
 
-/// CPU model, usable cores and kernel release.
+/// CPU model, usable cores, kernel release and allocator setting.
 #[derive(Clone, Debug)]
 pub struct Machine {
     /// `model name` from `/proc/cpuinfo`.
@@ -17,6 +17,8 @@ pub struct Machine {
     pub cores: Option<usize>,
     /// `/proc/sys/kernel/osrelease` (what `uname -r` prints).
     pub kernel: String,
+    /// [`appc_perf::malloc::setting`].
+    pub malloc: &'static str,
 }
 
 impl Machine {
@@ -38,17 +40,20 @@ impl Machine {
             cpu,
             cores: std::thread::available_parallelism().ok().map(|n| n.get()),
             kernel,
+            malloc: appc_perf::malloc::setting(),
         }
     }
 }
 
-/// "AMD EPYC ..., 2 cores, kernel 6.18.44": the report's machine line.
+/// "AMD EPYC ..., 2 cores, kernel 6.18.44, malloc ...": the report's
+/// machine line.
 impl fmt::Display for Machine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.cores {
-            Some(n) => write!(f, "{}, {n} cores, kernel {}", self.cpu, self.kernel),
-            None => write!(f, "{}, ? cores, kernel {}", self.cpu, self.kernel),
+            Some(n) => write!(f, "{}, {n} cores, kernel {}", self.cpu, self.kernel)?,
+            None => write!(f, "{}, ? cores, kernel {}", self.cpu, self.kernel)?,
         }
+        write!(f, ", malloc {}", self.malloc)
     }
 }
 

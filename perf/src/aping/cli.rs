@@ -66,6 +66,7 @@ pub fn main<T>(
     parse: fn(Vec<String>) -> Result<Parsed<T>, UsageError>,
     run: fn(T) -> Result<(), Box<dyn Error>>,
 ) -> ExitCode {
+    crate::malloc::tune();
     match parse(std::env::args().skip(1).collect()) {
         Ok(Parsed::Help) => {
             println!("{usage}");

@@ -31,7 +31,7 @@
 //! raw stream lost nothing. The 80% target is reported, not a check, as the
 //! load mode reports its 1.5x target against tokio.
 
-use super::client::{payload, ClientTally};
+use super::client::{payload, stamp, ClientTally};
 use super::partner::{self, SinkSummary};
 use super::report::{self, checks_json, machine_json, session_checks};
 use super::{verbs, Nodes, Stopped};
@@ -177,6 +177,7 @@ impl Sender<'_> {
         mut more: impl FnMut() -> bool,
     ) -> Result<(u64, SinkSummary), String> {
         let mut seq = 1;
+        let mut data = payload(seq, size);
         loop {
             let last = !more();
             let send_type = if last {
@@ -184,16 +185,23 @@ impl Sender<'_> {
             } else {
                 values::SEND_DATA_NONE
             };
-            self.verb(Verb::mapped(Body::SendData(SendData {
+            let sent = self.verb(Verb::mapped(Body::SendData(SendData {
                 conv,
                 send_type,
-                data: payload(seq, size),
+                data,
                 rts_rcvd: false,
             })))?;
             if last {
                 break;
             }
             seq += 1;
+            // The verb hands its buffer back: the next record goes out of
+            // it, as the raw stream writes one buffer over and over.
+            data = match sent.body {
+                Body::SendData(s) => s.data,
+                _ => return Err("SEND_DATA came back as another verb".into()),
+            };
+            stamp(&mut data, seq);
         }
         let mut answer = Vec::new();
         loop {

@@ -409,9 +409,14 @@ impl Client<'_> {
 /// Request `seq`: its number (little-endian) then a filler, `size` bytes.
 pub fn payload(seq: u64, size: usize) -> Vec<u8> {
     let mut data = vec![0x5A; size];
-    let n = size.min(8);
-    data[..n].copy_from_slice(&seq.to_le_bytes()[..n]);
+    stamp(&mut data, seq);
     data
+}
+
+/// Writes `seq` over the first (up to 8) bytes of a [`payload`].
+pub fn stamp(data: &mut [u8], seq: u64) {
+    let n = data.len().min(8);
+    data[..n].copy_from_slice(&seq.to_le_bytes()[..n]);
 }
 
 fn allocation_error(config: &ClientConfig, secondary: SecondaryRc) -> String {

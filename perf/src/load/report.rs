@@ -330,10 +330,11 @@ fn side_json(s: &Side, extra: &str) -> String {
 /// The machine as a JSON object.
 pub fn machine_json(m: &Machine) -> String {
     format!(
-        "{{\"cpu\":{},\"cores\":{},\"kernel\":{}}}",
+        "{{\"cpu\":{},\"cores\":{},\"kernel\":{},\"malloc\":{}}}",
         string(&m.cpu),
         m.cores.unwrap_or(0),
-        string(&m.kernel)
+        string(&m.kernel),
+        string(m.malloc)
     )
 }
 
@@ -434,6 +435,7 @@ mod tests {
                 cpu: "Test \"CPU\"".into(),
                 cores: Some(2),
                 kernel: "6.0".into(),
+                malloc: "default",
             },
             backend: "epoll",
             partner_addr: "127.0.0.1:9".parse().unwrap(),
