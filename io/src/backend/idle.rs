@@ -22,7 +22,13 @@
 //!
 //! So the epoll reactor always polls (it counts as awake meanwhile, and
 //! merges the writes callers hand it then; see `poll.rs`), and the io_uring
-//! one only with [`Config::idle_poll`](super::Config::idle_poll). Under the
+//! one with [`Config::idle_poll`](super::Config::idle_poll), or for a few
+//! turns after a send or receive of 16 KiB or more: a stream in bulk, where
+//! the next burst is right behind and the many-session cost below does not
+//! arise. That took one session's bandwidth over io_uring from 1,572-1,891
+//! to 1,824-2,899 MiB/s (five rounds, binaries alternated; `--idle-poll`
+//! in the same rounds 1,796-2,845), and left the 256-session load where it
+//! was (paired runs 0.78-1.14, median 1.02). Under the
 //! load generator an io_uring reactor's poll found work at once about 80%
 //! of the time and after its first yield about 15%: a TP ran in its place
 //! and kicked it, so the reactor took that TP's work alone where a sleeping

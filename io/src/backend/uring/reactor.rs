@@ -39,6 +39,13 @@ use crate::backend::queue::{SendQueue, MAX_IOV};
 use crate::backend::sink::Sink;
 use crate::backend::LinkId;
 
+/// A send or receive at least this long makes the reactor poll before it
+/// sleeps for its next [`BULK_TURNS`] turns,
+/// [`Config::idle_poll`](crate::backend::Config::idle_poll) or not (see
+/// [`idle`]).
+const BULK: usize = 16 << 10;
+const BULK_TURNS: u8 = 8;
+
 /// How long a stopping reactor waits for its cancelled ops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -147,6 +154,8 @@ pub(super) struct Reactor {
     features: Features,
     /// Poll before sleeping ([`Config::idle_poll`](crate::backend::Config::idle_poll)).
     idle_poll: bool,
+    /// Turns left to poll after one that moved [`BULK`] bytes in one op.
+    bulk: u8,
     sink: Arc<Sink>,
     mailbox: Arc<Mailbox<Request>>,
     doorbell: Arc<File>,
@@ -177,6 +186,7 @@ impl Reactor {
             ring,
             features,
             idle_poll,
+            bulk: 0,
             sink,
             mailbox,
             doorbell,
@@ -192,7 +202,9 @@ impl Reactor {
         self.arm_doorbell();
         let mut completions = Vec::new();
         while !self.sink.is_stopped() {
-            if !(self.idle_poll && self.spin()) {
+            let poll = self.idle_poll || self.bulk > 0;
+            self.bulk = self.bulk.saturating_sub(1);
+            if !(poll && self.spin()) {
                 if let Err(error) = self.ring.wait() {
                     eprintln!("appc-io: io_uring reactor stops: {error}");
                     break;
@@ -464,6 +476,9 @@ impl Reactor {
         let bid = cqueue::buffer_select(completion.flags);
         match completion.result {
             n if n > 0 => {
+                if n as usize >= BULK {
+                    self.bulk = BULK_TURNS;
+                }
                 if link.closing.is_none() {
                     let data = match (bid, &link.recv_buffer) {
                         (Some(bid), _) => self.ring.buffer(bid, n as usize),
@@ -497,6 +512,9 @@ impl Reactor {
             return;
         }
         let n = result as usize;
+        if n >= BULK {
+            self.bulk = BULK_TURNS;
+        }
         self.sink.links.sent(link.id, n);
         link.queue.advance(n);
         self.arm_send(slot);
