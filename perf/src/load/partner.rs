@@ -102,6 +102,13 @@ impl SinkSummary {
         }
     }
 
+    /// Adds another answer's counts (the slices of one bandwidth run).
+    pub fn add_up(&mut self, other: &SinkSummary) {
+        self.records += other.records;
+        self.bytes += other.bytes;
+        self.out_of_order += other.out_of_order;
+    }
+
     /// The three counts, little-endian.
     pub fn encode(&self) -> Vec<u8> {
         [self.records, self.bytes, self.out_of_order]
