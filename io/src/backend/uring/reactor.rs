@@ -30,7 +30,7 @@ use io_uring::{cqueue, opcode, types::Fd};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::op::{link_op, other_op, Op, Tag};
-use super::ring::{Completion, Features, Ring, RECV_BUFFER_SIZE};
+use super::ring::{Completion, Features, Ring, LINK_RECV_BUFFER_SIZE};
 use super::Request;
 use crate::backend::idle;
 use crate::backend::links::split;
@@ -290,7 +290,7 @@ impl Reactor {
             None => {
                 let buffer = link
                     .recv_buffer
-                    .get_or_insert_with(|| vec![0; RECV_BUFFER_SIZE].into_boxed_slice());
+                    .get_or_insert_with(|| vec![0; LINK_RECV_BUFFER_SIZE].into_boxed_slice());
                 opcode::Recv::new(fd, buffer.as_mut_ptr(), buffer.len() as u32).build()
             }
         };

@@ -28,14 +28,18 @@ use super::buffers::BufRing;
 
 const SQ_ENTRIES: u32 = 1024;
 const CQ_ENTRIES: u32 = 4096;
-/// Provided buffers per ring, and their size: 2 MiB per reactor. 64 KiB,
-/// not 16: a 64 KiB record (one PIU of 72 KiB) then arrives in two or three
-/// completions instead of five or more, and less of it is gathered across
-/// buffers. One session's bandwidth over io_uring measured 1.06-1.46x (four
-/// paired runs of `appc-load --mode bandwidth`), the 256-session load the
-/// same.
-const RECV_BUFFERS: u16 = 32;
-pub(super) const RECV_BUFFER_SIZE: usize = 64 * 1024;
+/// Provided buffers per ring, and their size: 4 MiB per reactor. A 64 KiB
+/// record travels in a PIU of 72 KiB; a buffer smaller than what a receive
+/// finds waiting cuts PIUs, and the node gathers each cut one in a buffer
+/// of its own (a copy of every byte). One session's bandwidth, each step
+/// measured in alternated pairs of `appc-load --mode bandwidth`: 16 KiB
+/// (x128) to 64 KiB (x32) 1.06-1.46x, to 256 KiB (x16) 1.12-1.50x more;
+/// the 256-session load unchanged by either (0.98-1.06x).
+const RECV_BUFFERS: u16 = 16;
+const RECV_BUFFER_SIZE: usize = 256 * 1024;
+/// A link's own receive buffer where the ring has no provided buffers
+/// (kernels without multishot receive): one per link, so smaller.
+pub(super) const LINK_RECV_BUFFER_SIZE: usize = 64 * 1024;
 const RECV_GROUP: u16 = 0;
 
 /// What the kernel offers beyond the required opcodes. (Multishot receive
