@@ -5,10 +5,10 @@
 //! One reactor thread watches every socket and reads them
 //! ([`Config::threads`] is ignored: readiness I/O copies through one
 //! reusable read buffer, [`READ_BUFFER`], and gains little from more
-//! threads at the link counts a node has). Caller threads reach it through a [`Mailbox`]
-//! and a `mio::Waker`. Readiness is edge-triggered, so a readable link is
-//! read until `WouldBlock` and a writable one written until its queue is
-//! empty or the socket is full.
+//! threads at the link counts a node has). Caller threads reach it through
+//! a [`Mailbox`] and a `mio::Waker`. Readiness is edge-triggered, so a
+//! readable link is read until `WouldBlock` and a writable one written
+//! until its queue is empty or the socket is full.
 //!
 //! Sending goes through the reactor only when that costs no wake-up: a
 //! link's socket and send queue are shared ([`Conn`], the queue behind its

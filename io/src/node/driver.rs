@@ -666,8 +666,8 @@ impl Driver {
     }
 
     /// Hands what the steps since the last flush wrote to the backend, one
-    /// `send` per link (done before the driver lock is let go, so the
-    /// bytes of one holder go out before those of the next).
+    /// `send_vectored` per link (done before the driver lock is let go, so
+    /// the bytes of one holder go out before those of the next).
     fn flush(&mut self) {
         for (link, parts) in self.outbox.take() {
             match self.backend.send_vectored(link, parts) {

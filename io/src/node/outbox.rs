@@ -12,8 +12,9 @@
 use crate::backend::LinkId;
 use crate::wire::{Frame, WireError};
 
-/// An RU at least this long is sent as its own part. Below it, the copy
-/// costs less than an iovec and a buffer of its own.
+/// An RU at least this long is sent as its own part. Shorter ones are
+/// copied: that is cheap, and it keeps a flush of many small PIUs to one
+/// buffer (one iovec).
 pub(crate) const GATHER_FROM: usize = 4 << 10;
 
 /// See the module docs.
@@ -39,6 +40,9 @@ impl Outbox {
         frames: Vec<Frame>,
         max_piu: usize,
     ) -> Result<(), WireError> {
+        if frames.is_empty() {
+            return Ok(());
+        }
         let at = match self.links.iter().position(|out| out.link == link) {
             Some(at) => at,
             None => {
