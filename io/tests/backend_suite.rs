@@ -35,6 +35,29 @@ fn pattern(i: usize) -> u8 {
     (i % 251) as u8
 }
 
+/// Whether `bytes` is a test stream from its start.
+fn is_pattern(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().all(|(i, &b)| b == pattern(i))
+}
+
+/// Whether a send was queued: false after a short wait if the link's queue
+/// was full; panics on any other error, or if it is still full at
+/// `deadline`.
+fn queued(kind: Kind, result: std::io::Result<()>, deadline: Instant) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?}: the queue never drained"
+            );
+            thread::sleep(Duration::from_millis(1));
+            false
+        }
+        Err(e) => panic!("{kind:?}: send: {e}"),
+    }
+}
+
 #[derive(Debug, Default)]
 struct LinkLog {
     connected: Option<SocketAddr>,
@@ -351,30 +374,17 @@ fn sixteen_mib_each_way_in_order() {
         let deadline = Instant::now() + DEADLINE;
         while offset < LEN {
             let end = (offset + 100_003).min(LEN);
-            match backend.send(link, (offset..end).map(pattern).collect()) {
-                Ok(()) => offset = end,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "{kind:?}: the queue never drained"
-                    );
-                    thread::sleep(Duration::from_millis(1));
-                }
-                Err(e) => panic!("{kind:?}: send: {e}"),
+            let result = backend.send(link, (offset..end).map(pattern).collect());
+            if queued(kind, result, deadline) {
+                offset = end;
             }
         }
         sender.join().unwrap();
         let got = recorder.wait_data(link, LEN);
         assert_eq!(got.len(), LEN, "{kind:?}: extra bytes");
-        assert!(
-            got.iter().enumerate().all(|(i, &b)| b == pattern(i)),
-            "{kind:?}: received stream differs"
-        );
+        assert!(is_pattern(&got), "{kind:?}: received stream differs");
         let sent = receiver.join().unwrap();
-        assert!(
-            sent.iter().enumerate().all(|(i, &b)| b == pattern(i)),
-            "{kind:?}: sent stream differs"
-        );
+        assert!(is_pattern(&sent), "{kind:?}: sent stream differs");
         backend.close(link);
         recorder.wait_closed(link);
         recorder.check();
@@ -427,23 +437,13 @@ fn vectored_sends_arrive_concatenated_in_order() {
             } else {
                 backend.send_vectored(link, parts)
             };
-            match result {
-                Ok(()) => {
-                    offset = end;
-                    sends += 1;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    assert!(Instant::now() < deadline, "{kind:?}: never drained");
-                    thread::sleep(Duration::from_millis(1));
-                }
-                Err(e) => panic!("{kind:?}: send: {e}"),
+            if queued(kind, result, deadline) {
+                offset = end;
+                sends += 1;
             }
         }
         let got = receiver.join().unwrap();
-        assert!(
-            got.iter().enumerate().all(|(i, &b)| b == pattern(i)),
-            "{kind:?}: the stream differs"
-        );
+        assert!(is_pattern(&got), "{kind:?}: the stream differs");
         backend.close(link);
         recorder.wait_closed(link);
         recorder.check();
