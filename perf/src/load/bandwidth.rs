@@ -27,8 +27,8 @@
 //!
 //! The two take turns, [`SLICES`] slices each of `--duration` / [`SLICES`]
 //! (appc, TCP, appc, ...), and each figure sums its slices: the VM's speed
-//! drifts over seconds (raw TCP alone measured 1.6 to 4.6 GiB/s from one
-//! run to the next), and one stream timed after the other put them in
+//! drifts over seconds (raw TCP alone measured 1,600 to 4,600 MiB/s from
+//! one run to the next), and one stream timed after the other put them in
 //! different stretches; alternating puts both in the same ones.
 //!
 //! Correctness decides the exit status: every record arrived once and in
