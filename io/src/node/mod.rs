@@ -101,7 +101,8 @@
 //! the calling thread itself; for an aborting [`Session::close`] (a
 //! cancel's) that finds the inbox idle, by the node's helper thread, so a
 //! cancel returns without waiting for its UNBIND. The bytes steps write go to
-//! the backend, one `send` per link, before the lock is let go.
+//! the backend, one gathered send per link (`outbox.rs`), before the lock
+//! is let go.
 //! [`Session::backlogged`] takes no driver lock: it reads the
 //! conversation's send backlog, which the steps keep up to date under a
 //! lock of its own (a leaf). No step calls into the engine while it holds
@@ -115,6 +116,20 @@
 //! conversation already entered, before the link's next event. Per link,
 //! order is the backend's (one thread at a time); per conversation, the
 //! TP's calls are ordered by its lock.
+//!
+//! # Large records on glibc
+//!
+//! A received record is a buffer the reactor fills and the TP drops; an RU
+//! to send, one the TP's step fills and the reactor drops once written.
+//! Freed on another thread than the one that made it, a 64 KiB buffer can
+//! leave more than glibc's trim threshold (128 KiB) free at the top of its
+//! heap, which glibc then gives back to the kernel, and the next record
+//! faults its pages in again: one session's bandwidth measured about a
+//! third of what it is with the threshold at 4 MiB (README, *Deploying on
+//! glibc*). A process that moves large records should raise it
+//! (`mallopt(M_TRIM_THRESHOLD, ..)` at startup, as the `appc-perf` tools
+//! do, or `GLIBC_TUNABLES=glibc.malloc.trim_threshold=4194304`); a library
+//! should not change its host's allocator, so the node does not.
 
 mod config;
 mod driver;
