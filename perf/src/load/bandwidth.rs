@@ -76,7 +76,7 @@ struct Stream {
 }
 
 impl Stream {
-    fn add(&mut self, slice: Stream) {
+    fn add_up(&mut self, slice: Stream) {
         self.records += slice.records;
         self.bytes += slice.bytes;
         self.elapsed += slice.elapsed;
@@ -272,6 +272,7 @@ impl Sender<'_> {
 }
 
 /// Both streams' sums over their slices.
+#[derive(Default)]
 struct Streams {
     appc: Stream,
     /// What the sink answered, summed over the slices.
@@ -292,17 +293,16 @@ fn streams(app: &Appc, size: usize, duration: Duration) -> Result<Streams, Strin
     };
     let tp_id = verbs::start_tp(app)?;
     sender.tally.conversations += 1;
-    let mut sums = (Stream::default(), SinkSummary::default());
-    let mut tcp = (Stream::default(), 0);
+    let mut sums = Streams::default();
     let result = sender.open(tp_id, size).and_then(|conv| {
         let slice = duration / SLICES;
         for _ in 0..SLICES {
             let (appc, summary) = sender.slice(conv, size, slice)?;
-            sums.0.add(appc);
-            sums.1.add_up(&summary);
+            sums.appc.add_up(appc);
+            sums.summary.add_up(&summary);
             let (raw, read) = raw_tcp(size, slice).map_err(|e| format!("raw TCP stream: {e}"))?;
-            tcp.0.add(raw);
-            tcp.1 += read;
+            sums.tcp.add_up(raw);
+            sums.tcp_read += read;
         }
         Ok(())
     });
@@ -310,13 +310,8 @@ fn streams(app: &Appc, size: usize, duration: Duration) -> Result<Streams, Strin
     let _ = app.call(verbs::end_tp(tp_id));
     sender.tally.live_after = app.stats().live_tasks;
     result?;
-    Ok(Streams {
-        appc: sums.0,
-        summary: sums.1,
-        client: sender.tally,
-        tcp: tcp.0,
-        tcp_read: tcp.1,
-    })
+    sums.client = sender.tally;
+    Ok(sums)
 }
 
 /// One slice of the baseline: one loopback TCP stream, `size`-byte writes
