@@ -9,10 +9,10 @@
 //! reactor once written. Such a free can leave the top over the threshold,
 //! and the next record then faults its pages back in. `appc-load --mode
 //! bandwidth` (epoll) measured 10 page faults per record and about a third
-//! of the bandwidth this setting gives: 1,105-1,230 against 3,064-3,171
-//! MiB/s (the same binary run with `GLIBC_TUNABLES`; the raw TCP stream in
-//! the same runs, which allocates nothing, 2,896-4,638 MiB/s). glibc raises
-//! the threshold by itself once it frees a block above its mmap threshold,
+//! of the bandwidth this setting gives: 931-1,318 MiB/s with glibc's
+//! defaults (six runs), 3,064-3,171 with the threshold at 4 MiB (two runs,
+//! the same binary, set through `GLIBC_TUNABLES`). glibc raises the
+//! threshold by itself once it frees a block above its mmap threshold,
 //! which records stay below.
 //!
 //! The tokio peer runs in the same process, so both sides of every
