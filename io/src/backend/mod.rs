@@ -18,11 +18,11 @@
 //! * `received` delivers the stream's bytes in order, each byte once.
 //! * `send` queues bytes for the link in call order; they are written in
 //!   that order (`send_vectored`: its parts one after the other, with no
-//!   other send's bytes between them). It fails with [`std::io::ErrorKind::NotConnected`] for a
-//!   link that is closed or unknown, and with
-//!   [`std::io::ErrorKind::WouldBlock`] when the link already has
-//!   [`Config::max_queued_bytes`] queued (a peer that stopped reading): the
-//!   caller decides (the node closes the link).
+//!   other send's bytes between them). It fails with
+//!   [`std::io::ErrorKind::NotConnected`] for a link that is closed or
+//!   unknown, and with [`std::io::ErrorKind::WouldBlock`] when the link
+//!   already has [`Config::max_queued_bytes`] queued (a peer that stopped
+//!   reading): the caller decides (the node closes the link).
 //! * `close` drops the link's queued bytes, closes the socket and leads to
 //!   one `closed` (with no error). Closing twice, or an unknown link, is a
 //!   no-op.

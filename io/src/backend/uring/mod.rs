@@ -191,11 +191,9 @@ impl Backend for UringBackend {
     }
 
     fn send_vectored(&self, link: LinkId, parts: Vec<Vec<u8>>) -> io::Result<()> {
-        let shard = self
-            .sink
-            .links
-            .admit(link, parts.iter().map(Vec::len).sum())?;
-        if !parts.iter().all(Vec::is_empty) {
+        let len = parts.iter().map(Vec::len).sum();
+        let shard = self.sink.links.admit(link, len)?;
+        if len > 0 {
             self.shards[shard].post(Request::Send(link, parts));
         }
         Ok(())
