@@ -35,8 +35,32 @@ pub struct NodeConfig {
     /// of it waits (SEND_DATA, FLUSH); it completes once the backlog is
     /// down to half of this. Keep it below `max_session_buffer`.
     pub max_send_backlog: usize,
-    /// Backend tuning (its `max_queued_bytes` bounds each link's output).
+    /// Backend tuning (its `max_queued_bytes` bounds each link's output;
+    /// the node raises it to at least [`CONTROL_BURST`] bytes a session, see
+    /// [`NodeConfig::backend_config`]).
     pub backend: backend::Config,
+}
+
+/// A generous bound on the control traffic one session puts on its link's
+/// send queue at once: a BIND or its response (with the image), an FMH-5
+/// attach or its response, an UNBIND. Every session of a link can do so in
+/// the same moment (a link coming up binds them all; a mass cancel unbinds
+/// them all), and the link's queue must hold that burst: a full queue reads
+/// as a peer that stopped reading.
+pub const CONTROL_BURST: usize = 256;
+
+impl NodeConfig {
+    /// The backend configuration the node starts with: [`NodeConfig::backend`]
+    /// with `max_queued_bytes` raised to hold one [`CONTROL_BURST`] from each
+    /// of `max_sessions_per_link` sessions (with the defaults, 64 KiB: the
+    /// 4 MiB set is kept).
+    pub fn backend_config(&self) -> backend::Config {
+        let burst = self.max_sessions_per_link.saturating_mul(CONTROL_BURST);
+        backend::Config {
+            max_queued_bytes: self.backend.max_queued_bytes.max(burst),
+            ..self.backend.clone()
+        }
+    }
 }
 
 impl Default for NodeConfig {
@@ -49,5 +73,33 @@ impl Default for NodeConfig {
             max_send_backlog: 512 << 10,
             backend: backend::Config::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_send_queue_holds_a_control_burst_of_every_session() {
+        let default = NodeConfig::default();
+        assert_eq!(
+            default.backend_config().max_queued_bytes,
+            default.backend.max_queued_bytes,
+            "256 sessions fit the default queue"
+        );
+        let crowded = NodeConfig {
+            max_sessions_per_link: 62_500,
+            ..NodeConfig::default()
+        };
+        assert_eq!(
+            crowded.backend_config().max_queued_bytes,
+            62_500 * CONTROL_BURST
+        );
+        let unbounded = NodeConfig {
+            max_sessions_per_link: usize::MAX,
+            ..NodeConfig::default()
+        };
+        assert_eq!(unbounded.backend_config().max_queued_bytes, usize::MAX);
     }
 }

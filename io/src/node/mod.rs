@@ -46,7 +46,7 @@
 //! | event | conversations affected | code |
 //! |---|---|---|
 //! | TCP link closed / reset / I/O error (a partial PIU held is dropped) | every one on the link | `CONV_FAILURE_RETRY` (still allocating: `ALLOCATION_ERROR` + `ALLOCATION_FAILURE_RETRY`) |
-//! | the peer stopped reading: the link's send queue reached the backend's [`max_queued_bytes`](backend::Config::max_queued_bytes) (paced sessions put at most 2·W RUs each on it; in practice unpaced sessions, or more sessions × windows than it holds) | every one on the link (closed, logged) | as a closed link |
+//! | the peer stopped reading: the link's send queue reached the backend's [`max_queued_bytes`](backend::Config::max_queued_bytes), at least [`CONTROL_BURST`] × `max_sessions_per_link` (paced sessions put at most 2·W RUs each on it; in practice unpaced sessions, or more sessions × windows than it holds) | every one on the link (closed, logged) | as a closed link |
 //! | the partner's TP does not receive, or its node withholds IPRs | none: our sends wait for the window, then SEND_DATA / FLUSH wait for the backlog | — |
 //! | broken framing (length prefix over [`NodeConfig::max_frame`] or under 9) | every one on the link (closed, sense `10020000` logged) | `CONV_FAILURE_NO_RETRY` |
 //! | undecodable PIU, RH/state violation on one session | that session's (UNBIND type `FE` with the sense, logged) | `CONV_FAILURE_NO_RETRY`, at both ends |
@@ -57,7 +57,9 @@
 //! # Memory
 //!
 //! Per link: one partial PIU ([`NodeConfig::max_frame`]) and the backend's
-//! send queue ([`max_queued_bytes`](backend::Config::max_queued_bytes)).
+//! send queue ([`max_queued_bytes`](backend::Config::max_queued_bytes),
+//! raised to [`CONTROL_BURST`] bytes a session: see
+//! [`NodeConfig::backend_config`]).
 //! Per session, with W = [`NodeConfig::pacing_window`], B =
 //! [`NodeConfig::max_session_buffer`] and max_RU = `max_frame - 9`:
 //!
@@ -144,7 +146,7 @@ use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::{self, JoinHandle};
 
-pub use config::NodeConfig;
+pub use config::{NodeConfig, CONTROL_BURST};
 
 use crate::backend::{self, Backend, Events, Kind, LinkId};
 use crate::engine::appc::{Attach, ConvPort, Node, Partner, Session};
@@ -301,7 +303,7 @@ impl TcpNode {
             ));
         }
         let events = Arc::new(ToDriver(OnceLock::new()));
-        let backend = backend::start(kind, events.clone(), config.backend.clone())?;
+        let backend = backend::start(kind, events.clone(), config.backend_config())?;
         let next_id = Arc::new(AtomicU64::new(1));
         let stats = Arc::new(NodeStats::default());
         let max_send_backlog = config.max_send_backlog;

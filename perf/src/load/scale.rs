@@ -38,10 +38,6 @@ use std::time::{Duration, Instant};
 
 /// Sessions one link can carry (16-bit session ids, 0 unused).
 const SESSIONS_PER_LINK: usize = 65_535;
-/// A generous bound on what one session puts on its link's send queue at
-/// once in this mode: a BIND or its response (with the image), an FMH-5
-/// attach or its response, an UNBIND.
-const CONTROL_BYTES_PER_SESSION: usize = 256;
 /// Conversations per client TP. A TP's conversation list is searched when
 /// one of its conversations ends, so one TP holding a million would make
 /// the mass cancel quadratic; a gateway spreads them over many TPs anyway.
@@ -90,16 +86,13 @@ pub fn run(config: &Config) -> Result<bool, String> {
             n.div_ceil(SESSIONS_PER_LINK)
         ));
     }
-    let mut node_config = NodeConfig {
+    // The node sizes each link's send queue for its sessions' control
+    // bursts (`NodeConfig::backend_config`): 62,500 sessions a link BIND,
+    // attach and, at the cancel-all, UNBIND at once.
+    let node_config = NodeConfig {
         max_sessions_per_link: per_link,
         ..config.node_config()
     };
-    // Every session of a link BINDs, attaches and (at the cancel-all)
-    // UNBINDs at once, so a link's send queue holds a burst of control
-    // traffic per session: room for it, or a burst reads as a peer that
-    // stopped reading (the node's "more sessions than the queue holds").
-    let burst = per_link * CONTROL_BYTES_PER_SESSION;
-    node_config.backend.max_queued_bytes = node_config.backend.max_queued_bytes.max(burst);
     let kind = kind(config.backend);
     let listen = config
         .listen
