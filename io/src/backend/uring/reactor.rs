@@ -199,6 +199,10 @@ impl Reactor {
 
     pub(super) fn run(mut self) {
         super::ON_REACTOR.with(|on| on.set(Some(self.index)));
+        if let Err(error) = self.ring.enable() {
+            eprintln!("appc-io: io_uring reactor cannot enable its ring: {error}");
+            return;
+        }
         self.arm_doorbell();
         let mut completions = Vec::new();
         while !self.sink.is_stopped() {
