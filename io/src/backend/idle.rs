@@ -20,6 +20,9 @@
 //! | epoll, one session's bandwidth | 1,418-1,871 MiB/s | 1,932-2,019 MiB/s |
 //! | epoll, the load generator (verbs/s) | 141-176k | 347-356k |
 //!
+//! (io_uring figures from before its rings deferred their task work; for
+//! what that changed, see `uring/ring.rs`.)
+//!
 //! So the epoll reactor always polls (it counts as awake meanwhile, and
 //! merges the writes callers hand it then; see `poll.rs`), and the io_uring
 //! one with [`Config::idle_poll`](super::Config::idle_poll), or for a few
