@@ -96,7 +96,8 @@ pub(crate) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<d
     start_with(events, config, true)
 }
 
-/// [`start`]; `multishot` false forces the single-shot paths (for tests).
+/// [`start`]; `multishot` false forces the single-shot paths and a ring
+/// without deferred task work, as on a kernel before 6.0 (for tests).
 fn start_with(
     events: Arc<dyn Events>,
     config: Config,
@@ -229,8 +230,9 @@ impl Drop for UringBackend {
 
 #[cfg(test)]
 mod tests {
-    //! The single-shot fallbacks and several rings, which the shared suite
-    //! (`tests/backend_suite.rs`, multishot, one ring) does not reach.
+    //! The single-shot fallbacks on plain rings (an older kernel's) and
+    //! several rings, which the shared suite (`tests/backend_suite.rs`,
+    //! multishot, deferred task work, one ring) does not reach.
 
     use std::io::{Read, Write};
     use std::net::TcpStream;

@@ -102,25 +102,34 @@ impl std::fmt::Debug for Ring {
 }
 
 impl Ring {
-    /// Sets up a ring; `multishot` false forces the single-shot paths.
+    /// Sets up a ring; `multishot` false forces what a kernel before 6.0
+    /// gets: the single-shot paths and a ring without deferred task work.
     pub(super) fn new(multishot: bool) -> io::Result<(Self, Features)> {
-        let (uring, disabled) = match IoUring::builder()
-            .setup_cqsize(CQ_ENTRIES)
-            .setup_single_issuer()
-            .setup_defer_taskrun()
-            .setup_taskrun_flag()
-            .setup_r_disabled()
-            .build(SQ_ENTRIES)
-        {
-            Ok(uring) => (uring, true),
-            // A kernel before 6.1 refuses the flags: a ring without them.
-            Err(error) if error.raw_os_error() == Some(libc::EINVAL) => (
+        let deferred = if multishot {
+            match IoUring::builder()
+                .setup_cqsize(CQ_ENTRIES)
+                .setup_single_issuer()
+                .setup_defer_taskrun()
+                .setup_taskrun_flag()
+                .setup_r_disabled()
+                .build(SQ_ENTRIES)
+            {
+                Ok(uring) => Some(uring),
+                // A kernel before 6.1 refuses the flags.
+                Err(error) if error.raw_os_error() == Some(libc::EINVAL) => None,
+                Err(error) => return Err(error),
+            }
+        } else {
+            None
+        };
+        let (uring, disabled) = match deferred {
+            Some(uring) => (uring, true),
+            None => (
                 IoUring::builder()
                     .setup_cqsize(CQ_ENTRIES)
                     .build(SQ_ENTRIES)?,
                 false,
             ),
-            Err(error) => return Err(error),
         };
         let mut probe = Probe::new();
         uring.submitter().register_probe(&mut probe)?;
