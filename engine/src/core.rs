@@ -229,10 +229,12 @@ impl<V: Request> Core<V> {
         Err(collect_error(slot.state.load(), handle))
     }
 
-    /// Takes the task out of an owned slot (a queue consumer's) and frees it.
+    /// Takes the task out of a slot a queue consumer popped (it owns it in
+    /// `FINISHING`) and frees it.
     pub(crate) fn consume(&self, id: u32, slot: &Slot<V>) -> (Handle, V, PortInfo) {
         let owned = slot.state.load();
-        self.consume_owned(id, slot, owned)
+        debug_assert!(matches!(owned.kind(), Kind::Queue | Kind::Port));
+        self.consume_queued(id, slot, owned)
     }
 
     /// Drops the task in an owned slot and frees it.
@@ -257,22 +259,34 @@ impl<V: Request> Core<V> {
     /// port values), empties its target and frees it.
     #[inline]
     fn consume_owned(&self, id: u32, slot: &Slot<V>, owned: State) -> (Handle, V, PortInfo) {
-        // SAFETY: the caller owns the slot in FINISHING; any waker cell is
-        // closed or its future is the caller or gone.
-        let (verb, info, queue) = unsafe {
-            let verb = slot.take_verb();
-            match owned.kind() {
-                Kind::Queue | Kind::Port => {
-                    let (queue, info) = slot.with_target_mut(SlotTarget::take_queue);
-                    (verb, info, Some(queue))
-                }
-                // Event tasks are consumed by `collect`, not here; the arm
-                // is the future's.
-                Kind::Event | Kind::Future => {
+        match owned.kind() {
+            Kind::Queue | Kind::Port => self.consume_queued(id, slot, owned),
+            // Event tasks are consumed by `collect`, not here; the arm is
+            // the future's.
+            Kind::Event | Kind::Future => {
+                // SAFETY: the caller owns the slot in FINISHING; the waker
+                // cell is closed or its future is the caller or gone.
+                let verb = unsafe {
                     drop(slot.with_target_mut(|target| mem::replace(target, SlotTarget::Empty)));
-                    (verb, PortInfo::default(), None)
-                }
+                    slot.take_verb()
+                };
+                let handle = self.handle(id, owned.generation());
+                self.table.release(id, slot, owned);
+                (handle, verb, PortInfo::default())
             }
+        }
+    }
+
+    /// [`Core::consume_owned`] for a queue or port task.
+    #[inline]
+    fn consume_queued(&self, id: u32, slot: &Slot<V>, owned: State) -> (Handle, V, PortInfo) {
+        // SAFETY: the caller owns the slot in FINISHING, and nobody else
+        // reads a queued task's target.
+        let (verb, (queue, info)) = unsafe {
+            (
+                slot.take_verb(),
+                slot.with_target_mut(SlotTarget::take_queue),
+            )
         };
         let handle = self.handle(id, owned.generation());
         self.table.release(id, slot, owned);

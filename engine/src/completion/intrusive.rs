@@ -142,34 +142,39 @@ impl<V: crate::Request> Queue<V> {
         true
     }
 
-    /// Moves everything pushed so far into `batch`, behind what it holds.
-    fn refill(&self, batch: &mut Batch) -> bool {
+    /// Takes the oldest completion: its slot and global id, now owned by the
+    /// caller in `FINISHING`.
+    pub(crate) fn pop(&self, batch: &mut Batch) -> Option<(u32, &Slot<V>)> {
+        if batch.head == NIL {
+            return self.refill(batch);
+        }
+        let id = batch.head - 1;
+        let slot = self.core.table.by_id(id);
+        batch.head = slot.next.load(Relaxed);
+        Some((id, slot))
+    }
+
+    /// Takes everything pushed so far: returns the oldest and leaves the
+    /// rest in the (empty) `batch`, oldest first. The oldest is the last
+    /// slot the reversal visits, so it is not looked up twice (with one
+    /// completion at a time, the common case, that is the whole chain).
+    fn refill(&self, batch: &mut Batch) -> Option<(u32, &Slot<V>)> {
         if self.head.load(Relaxed) & TOP == u64::from(NIL) {
-            return false;
+            return None;
         }
         let mut top = (self.head.fetch_and(!TOP, Acquire) & TOP) as u32;
         // Reverse the LIFO chain so the oldest completion comes out first.
         let mut reversed = NIL;
+        let mut oldest = None;
         while top != NIL {
             let slot = self.core.table.by_id(top - 1);
             let next = slot.next.load(Relaxed);
             slot.next.store(reversed, Relaxed);
+            oldest = Some((top - 1, slot));
             reversed = top;
             top = next;
         }
-        debug_assert_eq!(batch.head, NIL, "refill only an empty batch");
-        batch.head = reversed;
-        reversed != NIL
-    }
-
-    /// Takes the oldest completion: its slot and global id, now owned by the
-    /// caller in `FINISHING`.
-    pub(crate) fn pop(&self, batch: &mut Batch) -> Option<(u32, &Slot<V>)> {
-        if batch.head == NIL && !self.refill(batch) {
-            return None;
-        }
-        let id = batch.head - 1;
-        let slot = self.core.table.by_id(id);
+        let (id, slot) = oldest?;
         batch.head = slot.next.load(Relaxed);
         Some((id, slot))
     }
