@@ -302,3 +302,24 @@ fn is_transient(error: &io::Error) -> bool {
         Some(libc::EINTR | libc::EBUSY | libc::ETIME | libc::EAGAIN)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kernel that accepts deferred task work (6.1 and later) also has
+    /// multishot receive (6.0): its provided buffers must have been
+    /// registered on the still-disabled ring, or every link would silently
+    /// fall back to single-shot receives.
+    #[test]
+    fn a_deferred_ring_gets_its_provided_buffers() {
+        let (mut ring, _) = Ring::new(true).expect("io_uring setup");
+        if ring.disabled {
+            assert!(ring.recv_group().is_some(), "no buffer ring: {ring:?}");
+        }
+        ring.enable().expect("the creating thread enables the ring");
+        assert!(!ring.disabled);
+        ring.submit();
+        assert!(!ring.ready(), "nothing was pushed");
+    }
+}
