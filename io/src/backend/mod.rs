@@ -96,11 +96,11 @@ pub struct Config {
     /// session's round trip about 3x faster (64 B), and costs 256 sessions
     /// about a tenth of their requests/s (a reactor that sleeps lets work
     /// batch up while the TPs run); off by default, for the many-session
-    /// gateway. Without it
-    /// a reactor still polls for a few turns after a send or receive of
-    /// 16 KiB or more (bulk transfer, where that cost does not arise). The
-    /// epoll reactor always polls first (there it also merges callers'
-    /// writes, a win in every case measured). Figures: `idle.rs`.
+    /// gateway. Without it a reactor still polls for a few turns after a
+    /// send or receive of 16 KiB or more (bulk transfer, where that cost
+    /// does not arise). The epoll reactor always polls first (there it also
+    /// merges callers' writes, a win in every case measured). Figures:
+    /// `idle.rs`.
     pub idle_poll: bool,
 }
 

@@ -33,7 +33,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use super::mailbox::Mailbox;
@@ -139,6 +139,7 @@ fn start_with(
     };
     for (index, reactor) in reactors.into_iter().enumerate() {
         // On failure, dropping `backend` stops the reactors already started.
+        let (enabled_tx, enabled) = mpsc::sync_channel(1);
         backend
             .threads
             .get_mut()
@@ -146,8 +147,13 @@ fn start_with(
             .push(
                 thread::Builder::new()
                     .name(format!("appc-io-uring-{index}"))
-                    .spawn(move || reactor.run())?,
+                    .spawn(move || reactor.run(enabled_tx))?,
             );
+        // A reactor first binds its ring to its thread (`Ring::enable`);
+        // that failing is a setup failure, the caller's to see.
+        enabled.recv().unwrap_or_else(|_| {
+            Err(io::Error::other("an io_uring reactor thread died at start"))
+        })?;
     }
     Ok(Arc::new(backend))
 }

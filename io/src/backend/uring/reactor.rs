@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -197,10 +198,15 @@ impl Reactor {
         }
     }
 
-    pub(super) fn run(mut self) {
+    /// The reactor loop; `enabled` hears whether the ring could be bound to
+    /// this thread, before anything else happens (on failure the reactor
+    /// returns at once).
+    pub(super) fn run(mut self, enabled: SyncSender<io::Result<()>>) {
         super::ON_REACTOR.with(|on| on.set(Some(self.index)));
-        if let Err(error) = self.ring.enable() {
-            eprintln!("appc-io: io_uring reactor cannot enable its ring: {error}");
+        let result = self.ring.enable();
+        let failed = result.is_err();
+        let _ = enabled.send(result);
+        if failed {
             return;
         }
         self.arm_doorbell();
