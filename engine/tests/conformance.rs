@@ -13,6 +13,7 @@ use appc_engine::appc::states::ConvState;
 use appc_engine::appc::verbs::{self, values, Body, Conv, Verb};
 use appc_engine::appc::SEND_BUFFER;
 use appc_engine::{Event, Target};
+use std::time::Duration;
 use support::*;
 
 // ---------------------------------------------------------------------------
@@ -508,6 +509,47 @@ fn send_error_purging_a_deallocation_reports_dealloc_normal() {
     req.deallocate(values::ABEND).ok();
     resp.send_error_prog().rc(P::DEALLOC_NORMAL);
     resp.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+}
+
+/// What the partner had buffered when a SEND_ERROR reached it is purged,
+/// not flushed by its DEALLOCATE(ABEND) (which reports no error first): the
+/// issuer, in SEND, gets the abend on its next verb. Here that verb is a
+/// CONFIRM, which once waited forever behind the stale data for a reply.
+#[test]
+fn data_buffered_before_a_partners_send_error_never_reaches_it() {
+    for (dealloc_type, code) in [
+        (values::ABEND, P::DEALLOC_ABEND),
+        (values::FLUSH, P::DEALLOC_NORMAL),
+    ] {
+        let (_node, a, b) = setup();
+        let (req, resp) = pair(&a, &b, MAPPED, SYNC_CONFIRM);
+        req.send_data(b"buffered", values::SEND_DATA_NONE).ok();
+        resp.send_error_prog().ok();
+        assert_eq!(resp.state(), ConvState::Send);
+        if dealloc_type == values::ABEND {
+            req.deallocate(dealloc_type).ok();
+        } else {
+            // DEALLOCATE(FLUSH) reports the error; TP_ENDED, like cleanup,
+            // ends the conversation without reporting it, flushing in SEND.
+            req.call(Body::TpEnded(verbs::TpEnded {
+                tp_id: req.tp_id,
+                tp_type: values::SOFT,
+            }))
+            .ok();
+        }
+        let event = Event::new(true);
+        let confirm = Body::Confirm(verbs::Confirm {
+            conv: resp.conv,
+            rts_rcvd: false,
+        });
+        let handle = resp.submit(confirm, &event);
+        assert!(
+            event.wait_timeout(Duration::from_secs(10)),
+            "CONFIRM waits behind purged data"
+        );
+        Res::of(&b.collect(handle).unwrap()).rc(code);
+        resp.get_state().rc2(P::PARAMETER_CHECK, S::BAD_CONV_ID);
+    }
 }
 
 /// In SEND_PENDING, err_dir picks the code: SEND_DIR → *_NO_TRUNC,

@@ -7,7 +7,7 @@
 
 use appc_engine::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use appc_engine::appc::verbs::*;
-use appc_engine::appc::{Appc, Attach, ConvPort, Flow, Node, Partner, Session};
+use appc_engine::appc::{Appc, Attach, Confirmation, ConvPort, Flow, Node, Partner, Session};
 use appc_engine::{Event, Target, WINAPPC_VERSION};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -482,4 +482,45 @@ fn a_backlogged_session_holds_the_send_and_consumption_is_reported() {
         flows.iter().filter(|f| matches!(f, Flow::Data(_))).count(),
         3
     );
+}
+
+/// Data a remote partner sent before this end's SEND_ERROR reached it is
+/// purged on arrival (and reported consumed, for pacing): this end, in
+/// SEND, gets the partner's abend that follows on its next verb.
+#[test]
+fn data_in_flight_after_a_send_error_is_purged_on_arrival() {
+    let node = Node::new();
+    let script = Arc::new(Scripted::default());
+    node.add_partner("LUB", Arc::new(ScriptedPartner(script.clone())));
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+    let v = allocate(&a, tp(&a), "ECHO", values::SYNC_CONFIRM);
+    let Body::Allocate(al) = v.body else {
+        unreachable!()
+    };
+    let conv = Conv {
+        tp_id: al.tp_id,
+        conv_id: al.conv_id,
+    };
+    let rc = |body| call(&a, body).primary_rc;
+    let ptr = Body::PrepareToReceive(PrepareToReceive {
+        conv,
+        ptr_type: values::FLUSH,
+        locks: values::LOCKS_SHORT,
+    });
+    assert_eq!(rc(ptr), PrimaryRc::OK);
+    let port = script.port.get().expect("the attach flowed");
+    port.deliver(Flow::Data(b"received".to_vec()));
+    let error = Body::SendError(SendError {
+        conv,
+        err_type: values::ERR_PROG,
+        err_dir: values::RCV_DIR_ERROR,
+        ..Default::default()
+    });
+    assert_eq!(rc(error), PrimaryRc::OK);
+    // What the partner sent before it learned of the error, then its abend.
+    port.deliver(Flow::Data(b"in flight".to_vec()));
+    port.deliver(Flow::ConfirmRequest(Confirmation::Plain));
+    port.deliver(Flow::Deallocate(PrimaryRc::DEALLOC_ABEND));
+    assert_eq!(rc(Body::Flush(conv)), PrimaryRc::DEALLOC_ABEND);
+    assert_eq!(*script.consumed.lock().unwrap(), 8 + 9);
 }

@@ -17,6 +17,12 @@
 //! comes back through a [`ConvPort`] into [`Pair::arrive`] and
 //! [`Pair::fail`]. Nothing else in the protocol differs.
 //!
+//! An end that holds the send direction drops data, confirmation requests
+//! and changes of direction as they arrive (`End::wants`), unless a
+//! partner's error that hands the direction back is waiting before them:
+//! they can only be what the partner sent before this end's SEND_ERROR
+//! reached it, which SEND_ERROR purges.
+//!
 //! # Buffering (`appc-api.md` §5.5)
 //!
 //! ALLOCATE's attach and SEND_DATA's data wait in the sender's `out` until
@@ -286,6 +292,27 @@ impl End {
                 self.broken = Some((PrimaryRc::CONV_FAILURE_NO_RETRY, secondary));
             }
         }
+    }
+
+    /// Whether a flow from the partner still concerns this end, or is
+    /// purged as it arrives. An end that holds the send direction (SEND,
+    /// SEND_PENDING) and has no partner's error waiting (which hands the
+    /// direction over) cannot have been sent data, a confirmation request
+    /// or a change of direction since it got the direction. Any that come
+    /// are what the partner had buffered or in flight when this end's
+    /// SEND_ERROR reached it (a partner's DEALLOCATE(ABEND) or TP_ENDED
+    /// flushes its buffer without reporting the error first), and
+    /// SEND_ERROR purges them (§5.5). Kept, they would sit in front of what
+    /// does concern this end, a CONFIRMED or the partner's abend, and hold
+    /// a waiting CONFIRM forever.
+    fn wants(&self, flow: &Flow) -> bool {
+        let stale = matches!(
+            flow,
+            Flow::Data(_) | Flow::ConfirmRequest(_) | Flow::ChangeDirection
+        );
+        !stale
+            || !matches!(self.state, ConvState::Send | ConvState::SendPending)
+            || self.inbound.iter().any(|f| matches!(f, Flow::Error(_)))
     }
 
     fn take_rts(&mut self) -> bool {
@@ -1086,8 +1113,11 @@ impl Pair {
     fn send_to_partner(&mut self, side: Side, flow: Flow) {
         if let Some(session) = self.session_to(other(side)) {
             session.send(flow);
-        } else if self.ends[other(side)].live {
-            self.ends[other(side)].inbound.push_back(flow);
+        } else {
+            let partner = &mut self.ends[other(side)];
+            if partner.live && partner.wants(&flow) {
+                partner.inbound.push_back(flow);
+            }
         }
     }
 
@@ -1108,12 +1138,18 @@ impl Pair {
         match flow {
             Flow::RequestToSend => self.rts_arrives(side),
             flow => {
+                let end = &mut self.ends[side];
+                let wanted = end.wants(&flow);
                 if let Flow::Data(data) = &flow {
-                    let end = &mut self.ends[side];
-                    end.in_bytes += data.len();
+                    // Purged data counts as consumed at once (pacing).
                     end.delivered += data.len();
+                    if wanted {
+                        end.in_bytes += data.len();
+                    }
                 }
-                self.ends[side].inbound.push_back(flow);
+                if wanted {
+                    end.inbound.push_back(flow);
+                }
                 self.progress(node, side);
             }
         }
