@@ -4,7 +4,13 @@
 //! - [`Worker`] is thread B of the cross-thread group: it receives requests
 //!   over one bounded `crossbeam-channel` and finishes them. The engine and the
 //!   table peers send it a handle; the `oneshot` peer sends it the sender half.
-//!   Either way the hand-off A → B is the same channel.
+//!   Either way the hand-off A → B is the same channel. The worker polls
+//!   an empty channel for [`POLL`] before it blocks, so that the stream of
+//!   batches never puts it to sleep: the group then measures what the
+//!   contestants do, not how fast the scheduler wakes a thread. (With a
+//!   blocking receive, a 3-second `engine/queue` run made 110,000-165,000
+//!   context switches, about one per batch, and every contestant's figure
+//!   swung 2x between runs; polling, 460-950.)
 //! - [`timed_batches`] runs a cross-thread workload in batches of [`BATCH`]
 //!   requests (submit a batch, then consume it) and times the whole run, so
 //!   that a criterion "iteration" is one request.
@@ -13,7 +19,7 @@
 //!   that reading the clock is amortised and the untimed work stays cheap
 //!   enough for criterion's time budget.
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::fmt;
 use std::hint::black_box;
 use std::thread::{self, JoinHandle};
@@ -36,7 +42,11 @@ impl<T: Send + 'static> Worker<T> {
         let (tx, rx) = crossbeam_channel::bounded::<T>(BATCH);
         let thread = thread::Builder::new()
             .name("completer".into())
-            .spawn(move || rx.iter().for_each(&mut finish))
+            .spawn(move || {
+                while let Some(item) = next(&rx) {
+                    finish(item);
+                }
+            })
             .expect("spawning the completer thread");
         Self {
             tx: Some(tx),
@@ -68,6 +78,25 @@ impl<T> Drop for Worker<T> {
 impl<T> fmt::Debug for Worker<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Worker").finish_non_exhaustive()
+    }
+}
+
+/// How long the completer polls an empty channel before it blocks: far
+/// longer than the gap between two batches, short enough that an idle
+/// worker stops burning its core.
+pub const POLL: Duration = Duration::from_micros(200);
+
+/// The next item, polling for up to [`POLL`] before blocking; `None` once
+/// every sender is gone.
+fn next<T>(rx: &Receiver<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(item) => return Some(item),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) if start.elapsed() < POLL => std::hint::spin_loop(),
+            Err(TryRecvError::Empty) => return rx.recv().ok(),
+        }
     }
 }
 

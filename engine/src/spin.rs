@@ -29,8 +29,9 @@ pub fn until<T>(mut poll: impl FnMut() -> Option<T>) -> Option<T> {
 /// (1 to 64 spin hints) and yields the thread on the rest. Measured on the
 /// 2-vCPU machine of the README against crossbeam's own limit (11, about
 /// 5 us), binaries alternated: a consumer that gives up that early sleeps
-/// between most batches of a steady stream (cross-thread lifecycle bench
-/// ~140 ns per request here, ~340 with 11), and one session's round trip
+/// between most batches of a steady stream (cross-thread lifecycle bench,
+/// whose completer then blocked between batches too: ~140 ns per request
+/// here, ~340 with 11), and one session's round trip
 /// over epoll takes 80-100 us instead of ~180. Over io_uring, whose
 /// reactor threads then slept at once, that round trip took 193-210 us
 /// instead of 159-206; reactors that poll as long before they sleep
