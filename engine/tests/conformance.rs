@@ -517,17 +517,14 @@ fn send_error_purging_a_deallocation_reports_dealloc_normal() {
 /// CONFIRM, which once waited forever behind the stale data for a reply.
 #[test]
 fn data_buffered_before_a_partners_send_error_never_reaches_it() {
-    for (dealloc_type, code) in [
-        (values::ABEND, P::DEALLOC_ABEND),
-        (values::FLUSH, P::DEALLOC_NORMAL),
-    ] {
+    for (abend, code) in [(true, P::DEALLOC_ABEND), (false, P::DEALLOC_NORMAL)] {
         let (_node, a, b) = setup();
         let (req, resp) = pair(&a, &b, MAPPED, SYNC_CONFIRM);
         req.send_data(b"buffered", values::SEND_DATA_NONE).ok();
         resp.send_error_prog().ok();
         assert_eq!(resp.state(), ConvState::Send);
-        if dealloc_type == values::ABEND {
-            req.deallocate(dealloc_type).ok();
+        if abend {
+            req.deallocate(values::ABEND).ok();
         } else {
             // DEALLOCATE(FLUSH) reports the error; TP_ENDED, like cleanup,
             // ends the conversation without reporting it, flushing in SEND.

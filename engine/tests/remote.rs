@@ -397,13 +397,15 @@ impl Partner for ScriptedPartner {
     }
 }
 
-#[test]
-fn a_backlogged_session_holds_the_send_and_consumption_is_reported() {
+/// A node whose partner LU "LUB" is a [`Scripted`] session, and a
+/// conversation allocated to it at `sync_level` (its attach flows with the
+/// first flush).
+fn scripted(sync_level: u8) -> (Node, Appc, Arc<Scripted>, Conv) {
     let node = Node::new();
     let script = Arc::new(Scripted::default());
     node.add_partner("LUB", Arc::new(ScriptedPartner(script.clone())));
     let (a, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
-    let v = allocate(&a, tp(&a), "ECHO", values::SYNC_NONE);
+    let v = allocate(&a, tp(&a), "ECHO", sync_level);
     let Body::Allocate(al) = v.body else {
         unreachable!()
     };
@@ -411,6 +413,12 @@ fn a_backlogged_session_holds_the_send_and_consumption_is_reported() {
         tp_id: al.tp_id,
         conv_id: al.conv_id,
     };
+    (node, a, script, conv)
+}
+
+#[test]
+fn a_backlogged_session_holds_the_send_and_consumption_is_reported() {
+    let (_node, a, script, conv) = scripted(values::SYNC_NONE);
     let (tx, mut rx) = a.queue();
     let send = |send_type| {
         Verb::mapped(Body::SendData(SendData {
@@ -489,18 +497,7 @@ fn a_backlogged_session_holds_the_send_and_consumption_is_reported() {
 /// SEND, gets the partner's abend that follows on its next verb.
 #[test]
 fn data_in_flight_after_a_send_error_is_purged_on_arrival() {
-    let node = Node::new();
-    let script = Arc::new(Scripted::default());
-    node.add_partner("LUB", Arc::new(ScriptedPartner(script.clone())));
-    let (a, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
-    let v = allocate(&a, tp(&a), "ECHO", values::SYNC_CONFIRM);
-    let Body::Allocate(al) = v.body else {
-        unreachable!()
-    };
-    let conv = Conv {
-        tp_id: al.tp_id,
-        conv_id: al.conv_id,
-    };
+    let (_node, a, script, conv) = scripted(values::SYNC_CONFIRM);
     let rc = |body| call(&a, body).primary_rc;
     let ptr = Body::PrepareToReceive(PrepareToReceive {
         conv,
