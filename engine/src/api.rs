@@ -232,8 +232,8 @@ impl<V: Request> Engine<V> {
         let me = crate::core::submitter(&self.core);
         let accepted = match target {
             Target::Queue(sender) if self.owns(&sender.0) => {
-                self.core.submit(me, verb, Kind::Queue, || {
-                    SlotTarget::Queue(sender.0.clone(), PortInfo::default())
+                self.core.submit(me, verb, Kind::Queue, |slot| {
+                    *slot = SlotTarget::Queue(sender.0.clone(), PortInfo::default());
                 })
             }
             Target::Port {
@@ -241,17 +241,17 @@ impl<V: Request> Engine<V> {
                 key,
                 token,
                 bytes,
-            } if self.owns(port.queue()) => self.core.submit(me, verb, Kind::Port, || {
+            } if self.owns(port.queue()) => self.core.submit(me, verb, Kind::Port, |slot| {
                 let info = PortInfo {
                     key: *key,
                     bytes: *bytes,
                     token: *token,
                 };
-                SlotTarget::Queue(port.queue().clone(), info)
+                *slot = SlotTarget::Queue(port.queue().clone(), info);
             }),
             Target::Event(event) => self
                 .core
-                .submit(me, verb, Kind::Event, || SlotTarget::Event(event.clone())),
+                .submit(me, verb, Kind::Event, |slot| slot.aim_at_event(event)),
             _ => Err((Reason::ForeignTarget, verb)),
         };
         accepted.map_err(|(reason, verb)| Rejected { reason, verb })
@@ -270,7 +270,7 @@ impl<V: Request> Engine<V> {
                 crate::core::submitter(&self.core),
                 verb,
                 Kind::Future,
-                || SlotTarget::Future(WakerCell::new()),
+                |slot| *slot = SlotTarget::Future(WakerCell::new()),
             )
             .map(|handle| TaskFuture::new(self.core.clone(), handle))
             .map_err(|(reason, verb)| Rejected { reason, verb })

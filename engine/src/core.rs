@@ -94,15 +94,16 @@ impl<V: Request> Core<V> {
             .expect("a future's handle names a slot of its engine")
     }
 
-    /// Stores a task as `PENDING` and returns its handle; `target` makes its
-    /// target once a slot was found (so a refused task clones nothing).
+    /// Stores a task as `PENDING` and returns its handle; `target` aims the
+    /// slot's target once a slot was found (so a refused task clones
+    /// nothing).
     #[inline]
     pub(crate) fn submit(
         &self,
         me: Thread,
         verb: V,
         kind: Kind,
-        target: impl FnOnce() -> SlotTarget<V>,
+        target: impl FnOnce(&mut SlotTarget<V>),
     ) -> Result<Handle, (Reason, V)> {
         // Cleanup never runs beside a submit (it takes `&mut Engine`), so a
         // plain flag suffices.
@@ -168,8 +169,10 @@ impl<V: Request> Core<V> {
                 }
             }
             Kind::Event => {
+                // The slot keeps its event; the delivery signals through a
+                // lease, since the slot may be re-aimed once it is READY.
                 // SAFETY: we own an event task's target in FINISHING.
-                let event = unsafe { slot.with_target_mut(SlotTarget::take_event) };
+                let event = unsafe { slot.with_target(|target| target.event().lease()) };
                 slot.state.publish_unshared(owned);
                 event.set();
             }
@@ -214,25 +217,27 @@ impl<V: Request> Core<V> {
     pub(crate) fn collect(&self, handle: Handle) -> Result<V, CollectError> {
         let slot = self.table.slot(handle).ok_or(CollectError::Invalid)?;
         let seen = slot.state.load();
-        if seen.kind() == Kind::Event {
-            if let Ok(owned) = slot.state.take_from(seen, handle.generation()) {
-                // Not `consume_owned`: an event task's delivery already
-                // emptied its target, so only the verb comes out. (The
-                // general path cost 50 of the 397 instructions of a
+        if seen.kind() != Kind::Event {
+            return Err(collect_error(seen, handle));
+        }
+        // The error is read from the word the take saw, not from a second
+        // load: a delivery publishing `READY` between the two made a task
+        // that was not ready yet look collected (found by the
+        // `event_reaim` loom model).
+        match slot.state.take_from(seen, handle.generation()) {
+            Ok(owned) => {
+                // Not `consume_owned`: the slot keeps an event task's event
+                // (see `completion::event`), so only the verb comes out.
+                // (The general path cost 50 of the 397 instructions of a
                 // single-thread lifecycle, by callgrind.)
-                debug_assert!(
-                    // SAFETY: we own the slot (the take above).
-                    unsafe { slot.with_target(|target| matches!(target, SlotTarget::Empty)) },
-                    "the delivery takes an event task's event"
-                );
                 // SAFETY: the take made us the owner of the slot in
                 // FINISHING, and a READY task's verb is initialised.
                 let verb = unsafe { slot.take_verb() };
                 self.table.release(self.id(handle), slot, owned);
-                return Ok(verb);
+                Ok(verb)
             }
+            Err(seen) => Err(collect_error(seen, handle)),
         }
-        Err(collect_error(slot.state.load(), handle))
     }
 
     /// Takes the task out of a slot a queue consumer popped (it owns it in
@@ -346,9 +351,10 @@ fn collect_error(seen: State, handle: Handle) -> CollectError {
         _ if seen.generation() != handle.generation() || !seen.is_live() => CollectError::Collected,
         _ if seen.kind() != Kind::Event => CollectError::NotAnEventTask,
         _ if seen.is_taken() => CollectError::Collected,
-        _ if !seen.is_ready() => CollectError::NotReady,
-        // Ready a moment ago: another collect took it meanwhile.
-        _ => CollectError::Collected,
+        // PENDING or FINISHING. (A READY word of this generation is taken,
+        // so it never gets here: a failed take hands over the word it lost
+        // to, which has moved on.)
+        _ => CollectError::NotReady,
     }
 }
 

@@ -93,17 +93,17 @@ impl<V> Slot<V> {
         }
     }
 
-    /// Stores a new task's verb and target.
+    /// Stores a new task's verb; `target` points the slot's target (empty,
+    /// or the event a previous task left, see [`SlotTarget`]) at the task's.
     ///
     /// # Safety
     /// The caller owns the slot in `FREE` (it popped it off a free list).
     #[inline(always)]
-    unsafe fn fill(&self, verb: V, target: SlotTarget<V>) {
+    unsafe fn fill(&self, verb: V, target: impl FnOnce(&mut SlotTarget<V>)) {
         // SAFETY: the caller owns the slot.
         self.verb.with_mut(|v| unsafe { (*v).write(verb) });
-        // SAFETY: as above; the previous target was emptied at release (or
-        // the slot is new), and an empty target owns nothing to drop.
-        self.target.with_mut(|t| unsafe { ptr::write(t, target) });
+        // SAFETY: as above.
+        self.target.with_mut(|t| target(unsafe { &mut *t }));
     }
 
     /// Runs `f` on the verb.
@@ -416,7 +416,7 @@ impl<V> Table<V> {
         me: Thread,
         verb: V,
         kind: Kind,
-        target: impl FnOnce() -> SlotTarget<V>,
+        target: impl FnOnce(&mut SlotTarget<V>),
     ) -> Result<Handle, V> {
         let home = me.home % SHARDS;
         let shard = &self.shards[home];
@@ -430,7 +430,7 @@ impl<V> Table<V> {
             return Err(verb);
         };
         // SAFETY: the allocation gave us the slot in `FREE`.
-        unsafe { slot.fill(verb, target()) };
+        unsafe { slot.fill(verb, target) };
         let generation = slot.state.claim(kind);
         Ok(Handle::pack(self.tag, shard, index, generation))
     }

@@ -78,7 +78,6 @@ use super::records::{Fill, MappedReader, RecordReader, RecordWriter, Take};
 use super::session::{Attach, Confirmation, ConvPort, Flow, Partner, Session};
 use super::states::{self, Concurrent, ConvState, DeallocKind, Entry, Pending, SendKind, Step};
 use super::verbs::{values, Body, Conv, Verb};
-use crate::completion::SlotTarget;
 use crate::core::{submitter, Reason};
 use crate::state::Kind;
 use crate::sync::{Arc, Mutex};
@@ -537,7 +536,9 @@ impl Pair {
         let act = match input {
             Input::Post { verb, sema, params } => {
                 let me_thread = submitter(core);
-                match core.submit(me_thread, *verb, Kind::Event, || SlotTarget::Event(sema)) {
+                match core.submit(me_thread, *verb, Kind::Event, |slot| {
+                    slot.aim_at_event(&sema)
+                }) {
                     Ok(post) => {
                         let input = Input::Posted(post, params);
                         self.act(node, me, side, step, entry, input, core)

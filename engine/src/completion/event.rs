@@ -7,10 +7,36 @@
 //!
 //! `set` is one `SeqCst` swap (the RMW [`Notify`] pairs with) plus, only when
 //! a thread sleeps, a lock to wake it. An auto-reset wait consumes the signal with one CAS.
+//!
+//! # References that cost no read-modify-write
+//!
+//! A delivery signals the event *after* it publishes the task `READY`, so
+//! that whoever the signal wakes finds the verb ready; by then a `collect`
+//! may have freed the slot and a submit re-aimed it at another event. So the
+//! delivery signals through a reference of its own, not the slot's. Taking
+//! and dropping a reference are read-modify-writes of the reference count,
+//! and a single-thread lifecycle is paced by its read-modify-writes. Two
+//! places keep references so that the common path takes none:
+//!
+//! * **the slot**: a collected task's slot keeps its event
+//!   ([`SlotTarget`](super::SlotTarget)), and a submit aimed at the event
+//!   the slot already holds clones nothing;
+//! * **each thread**: a delivery leases its reference ([`Event::lease`]) from
+//!   the one spare its thread keeps, and the lease puts it back as that
+//!   thread's spare; so a completer that keeps signalling one event clones
+//!   and drops nothing.
+//!
+//! Both only ever replace a clone and a drop by a move, so no path takes more
+//! read-modify-writes than before. The price is memory: an event can outlive
+//! its last clone outside the engine, held by free slots until they are
+//! re-aimed and by a thread's spare until that thread delivers to another
+//! event or exits. Dropping an event does nothing but free it, so nothing
+//! observable waits for it.
 
 use super::notify::Notify;
 use crate::sync::{Arc, AtomicBool, Ordering::*};
 use std::fmt;
+use std::ops::Deref;
 use std::time::Duration;
 
 struct Inner {
@@ -90,11 +116,125 @@ impl Event {
     }
 }
 
+impl Event {
+    /// True if `self` and `other` are clones of one event.
+    #[inline]
+    pub(crate) fn same(&self, other: &Event) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// A reference for one delivery: this thread's spare if it is one to
+    /// this event, else a clone (see the module doc).
+    #[inline]
+    pub(crate) fn lease(&self) -> Lease {
+        #[cfg(not(loom))]
+        if let Ok(Some(spare)) = SPARE.try_with(|spare| match spare.take() {
+            Some(held) if held.same(self) => Some(held),
+            other => {
+                spare.set(other);
+                None
+            }
+        }) {
+            return Lease(Some(spare));
+        }
+        Lease(Some(self.clone()))
+    }
+}
+
+// Loom has its own thread-locals and nothing to check here: the spare never
+// leaves its thread. Under loom every lease clones and drops.
+#[cfg(not(loom))]
+std::thread_local!(static SPARE: std::cell::Cell<Option<Event>> = const { std::cell::Cell::new(None) });
+
+/// A delivery's reference to an event ([`Event::lease`]); dropped, it
+/// becomes its thread's spare, replacing the one held before.
+pub(crate) struct Lease(Option<Event>);
+
+impl Deref for Lease {
+    type Target = Event;
+
+    #[inline]
+    fn deref(&self) -> &Event {
+        self.0
+            .as_ref()
+            .expect("a lease holds its event until dropped")
+    }
+}
+
+impl Drop for Lease {
+    #[inline]
+    fn drop(&mut self) {
+        let event = self.0.take();
+        // A thread being torn down drops the reference instead (the closure,
+        // never called, drops it); the spare it replaces drops here, outside
+        // the thread-local's borrow.
+        #[cfg(not(loom))]
+        let _replaced = SPARE.try_with(move |spare| spare.replace(event));
+        #[cfg(loom)]
+        drop(event);
+    }
+}
+
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
             .field("signalled", &self.is_set())
             .field("manual_reset", &self.0.manual_reset)
             .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::{CompleteOutcome, Engine, Opcode, Target, Verb, WINAPPC_VERSION};
+
+    fn references(event: &Event) -> usize {
+        Arc::strong_count(&event.0)
+    }
+
+    #[test]
+    fn tasks_reuse_the_references_of_slots_and_completers() {
+        let engine = Arc::new(Engine::startup(WINAPPC_VERSION).unwrap().0);
+        let submit = |target: &Target<Verb>| {
+            engine
+                .submit(Verb::new(Opcode::ReceiveAndWait, 1), target)
+                .unwrap()
+        };
+        let run = |target: &Target<Verb>| {
+            let handle = submit(target);
+            assert_eq!(engine.complete(handle, |_| {}), CompleteOutcome::Delivered);
+            engine.collect(handle).unwrap();
+        };
+        let event = Event::new(false);
+        let target = Target::Event(event.clone());
+        run(&target);
+        // `event`, `target`, the slot's and this thread's spare.
+        assert_eq!(references(&event), 4);
+        for _ in 0..100 {
+            run(&target);
+        }
+        assert_eq!(references(&event), 4, "a task took a reference");
+
+        // A completer on another thread leases a clone of its own and drops
+        // it when it exits (`join` returns after its thread-locals are gone).
+        let handle = submit(&target);
+        let completer = engine.clone();
+        std::thread::spawn(move || completer.complete(handle, |_| {}))
+            .join()
+            .map(|outcome| assert_eq!(outcome, CompleteOutcome::Delivered))
+            .unwrap();
+        assert!(event.try_wait());
+        engine.collect(handle).unwrap();
+        assert_eq!(references(&event), 4, "an exited thread kept its spare");
+
+        // The thread reuses the slot; aimed at another event, it lets go of
+        // this one, and so does the spare.
+        let other = Event::new(false);
+        run(&Target::Event(other.clone()));
+        assert_eq!(references(&event), 2);
+        assert_eq!(references(&other), 3);
+        drop(Arc::into_inner(engine));
+        assert_eq!(references(&other), 2, "the engine's slots let go");
     }
 }
