@@ -3,7 +3,8 @@
 //! `WinAPPCCancelAsyncRequest` as [`Engine::cancel`].
 
 use crate::completion::{
-    intrusive::Queue, waker::WakerCell, PortInfo, Receiver, Sender, SlotTarget, Target, TaskFuture,
+    intrusive::EngineQueue, waker::WakerCell, PortInfo, Receiver, Sender, SlotTarget, Target,
+    TaskFuture,
 };
 use crate::core::{CollectError, Core, Reason, Teardown};
 use crate::state::{Finisher, Kind, Verdict};
@@ -233,7 +234,7 @@ impl<V: Request> Engine<V> {
         let accepted = match target {
             Target::Queue(sender) if self.owns(&sender.0) => {
                 self.core.submit(me, verb, Kind::Queue, |slot| {
-                    *slot = SlotTarget::Queue(sender.0.clone(), PortInfo::default());
+                    slot.aim_at_queue(&sender.0.queue, PortInfo::default());
                 })
             }
             Target::Port {
@@ -247,7 +248,7 @@ impl<V: Request> Engine<V> {
                     bytes: *bytes,
                     token: *token,
                 };
-                *slot = SlotTarget::Queue(port.queue().clone(), info);
+                slot.aim_at_queue(&port.queue().queue, info);
             }),
             Target::Event(event) => self
                 .core
@@ -258,7 +259,7 @@ impl<V: Request> Engine<V> {
     }
 
     /// True if `queue` (a message queue's or a port's) belongs to this engine.
-    fn owns(&self, queue: &Arc<Queue<V>>) -> bool {
+    fn owns(&self, queue: &EngineQueue<V>) -> bool {
         Arc::ptr_eq(&queue.core, &self.core)
     }
 
@@ -308,13 +309,13 @@ impl<V: Request> Engine<V> {
 
     /// A new message queue: the sender goes into [`Target::Queue`].
     pub fn queue(&self) -> (Sender<V>, Receiver<V>) {
-        let queue = Arc::new(Queue::new(self.core.clone()));
+        let queue = EngineQueue::new(self.core.clone());
         (Sender(queue.clone()), Receiver::new(queue))
     }
 
     /// A new completion port.
     pub fn port(&self) -> Port<V> {
-        Port::new(Arc::new(Queue::new(self.core.clone())))
+        Port::new(EngineQueue::new(self.core.clone()))
     }
 
     #[cfg(not(loom))]

@@ -103,7 +103,7 @@ impl<V: Request> Core<V> {
         me: Thread,
         verb: V,
         kind: Kind,
-        target: impl FnOnce(&mut SlotTarget<V>),
+        target: impl FnOnce(&mut SlotTarget),
     ) -> Result<Handle, (Reason, V)> {
         // Cleanup never runs beside a submit (it takes `&mut Engine`), so a
         // plain flag suffices.
@@ -288,22 +288,15 @@ impl<V: Request> Core<V> {
         }
     }
 
-    /// [`Core::consume_owned`] for a queue or port task.
+    /// [`Core::consume_owned`] for a queue or port task. The slot keeps its
+    /// queue reference (see `intrusive`'s lifetime notes).
     #[inline]
     fn consume_queued(&self, id: u32, slot: &Slot<V>, owned: State) -> (Handle, V, PortInfo) {
         // SAFETY: the caller owns the slot in FINISHING, and nobody else
         // reads a queued task's target.
-        let (verb, (queue, info)) = unsafe {
-            (
-                slot.take_verb(),
-                slot.with_target_mut(SlotTarget::take_queue),
-            )
-        };
+        let (verb, info) = unsafe { (slot.take_verb(), slot.with_target(SlotTarget::port_info)) };
         let handle = self.handle(id, owned.generation());
         self.table.release(id, slot, owned);
-        // The queue reference goes last, on the consumer's thread (see
-        // `intrusive`'s lifetime notes).
-        drop(queue);
         (handle, verb, info)
     }
 

@@ -79,7 +79,7 @@ const fn page_len(page: usize) -> usize {
 pub(crate) struct Slot<V> {
     pub(crate) state: StateCell,
     pub(crate) next: AtomicU32,
-    target: UnsafeCell<SlotTarget<V>>,
+    target: UnsafeCell<SlotTarget>,
     verb: UnsafeCell<MaybeUninit<V>>,
 }
 
@@ -99,7 +99,7 @@ impl<V> Slot<V> {
     /// # Safety
     /// The caller owns the slot in `FREE` (it popped it off a free list).
     #[inline(always)]
-    unsafe fn fill(&self, verb: V, target: impl FnOnce(&mut SlotTarget<V>)) {
+    unsafe fn fill(&self, verb: V, target: impl FnOnce(&mut SlotTarget)) {
         // SAFETY: the caller owns the slot.
         self.verb.with_mut(|v| unsafe { (*v).write(verb) });
         // SAFETY: as above.
@@ -120,7 +120,7 @@ impl<V> Slot<V> {
     /// # Safety
     /// The slot holds a task (not `FREE`) whose target nobody is replacing:
     /// targets are only written by the owner in `FREE` and at release.
-    pub(crate) unsafe fn with_target<R>(&self, f: impl FnOnce(&SlotTarget<V>) -> R) -> R {
+    pub(crate) unsafe fn with_target<R>(&self, f: impl FnOnce(&SlotTarget) -> R) -> R {
         // SAFETY: the caller guarantees no concurrent writer.
         self.target.with(|t| f(unsafe { &*t }))
     }
@@ -130,7 +130,7 @@ impl<V> Slot<V> {
     /// # Safety
     /// The caller owns the slot in `FINISHING` and nobody shares the target
     /// (true for every kind but a future's, whose waker cell is shared).
-    pub(crate) unsafe fn with_target_mut<R>(&self, f: impl FnOnce(&mut SlotTarget<V>) -> R) -> R {
+    pub(crate) unsafe fn with_target_mut<R>(&self, f: impl FnOnce(&mut SlotTarget) -> R) -> R {
         // SAFETY: the caller guarantees exclusive access.
         self.target.with_mut(|t| f(unsafe { &mut *t }))
     }
@@ -152,7 +152,7 @@ impl<V> Slot<V> {
     /// The caller owns the slot in `FINISHING`, the verb is initialised and
     /// nobody else reads the target any more (a future's waker cell is closed
     /// or its future gone).
-    pub(crate) unsafe fn take(&self) -> (V, SlotTarget<V>) {
+    pub(crate) unsafe fn take(&self) -> (V, SlotTarget) {
         // SAFETY: the caller owns the slot; the verb is initialised and is
         // not read again before the next `fill`.
         let verb = self.verb.with_mut(|v| unsafe { (*v).assume_init_read() });
@@ -416,7 +416,7 @@ impl<V> Table<V> {
         me: Thread,
         verb: V,
         kind: Kind,
-        target: impl FnOnce(&mut SlotTarget<V>),
+        target: impl FnOnce(&mut SlotTarget),
     ) -> Result<Handle, V> {
         let home = me.home % SHARDS;
         let shard = &self.shards[home];

@@ -26,8 +26,8 @@
 
 #![cfg(loom)]
 
-use appc_engine::{CompleteOutcome, Handle, Opcode, Target, Verb, AP_OK};
-use appc_loom_tests::{start, Outcomes};
+use appc_engine::{CancelOutcome, CompleteOutcome, Event, Handle, Opcode, Target, Verb, AP_OK};
+use appc_loom_tests::{same_slot, start, Outcomes};
 use loom::thread;
 
 static PUSH_POP: Outcomes<4> = Outcomes::new([
@@ -41,8 +41,8 @@ static CLOSE_PUSH: Outcomes<2> =
     Outcomes::new(["already free after the drop", "still live after the drop"]);
 
 static FREED_UNDER_PUSH: Outcomes<2> = Outcomes::new([
-    "receiver gone before complete returned",
-    "receiver gone after complete returned",
+    "queue gone before complete returned",
+    "queue gone after complete returned",
 ]);
 
 #[test]
@@ -132,12 +132,14 @@ fn receiver_dropped_during_a_completion() {
 }
 
 /// Model 3, the queue freed under a push: the consumer receives the only
-/// task and drops the receiver (the queue's last reference) while the
-/// completer may still be inside its push, waking the consumer. The push
-/// must not touch the queue after its CAS; the wake-up uses the pusher's
-/// own reference to the sleepers' lock. Asserted: the completion arrives
-/// once with its verb, and nothing is live afterwards. Outcomes that must
-/// both occur: the receiver was gone before `complete` returned / after.
+/// task, drops the receiver and submits a task for an event, which reuses
+/// the slot and so drops the slot's reference to the queue, its last one,
+/// while the completer may still be inside its push, waking the consumer.
+/// The push must not touch the queue after its CAS; the wake-up uses the
+/// pusher's own reference to the sleepers' lock. Asserted: the completion
+/// arrives once with its verb, the slot was reused, and only the new task
+/// is live afterwards. Outcomes that must both occur: the queue was gone
+/// before `complete` returned / after.
 #[test]
 fn queue_freed_while_its_pusher_wakes_the_consumer() {
     loom::model(|| {
@@ -150,11 +152,19 @@ fn queue_freed_while_its_pusher_wakes_the_consumer() {
 
         let consumer = thread::spawn({
             let gone = gone.clone();
+            let engine = engine.clone();
             move || {
                 let done = rx.recv();
                 drop(rx);
+                let next = engine
+                    .submit(
+                        Verb::new(Opcode::ReceiveAndWait, 4),
+                        &Target::Event(Event::new(false)),
+                    )
+                    .unwrap();
+                assert!(same_slot(done.handle, next), "the slot was not reused");
                 gone.store(true, std::sync::atomic::Ordering::SeqCst);
-                done
+                (done, next)
             }
         });
         assert_eq!(
@@ -162,14 +172,15 @@ fn queue_freed_while_its_pusher_wakes_the_consumer() {
             CompleteOutcome::Delivered
         );
         FREED_UNDER_PUSH.record(if gone.load(std::sync::atomic::Ordering::SeqCst) {
-            "receiver gone before complete returned"
+            "queue gone before complete returned"
         } else {
-            "receiver gone after complete returned"
+            "queue gone after complete returned"
         });
-        let done = consumer.join().unwrap();
+        let (done, next) = consumer.join().unwrap();
         assert_eq!(done.handle, handle);
         assert_eq!((done.verb.tag, done.verb.secondary_rc), (3, 1));
-        assert_eq!(engine.stats().live_tasks, 0);
+        assert_eq!(engine.stats().live_tasks, 1);
+        assert_eq!(engine.cancel(next), CancelOutcome::Cancelled);
     });
     FREED_UNDER_PUSH.assert_all_seen();
 }

@@ -45,7 +45,10 @@ struct Inner {
     notify: Notify,
 }
 
-/// A Win32-style event. Cheap to clone; clones are the same event.
+/// A Win32-style event. Cheap to clone; clones are the same event. Its
+/// memory may outlive the last clone for a while (the engine's slots and
+/// completing threads keep references; see the module doc), which nothing
+/// can observe.
 #[derive(Clone)]
 pub struct Event(Arc<Inner>);
 

@@ -37,21 +37,24 @@
 //!
 //! # Lifetime
 //!
-//! A queued task's slot keeps its reference to the queue until the consumer
-//! frees it, so the reference count is touched by submitters and consumers,
-//! not by the completer in between, and the count's cache line need not
-//! travel to the completer's core and back with every task. (On the 2-vCPU
-//! machine of the README that alone measured within the noise of the
-//! cross-thread benchmark; the wake-up protocol above is what moved the load
-//! generator.) The flip side: once its CAS
-//! has made the slot the consumer's, a pusher may find the queue freed. So a
-//! push never touches the queue after its CAS: everything it needs after it
-//! (whether to wake, and the wake lock) comes from the CAS's result and from
-//! its own reference to the [`Wake`], taken before the CAS while the slot
-//! still kept the queue alive.
+//! A task's slot holds a reference to its queue, which stays in the slot
+//! after the task is consumed (see [`SlotTarget`](super::SlotTarget)): a
+//! submitter aiming the slot at the same queue again clones nothing, and no
+//! consumer drops anything, so a steady stream of tasks to one queue takes no
+//! reference-count read-modify-write. A queue owns nothing of the engine
+//! (its senders and consumers hold the core), so a slot's reference to it
+//! makes no cycle: the core's table drops the references its slots hold.
+//! The flip side: once its CAS has made the slot the consumer's, a pusher
+//! may find the queue freed (the slot consumed, freed and re-aimed at
+//! another queue). So a push never touches the queue after its CAS:
+//! everything it needs after it (whether to wake, and the wake lock) comes
+//! from the CAS's result and from its own reference to the [`Wake`], taken
+//! before the CAS while the slot still kept the queue alive.
 
 use super::notify;
+use super::PortInfo;
 use crate::core::Core;
+use crate::handle::Handle;
 use crate::sync::{lock, Arc, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::table::Slot;
 use crossbeam_utils::CachePadded;
@@ -63,10 +66,49 @@ const SLEEPY: u64 = 1 << 33;
 const NIL: u32 = 0;
 
 /// Shared state of one completion queue.
-pub(crate) struct Queue<V> {
-    pub(crate) core: Arc<Core<V>>,
+pub(crate) struct Queue {
     head: CachePadded<AtomicU64>,
     wake: Arc<Wake>,
+}
+
+/// A queue together with the engine its tasks live in: what a sender, a
+/// receiver and a port hold. The core reference is theirs, not the
+/// queue's (see the module doc's lifetime notes).
+pub(crate) struct EngineQueue<V> {
+    pub(crate) queue: Arc<Queue>,
+    pub(crate) core: Arc<Core<V>>,
+}
+
+impl<V> Clone for EngineQueue<V> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<V: crate::Request> EngineQueue<V> {
+    /// A new, empty queue of `core`'s engine.
+    pub(crate) fn new(core: Arc<Core<V>>) -> Self {
+        Self {
+            queue: Arc::new(Queue::new()),
+            core,
+        }
+    }
+
+    /// Takes the oldest completion out of the queue and frees its task:
+    /// handle, verb and a port's values.
+    pub(crate) fn next(&self, batch: &mut Batch) -> Option<(Handle, V, PortInfo)> {
+        let (id, slot) = self.queue.pop(&self.core, batch)?;
+        Some(self.core.consume(id, slot))
+    }
+
+    /// Refuses further completions and frees every queued one (the last
+    /// consumer is gone).
+    pub(crate) fn close(&self, batch: &mut Batch) {
+        self.queue.close(&self.core, batch);
+    }
 }
 
 /// Where consumers sleep. Shared by reference count with the pushers that
@@ -83,10 +125,9 @@ pub(crate) struct Batch {
     head: u32,
 }
 
-impl<V: crate::Request> Queue<V> {
-    pub(crate) fn new(core: Arc<Core<V>>) -> Self {
+impl Queue {
+    pub(crate) fn new() -> Self {
         Self {
-            core,
             head: CachePadded::new(AtomicU64::new(u64::from(NIL))),
             wake: Arc::new(Wake {
                 sleepers: Mutex::new(0),
@@ -105,7 +146,7 @@ impl<V: crate::Request> Queue<V> {
     /// the consumer. This function does not touch the queue after that CAS
     /// (see the module docs), which is why it takes a pointer and not
     /// `&self`: the queue may be freed while it still runs.
-    pub(crate) unsafe fn push(this: *const Self, id: u32, slot: &Slot<V>) -> bool {
+    pub(crate) unsafe fn push<V>(this: *const Self, id: u32, slot: &Slot<V>) -> bool {
         // The queue is only reachable inside this block; what comes after
         // the CAS can use nothing of it but `wake`, the pusher's own.
         let wake = {
@@ -143,13 +184,17 @@ impl<V: crate::Request> Queue<V> {
     }
 
     /// Takes the oldest completion: its slot and global id, now owned by the
-    /// caller in `FINISHING`.
-    pub(crate) fn pop(&self, batch: &mut Batch) -> Option<(u32, &Slot<V>)> {
+    /// caller in `FINISHING`. `core` is the queue's engine (its consumer's).
+    pub(crate) fn pop<'a, V: crate::Request>(
+        &self,
+        core: &'a Core<V>,
+        batch: &mut Batch,
+    ) -> Option<(u32, &'a Slot<V>)> {
         if batch.head == NIL {
-            return self.refill(batch);
+            return self.refill(core, batch);
         }
         let id = batch.head - 1;
-        let slot = self.core.table.by_id(id);
+        let slot = core.table.by_id(id);
         batch.head = slot.next.load(Relaxed);
         Some((id, slot))
     }
@@ -158,7 +203,11 @@ impl<V: crate::Request> Queue<V> {
     /// rest in the (empty) `batch`, oldest first. The oldest is the last
     /// slot the reversal visits, so it is not looked up twice (with one
     /// completion at a time, the common case, that is the whole chain).
-    fn refill(&self, batch: &mut Batch) -> Option<(u32, &Slot<V>)> {
+    fn refill<'a, V: crate::Request>(
+        &self,
+        core: &'a Core<V>,
+        batch: &mut Batch,
+    ) -> Option<(u32, &'a Slot<V>)> {
         if self.head.load(Relaxed) & TOP == u64::from(NIL) {
             return None;
         }
@@ -167,7 +216,7 @@ impl<V: crate::Request> Queue<V> {
         let mut reversed = NIL;
         let mut oldest = None;
         while top != NIL {
-            let slot = self.core.table.by_id(top - 1);
+            let slot = core.table.by_id(top - 1);
             let next = slot.next.load(Relaxed);
             slot.next.store(reversed, Relaxed);
             oldest = Some((top - 1, slot));
@@ -222,15 +271,15 @@ impl<V: crate::Request> Queue<V> {
 
     /// Closes the queue and frees everything in it; later pushes are refused
     /// (their completers free the slot).
-    pub(crate) fn close(&self, batch: &mut Batch) {
+    pub(crate) fn close<V: crate::Request>(&self, core: &Core<V>, batch: &mut Batch) {
         let mut top = (self.head.swap(CLOSED, Acquire) & TOP) as u32;
-        while let Some((id, slot)) = self.pop(batch) {
-            self.core.discard(id, slot);
+        while let Some((id, slot)) = self.pop(core, batch) {
+            core.discard(id, slot);
         }
         while top != NIL {
-            let slot = self.core.table.by_id(top - 1);
+            let slot = core.table.by_id(top - 1);
             let next = slot.next.load(Relaxed);
-            self.core.discard(top - 1, slot);
+            core.discard(top - 1, slot);
             top = next;
         }
     }

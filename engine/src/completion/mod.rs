@@ -26,7 +26,6 @@ pub use queue::{Completion, Receiver, Sender};
 
 use crate::sync::Arc;
 use intrusive::Queue;
-use std::ptr;
 use waker::WakerCell;
 
 /// Where [`Engine::submit`](crate::Engine::submit) delivers a task's
@@ -62,41 +61,39 @@ pub(crate) struct PortInfo {
 
 /// A task's target as stored in its slot.
 ///
-/// A free slot's target is `Empty`, or the event of the last task that
-/// used the slot: an event stays in its slot from submit until the slot is
-/// aimed at another target, so a thread that submits task after task for
-/// one event finds it already in place and clones nothing (see
-/// [`SlotTarget::aim_at_event`] and [`event`]'s module doc).
-pub(crate) enum SlotTarget<V> {
+/// A free slot's target is `Empty` or the queue, port or event of the last
+/// task that used the slot: a queue or event reference stays in its slot
+/// from submit until the slot is aimed at another target, so a thread that
+/// submits task after task to one target finds it already in place and
+/// clones nothing, and consumers drop nothing (see
+/// [`SlotTarget::aim_at_queue`], [`SlotTarget::aim_at_event`], and the
+/// lifetime notes of [`intrusive`] and [`event`]).
+pub(crate) enum SlotTarget {
     Empty,
-    /// Queue or port. The reference stays in the slot until the task is
-    /// consumed, so the thread that drops it is the consumer, the same
-    /// thread (usually) that took it at submit: the reference count's cache
-    /// line does not travel to the completer and back with every task.
-    Queue(Arc<Queue<V>>, PortInfo),
+    /// Queue or port, with the port's values.
+    Queue(Arc<Queue>, PortInfo),
     Event(Event),
     Future(WakerCell),
 }
 
-impl<V> SlotTarget<V> {
-    /// A queue or port task's queue and port values, leaving `Empty`
-    /// (consume). It reads only the fields it moves and overwrites the
-    /// target with `ptr::write`: a `mem::replace` of the whole enum copies it
-    /// through memory, and measured 10% of a single-thread lifecycle in a
-    /// profile.
+impl SlotTarget {
+    /// Aims a slot being filled at `queue`, cloning it only if the slot is
+    /// not aimed at it already.
     #[inline]
-    pub(crate) fn take_queue(&mut self) -> (Arc<Queue<V>>, PortInfo) {
-        let SlotTarget::Queue(queue, info) = self else {
+    pub(crate) fn aim_at_queue(&mut self, queue: &Arc<Queue>, info: PortInfo) {
+        match self {
+            SlotTarget::Queue(current, values) if Arc::ptr_eq(current, queue) => *values = info,
+            _ => *self = SlotTarget::Queue(queue.clone(), info),
+        }
+    }
+
+    /// A queue or port task's port values.
+    #[inline]
+    pub(crate) fn port_info(&self) -> PortInfo {
+        let SlotTarget::Queue(_, info) = self else {
             unreachable!("queue task without a queue")
         };
-        let info = *info;
-        // SAFETY: the queue is read out once and the variant it lived in is
-        // overwritten without a drop, so ownership moves to the caller.
-        unsafe {
-            let queue = ptr::read(queue);
-            ptr::write(self, SlotTarget::Empty);
-            (queue, info)
-        }
+        *info
     }
 
     /// Aims a slot being filled at `event`, cloning it only if the slot is

@@ -9,7 +9,7 @@
 //! Consumers share the batch behind a mutex (the producers' side stays
 //! lock-free); the port closes when its last clone is dropped.
 
-use super::intrusive::{Batch, Queue};
+use super::intrusive::{Batch, EngineQueue};
 use crate::sync::{lock, Arc, Mutex};
 use crate::{Handle, Request};
 use std::fmt;
@@ -31,7 +31,7 @@ pub struct Packet<V> {
 }
 
 struct Inner<V: Request> {
-    queue: Arc<Queue<V>>,
+    queue: EngineQueue<V>,
     batch: Mutex<Batch>,
 }
 
@@ -51,14 +51,14 @@ impl<V: Request> Clone for Port<V> {
 }
 
 impl<V: Request> Port<V> {
-    pub(crate) fn new(queue: Arc<Queue<V>>) -> Self {
+    pub(crate) fn new(queue: EngineQueue<V>) -> Self {
         Self(Arc::new(Inner {
             queue,
             batch: Mutex::new(Batch::default()),
         }))
     }
 
-    pub(crate) fn queue(&self) -> &Arc<Queue<V>> {
+    pub(crate) fn queue(&self) -> &EngineQueue<V> {
         &self.0.queue
     }
 
@@ -69,12 +69,11 @@ impl<V: Request> Port<V> {
 
     /// Waits for a packet; `None` after `timeout` (`None`: wait forever).
     pub fn get(&self, timeout: Option<Duration>) -> Option<Packet<V>> {
-        self.0.queue.wait(timeout, || self.next())
+        self.0.queue.queue.wait(timeout, || self.next())
     }
 
     fn next(&self) -> Option<Packet<V>> {
-        let (id, slot) = self.0.queue.pop(&mut lock(&self.0.batch))?;
-        let (handle, verb, info) = self.0.queue.core.consume(id, slot);
+        let (handle, verb, info) = self.0.queue.next(&mut lock(&self.0.batch))?;
         Some(Packet {
             bytes: info.bytes,
             key: info.key,

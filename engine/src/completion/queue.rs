@@ -4,10 +4,11 @@
 //! [`Receiver`] pumps [`Completion`]s, oldest first per batch. Receiving frees
 //! the task's slot, so the completion's handle is from then on answered with
 //! `WAPPCALREADY` by cancel. Dropping the receiver discards whatever is still
-//! queued and everything posted later.
+//! queued and everything posted later. The queue's memory goes once the
+//! engine's slots that served it have served other targets, or with the
+//! engine (see `intrusive`'s lifetime notes).
 
-use super::intrusive::{Batch, Queue};
-use crate::sync::Arc;
+use super::intrusive::{Batch, EngineQueue};
 use crate::{Handle, Request};
 use std::fmt;
 use std::time::Duration;
@@ -23,7 +24,7 @@ pub struct Completion<V> {
 
 /// The posting side of a message queue; pass it in a
 /// [`Target::Queue`](super::Target::Queue). Cheap to clone.
-pub struct Sender<V>(pub(crate) Arc<Queue<V>>);
+pub struct Sender<V>(pub(crate) EngineQueue<V>);
 
 impl<V> Clone for Sender<V> {
     fn clone(&self) -> Self {
@@ -39,12 +40,12 @@ impl<V> fmt::Debug for Sender<V> {
 
 /// The pumping side of a message queue.
 pub struct Receiver<V: Request> {
-    queue: Arc<Queue<V>>,
+    queue: EngineQueue<V>,
     batch: Batch,
 }
 
 impl<V: Request> Receiver<V> {
-    pub(crate) fn new(queue: Arc<Queue<V>>) -> Self {
+    pub(crate) fn new(queue: EngineQueue<V>) -> Self {
         Self {
             queue,
             batch: Batch::default(),
@@ -60,6 +61,7 @@ impl<V: Request> Receiver<V> {
     pub fn recv(&mut self) -> Completion<V> {
         let (queue, batch) = (&self.queue, &mut self.batch);
         queue
+            .queue
             .wait(None, || next(queue, batch))
             .expect("an untimed wait returns only with an item")
     }
@@ -67,13 +69,12 @@ impl<V: Request> Receiver<V> {
     /// The next completion, waiting at most `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Completion<V>> {
         let (queue, batch) = (&self.queue, &mut self.batch);
-        queue.wait(Some(timeout), || next(queue, batch))
+        queue.queue.wait(Some(timeout), || next(queue, batch))
     }
 }
 
-fn next<V: Request>(queue: &Queue<V>, batch: &mut Batch) -> Option<Completion<V>> {
-    let (id, slot) = queue.pop(batch)?;
-    let (handle, verb, _) = queue.core.consume(id, slot);
+fn next<V: Request>(queue: &EngineQueue<V>, batch: &mut Batch) -> Option<Completion<V>> {
+    let (handle, verb, _) = queue.next(batch)?;
     Some(Completion { handle, verb })
 }
 
@@ -86,5 +87,53 @@ impl<V: Request> Drop for Receiver<V> {
 impl<V: Request> fmt::Debug for Receiver<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::sync::Arc;
+    use crate::{CompleteOutcome, Engine, Event, Opcode, Target, Verb, WINAPPC_VERSION};
+
+    #[test]
+    fn tasks_reuse_the_slots_reference_to_their_queue() {
+        let (engine, _) = Engine::startup(WINAPPC_VERSION).unwrap();
+        let submit = |target: &Target<Verb>| {
+            let handle = engine
+                .submit(Verb::new(Opcode::ReceiveAndWait, 1), target)
+                .unwrap();
+            assert_eq!(engine.complete(handle, |_| {}), CompleteOutcome::Delivered);
+            handle
+        };
+        let (tx, mut rx) = engine.queue();
+        let queue = tx.0.queue.clone();
+        let target = Target::Queue(tx);
+        let first = submit(&target);
+        assert_eq!(rx.try_recv().unwrap().handle, first);
+        // `queue`, the sender, the receiver and the slot's.
+        assert_eq!(Arc::strong_count(&queue), 4);
+        for _ in 0..100 {
+            submit(&target);
+            rx.try_recv().unwrap();
+        }
+        assert_eq!(Arc::strong_count(&queue), 4, "a task took a reference");
+
+        // With sender and receiver gone, the slot keeps the queue until this
+        // thread's next submit reuses it for another target.
+        drop((target, rx));
+        assert_eq!(Arc::strong_count(&queue), 2);
+        let next = submit(&Target::Event(Event::new(false)));
+        assert_eq!((next.shard(), next.index()), (first.shard(), first.index()));
+        assert_eq!(Arc::strong_count(&queue), 1);
+
+        // A slot's queue goes with the engine.
+        let (tx, mut rx) = engine.queue();
+        let queue = tx.0.queue.clone();
+        submit(&Target::Queue(tx));
+        rx.try_recv().unwrap();
+        drop(rx);
+        assert_eq!(Arc::strong_count(&queue), 2);
+        drop(engine);
+        assert_eq!(Arc::strong_count(&queue), 1);
     }
 }
