@@ -7,7 +7,7 @@
 //! makes the caller their owner.
 
 use crate::completion::intrusive::Queue;
-use crate::completion::{PortInfo, SlotTarget};
+use crate::completion::{event, PortInfo, SlotTarget};
 use crate::handle::Handle;
 use crate::state::{Finisher, Kind, Published, State, Verdict};
 use crate::sync::{current_thread, Arc, AtomicBool, Ordering::*, Thread};
@@ -170,11 +170,14 @@ impl<V: Request> Core<V> {
             }
             Kind::Event => {
                 // The slot keeps its event; the delivery signals through a
-                // lease, since the slot may be re-aimed once it is READY.
-                // SAFETY: we own an event task's target in FINISHING.
-                let event = unsafe { slot.with_target(|target| target.event().lease()) };
-                slot.state.publish_unshared(owned);
-                event.set();
+                // reference of its thread's, since the slot may be re-aimed
+                // once it is READY.
+                event::publish_and_set(
+                    // SAFETY: we own an event task's target in FINISHING
+                    // (`aim` runs before `publish`).
+                    |spare| unsafe { slot.with_target(|target| target.event().or_clone(spare)) },
+                    || slot.state.publish_unshared(owned),
+                );
             }
             Kind::Future => {
                 // SAFETY: a future task's target stays in place until the

@@ -21,10 +21,10 @@
 //! * **the slot**: a collected task's slot keeps its event
 //!   ([`SlotTarget`](super::SlotTarget)), and a submit aimed at the event
 //!   the slot already holds clones nothing;
-//! * **each thread**: a delivery leases its reference ([`Event::lease`]) from
-//!   the one spare its thread keeps, and the lease puts it back as that
-//!   thread's spare; so a completer that keeps signalling one event clones
-//!   and drops nothing.
+//! * **each thread**: a delivery signals through the one spare reference
+//!   its thread keeps ([`publish_and_set`]), which stays the spare
+//!   afterwards; so a completer that keeps signalling one event clones and
+//!   drops nothing.
 //!
 //! Both only ever replace a clone and a drop by a move, so no path takes more
 //! read-modify-writes than before. The price is memory: an event can outlive
@@ -36,7 +36,6 @@
 use super::notify::Notify;
 use crate::sync::{Arc, AtomicBool, Ordering::*};
 use std::fmt;
-use std::ops::Deref;
 use std::time::Duration;
 
 struct Inner {
@@ -126,57 +125,57 @@ impl Event {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
-    /// A reference for one delivery: this thread's spare if it is one to
-    /// this event, else a clone (see the module doc).
+    /// `spare` if it is a reference to this event, else a clone (and
+    /// `spare` is dropped).
     #[inline]
-    pub(crate) fn lease(&self) -> Lease {
-        #[cfg(not(loom))]
-        if let Ok(Some(spare)) = SPARE.try_with(|spare| match spare.take() {
-            Some(held) if held.same(self) => Some(held),
-            other => {
-                spare.set(other);
-                None
-            }
-        }) {
-            return Lease(Some(spare));
+    pub(crate) fn or_clone(&self, spare: Option<Event>) -> Event {
+        match spare {
+            Some(spare) if spare.same(self) => spare,
+            _ => self.clone(),
         }
-        Lease(Some(self.clone()))
+    }
+}
+
+/// Publishes an event task and signals its event through a reference of the
+/// calling thread's own, since once `publish` has run the slot may be
+/// re-aimed and the event freed (see the module doc). `aim` gets the
+/// thread's spare and returns the reference to signal through: the spare
+/// itself when it is one to the task's event ([`Event::or_clone`]). That
+/// reference is the thread's spare afterwards. One access to the
+/// thread-local, and no read-modify-write of the reference count while a
+/// thread keeps delivering to one event.
+#[inline]
+pub(crate) fn publish_and_set(aim: impl FnOnce(Option<Event>) -> Event, publish: impl FnOnce()) {
+    let steps = Some((aim, publish));
+    // Nothing in the closure touches the spare cell but the closure itself
+    // (`aim` may drop another event, `set` may wake a sleeper; neither runs
+    // engine code), so taking the spare out and putting it back cannot
+    // interleave with another use of it.
+    #[cfg(not(loom))]
+    let steps = {
+        let mut steps = steps;
+        let _ = SPARE.try_with(|spare| {
+            let (aim, publish) = steps.take().expect("runs once");
+            let event = aim(spare.take());
+            publish();
+            event.set();
+            spare.set(Some(event));
+        });
+        steps
+    };
+    // Under loom, and on a thread whose thread-locals are being torn down:
+    // a reference of this delivery's own.
+    if let Some((aim, publish)) = steps {
+        let event = aim(None);
+        publish();
+        event.set();
     }
 }
 
 // Loom has its own thread-locals and nothing to check here: the spare never
-// leaves its thread. Under loom every lease clones and drops.
+// leaves its thread. Under loom every delivery clones and drops.
 #[cfg(not(loom))]
 std::thread_local!(static SPARE: std::cell::Cell<Option<Event>> = const { std::cell::Cell::new(None) });
-
-/// A delivery's reference to an event ([`Event::lease`]); dropped, it
-/// becomes its thread's spare, replacing the one held before.
-pub(crate) struct Lease(Option<Event>);
-
-impl Deref for Lease {
-    type Target = Event;
-
-    #[inline]
-    fn deref(&self) -> &Event {
-        self.0
-            .as_ref()
-            .expect("a lease holds its event until dropped")
-    }
-}
-
-impl Drop for Lease {
-    #[inline]
-    fn drop(&mut self) {
-        let event = self.0.take();
-        // A thread being torn down drops the reference instead (the closure,
-        // never called, drops it); the spare it replaces drops here, outside
-        // the thread-local's borrow.
-        #[cfg(not(loom))]
-        let _replaced = SPARE.try_with(move |spare| spare.replace(event));
-        #[cfg(loom)]
-        drop(event);
-    }
-}
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -219,7 +218,7 @@ mod tests {
         }
         assert_eq!(references(&event), 4, "a task took a reference");
 
-        // A completer on another thread leases a clone of its own and drops
+        // A completer on another thread signals through a clone of its own, dropped
         // it when it exits (`join` returns after its thread-locals are gone).
         let handle = submit(&target);
         let completer = engine.clone();
