@@ -218,8 +218,9 @@ mod tests {
         }
         assert_eq!(references(&event), 4, "a task took a reference");
 
-        // A completer on another thread signals through a clone of its own, dropped
-        // it when it exits (`join` returns after its thread-locals are gone).
+        // A completer on another thread signals through a clone of its own,
+        // which it drops when it exits (`join` returns after its
+        // thread-locals are gone).
         let handle = submit(&target);
         let completer = engine.clone();
         std::thread::spawn(move || completer.complete(handle, |_| {}))
