@@ -240,4 +240,131 @@ mod tests {
         drop(Arc::into_inner(engine));
         assert_eq!(references(&other), 2, "the engine's slots let go");
     }
+
+    /// Stress for the slot-kept references and the completers' spares:
+    /// collectors submit to two events of their own in random order (so
+    /// their slots keep being re-aimed), completers on other threads
+    /// complete (so their spares keep changing events) while the
+    /// collectors cancel some tasks. Each event has one task outstanding at
+    /// a time, so a wait that missed its signal would hang, and a signal
+    /// seen before its task was published would fail the collect. Every
+    /// task is collected once, with the codes of whoever won; once the
+    /// threads and the engine are gone, no reference but the test's is
+    /// left.
+    #[test]
+    fn events_stay_exact_under_concurrent_completion_and_reaim() {
+        const COLLECTORS: usize = 2;
+        const COMPLETERS: usize = 2;
+        const COMPLETED: u32 = 7;
+        let rounds: u64 = if cfg!(miri) { 30 } else { 100_000 };
+        let engine: Arc<Engine<Verb>> = Arc::new(Engine::startup(WINAPPC_VERSION).unwrap().0);
+        let events: Vec<[Event; 2]> = (0..COLLECTORS)
+            .map(|_| [Event::new(false), Event::new(false)])
+            .collect();
+
+        let (senders, completers): (Vec<_>, Vec<_>) = (0..COMPLETERS)
+            .map(|_| {
+                let (tx, rx) = std::sync::mpsc::channel::<crate::Handle>();
+                let engine = engine.clone();
+                let completer = std::thread::spawn(move || {
+                    let (mut delivered, mut late) = (0u64, 0u64);
+                    for handle in rx {
+                        match engine.complete(handle, |verb| verb.secondary_rc = COMPLETED) {
+                            CompleteOutcome::Delivered => delivered += 1,
+                            CompleteOutcome::Late => late += 1,
+                            CompleteOutcome::Invalid => panic!("a live handle was invalid"),
+                        }
+                    }
+                    (delivered, late)
+                });
+                (tx, completer)
+            })
+            .unzip();
+
+        let collectors: Vec<_> = events
+            .iter()
+            .enumerate()
+            .map(|(me, pair)| {
+                let engine = engine.clone();
+                let pair = pair.clone();
+                let senders = senders.clone();
+                std::thread::spawn(move || {
+                    let targets = pair.clone().map(Target::Event);
+                    let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ me as u64;
+                    let mut next = move || {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        rng
+                    };
+                    let mut cancelled = 0u64;
+                    for round in 0..rounds {
+                        let first = (next() & 1) as usize;
+                        let tasks = [first, 1 - first].map(|e| {
+                            let tag = round * 2 + e as u64;
+                            let verb = Verb::new(Opcode::ReceiveAndWait, tag);
+                            let handle = engine.submit(verb, &targets[e]).unwrap();
+                            senders[(next() % COMPLETERS as u64) as usize]
+                                .send(handle)
+                                .unwrap();
+                            (e, handle, tag)
+                        });
+                        let won = tasks.map(|(_, handle, _)| {
+                            next() % 4 == 0
+                                && engine.cancel(handle) == crate::CancelOutcome::Cancelled
+                        });
+                        for ((e, handle, tag), won) in tasks.into_iter().zip(won) {
+                            pair[e].wait();
+                            let verb = engine.collect(handle).expect("signalled, so ready");
+                            assert_eq!(verb.tag, tag);
+                            if won {
+                                cancelled += 1;
+                                assert_eq!(
+                                    (verb.primary_rc, verb.secondary_rc),
+                                    (crate::AP_CANCELLED, 0)
+                                );
+                            } else {
+                                assert_eq!(
+                                    (verb.primary_rc, verb.secondary_rc),
+                                    (crate::AP_OK, COMPLETED)
+                                );
+                            }
+                            assert_eq!(
+                                engine.collect(handle).unwrap_err(),
+                                crate::CollectError::Collected
+                            );
+                        }
+                    }
+                    cancelled
+                })
+            })
+            .collect();
+
+        let cancelled: u64 = collectors.into_iter().map(|c| c.join().unwrap()).sum();
+        drop(senders);
+        let (delivered, late) = completers
+            .into_iter()
+            .map(|c| c.join().unwrap())
+            .fold((0, 0), |(d, l), (d2, l2)| (d + d2, l + l2));
+        let tasks = rounds * 2 * COLLECTORS as u64;
+        assert_eq!(
+            delivered + cancelled,
+            tasks,
+            "a task finished twice or never"
+        );
+        assert_eq!(
+            late, cancelled,
+            "a won cancel and its late completion disagree"
+        );
+        assert!(
+            events.iter().flatten().all(|event| !event.is_set()),
+            "a stray signal"
+        );
+
+        assert_eq!(engine.stats().live_tasks, 0);
+        drop(Arc::into_inner(engine).expect("every thread is gone"));
+        for event in events.iter().flatten() {
+            assert_eq!(references(event), 1, "a slot or a spare kept an event");
+        }
+    }
 }
