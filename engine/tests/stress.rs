@@ -7,6 +7,10 @@
 //! a bounded window of outstanding tasks, and send every handle to the
 //! completers and a share of them to the canceller. The canceller also fires
 //! stale handles (already delivered ones) and random `u64`s.
+//!
+//! Two more races have a test each: port consumers blocked while
+//! completions come in bursts (a lost wake-up hangs them), and queues
+//! dropped while their completions are in flight.
 
 use appc_engine::{
     CancelOutcome, CompleteOutcome, Engine, Handle, Opcode, Target, Verb, AP_CANCELLED, AP_OK,
@@ -330,4 +334,85 @@ fn blocked_port_consumers_are_woken_by_every_burst() {
         "a packet was lost or repeated"
     );
     assert_eq!(engine.stats().live_tasks, 0, "a slot leaked");
+}
+
+/// Queues come and go under in-flight completions: each submitter opens a
+/// fresh queue per round, submits a batch to it, receives part of the
+/// batch and drops the queue with the rest still pending, queued or being
+/// pushed. The completers' pushes thus race a close (a refused push frees
+/// the task itself) and, once the submitter's freed slots are aimed at
+/// its next queue, the queue's memory going away under a push that has
+/// just handed its slot over (the `queue_push_pop` loom model's third
+/// case, here on real threads; Miri checks that no queue leaks). Every
+/// task must be completed exactly once, every completion received at
+/// most once and from its own round, and the table must end empty.
+#[test]
+fn queues_dropped_under_in_flight_completions() {
+    const ROUNDS: u64 = if cfg!(miri) { 20 } else { 5_000 };
+    const BATCH: u64 = if cfg!(miri) { 8 } else { 64 };
+    let (engine, _) = Engine::<Verb>::startup(WINAPPC_VERSION).unwrap();
+    let engine = &engine;
+
+    let (delivered, received) = std::thread::scope(|s| {
+        let (to_completers, completers): (Vec<_>, Vec<_>) = (0..COMPLETERS)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel::<Handle>();
+                let completer = s.spawn(move || {
+                    rx.into_iter()
+                        .map(|h| engine.complete(h, |v| v.secondary_rc = COMPLETED_MARK))
+                        .inspect(|&outcome| assert_eq!(outcome, CompleteOutcome::Delivered))
+                        .count()
+                });
+                (tx, completer)
+            })
+            .unzip();
+        let submitters: Vec<_> = (0..SUBMITTERS as u64)
+            .map(|sid| {
+                let to_completers = to_completers.clone();
+                s.spawn(move || {
+                    let mut rng = 0x2545_F491_4F6C_DD1D_u64 ^ sid;
+                    let mut received = 0;
+                    for round in 0..ROUNDS {
+                        let (tx, mut rx) = engine.queue();
+                        let target = Target::Queue(tx);
+                        let mut mine = HashMap::new();
+                        for i in 0..BATCH {
+                            let tag = (sid << 48) | (round << 16) | i;
+                            let h = engine
+                                .submit(Verb::new(Opcode::ReceiveAndWait, tag), &target)
+                                .expect("table has room");
+                            mine.insert(h.raw(), tag);
+                            to_completers[(xorshift(&mut rng) % COMPLETERS as u64) as usize]
+                                .send(h)
+                                .unwrap();
+                        }
+                        // Wait for a random share of the batch, then drop
+                        // the queue with the rest wherever they are.
+                        for _ in 0..xorshift(&mut rng) % (BATCH + 1) {
+                            let c = rx.recv();
+                            let tag = mine
+                                .remove(&c.handle.raw())
+                                .expect("a task of this round, once");
+                            assert_eq!((c.verb.tag, c.verb.secondary_rc), (tag, COMPLETED_MARK));
+                            received += 1;
+                        }
+                    }
+                    received
+                })
+            })
+            .collect();
+        drop(to_completers);
+        let received: usize = submitters.into_iter().map(|t| t.join().unwrap()).sum();
+        let delivered: usize = completers.into_iter().map(|t| t.join().unwrap()).sum();
+        (delivered, received)
+    });
+
+    let tasks = (ROUNDS * BATCH) as usize * SUBMITTERS;
+    assert_eq!(delivered, tasks, "a task was not completed exactly once");
+    // Both fates occurred: received, and dropped with their queue.
+    assert!(
+        0 < received && received < tasks,
+        "{received} of {tasks} received"
+    );
+    assert_eq!(engine.stats().live_tasks, 0, "a closed queue leaked a task");
 }
