@@ -7,6 +7,11 @@
 //!
 //! `set` is one `SeqCst` swap (the RMW [`Notify`] pairs with) plus, only when
 //! a thread sleeps, a lock to wake it. An auto-reset wait consumes the signal with one CAS.
+//! `set` swaps even when the event is signalled already: the wait's CAS
+//! reads the newest swap, and that is what makes this task's `READY`
+//! visible to the waiter. A `set` that found the flag true and skipped could
+//! let a waiter consume an earlier task's signal, find this task not ready,
+//! and wait for a signal that never comes.
 //!
 //! # References that cost no read-modify-write
 //!
