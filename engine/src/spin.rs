@@ -27,7 +27,7 @@ pub fn until<T>(mut poll: impl FnMut() -> Option<T>) -> Option<T> {
 
 /// Tries in [`until`]: crossbeam's `Backoff` busy-waits its first 7 snoozes
 /// (1 to 64 spin hints) and yields the thread on the rest. Measured on the
-/// 2-vCPU machine of the README against crossbeam's own limit (11, about
+/// README's 2-vCPU AMD machine against crossbeam's own limit (11, about
 /// 5 us), binaries alternated: a consumer that gives up that early sleeps
 /// between most batches of a steady stream (cross-thread lifecycle bench,
 /// whose completer then blocked between batches too: ~140 ns per request

@@ -8,7 +8,7 @@
 //! whatever arrives after its last poll completes (a request rings the
 //! doorbell, bytes make the socket ready), so nothing can be missed.
 //!
-//! Measured on the 2-vCPU machine of the README, binaries alternated:
+//! Measured on the README's 2-vCPU AMD machine, binaries alternated:
 //!
 //! | | sleeping at once | polling first |
 //! |---|---|---|

@@ -27,7 +27,7 @@
 //! ([`Ring::enable`]); `IORING_SETUP_TASKRUN_FLAG` tells the reactor's poll
 //! ([`Ring::ready`]) when such work waits. A kernel before 6.1 refuses
 //! these flags, and gets a ring without them. Measured on the README's
-//! 2-vCPU machine, binaries alternated:
+//! 2-vCPU AMD machine, binaries alternated:
 //!
 //! | | default | deferred |
 //! |---|---|---|
