@@ -20,9 +20,9 @@
 //! Quick on purpose (2-vCPU machine): `cargo bench -p appc-benches --bench session`.
 
 use appc_benches::session::TokioEcho;
+use appc_io::appc::verbs::Conv;
+use appc_io::appc::Appc;
 use appc_io::backend::Kind;
-use appc_io::engine::appc::verbs::Conv;
-use appc_io::engine::appc::Appc;
 use appc_io::node::{NodeConfig, TcpNode};
 use appc_perf::aping::client::{self, exchange_versions, round_trip};
 use appc_perf::aping::daemon;

@@ -9,6 +9,7 @@ use crate::completion::{
 use crate::core::{CollectError, Core, Reason, Teardown};
 use crate::state::{Finisher, Kind, Verdict};
 use crate::sync::Arc;
+use crate::Event;
 use crate::{Handle, Port, Request, Verb};
 use std::fmt;
 
@@ -192,8 +193,10 @@ impl<V: Request> Engine<V> {
     }
 
     /// [`Engine::startup_with_capacity`] with a teardown that every winning
-    /// cancel runs on the cancelled verb (the APPC layer's session close).
-    pub(crate) fn startup_with_teardown(
+    /// cancel runs on the cancelled verb, on the cancelling thread, before
+    /// the verb is marked cancelled and delivered (the APPC layer's session
+    /// close).
+    pub fn startup_with_teardown(
         version: u16,
         capacity: usize,
         teardown: Option<Teardown<V>>,
@@ -294,11 +297,7 @@ impl<V: Request> Engine<V> {
     /// The transport side: the verb of task `handle` finished; `update` fills
     /// in its results and runs only if the task was still pending.
     pub fn complete(&self, handle: Handle, update: impl FnOnce(&mut V)) -> CompleteOutcome {
-        match self.core.finish(handle, Finisher::Completer, update) {
-            Verdict::Pending => CompleteOutcome::Delivered,
-            Verdict::Already => CompleteOutcome::Late,
-            Verdict::Invalid => CompleteOutcome::Invalid,
-        }
+        complete(&self.core, handle, update)
     }
 
     /// The finished verb of an event task (the VCB the application reads after
@@ -318,6 +317,13 @@ impl<V: Request> Engine<V> {
         Port::new(EngineQueue::new(self.core.clone()))
     }
 
+    /// A handle to this engine's tasks for the layers that finish them.
+    pub fn tasks(&self) -> Tasks<V> {
+        Tasks {
+            core: self.core.clone(),
+        }
+    }
+
     #[cfg(not(loom))]
     pub(crate) fn core(&self) -> &Arc<Core<V>> {
         &self.core
@@ -334,6 +340,66 @@ impl<V: Request> Engine<V> {
             slot_bytes: self.core.table.slot_bytes(),
             slot_overhead_bytes,
         }
+    }
+}
+
+/// A cloneable handle to one engine's tasks, for the layers that finish
+/// them on threads of their own (a transport's reactor, the APPC layer's
+/// conversations): complete a task, or submit a follow-on one (a posting
+/// verb's post). It does not keep the engine open: once the engine is
+/// cleaned up, submissions are refused and every pending task has been
+/// cancelled, so completions find them finished.
+pub struct Tasks<V: Request = Verb> {
+    core: Arc<Core<V>>,
+}
+
+impl<V: Request> Clone for Tasks<V> {
+    fn clone(&self) -> Self {
+        Self {
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<V: Request> Tasks<V> {
+    /// [`Engine::complete`].
+    #[inline]
+    pub fn complete(&self, handle: Handle, update: impl FnOnce(&mut V)) -> CompleteOutcome {
+        complete(&self.core, handle, update)
+    }
+
+    /// [`Engine::submit`] to an event.
+    pub fn submit_to_event(&self, verb: V, event: &Event) -> Result<Handle, Rejected<V>> {
+        let me = crate::core::submitter(&self.core);
+        self.core
+            .submit(me, verb, Kind::Event, |slot| slot.aim_at_event(event))
+            .map_err(|(reason, verb)| Rejected { reason, verb })
+    }
+
+    /// True if both handles name the same engine.
+    pub fn same_engine(&self, other: &Tasks<V>) -> bool {
+        Arc::ptr_eq(&self.core, &other.core)
+    }
+}
+
+impl<V: Request> fmt::Debug for Tasks<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tasks")
+            .field("tag", &self.core.table.tag())
+            .finish_non_exhaustive()
+    }
+}
+
+#[inline]
+fn complete<V: Request>(
+    core: &Core<V>,
+    handle: Handle,
+    update: impl FnOnce(&mut V),
+) -> CompleteOutcome {
+    match core.finish(handle, Finisher::Completer, update) {
+        Verdict::Pending => CompleteOutcome::Delivered,
+        Verdict::Already => CompleteOutcome::Late,
+        Verdict::Invalid => CompleteOutcome::Invalid,
     }
 }
 

@@ -98,7 +98,7 @@ impl<V: Request> Engine<V> {
     /// The blocking machinery of [`Engine::call_with_hook`], with `start`
     /// turning the verb into a task (the APPC layer starts it on its
     /// conversation there).
-    pub(crate) fn block_on(
+    pub fn block_on(
         &self,
         mut verb: V,
         mut hook: impl FnMut(Handle) -> bool,

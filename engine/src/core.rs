@@ -25,9 +25,11 @@ pub(crate) struct Core<V> {
 
 /// What a layer above the core does when one of its tasks is cancelled: the
 /// APPC layer purges the conversation and closes its session, or ends the
-/// TP. It runs while the canceller owns the task (state `FINISHING`), so it
-/// must not wait for that task; completing *other* tasks is fine.
-pub(crate) type Teardown<V> = Box<dyn Fn(Handle, &mut V) + Send + Sync>;
+/// TP. It runs on the cancelling thread while the canceller owns the task
+/// (state `FINISHING`), before the task is marked `AP_CANCELLED` and
+/// delivered, so it must not wait for that task; completing *other* tasks
+/// is fine.
+pub type Teardown<V> = Box<dyn Fn(Handle, &mut V) + Send + Sync>;
 
 /// Why a submission was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,45 +26,22 @@
 //! assert_eq!(engine.cancel(handle).code(), appc_engine::WAPPCALREADY);
 //! ```
 //!
-//! [`appc`] gives the engine its APPC meaning: typed verbs, return codes,
-//! the LU 6.2 conversation state machine, and [`appc::Appc`], an
-//! application whose TPs hold conversations over an [`appc::Node`]. There a
-//! cancel closes the cancelled verb's session (the partner's verb fails
-//! with `AP_CONV_FAILURE_RETRY`) before it returns:
-//!
-//! ```
-//! use appc_engine::appc::rc::PrimaryRc;
-//! use appc_engine::appc::verbs::{name, Allocate, Body, Conv, Receive, TpStarted, Verb};
-//! use appc_engine::appc::{Appc, Node};
-//! use appc_engine::{Target, WINAPPC_VERSION};
-//!
-//! let node = Node::new();
-//! node.define_tp("ECHO"); // attaches to ECHO queue until a RECEIVE_ALLOCATE takes them
-//! let (app, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
-//! let started = app.call(Verb::mapped(Body::TpStarted(TpStarted::default()))).unwrap();
-//! let Body::TpStarted(TpStarted { tp_id, .. }) = started.body else { unreachable!() };
-//! let allocate = Allocate { tp_id, tp_name: name("ECHO"), ..Default::default() };
-//! let allocated = app.call(Verb::mapped(Body::Allocate(allocate))).unwrap();
-//! let Body::Allocate(Allocate { conv_id, .. }) = allocated.body else { unreachable!() };
-//!
-//! // An asynchronous receive (it flushes the attach and turns the direction),
-//! // then cancelled: AP_CANCELLED is posted before cancel returns.
-//! let (tx, mut rx) = app.queue();
-//! let receive = Receive { conv: Conv { tp_id, conv_id }, max_len: 100, ..Default::default() };
-//! let handle = app.submit(Verb::mapped(Body::ReceiveAndWait(receive)), &Target::Queue(tx)).unwrap();
-//! assert_eq!(app.cancel(handle).code(), 0);
-//! assert_eq!(rx.try_recv().unwrap().verb.primary_rc, PrimaryRc::CANCELLED);
-//! ```
+//! The APPC verb layer (typed verbs, return codes, the LU 6.2 conversation
+//! state machine, applications and nodes) is the `appc` crate, built on this
+//! core's public API; the [`Tasks`] handle and the teardown hook of
+//! [`Engine::startup_with_teardown`] are what it, and any other layer that
+//! finishes tasks (a transport), needs.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod activity;
 mod api;
-pub mod appc;
 #[cfg(not(loom))]
 mod blocking;
 pub mod combiner;
 mod completion;
 mod core;
+pub mod deferred;
 mod handle;
 pub mod id_hash;
 pub mod spin;
@@ -74,14 +51,14 @@ mod table;
 mod verb;
 
 pub use api::{
-    CancelOutcome, CompleteOutcome, Engine, Rejected, StartupData, StartupError, Stats,
+    CancelOutcome, CompleteOutcome, Engine, Rejected, StartupData, StartupError, Stats, Tasks,
     WAPPCALREADY, WAPPCCANCEL, WAPPCINVALID, WAPPCSYSNOTREADY, WAPPCVERNOTSUPPORTED,
     WINAPPC_VERSION,
 };
 #[cfg(not(loom))]
 pub use blocking::HOOK_PERIOD;
 pub use completion::{Completion, Event, Packet, Port, Receiver, Sender, Target, TaskFuture};
-pub use core::{CollectError, Reason};
+pub use core::{CollectError, Reason, Teardown};
 pub use handle::Handle;
 pub use verb::{Opcode, Request, Verb, AP_CANCELLED, AP_OK, AP_THREAD_BLOCKING};
 

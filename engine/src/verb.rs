@@ -2,9 +2,8 @@
 //!
 //! The engine core is generic over [`Request`], the one thing it needs from a
 //! verb: a way to set its return codes (to mark it cancelled, or to refuse a
-//! second blocking call on a thread). The APPC verb set is
-//! [`appc::verbs::Verb`](crate::appc::verbs::Verb), run by
-//! [`appc::Appc`](crate::appc::Appc). [`Verb`] here is the minimal request
+//! second blocking call on a thread). The APPC verb set is the `appc`
+//! crate's `verbs::Verb`, run by its `Appc`. [`Verb`] here is the minimal request
 //! the bare engine is measured and modelled with (benchmarks, the demo, the
 //! loom models): an opcode and the two return-code fields every VCB has.
 

@@ -13,9 +13,9 @@ mod support;
 
 #[cfg(target_os = "linux")]
 fn main() {
+    use appc_io::appc::rc::{PrimaryRc, WhatRcvd};
+    use appc_io::appc::verbs::{values, Conv};
     use appc_io::backend::Kind;
-    use appc_io::engine::appc::rc::{PrimaryRc, WhatRcvd};
-    use appc_io::engine::appc::verbs::{values, Conv};
     use std::time::Instant;
     use support::*;
 
@@ -37,7 +37,7 @@ fn main() {
     }
 
     /// Receives until the direction comes back; returns the data.
-    fn take_turn(app: &appc_io::engine::appc::Appc, conv: Conv) -> Vec<u8> {
+    fn take_turn(app: &appc_io::appc::Appc, conv: Conv) -> Vec<u8> {
         let mut got = Vec::new();
         loop {
             let (rc, what, data) = receive(app, true, conv);

@@ -11,6 +11,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]
 
+pub use appc;
 pub use appc_engine as engine;
 
 pub mod backend;

@@ -7,9 +7,9 @@
 
 mod support;
 
+use appc_io::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use appc_io::appc::verbs::*;
 use appc_io::backend::Kind;
-use appc_io::engine::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
-use appc_io::engine::appc::verbs::*;
 use appc_io::engine::{Event, Target};
 use appc_io::node::NodeConfig;
 use std::io::{Read, Write};

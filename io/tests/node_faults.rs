@@ -17,10 +17,10 @@
 
 mod support;
 
+use appc_io::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use appc_io::appc::verbs::*;
+use appc_io::appc::Appc;
 use appc_io::backend::Kind;
-use appc_io::engine::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
-use appc_io::engine::appc::verbs::*;
-use appc_io::engine::appc::Appc;
 use appc_io::engine::{Handle, Receiver, Sender, Target};
 use appc_io::node::NodeConfig;
 use std::collections::HashSet;

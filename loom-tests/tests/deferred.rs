@@ -1,4 +1,4 @@
-//! The node's deferred soft TP ends (the `appc::deferred` protocol): a
+//! The node's deferred soft TP ends (the `appc_engine::deferred` protocol): a
 //! pusher (the thread whose verb was a TP's last active one) pushes and
 //! then pops, as the node runs `run_deferred` after every verb; another
 //! thread pops at the same time, reading the `pending` flag without the
@@ -13,7 +13,7 @@
 
 #![cfg(loom)]
 
-use appc_engine::appc::deferred::Deferred;
+use appc_engine::deferred::Deferred;
 use appc_loom_tests::Outcomes;
 use loom::sync::Arc;
 use loom::thread;

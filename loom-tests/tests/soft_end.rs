@@ -1,5 +1,5 @@
 //! `TP_ENDED(AP_SOFT)` against the TP's last active verb (the
-//! `appc::activity` protocol): the soft end stores `ending` and loads the
+//! `appc_engine::activity` protocol): the soft end stores `ending` and loads the
 //! active count, while the last verb decrements the count and loads
 //! `ending`, with no lock between them.
 //!
@@ -13,7 +13,7 @@
 
 #![cfg(loom)]
 
-use appc_engine::appc::activity::Activity;
+use appc_engine::activity::Activity;
 use appc_loom_tests::Outcomes;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;

@@ -18,12 +18,12 @@
 use std::process::exit;
 use std::thread;
 
-use appc_engine::appc::rc::{return_code_text, PrimaryRc, WhatRcvd};
-use appc_engine::appc::verbs::{
+use appc::rc::{return_code_text, PrimaryRc, WhatRcvd};
+use appc::verbs::{
     name, values, Allocate, Body, Confirm, Conv, Deallocate, Receive, ReceiveAllocate, SendData,
     TpEnded, TpId, TpStarted, Verb,
 };
-use appc_engine::appc::{Appc, Node};
+use appc::{Appc, Node};
 use appc_engine::{CancelOutcome, Target, WINAPPC_VERSION};
 
 /// The partner TP's name: what ALLOCATE asks for and RECEIVE_ALLOCATE serves.

@@ -9,7 +9,7 @@
 //! (`--partner`, `--peer`, `--requests` with `--mode bandwidth`: see
 //! [`check`]).
 
-use appc_engine::appc::verbs::MAX_DATA;
+use appc::verbs::MAX_DATA;
 use appc_engine::{Engine, Verb};
 use appc_io::node::NodeConfig;
 use std::fmt;

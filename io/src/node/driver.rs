@@ -54,10 +54,10 @@ use super::link::{Link, Piu, Sess};
 use super::outbox::Outbox;
 use super::protocol::{Event, HalfSession, Violation, SESSION_LIMIT_EXCEEDED};
 use super::NodeStats;
+use crate::appc::rc::{PrimaryRc, SecondaryRc};
+use crate::appc::verbs::{name, values};
+use crate::appc::{Attach, ConvPort, Flow, Node, Session};
 use crate::backend::{Backend, LinkId};
-use crate::engine::appc::rc::{PrimaryRc, SecondaryRc};
-use crate::engine::appc::verbs::{name, values};
-use crate::engine::appc::{Attach, ConvPort, Flow, Node, Session};
 use crate::engine::combiner::Combiner;
 use crate::engine::id_hash::IdHashMap;
 use crate::wire::frame::MIN_PIU;
@@ -122,7 +122,7 @@ enum Step {
     Attach(Box<NewConv>),
 }
 
-/// A conversation this node allocates ([`Partner::attach`](crate::engine::appc::Partner::attach)).
+/// A conversation this node allocates ([`Partner::attach`](crate::appc::Partner::attach)).
 struct NewConv {
     id: u64,
     attach: Attach,

@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use std::collections::{HashMap, VecDeque};
 
 use super::protocol::HalfSession;
-use crate::engine::appc::rc::PrimaryRc;
+use crate::appc::rc::PrimaryRc;
 use crate::wire::frame::{MIN_PIU, PREFIX_LEN};
 
 /// Splits the byte stream into PIUs (4-byte big-endian length prefix, as

@@ -148,8 +148,8 @@ use std::thread::{self, JoinHandle};
 
 pub use config::{NodeConfig, CONTROL_BURST};
 
+use crate::appc::{Attach, ConvPort, Node, Partner, Session};
 use crate::backend::{self, Backend, Events, Kind, LinkId};
-use crate::engine::appc::{Attach, ConvPort, Node, Partner, Session};
 use driver::{Backlog, ConvSession, Driver, Shared};
 
 /// Counters, for tests and monitoring.

@@ -66,8 +66,8 @@
 
 use std::collections::VecDeque;
 
-use crate::engine::appc::rc::PrimaryRc;
-use crate::engine::appc::{Confirmation, Flow};
+use crate::appc::rc::PrimaryRc;
+use crate::appc::{Confirmation, Flow};
 use crate::wire::gds::{GDS_APPLICATION_DATA, MAX_LL};
 use crate::wire::th::Flow as ThFlow;
 use crate::wire::{

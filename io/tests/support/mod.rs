@@ -5,10 +5,10 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+use appc_io::appc::rc::{PrimaryRc, WhatRcvd};
+use appc_io::appc::verbs::*;
+use appc_io::appc::{Appc, Node};
 use appc_io::backend::Kind;
-use appc_io::engine::appc::rc::{PrimaryRc, WhatRcvd};
-use appc_io::engine::appc::verbs::*;
-use appc_io::engine::appc::{Appc, Node};
 use appc_io::engine::{Handle, Sender, Target, WINAPPC_VERSION};
 use appc_io::node::{NodeConfig, TcpNode};
 use std::net::SocketAddr;

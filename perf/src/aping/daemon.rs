@@ -11,9 +11,9 @@
 use super::tp::{Failure, Tp, Turn};
 use super::version::{self, Partner};
 use super::MAX_BLOCK;
+use appc_io::appc::verbs::{values, Conv};
+use appc_io::appc::{Appc, Node};
 use appc_io::backend::Kind;
-use appc_io::engine::appc::verbs::{values, Conv};
-use appc_io::engine::appc::{Appc, Node};
 use appc_io::engine::WINAPPC_VERSION;
 use appc_io::node::{NodeConfig, TcpNode};
 use std::error::Error;

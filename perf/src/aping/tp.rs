@@ -10,12 +10,12 @@
 //! limit passed, the cancel answers `WAPPCALREADY` and its real completion
 //! is used. The daemon runs without a limit: it waits for clients forever.
 
-use appc_io::engine::appc::rc::{return_code_text, PrimaryRc, SecondaryRc, WhatRcvd};
-use appc_io::engine::appc::verbs::{
+use appc_io::appc::rc::{return_code_text, PrimaryRc, SecondaryRc, WhatRcvd};
+use appc_io::appc::verbs::{
     name, values, Allocate, Body, Conv, Deallocate, PrepareToReceive, Receive, ReceiveAllocate,
     SendData, TpEnded, TpId, TpStarted, Verb,
 };
-use appc_io::engine::appc::Appc;
+use appc_io::appc::Appc;
 use appc_io::engine::{Receiver, Target};
 use std::fmt;
 use std::time::Duration;

@@ -25,9 +25,9 @@
 use super::sampler::{Limit, Sampler};
 use super::{verbs, Side};
 use crate::workload::CancelCounts;
-use appc_io::engine::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
-use appc_io::engine::appc::verbs::{values, Body, Conv, SendData, Verb};
-use appc_io::engine::appc::Appc;
+use appc_io::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use appc_io::appc::verbs::{values, Body, Conv, SendData, Verb};
+use appc_io::appc::Appc;
 use appc_io::engine::{CancelOutcome, Handle, Packet, Port, Target};
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};

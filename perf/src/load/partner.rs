@@ -26,12 +26,10 @@
 //! once, nothing left in its engine) is part of the run's verdict.
 
 use super::verbs;
+use appc_io::appc::rc::{PrimaryRc, WhatRcvd};
+use appc_io::appc::verbs::{name, values, Body, Conv, ReceiveAllocate, SendData, Verb, MAX_DATA};
+use appc_io::appc::{Appc, Node};
 use appc_io::backend::Kind;
-use appc_io::engine::appc::rc::{PrimaryRc, WhatRcvd};
-use appc_io::engine::appc::verbs::{
-    name, values, Body, Conv, ReceiveAllocate, SendData, Verb, MAX_DATA,
-};
-use appc_io::engine::appc::{Appc, Node};
 use appc_io::engine::{Handle, Packet, Port, Target, WINAPPC_VERSION};
 use appc_io::node::{NodeConfig, NodeStats, TcpNode};
 use std::io;

@@ -3,11 +3,11 @@
 //! TP_ENDED, and must not drift apart (one mapped conversation type, one
 //! sync level, one mode).
 
-use appc_io::engine::appc::rc::PrimaryRc;
-use appc_io::engine::appc::verbs::{
+use appc_io::appc::rc::PrimaryRc;
+use appc_io::appc::verbs::{
     name, values, Allocate, Body, Conv, Receive, TpEnded, TpId, TpStarted, Verb,
 };
-use appc_io::engine::appc::Appc;
+use appc_io::appc::Appc;
 
 /// The client TP's name.
 const CLIENT_TP: &str = "APPCLOAD";

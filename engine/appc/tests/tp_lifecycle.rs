@@ -3,9 +3,9 @@
 
 #![cfg(not(loom))]
 
-use appc_engine::appc::rc::{PrimaryRc, SecondaryRc};
-use appc_engine::appc::verbs::*;
-use appc_engine::appc::{Appc, Node};
+use appc::rc::{PrimaryRc, SecondaryRc};
+use appc::verbs::*;
+use appc::{Appc, Node};
 use appc_engine::{Target, WINAPPC_VERSION};
 use std::time::Duration;
 

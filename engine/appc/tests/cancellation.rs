@@ -19,9 +19,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use appc_engine::appc::rc::{PrimaryRc as P, SecondaryRc as S, WhatRcvd as W};
-use appc_engine::appc::verbs::{self, values, Body, Conv, TpId, Verb};
-use appc_engine::appc::{Appc, Node};
+use appc::rc::{PrimaryRc as P, SecondaryRc as S, WhatRcvd as W};
+use appc::verbs::{self, values, Body, Conv, TpId, Verb};
+use appc::{Appc, Node};
 use appc_engine::{
     CancelOutcome, Event, Handle, Reason, Receiver, Target, TaskFuture, WAPPCALREADY, WAPPCCANCEL,
     WAPPCINVALID, WINAPPC_VERSION,

@@ -13,8 +13,7 @@
 //! ([`values::BASIC_CONVERSATION`] / [`values::MAPPED_CONVERSATION`]).
 
 use super::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
-use crate::completion::Event;
-use crate::{Handle, Request};
+use appc_engine::{Event, Handle, Request};
 
 /// A TP identifier (`tp_id`), assigned by the engine.
 pub type TpId = [u8; 8];

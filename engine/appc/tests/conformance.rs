@@ -8,10 +8,10 @@
 
 mod support;
 
-use appc_engine::appc::rc::{PrimaryRc as P, SecondaryRc as S, WhatRcvd as W};
-use appc_engine::appc::states::ConvState;
-use appc_engine::appc::verbs::{self, values, Body, Conv, Verb};
-use appc_engine::appc::SEND_BUFFER;
+use appc::rc::{PrimaryRc as P, SecondaryRc as S, WhatRcvd as W};
+use appc::states::ConvState;
+use appc::verbs::{self, values, Body, Conv, Verb};
+use appc::SEND_BUFFER;
 use appc_engine::{Event, Target};
 use std::time::Duration;
 use support::*;
@@ -408,12 +408,7 @@ fn confirm_answered_with_send_error() {
 
 /// A requester with an allocated basic conversation, and the responder
 /// that took it (the attach is flushed first, so nothing blocks).
-fn pair<'a>(
-    a: &'a appc_engine::appc::Appc,
-    b: &'a appc_engine::appc::Appc,
-    mapped: bool,
-    sync: u8,
-) -> (Tp<'a>, Tp<'a>) {
+fn pair<'a>(a: &'a appc::Appc, b: &'a appc::Appc, mapped: bool, sync: u8) -> (Tp<'a>, Tp<'a>) {
     let mut req = Tp::started(a, mapped);
     req.allocate(RESP, sync).ok();
     req.flush().ok();
@@ -1340,7 +1335,7 @@ fn every_verb(tp: &Tp<'_>) -> Vec<Body> {
 /// checks the engine answers AP_STATE_CHECK with the matrix's secondary
 /// code and leaves the state alone. Returns how many were rejected.
 fn check_rejections(tp: &Tp<'_>, sync_level: u8) -> usize {
-    use appc_engine::appc::states::{self, Entry, Step};
+    use appc::states::{self, Entry, Step};
     let state = tp.state();
     let mut rejected = 0;
     for body in every_verb(tp) {

@@ -706,7 +706,7 @@ pub fn during_pending(pending: Pending, step: Step) -> Concurrent {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::appc::verbs::{self, Conv};
+    use crate::verbs::{self, Conv};
     use ConvState::*;
 
     /// Every step, listed by hand (the match below keeps the list exhaustive).
@@ -1026,7 +1026,7 @@ mod tests {
             conv_id: 0,
             sense_data: 0,
         };
-        let event = crate::Event::new(false);
+        let event = appc_engine::Event::new(false);
         let send_data = |send_type| {
             Body::SendData(verbs::SendData {
                 conv,

@@ -5,9 +5,9 @@
 
 #![cfg(not(loom))]
 
-use appc_engine::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
-use appc_engine::appc::verbs::*;
-use appc_engine::appc::{Appc, Attach, Confirmation, ConvPort, Flow, Node, Partner, Session};
+use appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use appc::verbs::*;
+use appc::{Appc, Attach, Confirmation, ConvPort, Flow, Node, Partner, Session};
 use appc_engine::{Event, Target, WINAPPC_VERSION};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -16,7 +16,7 @@
 //! meaning is unsure).
 //!
 //! The Windows extension codes returned by the `Win*` functions
-//! ([`WAPPCALREADY`](crate::WAPPCALREADY) and friends) are plain integers,
+//! ([`WAPPCALREADY`](appc_engine::WAPPCALREADY) and friends) are plain integers,
 //! never flipped, and live elsewhere; they overlap numerically with primary
 //! codes such as X'F002' `AP_TP_BUSY` but are a different field.
 //!
@@ -770,8 +770,8 @@ mod tests {
             assert_eq!(code.0, value, "{code:?}");
         }
         // The engine's own constants agree.
-        assert_eq!(PrimaryRc::CANCELLED.0, crate::AP_CANCELLED);
-        assert_eq!(PrimaryRc::OK.0, crate::AP_OK);
+        assert_eq!(PrimaryRc::CANCELLED.0, appc_engine::AP_CANCELLED);
+        assert_eq!(PrimaryRc::OK.0, appc_engine::AP_OK);
         assert_eq!(PRIMARY.len(), 42, "every primary code of the reference");
     }
 

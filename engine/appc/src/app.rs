@@ -27,17 +27,17 @@ use super::outcome::{done, Out};
 use super::param;
 use super::states::Entry;
 use super::verbs::{Body, Verb};
-use crate::core::Teardown;
-use crate::sync::Arc;
-use crate::{
+use appc_engine::{
     CancelOutcome, CollectError, Engine, Handle, Port, Receiver, Rejected, Sender, StartupData,
-    StartupError, Stats, Target, TaskFuture,
+    StartupError, Stats, Target, TaskFuture, Tasks, Teardown,
 };
+use std::sync::Arc;
 
 /// One application (`WinAPPCStartup` .. `WinAPPCCleanup`) on a node.
 /// Dropping it cleans up.
 pub struct Appc {
     engine: Engine<Verb>,
+    tasks: Tasks<Verb>,
     node: Arc<NodeInner>,
     app: AppId,
 }
@@ -56,6 +56,7 @@ impl Appc {
         let (engine, data) =
             Engine::startup_with_teardown(version, Engine::<Verb>::MAX_CAPACITY, Some(teardown))?;
         let app = Self {
+            tasks: engine.tasks(),
             engine,
             node: node.inner.clone(),
             app: node.inner.new_app(),
@@ -160,7 +161,7 @@ impl Appc {
         entry: Entry,
         submit: impl FnOnce(Verb) -> Result<(Handle, R), Rejected<Verb>>,
     ) -> Result<(Handle, R), Rejected<Verb>> {
-        let core = self.engine.core();
+        let core = &self.tasks;
         if let Err((primary, secondary)) = param::check(&verb) {
             return done(core, verb, Out::rc(primary, secondary), submit);
         }

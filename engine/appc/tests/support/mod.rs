@@ -22,14 +22,14 @@
 //! its name says otherwise; [`Tp::submit`] gives the raw asynchronous one.
 #![allow(dead_code)]
 
-use appc_engine::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
-use appc_engine::appc::states::ConvState;
-use appc_engine::appc::verbs::{self, values, Body, Conv, TpId, Verb};
-use appc_engine::appc::{Appc, Node};
+use appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use appc::states::ConvState;
+use appc::verbs::{self, values, Body, Conv, TpId, Verb};
+use appc::{Appc, Node};
 use appc_engine::{Event, Handle, Target, WINAPPC_VERSION};
 
 #[allow(unused_imports)]
-pub use appc_engine::appc::verbs::values::{
+pub use appc::verbs::values::{
     ABEND, ABEND_PROG, ABEND_SVC, ABEND_TIMER, FILL_BUFFER, FILL_LL, FLUSH, SYNC_CONFIRM,
     SYNC_LEVEL, SYNC_NONE,
 };

@@ -1,6 +1,7 @@
-//! How `TP_ENDED(AP_SOFT)` waits for a TP's active verbs: a count of the
-//! verbs waiting on the TP's conversations, and the race between the soft
-//! end and the last of them, decided without a lock.
+//! A count of active operations and a request to end once none is left,
+//! decided without a lock. The APPC layer's `TP_ENDED(AP_SOFT)` waits this
+//! way for the verbs waiting on a TP's conversations: the race between the
+//! soft end and the last of them is the protocol below.
 //!
 //! # Protocol
 //!

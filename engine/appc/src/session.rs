@@ -25,7 +25,8 @@ use std::sync::Weak;
 use super::conversation::{PairLock, Side};
 use super::node::NodeInner;
 use super::rc::{PrimaryRc, SecondaryRc};
-use crate::sync::{lock, Arc};
+use crate::lock::lock;
+use std::sync::Arc;
 
 /// What one end of a conversation sends the other, in order (except
 /// [`Flow::RequestToSend`], which may overtake everything).

@@ -34,18 +34,19 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use super::activity::{Active, Activity};
 use super::conversation::{Attached, Pair, PairLock, Side};
-use super::deferred::Deferred;
 use super::outcome::{complete, done, AppCore, Attributes, Out};
 use super::rc::{PrimaryRc, SecondaryRc};
 use super::session::{Attach, ConvPort, Partner, Session};
 use super::states::Entry;
 use super::verbs::{name, values, Body, Conv, ConvId, TpId, Verb};
-use crate::id_hash::IdHashMap;
-use crate::state::{Finisher, Verdict};
-use crate::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering::Relaxed, Weak};
-use crate::{Handle, Rejected};
+use crate::lock::lock;
+use appc_engine::activity::{Active, Activity};
+use appc_engine::deferred::Deferred;
+use appc_engine::id_hash::IdHashMap;
+use appc_engine::{CompleteOutcome, Handle, Rejected};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, Weak};
 
 /// A node (local LU) that applications start TPs on.
 ///
@@ -134,7 +135,7 @@ pub(crate) struct NodeInner {
     next_app: AtomicU64,
     /// TPs whose `TP_ENDED(AP_SOFT)` may now run: their last active verb
     /// finished while a conversation was locked (see [`Activity`]).
-    deferred: Arc<Deferred>,
+    deferred: Arc<Deferred<TpId>>,
 }
 
 /// The node's TPs and conversations, by the ids the node hands out. Those
@@ -164,7 +165,7 @@ struct TpRec {
 }
 
 impl TpRec {
-    fn new(app: AppId, tp_id: TpId, lu_alias: [u8; 8], deferred: &Arc<Deferred>) -> Self {
+    fn new(app: AppId, tp_id: TpId, lu_alias: [u8; 8], deferred: &Arc<Deferred<TpId>>) -> Self {
         Self {
             app,
             lu_alias,
@@ -516,10 +517,8 @@ impl NodeInner {
                 ..Out::ok()
             };
             // A RECEIVE_ALLOCATE cancelled meanwhile takes no attach.
-            let verdict = waiter
-                .core
-                .finish(waiter.handle, Finisher::Completer, |verb| out.apply(verb));
-            if verdict == Verdict::Pending {
+            let outcome = waiter.core.complete(waiter.handle, |verb| out.apply(verb));
+            if outcome == CompleteOutcome::Delivered {
                 let ids = incoming.ids;
                 reg.register(waiter.app, incoming, &self.deferred);
                 return Ok(ids);
@@ -635,7 +634,7 @@ impl Registry {
 
     /// An attach taken by a RECEIVE_ALLOCATE of `app`: its TP and
     /// conversation become known.
-    fn register(&mut self, app: AppId, incoming: Incoming, deferred: &Arc<Deferred>) {
+    fn register(&mut self, app: AppId, incoming: Incoming, deferred: &Arc<Deferred<TpId>>) {
         let Incoming { pair, ids, attach } = incoming;
         let mut tp = TpRec::new(app, ids.tp_id, attach.plu_alias, deferred);
         tp.convs.insert(ids.conv_id);

@@ -69,7 +69,6 @@
 use std::collections::VecDeque;
 use std::mem;
 
-use super::activity::Active;
 use super::node::NodeInner;
 use super::outcome::{complete, AppCore, Attributes, Out};
 use super::param::Refusal;
@@ -78,10 +77,9 @@ use super::records::{Fill, MappedReader, RecordReader, RecordWriter, Take};
 use super::session::{Attach, Confirmation, ConvPort, Flow, Partner, Session};
 use super::states::{self, Concurrent, ConvState, DeallocKind, Entry, Pending, SendKind, Step};
 use super::verbs::{values, Body, Conv, Verb};
-use crate::core::{submitter, Reason};
-use crate::state::Kind;
-use crate::sync::{Arc, Mutex};
-use crate::{Event, Handle, Rejected};
+use crate::lock::{Arc, Mutex};
+use appc_engine::activity::Active;
+use appc_engine::{Event, Handle, Reason, Rejected};
 
 /// Buffered SEND_DATA bytes beyond which the send buffer flushes by itself
 /// (one RU-chain's worth; the "buffer full" flush of §5.5).
@@ -535,15 +533,12 @@ impl Pair {
         let (handle, extra) = submit(verb)?;
         let act = match input {
             Input::Post { verb, sema, params } => {
-                let me_thread = submitter(core);
-                match core.submit(me_thread, *verb, Kind::Event, |slot| {
-                    slot.aim_at_event(&sema)
-                }) {
+                match core.submit_to_event(*verb, &sema) {
                     Ok(post) => {
                         let input = Input::Posted(post, params);
                         self.act(node, me, side, step, entry, input, core)
                     }
-                    Err((reason, _)) => Act::Finish(Out::rc(
+                    Err(Rejected { reason, .. }) => Act::Finish(Out::rc(
                         PrimaryRc::UNEXPECTED_DOS_ERROR,
                         // ERROR_NOT_ENOUGH_MEMORY, or the engine is closing.
                         SecondaryRc(match reason {

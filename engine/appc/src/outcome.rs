@@ -10,13 +10,10 @@ use super::param::Refusal;
 use super::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use super::session::Attach;
 use super::verbs::{Body, Conv, Verb};
-use crate::core::Core;
-use crate::state::Finisher;
-use crate::sync::Arc;
-use crate::{Handle, Rejected};
+use appc_engine::{Handle, Rejected, Tasks};
 
 /// The engine core an application's tasks live in.
-pub(crate) type AppCore = Arc<Core<Verb>>;
+pub(crate) type AppCore = Tasks<Verb>;
 
 /// A conversation's attributes as GET_ATTRIBUTES reports them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -153,11 +150,11 @@ pub(crate) fn done<R>(
     let (handle, extra) = submit(verb)?;
     // Nobody else has seen the handle, so only a guessed cancel can win
     // first, and then the cancel's completion stands.
-    let _ = core.finish(handle, Finisher::Completer, |_| ());
+    let _ = core.complete(handle, |_| ());
     Ok((handle, extra))
 }
 
 /// Completes a task that was waiting, if nothing finished it first.
 pub(crate) fn complete(core: &AppCore, handle: Handle, out: Out) {
-    let _ = core.finish(handle, Finisher::Completer, |verb| out.apply(verb));
+    let _ = core.complete(handle, |verb| out.apply(verb));
 }
