@@ -376,6 +376,18 @@ impl<V: Request> Tasks<V> {
             .map_err(|(reason, verb)| Rejected { reason, verb })
     }
 
+    /// Whether task `handle` is still pending: not finished, not
+    /// cancelled. A layer that runs a verb later than it was submitted asks
+    /// this first, so that a verb cancelled meanwhile never takes effect.
+    /// (Only a snapshot: a cancel may still win right after.)
+    #[inline]
+    pub fn is_pending(&self, handle: Handle) -> bool {
+        self.core
+            .table
+            .slot(handle)
+            .is_some_and(|slot| slot.state.load().verdict(handle.generation()) == Verdict::Pending)
+    }
+
     /// True if both handles name the same engine.
     pub fn same_engine(&self, other: &Tasks<V>) -> bool {
         Arc::ptr_eq(&self.core, &other.core)

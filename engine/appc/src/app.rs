@@ -55,11 +55,12 @@ impl Appc {
         });
         let (engine, data) =
             Engine::startup_with_teardown(version, Engine::<Verb>::MAX_CAPACITY, Some(teardown))?;
+        let tasks = engine.tasks();
         let app = Self {
-            tasks: engine.tasks(),
+            app: node.inner.new_app(tasks.clone()),
+            tasks,
             engine,
             node: node.inner.clone(),
-            app: node.inner.new_app(),
         };
         Ok((app, data))
     }

@@ -32,6 +32,6 @@ pub mod states;
 pub mod verbs;
 
 pub use app::Appc;
-pub use conversation::SEND_BUFFER;
+pub use conversation::{Attachment, Ending, RemoteEnd, Request, SEND_BUFFER};
 pub use node::Node;
-pub use session::{Attach, Confirmation, ConvPort, Flow, Partner, Session};
+pub use session::{Attach, Confirmation, Failure, Flow, Owner, Peer, Work};

@@ -3,8 +3,7 @@
 //! elsewhere (a caller's blocking hook, say) must not make the conversation
 //! or the node unusable.
 
-use std::sync::MutexGuard;
-pub(crate) use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, MutexGuard};
 
 /// Locks `m`, ignoring poisoning.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -30,7 +30,11 @@ pub(crate) struct Attributes {
 pub(crate) struct Out {
     pub(crate) rc: Option<Refusal>,
     pub(crate) rts_rcvd: Option<bool>,
-    pub(crate) received: Option<(Vec<u8>, WhatRcvd)>,
+    /// What a receive received (its data is in [`Out::data`]).
+    pub(crate) what: Option<WhatRcvd>,
+    /// The verb's data buffer, going back into it: a receive's, holding
+    /// what it received; a send's, as the application gave it.
+    pub(crate) data: Option<Vec<u8>>,
     pub(crate) conv_state: Option<u8>,
     pub(crate) conv_type: Option<u8>,
     pub(crate) attributes: Option<Attributes>,
@@ -62,6 +66,15 @@ impl Out {
         }
     }
 
+    /// A receive's result: `what`, with `data` (the verb's own buffer).
+    pub(crate) fn received(data: Vec<u8>, what: WhatRcvd) -> Self {
+        Self {
+            what: Some(what),
+            data: Some(data),
+            ..Self::default()
+        }
+    }
+
     /// Writes the results into the VCB.
     pub(crate) fn apply(self, verb: &mut Verb) {
         let (primary, secondary) = self.rc.unwrap_or((PrimaryRc::OK, SecondaryRc(0)));
@@ -83,23 +96,23 @@ impl Out {
                     v.pip = attach.pip;
                 }
             }
-            Body::SendData(v) => set(&mut v.rts_rcvd, self.rts_rcvd),
+            Body::SendData(v) => {
+                set(&mut v.rts_rcvd, self.rts_rcvd);
+                set(&mut v.data, self.data);
+            }
+            Body::SendConversation(v) => set(&mut v.data, self.data),
             Body::SendError(v) => set(&mut v.rts_rcvd, self.rts_rcvd),
             Body::Confirm(v) => set(&mut v.rts_rcvd, self.rts_rcvd),
             Body::ReceiveAndWait(v) | Body::ReceiveImmediate(v) => {
                 set(&mut v.rts_rcvd, self.rts_rcvd);
-                if let Some((data, what)) = self.received {
-                    v.data = data;
-                    v.what_rcvd = what;
-                }
+                set(&mut v.data, self.data);
+                set(&mut v.what_rcvd, self.what);
             }
             Body::ReceiveAndPost(v) => {
                 set(&mut v.post, self.post.map(Some));
                 set(&mut v.receive.rts_rcvd, self.rts_rcvd);
-                if let Some((data, what)) = self.received {
-                    v.receive.data = data;
-                    v.receive.what_rcvd = what;
-                }
+                set(&mut v.receive.data, self.data);
+                set(&mut v.receive.what_rcvd, self.what);
             }
             Body::PostOnReceipt(v) => set(&mut v.post, self.post.map(Some)),
             Body::TestRtsAndPost(v) => set(&mut v.post, self.post.map(Some)),
@@ -121,7 +134,6 @@ impl Out {
             | Body::RequestToSend(_)
             | Body::TestRts(_)
             | Body::Deallocate(_)
-            | Body::SendConversation(_)
             | Body::Unknown { .. } => {}
         }
     }

@@ -260,16 +260,18 @@ impl Fill {
     }
 }
 
-/// What one receive takes from a reader.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What one receive takes from a reader. The data goes into the
+/// receive's own buffer, passed to `take`: the reader's bytes are copied
+/// once, into the buffer the TP gets, and nothing is allocated when that
+/// buffer already has the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
 pub enum Take {
-    /// Data for the receive: at most `max_len` bytes, and the `what_rcvd`
-    /// data part (`DATA`, `DATA_COMPLETE` or `DATA_INCOMPLETE`). The data is
-    /// empty only for `max_len = 0` or a mapped null record.
+    /// Data for the receive, now in its buffer: at most `max_len` bytes,
+    /// and the `what_rcvd` data part (`DATA`, `DATA_COMPLETE` or
+    /// `DATA_INCOMPLETE`). The data is empty only for `max_len = 0` or a
+    /// mapped null record.
     Data {
-        /// The bytes received (`dlen` = its length).
-        data: Vec<u8>,
         /// The data part of `what_rcvd`.
         what: WhatRcvd,
     },
@@ -280,11 +282,17 @@ pub enum Take {
     Empty,
 }
 
-/// Inbound records waiting to be received, oldest first. Every record is
-/// complete except that the last may still be arriving (basic only).
+/// Inbound records waiting to be received, oldest first, as one byte
+/// queue and the records' lengths: both keep their capacity, so a
+/// conversation in its steady state allocates nothing for what arrives.
+/// Every record is complete except that the last may still be arriving
+/// (basic only).
 #[derive(Debug, Default)]
 struct Inbound {
-    records: VecDeque<Vec<u8>>,
+    bytes: VecDeque<u8>,
+    /// The length of each record in `bytes` (the first one counted whole,
+    /// `taken` of it already received).
+    records: VecDeque<usize>,
     /// The last record is still arriving.
     open: bool,
     /// Bytes of the first record already received.
@@ -296,33 +304,33 @@ impl Inbound {
     /// still arriving, else as a new record. `ends` closes the record.
     fn append(&mut self, run: &[u8], ends: bool) {
         match self.records.back_mut() {
-            Some(last) if self.open => last.extend_from_slice(run),
-            _ => self.records.push_back(run.to_vec()),
+            Some(last) if self.open => *last += run.len(),
+            _ => self.records.push_back(run.len()),
         }
+        self.bytes.extend(run);
         self.open = !ends;
     }
 
-    /// Queues one whole record as it is, without copying it (the last
-    /// record must be complete).
-    fn push_record(&mut self, record: Vec<u8>) {
+    /// Queues one whole record (the last record must be complete).
+    fn push_record(&mut self, record: &[u8]) {
         debug_assert!(!self.open, "a whole record after a part-arrived one");
-        self.records.push_back(record);
+        self.records.push_back(record.len());
+        self.bytes.extend(record);
     }
 
-    /// The unreceived rest of the first record, and whether that record is
-    /// complete.
-    fn front(&self) -> Option<(&[u8], bool)> {
+    /// The length of the unreceived rest of the first record, and whether
+    /// that record is complete.
+    fn front(&self) -> Option<(usize, bool)> {
         let complete = self.records.len() > 1 || !self.open;
-        let front = self.records.front()?;
-        Some((front.get(self.taken..).unwrap_or_default(), complete))
+        let len = *self.records.front()?;
+        Some((len.saturating_sub(self.taken), complete))
     }
 
     /// Takes for a record-oriented receive (`fill = AP_LL`, mapped).
-    fn take_record(&mut self, max_len: usize, complete_input: bool) -> Take {
-        let Some((rest, complete)) = self.front() else {
+    fn take_record(&mut self, max_len: usize, complete_input: bool, into: &mut Vec<u8>) -> Take {
+        let Some((len, complete)) = self.front() else {
             return Take::Empty;
         };
-        let len = rest.len();
         let (count, what) = if complete && len <= max_len {
             (len, WhatRcvd::DATA_COMPLETE)
         } else if len == 0 {
@@ -333,72 +341,76 @@ impl Inbound {
         } else {
             return Take::NeedMore;
         };
-        Take::Data {
-            data: self.deliver(count),
-            what,
-        }
+        self.deliver(count, into);
+        Take::Data { what }
     }
 
     /// Takes for `fill = AP_BUFFER`: the stream, across record boundaries.
-    fn take_buffer(&mut self, max_len: usize, complete_input: bool) -> Take {
+    fn take_buffer(&mut self, max_len: usize, complete_input: bool, into: &mut Vec<u8>) -> Take {
         let available = self.buffered();
         if available == 0 {
             Take::Empty
         } else if available < max_len && !complete_input {
             Take::NeedMore
         } else {
+            self.deliver(available.min(max_len), into);
             Take::Data {
-                data: self.deliver(available.min(max_len)),
                 what: WhatRcvd::DATA,
             }
         }
     }
 
-    /// Removes and returns the next `count` bytes (at most what is
-    /// buffered), dropping each complete record once it is all received.
-    fn deliver(&mut self, mut count: usize) -> Vec<u8> {
-        // The whole of a complete first record: hand it over, uncopied.
-        if self.taken == 0
-            && self
-                .front()
-                .is_some_and(|(rest, complete)| complete && rest.len() == count)
-        {
-            return self.records.pop_front().unwrap_or_default();
-        }
-        let mut data = Vec::with_capacity(count);
+    /// Moves the next `count` bytes (at most what is buffered) into `into`
+    /// (replacing what it held), dropping each complete record once it is
+    /// all received. A record of length 0 at the front is dropped when
+    /// `count` is 0 and it is complete (a mapped null record).
+    fn deliver(&mut self, count: usize, into: &mut Vec<u8>) {
+        let count = count.min(self.bytes.len());
+        into.clear();
+        let (first, second) = self.bytes.as_slices();
+        let head = count.min(first.len());
+        into.extend_from_slice(&first[..head]);
+        into.extend_from_slice(&second[..count - head]);
+        self.bytes.drain(..count);
+        let mut left = count;
         while let Some((rest, complete)) = self.front() {
-            let part = rest.len().min(count);
-            let finished = part == rest.len() && complete;
-            data.extend_from_slice(&rest[..part]);
+            let part = rest.min(left);
             self.taken += part;
-            count -= part;
-            if !finished {
+            left -= part;
+            if part < rest || !complete {
                 break;
             }
             self.records.pop_front();
             self.taken = 0;
-            if count == 0 {
+            if left == 0 {
+                // A null record right behind is not part of this take.
                 break;
             }
         }
-        data
     }
 
     /// Bytes buffered and not yet received.
     fn buffered(&self) -> usize {
-        let buffered = self.records.iter().map(Vec::len).sum::<usize>();
-        buffered.saturating_sub(self.taken)
+        self.bytes.len()
     }
 
     /// Whether nothing is left to receive.
     fn is_empty(&self) -> bool {
         self.front()
-            .is_none_or(|(rest, complete)| rest.is_empty() && !complete)
+            .is_none_or(|(rest, complete)| rest == 0 && !complete)
     }
 
     /// Whether every record begun has been received whole.
     fn at_record_boundary(&self) -> bool {
         self.taken == 0
+    }
+
+    /// Drops everything, keeping the buffers' capacity.
+    fn purge(&mut self) {
+        self.bytes.clear();
+        self.records.clear();
+        self.open = false;
+        self.taken = 0;
     }
 }
 
@@ -421,27 +433,34 @@ impl RecordReader {
     /// validated as [`RecordWriter::write`] does; on `Err(AP_BAD_LL)` (a
     /// partner protocol error) nothing is buffered.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), SecondaryRc> {
-        let mut runs = Vec::new();
-        self.arrived = self
+        // Validate first, so that a bad LL buffers nothing.
+        let arrived = self.arrived.walk(bytes, |_, _| ())?;
+        let inbound = &mut self.inbound;
+        let _ = self
             .arrived
-            .walk(bytes, |run, ends| runs.push((run, ends)))?;
-        for (run, ends) in runs {
-            self.inbound.append(run, ends);
-        }
+            .walk(bytes, |run, ends| inbound.append(run, ends));
+        self.arrived = arrived;
         Ok(())
     }
 
-    /// Takes the data for one receive (see the module docs): with
-    /// [`Fill::Ll`] at most one logical record, LL included; with
+    /// Takes the data for one receive into `into` (see the module docs):
+    /// with [`Fill::Ll`] at most one logical record, LL included; with
     /// [`Fill::Buffer`] up to `max_len` bytes of the stream. A receive that
     /// may wait passes `complete_input = false`; `true` says no more data
     /// can come before the next status (or the receive cannot wait), so
-    /// whatever is buffered is returned.
-    pub fn take(&mut self, fill: Fill, max_len: u16, complete_input: bool) -> Take {
+    /// whatever is buffered is returned. `into` is left alone unless the
+    /// take is [`Take::Data`].
+    pub fn take(
+        &mut self,
+        fill: Fill,
+        max_len: u16,
+        complete_input: bool,
+        into: &mut Vec<u8>,
+    ) -> Take {
         let max_len = usize::from(max_len);
         match fill {
-            Fill::Ll => self.inbound.take_record(max_len, complete_input),
-            Fill::Buffer => self.inbound.take_buffer(max_len, complete_input),
+            Fill::Ll => self.inbound.take_record(max_len, complete_input, into),
+            Fill::Buffer => self.inbound.take_buffer(max_len, complete_input, into),
         }
     }
 
@@ -465,7 +484,8 @@ impl RecordReader {
     /// issued in RECEIVE purges inbound data, and after reporting `*_TRUNC`
     /// the cut record's rest will never come.
     pub fn purge(&mut self) {
-        *self = Self::default();
+        self.arrived = Position::Boundary;
+        self.inbound.purge();
     }
 }
 
@@ -483,17 +503,16 @@ impl MappedReader {
     }
 
     /// Queues one complete inbound record (possibly empty: a null record).
-    /// It is kept as it is: a receive that takes it whole gets this `Vec`.
-    pub fn push(&mut self, record: Vec<u8>) {
+    pub fn push(&mut self, record: &[u8]) {
         self.inbound.push_record(record);
     }
 
-    /// Takes the data for one receive: the rest of the current record as
-    /// `DATA_COMPLETE` if it fits in `max_len`, else its next `max_len`
-    /// bytes as `DATA_INCOMPLETE`, continued by the next receive. Records
-    /// arrive whole, so this never answers [`Take::NeedMore`].
-    pub fn take(&mut self, max_len: u16) -> Take {
-        self.inbound.take_record(usize::from(max_len), true)
+    /// Takes the data for one receive into `into`: the rest of the current
+    /// record as `DATA_COMPLETE` if it fits in `max_len`, else its next
+    /// `max_len` bytes as `DATA_INCOMPLETE`, continued by the next receive.
+    /// Records arrive whole, so this never answers [`Take::NeedMore`].
+    pub fn take(&mut self, max_len: u16, into: &mut Vec<u8>) -> Take {
+        self.inbound.take_record(usize::from(max_len), true, into)
     }
 
     /// Whether no record is waiting.
@@ -513,7 +532,7 @@ impl MappedReader {
 
     /// Discards all inbound records (SEND_ERROR issued in RECEIVE).
     pub fn purge(&mut self) {
-        *self = Self::default();
+        self.inbound.purge();
     }
 }
 
@@ -530,11 +549,40 @@ mod tests {
         out
     }
 
-    fn data(data: &[u8], what: WhatRcvd) -> Take {
-        Take::Data {
-            data: data.to_vec(),
-            what,
+    /// A take with its data, for comparing.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Got {
+        Data(Vec<u8>, WhatRcvd),
+        NeedMore,
+        Empty,
+    }
+
+    fn got(take: Take, data: Vec<u8>) -> Got {
+        match take {
+            Take::Data { what } => Got::Data(data, what),
+            Take::NeedMore => Got::NeedMore,
+            Take::Empty => Got::Empty,
         }
+    }
+
+    impl RecordReader {
+        fn got(&mut self, fill: Fill, max_len: u16, complete_input: bool) -> Got {
+            let mut data = vec![0xEE; 3];
+            let take = self.take(fill, max_len, complete_input, &mut data);
+            got(take, data)
+        }
+    }
+
+    impl MappedReader {
+        fn got(&mut self, max_len: u16) -> Got {
+            let mut data = vec![0xEE; 3];
+            let take = self.take(max_len, &mut data);
+            got(take, data)
+        }
+    }
+
+    fn data(data: &[u8], what: WhatRcvd) -> Got {
+        Got::Data(data.to_vec(), what)
     }
 
     /// Three records: one with data, an empty one, and one more.
@@ -567,7 +615,7 @@ mod tests {
             assert!(w.at_boundary(), "{ll:#06x}: an error changes nothing");
             let mut r = RecordReader::new();
             assert_eq!(r.push(&u16::to_be_bytes(ll)), Err(SecondaryRc::BAD_LL));
-            assert_eq!(r.take(Fill::Buffer, 10, true), Take::Empty);
+            assert_eq!(r.got(Fill::Buffer, 10, true), Got::Empty);
         }
         for ll in [0x0002, 0x0003, 0x00E6, 0x7FFF] {
             let mut w = RecordWriter::new();
@@ -608,10 +656,10 @@ mod tests {
         assert_eq!(r.push(&data), Err(SecondaryRc::BAD_LL));
         assert!(r.is_empty());
         assert_eq!(r.push(&record(b"ok")), Ok(()));
-        assert_eq!(r.take(Fill::Ll, 100, false), data_ll(b"ok"));
+        assert_eq!(r.got(Fill::Ll, 100, false), data_ll(b"ok"));
     }
 
-    fn data_ll(payload: &[u8]) -> Take {
+    fn data_ll(payload: &[u8]) -> Got {
         data(&record(payload), WhatRcvd::DATA_COMPLETE)
     }
 
@@ -627,7 +675,7 @@ mod tests {
         let mut r = RecordReader::new();
         assert_eq!(r.push(&big), Ok(()));
         assert_eq!(
-            r.take(Fill::Ll, u16::MAX, false),
+            r.got(Fill::Ll, u16::MAX, false),
             data(&big, WhatRcvd::DATA_COMPLETE)
         );
     }
@@ -657,11 +705,11 @@ mod tests {
                 }
                 for rec in &records {
                     assert_eq!(
-                        r.take(Fill::Ll, 100, false),
+                        r.got(Fill::Ll, 100, false),
                         data(rec, WhatRcvd::DATA_COMPLETE)
                     );
                 }
-                assert_eq!(r.take(Fill::Ll, 100, false), Take::Empty);
+                assert_eq!(r.got(Fill::Ll, 100, false), Got::Empty);
             }
         }
     }
@@ -683,31 +731,31 @@ mod tests {
         assert!(r.at_record_boundary());
         // 14 bytes: "hello, world" with its LL, in pieces of 5.
         assert_eq!(
-            r.take(Fill::Ll, 5, false),
+            r.got(Fill::Ll, 5, false),
             data(&records[0][..5], WhatRcvd::DATA_INCOMPLETE)
         );
         assert!(!r.at_record_boundary());
         assert_eq!(
-            r.take(Fill::Ll, 5, false),
+            r.got(Fill::Ll, 5, false),
             data(&records[0][5..10], WhatRcvd::DATA_INCOMPLETE)
         );
         // The rest fits: complete, and never more than one record.
         assert_eq!(
-            r.take(Fill::Ll, 500, false),
+            r.got(Fill::Ll, 500, false),
             data(&records[0][10..], WhatRcvd::DATA_COMPLETE)
         );
         assert!(r.at_record_boundary());
         // An exact fit is complete.
         assert_eq!(
-            r.take(Fill::Ll, 2, false),
+            r.got(Fill::Ll, 2, false),
             data(&records[1], WhatRcvd::DATA_COMPLETE)
         );
         assert_eq!(
-            r.take(Fill::Ll, 19, false),
+            r.got(Fill::Ll, 19, false),
             data(&records[2], WhatRcvd::DATA_COMPLETE)
         );
         assert!(r.is_empty());
-        assert_eq!(r.take(Fill::Ll, 19, false), Take::Empty);
+        assert_eq!(r.got(Fill::Ll, 19, false), Got::Empty);
     }
 
     #[test]
@@ -715,29 +763,29 @@ mod tests {
         let rec = record(b"abcdef");
         let mut r = RecordReader::new();
         assert_eq!(r.push(&rec[..1]), Ok(()));
-        assert_eq!(r.take(Fill::Ll, 100, false), Take::NeedMore);
+        assert_eq!(r.got(Fill::Ll, 100, false), Got::NeedMore);
         assert!(!r.is_empty());
         assert_eq!(r.push(&rec[1..5]), Ok(()));
-        assert_eq!(r.take(Fill::Ll, 100, false), Take::NeedMore);
+        assert_eq!(r.got(Fill::Ll, 100, false), Got::NeedMore);
         // max_len bytes of the record have arrived: no need to wait.
         assert_eq!(
-            r.take(Fill::Ll, 3, false),
+            r.got(Fill::Ll, 3, false),
             data(&rec[..3], WhatRcvd::DATA_INCOMPLETE)
         );
-        assert_eq!(r.take(Fill::Ll, 100, false), Take::NeedMore);
+        assert_eq!(r.got(Fill::Ll, 100, false), Got::NeedMore);
         // A status follows: take what there is.
         assert_eq!(
-            r.take(Fill::Ll, 100, true),
+            r.got(Fill::Ll, 100, true),
             data(&rec[3..5], WhatRcvd::DATA_INCOMPLETE)
         );
         assert!(r.is_empty());
         assert!(!r.at_record_boundary());
-        assert_eq!(r.take(Fill::Ll, 100, false), Take::Empty);
-        assert_eq!(r.take(Fill::Ll, 100, true), Take::Empty);
+        assert_eq!(r.got(Fill::Ll, 100, false), Got::Empty);
+        assert_eq!(r.got(Fill::Ll, 100, true), Got::Empty);
         // The rest arrives and completes the same record.
         assert_eq!(r.push(&rec[5..]), Ok(()));
         assert_eq!(
-            r.take(Fill::Ll, 100, false),
+            r.got(Fill::Ll, 100, false),
             data(&rec[5..], WhatRcvd::DATA_COMPLETE)
         );
         assert!(r.at_record_boundary());
@@ -750,15 +798,15 @@ mod tests {
         let mut r = RecordReader::new();
         assert_eq!(r.push(&rec), Ok(()));
         assert_eq!(
-            r.take(Fill::Ll, 1, false),
+            r.got(Fill::Ll, 1, false),
             data(&rec[..1], WhatRcvd::DATA_INCOMPLETE)
         );
         assert_eq!(
-            r.take(Fill::Ll, 1, false),
+            r.got(Fill::Ll, 1, false),
             data(&rec[1..2], WhatRcvd::DATA_INCOMPLETE)
         );
         assert_eq!(
-            r.take(Fill::Ll, 2, false),
+            r.got(Fill::Ll, 2, false),
             data(&rec[2..], WhatRcvd::DATA_COMPLETE)
         );
     }
@@ -770,35 +818,35 @@ mod tests {
         assert_eq!(r.push(&stream), Ok(()));
         // 14 + 2 + 19 = 35 bytes.
         assert_eq!(
-            r.take(Fill::Buffer, 15, false),
+            r.got(Fill::Buffer, 15, false),
             data(&stream[..15], WhatRcvd::DATA)
         );
         assert!(!r.at_record_boundary());
         // Switching to fill LL continues the record cut by the buffer.
         assert_eq!(
-            r.take(Fill::Ll, 100, false),
+            r.got(Fill::Ll, 100, false),
             data(&records[1][1..], WhatRcvd::DATA_COMPLETE)
         );
         assert!(r.at_record_boundary());
         // Fewer than max_len bytes: wait, unless no more can come.
-        assert_eq!(r.take(Fill::Buffer, 100, false), Take::NeedMore);
+        assert_eq!(r.got(Fill::Buffer, 100, false), Got::NeedMore);
         assert_eq!(
-            r.take(Fill::Buffer, 100, true),
+            r.got(Fill::Buffer, 100, true),
             data(&stream[16..], WhatRcvd::DATA)
         );
-        assert_eq!(r.take(Fill::Buffer, 100, true), Take::Empty);
+        assert_eq!(r.got(Fill::Buffer, 100, true), Got::Empty);
 
         let mut r = RecordReader::new();
         assert_eq!(r.push(&stream[..20]), Ok(()));
         assert_eq!(
-            r.take(Fill::Buffer, 20, false),
+            r.got(Fill::Buffer, 20, false),
             data(&stream[..20], WhatRcvd::DATA)
         );
         assert!(r.is_empty());
         assert!(!r.at_record_boundary());
         assert_eq!(r.push(&stream[20..]), Ok(()));
         assert_eq!(
-            r.take(Fill::Buffer, 15, false),
+            r.got(Fill::Buffer, 15, false),
             data(&stream[20..], WhatRcvd::DATA)
         );
         assert!(r.at_record_boundary());
@@ -809,23 +857,23 @@ mod tests {
         let (records, stream) = sample();
         let mut r = RecordReader::new();
         for fill in [Fill::Ll, Fill::Buffer] {
-            assert_eq!(r.take(fill, 0, false), Take::Empty);
-            assert_eq!(r.take(fill, 0, true), Take::Empty);
+            assert_eq!(r.got(fill, 0, false), Got::Empty);
+            assert_eq!(r.got(fill, 0, true), Got::Empty);
         }
         assert_eq!(r.push(&stream[..1]), Ok(()));
         assert_eq!(
-            r.take(Fill::Ll, 0, false),
+            r.got(Fill::Ll, 0, false),
             data(&[], WhatRcvd::DATA_INCOMPLETE)
         );
-        assert_eq!(r.take(Fill::Buffer, 0, false), data(&[], WhatRcvd::DATA));
+        assert_eq!(r.got(Fill::Buffer, 0, false), data(&[], WhatRcvd::DATA));
         assert_eq!(r.push(&stream[1..]), Ok(()));
         assert_eq!(
-            r.take(Fill::Ll, 0, true),
+            r.got(Fill::Ll, 0, true),
             data(&[], WhatRcvd::DATA_INCOMPLETE)
         );
         assert!(r.at_record_boundary(), "nothing was taken");
         assert_eq!(
-            r.take(Fill::Ll, 100, false),
+            r.got(Fill::Ll, 100, false),
             data(&records[0], WhatRcvd::DATA_COMPLETE)
         );
     }
@@ -836,19 +884,19 @@ mod tests {
         let mut r = RecordReader::new();
         assert_eq!(r.push(&stream[..20]), Ok(()));
         assert_eq!(
-            r.take(Fill::Ll, 3, false),
+            r.got(Fill::Ll, 3, false),
             data(&stream[..3], WhatRcvd::DATA_INCOMPLETE)
         );
         r.purge();
         assert!(r.is_empty());
         assert!(r.at_record_boundary());
-        assert_eq!(r.take(Fill::Buffer, 100, true), Take::Empty);
+        assert_eq!(r.got(Fill::Buffer, 100, true), Got::Empty);
         // The stream restarts at a record boundary: the cut record's rest
         // would now be read as an LL.
         let fresh = record(b"new");
         assert_eq!(r.push(&fresh), Ok(()));
         assert_eq!(
-            r.take(Fill::Ll, 100, false),
+            r.got(Fill::Ll, 100, false),
             data(&fresh, WhatRcvd::DATA_COMPLETE)
         );
     }
@@ -857,31 +905,31 @@ mod tests {
     fn mapped_records() {
         let mut m = MappedReader::new();
         assert!(m.is_empty());
-        assert_eq!(m.take(10), Take::Empty);
-        m.push(b"0123456789".to_vec());
-        m.push(Vec::new());
-        m.push(b"ab".to_vec());
+        assert_eq!(m.got(10), Got::Empty);
+        m.push(b"0123456789");
+        m.push(&[]);
+        m.push(b"ab");
         assert!(!m.is_empty());
         // max_len 0: data is waiting, nothing taken.
-        assert_eq!(m.take(0), data(&[], WhatRcvd::DATA_INCOMPLETE));
+        assert_eq!(m.got(0), data(&[], WhatRcvd::DATA_INCOMPLETE));
         assert!(m.at_record_boundary());
-        assert_eq!(m.take(4), data(b"0123", WhatRcvd::DATA_INCOMPLETE));
+        assert_eq!(m.got(4), data(b"0123", WhatRcvd::DATA_INCOMPLETE));
         assert!(!m.at_record_boundary());
-        assert_eq!(m.take(4), data(b"4567", WhatRcvd::DATA_INCOMPLETE));
-        assert_eq!(m.take(4), data(b"89", WhatRcvd::DATA_COMPLETE));
+        assert_eq!(m.got(4), data(b"4567", WhatRcvd::DATA_INCOMPLETE));
+        assert_eq!(m.got(4), data(b"89", WhatRcvd::DATA_COMPLETE));
         assert!(m.at_record_boundary());
         // The null record is received whole, even with max_len 0.
-        assert_eq!(m.take(0), data(&[], WhatRcvd::DATA_COMPLETE));
-        assert_eq!(m.take(2), data(b"ab", WhatRcvd::DATA_COMPLETE));
+        assert_eq!(m.got(0), data(&[], WhatRcvd::DATA_COMPLETE));
+        assert_eq!(m.got(2), data(b"ab", WhatRcvd::DATA_COMPLETE));
         assert!(m.is_empty());
-        assert_eq!(m.take(2), Take::Empty);
+        assert_eq!(m.got(2), Got::Empty);
 
-        m.push(b"abc".to_vec());
-        assert_eq!(m.take(1), data(b"a", WhatRcvd::DATA_INCOMPLETE));
+        m.push(b"abc");
+        assert_eq!(m.got(1), data(b"a", WhatRcvd::DATA_INCOMPLETE));
         m.purge();
         assert!(m.is_empty());
         assert!(m.at_record_boundary());
-        assert_eq!(m.take(10), Take::Empty);
+        assert_eq!(m.got(10), Got::Empty);
     }
 
     /// Drains `r` with fill LL, cycling through `lens`, into `out` (a list
@@ -893,11 +941,11 @@ mod tests {
         out: &mut Vec<Vec<u8>>,
         open: &mut bool,
         complete_input: bool,
-    ) -> Take {
+    ) -> Got {
         loop {
             let max_len = lens.next().unwrap_or(1);
-            match r.take(Fill::Ll, max_len, complete_input) {
-                Take::Data { data, what } => {
+            match r.got(Fill::Ll, max_len, complete_input) {
+                Got::Data(data, what) => {
                     assert!(data.len() <= usize::from(max_len));
                     if !*open {
                         out.push(Vec::new());
@@ -942,10 +990,10 @@ mod tests {
                 prop_assert_eq!(w.write(chunk), Ok(()));
                 prop_assert_eq!(r.push(chunk), Ok(()));
                 let end = drain_ll(&mut r, &mut lens, &mut out, &mut open, false);
-                prop_assert!(matches!(end, Take::NeedMore | Take::Empty));
+                prop_assert!(matches!(end, Got::NeedMore | Got::Empty));
             }
             prop_assert!(w.at_boundary());
-            prop_assert_eq!(drain_ll(&mut r, &mut lens, &mut out, &mut open, true), Take::Empty);
+            prop_assert_eq!(drain_ll(&mut r, &mut lens, &mut out, &mut open, true), Got::Empty);
             prop_assert!(!open);
             prop_assert!(r.at_record_boundary());
             prop_assert_eq!(out, records);
@@ -961,14 +1009,14 @@ mod tests {
             prop_assert_eq!(r.push(&stream), Ok(()));
             let mut out = Vec::new();
             for max_len in lens.into_iter().cycle().take(stream.len() + 1) {
-                match r.take(Fill::Buffer, max_len, true) {
-                    Take::Data { data, what } => {
+                match r.got(Fill::Buffer, max_len, true) {
+                    Got::Data(data, what) => {
                         prop_assert_eq!(what, WhatRcvd::DATA);
                         prop_assert_eq!(data.len(), usize::from(max_len).min(stream.len() - out.len()));
                         out.extend_from_slice(&data);
                     }
                     other => {
-                        prop_assert_eq!(other, Take::Empty);
+                        prop_assert_eq!(other, Got::Empty);
                         break;
                     }
                 }
@@ -992,13 +1040,13 @@ mod tests {
                     // All received: received and arrived positions agree.
                     prop_assert_eq!(r.at_record_boundary(), w.at_boundary());
                 }
-                m.push(chunk.to_vec());
+                m.push(chunk);
                 for &(ll, max_len, complete_input) in &takes {
                     let fill = if ll { Fill::Ll } else { Fill::Buffer };
-                    if let Take::Data { data, .. } = r.take(fill, max_len, complete_input) {
+                    if let Got::Data(data, _) = r.got(fill, max_len, complete_input) {
                         prop_assert!(data.len() <= usize::from(max_len));
                     }
-                    if let Take::Data { data, .. } = m.take(max_len) {
+                    if let Got::Data(data, _) = m.got(max_len) {
                         prop_assert!(data.len() <= usize::from(max_len));
                     }
                 }

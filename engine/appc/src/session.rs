@@ -1,40 +1,42 @@
-//! The boundary between a conversation and the session that carries it:
-//! the flows one end of a conversation sends the other, and the traits a
-//! session layer implements to carry them between nodes.
+//! The boundary between a conversation and what carries it to its partner:
+//! the flows one end sends the other, the [`Peer`] an end sends them to,
+//! and how a session layer takes over the conversations it carries
+//! ([`Owner`], [`Work`]).
 //!
-//! Inside one [`Node`](super::Node) both ends of a conversation are local
-//! and a flow is pushed straight onto the partner end's inbound queue (see
-//! the `conversation` module). When ALLOCATE names a partner LU registered
-//! with [`Node::add_partner`](super::Node::add_partner), the other end is
-//! on another node: the attach goes to that [`Partner`], which returns the
-//! [`Session`] that carries the conversation's flows from then on, and
-//! feeds what arrives back through a [`ConvPort`]. On the invoked node the
-//! session layer hands an incoming attach to
-//! [`Node::incoming_attach`](super::Node::incoming_attach) and gets the
-//! [`ConvPort`] of the new conversation's local end.
+//! Inside one [`Node`](crate::Node) both ends of a conversation are local:
+//! they sit together behind one lock, and a flow goes straight into the
+//! other end's inbound queue. When ALLOCATE names a partner LU registered
+//! with [`Node::add_partner`](crate::Node::add_partner), the other end is on
+//! another node, and the local end is handed to that partner's session
+//! layer (its [`Owner`]) as a [`RemoteEnd`]. From then on the session layer
+//! owns it: it runs the conversation's verbs ([`Work::Verb`]), what arrives
+//! from the partner, and the conversation's teardown, all on a thread of
+//! its own, with no lock, passing itself as the [`Peer`] the end sends to.
+//! The application's threads reach the conversation only through
+//! [`Owner::post`], so nothing of a remote conversation is shared.
 //!
-//! The vocabulary is that of LU 6.2 session traffic (`sna-wire.md`): a flow
-//! maps onto RUs and request-header indicators (data, change direction,
-//! definite-response requests, positive responses, FMH-7 error
-//! descriptions, end bracket, SIGNAL), which the `appc-io` crate encodes.
-//! Nothing here knows about sockets.
+//! The vocabulary is that of LU 6.2 session traffic: a flow maps onto RUs
+//! and request-header indicators (data, change direction, definite-response
+//! requests, positive responses, FMH-7 error descriptions, end bracket,
+//! SIGNAL), which the `appc-io` crate encodes. Nothing here knows about
+//! sockets.
 
 use std::fmt;
-use std::sync::Weak;
 
-use super::conversation::{PairLock, Side};
-use super::node::NodeInner;
-use super::rc::{PrimaryRc, SecondaryRc};
-use crate::lock::lock;
-use std::sync::Arc;
+use crate::conversation::{Attachment, Ending, RemoteEnd, Request};
+use crate::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use crate::verbs::{Conv, ConvId};
+use appc_engine::Handle;
 
 /// What one end of a conversation sends the other, in order (except
-/// [`Flow::RequestToSend`], which may overtake everything).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Flow {
+/// [`Flow::RequestToSend`], which may overtake everything). Data is
+/// borrowed: a carrier copies it once, into the partner's buffer or onto
+/// the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow<'a> {
     /// Basic conversation: part of the logical-record stream (LLs
     /// included); mapped: one whole record.
-    Data(Vec<u8>),
+    Data(&'a [u8]),
     /// The sender entered RECEIVE: the receiver now sends (the RH's
     /// change-direction indicator).
     ChangeDirection,
@@ -63,6 +65,17 @@ pub enum Confirmation {
     Deallocate,
 }
 
+impl Confirmation {
+    /// The `what_rcvd` a receive reports for this request.
+    pub(crate) fn what(self) -> WhatRcvd {
+        match self {
+            Confirmation::Plain => WhatRcvd::CONFIRM_WHAT_RECEIVED,
+            Confirmation::Send => WhatRcvd::CONFIRM_SEND,
+            Confirmation::Deallocate => WhatRcvd::CONFIRM_DEALLOCATE,
+        }
+    }
+}
+
 /// ALLOCATE's attach (an FMH-5): what the invoked TP learns from
 /// RECEIVE_ALLOCATE.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,102 +98,112 @@ pub struct Attach {
     pub pip: Vec<u8>,
 }
 
-/// The session carrying one conversation to its other end, on another
-/// node. Called with the conversation locked: implementations queue and
-/// return, never block, and never call back into the conversation from
-/// inside these calls (a [`ConvPort`] call comes later, from the session
-/// layer's own thread).
+/// Where one end's flows go: the other end of an in-memory conversation,
+/// or the session to the partner's node. Called by the thread that owns
+/// the end (the pair's lock holder, or the session layer's thread), so
+/// `&mut self`: an implementation never blocks and never calls back into
+/// the end.
 ///
 /// Memory: a session layer bounds what it holds per conversation in both
-/// directions with [`Session::consumed`] (the receiving TP's progress, to
-/// pace the partner) and [`Session::backlogged`] / [`ConvPort::writable`]
-/// (backpressure on the sending TP). Both have do-nothing defaults.
-pub trait Session: Send + Sync {
+/// directions with [`Peer::consumed`] (the receiving TP's progress, to
+/// pace the partner) and [`Peer::backlogged`] /
+/// [`RemoteEnd::writable`] (backpressure on the sending TP).
+pub trait Peer {
+    /// The conversation's attach, at its first flush (only the allocating
+    /// end sends one). `Err` is the sense the attach is refused with at
+    /// once (an unknown TP name on this node); a partner LU that refuses
+    /// it later does so through [`RemoteEnd::fail`].
+    fn attach(&mut self, attach: &Attach) -> Result<(), SecondaryRc>;
+
     /// Carries `flow` to the other end, after every flow sent before it
     /// (a [`Flow::RequestToSend`] may overtake).
-    fn send(&self, flow: Flow);
+    fn send(&mut self, flow: Flow<'_>);
 
     /// The conversation is over on this end. `abort`: a verb of it was
     /// cancelled; drop whatever is queued and deactivate the session at
     /// once, so the other end's verbs fail. Otherwise send what is queued,
     /// then release the session (for reuse by another conversation).
-    fn close(&self, abort: bool);
+    fn close(&mut self, abort: bool);
 
-    /// The local end's TP took `bytes` of the data this session delivered
-    /// off the conversation (received it, or it was purged): a session
-    /// that paces its partner may now let it send more. Called with the
-    /// conversation locked, like every method here.
-    fn consumed(&self, bytes: usize) {
+    /// The local end's TP took `bytes` of the data this peer delivered off
+    /// the conversation (received it, or it was purged): a session that
+    /// paces its partner may now let it send more.
+    fn consumed(&mut self, bytes: usize) {
         let _ = bytes;
     }
 
     /// Asked after a send that would otherwise complete at once (SEND_DATA,
     /// FLUSH): whether the session holds more than it allows of this
     /// conversation's flows not yet sent. `true` arms the session: it calls
-    /// [`ConvPort::writable`] once that backlog falls below its low mark,
+    /// [`RemoteEnd::writable`] once that backlog falls below its low mark,
     /// and the send waits until then (or until the session fails, or a
     /// cancel). The default: never.
-    fn backlogged(&self) -> bool {
+    fn backlogged(&mut self) -> bool {
         false
     }
 }
 
-/// A partner LU reachable from this node through a session layer.
-pub trait Partner: Send + Sync {
-    /// Starts a conversation with an attach: returns the session that will
-    /// carry it. What arrives for the local end goes to `port`. A partner
-    /// that rejects the attach later does so through
-    /// [`ConvPort::fail`] with `AP_ALLOCATION_ERROR` and the sense code.
-    fn attach(&self, attach: &Attach, port: ConvPort) -> Arc<dyn Session>;
+/// A session layer that carries conversations to partner LUs on other
+/// nodes and runs them on threads of its own. Registered with
+/// [`Node::add_partner`](crate::Node::add_partner) for each partner LU
+/// alias it reaches; the node then hands it every conversation allocated
+/// to those LUs and every verb issued on them, as [`Work`].
+pub trait Owner: Send + Sync {
+    /// Takes `work` for the conversation it names, to run in order with
+    /// that conversation's other work. Must not block or run the work on
+    /// the caller's thread: the caller may hold the node's locks, or be in
+    /// the middle of a cancel.
+    fn post(&self, work: Work);
 }
 
-/// The local end of a conversation whose other end is remote: where the
-/// session layer delivers what arrives.
-#[derive(Clone)]
-pub struct ConvPort {
-    pub(crate) pair: PairLock,
-    pub(crate) side: Side,
-    pub(crate) node: Weak<NodeInner>,
+/// What a node hands the [`Owner`] of a remote conversation. The owner
+/// runs each item on the conversation's [`RemoteEnd`] (found by
+/// [`Work::conv_id`]), in the order posted.
+#[derive(Debug)]
+pub enum Work {
+    /// A conversation this node allocated to one of the owner's partner
+    /// LUs: keep its end; its attach flows at its first flush.
+    Open(Box<RemoteEnd>),
+    /// A conversation verb: [`RemoteEnd::issue`].
+    Verb(Request),
+    /// A verb of the conversation (of the TP these ids name) was cancelled
+    /// (the cancel has already posted its `AP_CANCELLED`):
+    /// [`RemoteEnd::abort`].
+    Abort(Conv, Handle),
+    /// The conversation's TP ended: [`RemoteEnd::end_tp`], then
+    /// [`Ending::done`].
+    EndTp(ConvId, Ending),
+    /// A RECEIVE_ALLOCATE took the conversation's attach, which was waiting
+    /// for one: [`RemoteEnd::attached`].
+    Attached(ConvId, Attachment),
 }
 
-impl ConvPort {
-    /// A flow arrived from the other end.
-    pub fn deliver(&self, flow: Flow) {
-        let Some(node) = self.node.upgrade() else {
-            return;
-        };
-        lock(&self.pair).arrive(&node, self.side, flow);
-        node.run_deferred();
-    }
-
-    /// The session's backlog of unsent flows fell below its low mark after
-    /// [`Session::backlogged`] said `true`: the waiting send completes.
-    pub fn writable(&self) {
-        let Some(node) = self.node.upgrade() else {
-            return;
-        };
-        lock(&self.pair).writable(&node, self.side);
-        node.run_deferred();
-    }
-
-    /// The session is gone, or the partner LU rejected the attach: the
-    /// local end's waiting verb, or its next verb, reports `primary` /
-    /// `secondary` (`AP_CONV_FAILURE_RETRY` on session loss,
-    /// `AP_CONV_FAILURE_NO_RETRY` on a protocol violation,
-    /// `AP_ALLOCATION_ERROR` with the sense code on a rejected attach).
-    pub fn fail(&self, primary: PrimaryRc, secondary: SecondaryRc) {
-        let Some(node) = self.node.upgrade() else {
-            return;
-        };
-        lock(&self.pair).fail(&node, self.side, primary, secondary);
-        node.run_deferred();
+impl Work {
+    /// The conversation this work is for.
+    pub fn conv_id(&self) -> ConvId {
+        match self {
+            Work::Open(end) => end.conv_id(),
+            Work::Verb(request) => request.conv_id(),
+            Work::Abort(ids, _) => ids.conv_id,
+            Work::EndTp(conv, _) | Work::Attached(conv, _) => *conv,
+        }
     }
 }
 
-impl fmt::Debug for ConvPort {
+/// A failure a session layer reports to a conversation
+/// ([`RemoteEnd::fail`]): the local end's waiting verb, or its next verb,
+/// reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// `AP_CONV_FAILURE_RETRY` on session loss, `AP_CONV_FAILURE_NO_RETRY`
+    /// on a protocol violation, `AP_ALLOCATION_ERROR` on a rejected attach.
+    pub primary: PrimaryRc,
+    /// The sense code of a rejected attach; 0 otherwise.
+    pub secondary: SecondaryRc,
+}
+
+impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConvPort")
-            .field("side", &self.side)
-            .finish_non_exhaustive()
+        write!(f, "{:?} / {:?}", self.primary, self.secondary)
     }
 }

@@ -1,125 +1,258 @@
 //! Conversations between two nodes through the session boundary
-//! (`appc::session`): a test wire carries flows between the nodes on its own
-//! thread, as the TCP session layer does, so every verb runs with its
+//! (`appc::session`): a test session layer per node owns the node's remote
+//! conversations on a thread of its own, as the TCP session layer does,
+//! and carries flows between the nodes, so every verb runs with its
 //! partner end on another node.
-
-#![cfg(not(loom))]
 
 use appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use appc::verbs::*;
-use appc::{Appc, Attach, Confirmation, ConvPort, Flow, Node, Partner, Session};
+use appc::{Appc, Attach, Confirmation, Failure, Flow, Node, Owner, Peer, RemoteEnd, Work};
 use appc_engine::{Event, Target, WINAPPC_VERSION};
-use std::sync::mpsc::{channel, Sender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::HashMap;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-/// What the wire thread does, in order. Flows and aborts name the end
-/// they come from; the thread finds its peer (known once the attach is
-/// through).
-enum Wire {
-    Attach(Attach, Arc<End>),
-    Flow(Arc<End>, Flow),
-    Abort(Arc<End>),
+/// A flow, owned, to cross threads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Owned {
+    Data(Vec<u8>),
+    ChangeDirection,
+    ConfirmRequest(Confirmation),
+    Confirmed,
+    Error(PrimaryRc),
+    Deallocate(PrimaryRc),
+    RequestToSend,
 }
 
-/// One end of one conversation's session: where flows for it are delivered.
-#[derive(Default)]
-struct End {
-    port: OnceLock<ConvPort>,
-    peer: OnceLock<Arc<End>>,
-}
-
-/// A session end as the engine sees it: sends go to the wire thread.
-struct WireSession {
-    wire: Mutex<Sender<Wire>>,
-    end: Arc<End>,
-}
-
-impl Session for WireSession {
-    fn send(&self, flow: Flow) {
-        let _ = self
-            .wire
-            .lock()
-            .unwrap()
-            .send(Wire::Flow(self.end.clone(), flow));
+impl Owned {
+    fn of(flow: Flow<'_>) -> Self {
+        match flow {
+            Flow::Data(data) => Owned::Data(data.to_vec()),
+            Flow::ChangeDirection => Owned::ChangeDirection,
+            Flow::ConfirmRequest(c) => Owned::ConfirmRequest(c),
+            Flow::Confirmed => Owned::Confirmed,
+            Flow::Error(code) => Owned::Error(code),
+            Flow::Deallocate(code) => Owned::Deallocate(code),
+            Flow::RequestToSend => Owned::RequestToSend,
+        }
     }
 
-    fn close(&self, abort: bool) {
-        if abort {
-            let _ = self
-                .wire
-                .lock()
-                .unwrap()
-                .send(Wire::Abort(self.end.clone()));
+    fn flow(&self) -> Flow<'_> {
+        match self {
+            Owned::Data(data) => Flow::Data(data),
+            Owned::ChangeDirection => Flow::ChangeDirection,
+            Owned::ConfirmRequest(c) => Flow::ConfirmRequest(*c),
+            Owned::Confirmed => Flow::Confirmed,
+            Owned::Error(code) => Flow::Error(*code),
+            Owned::Deallocate(code) => Flow::Deallocate(*code),
+            Owned::RequestToSend => Flow::RequestToSend,
         }
     }
 }
 
-/// Node A's view of node B.
-struct ToB {
-    wire: Mutex<Sender<Wire>>,
+/// A conversation's name on the wire: the allocating node's conversation
+/// id (both nodes know it).
+type Key = ConvId;
+
+/// What a session layer's thread handles, in order.
+enum Msg {
+    /// From its node.
+    Work(Work),
+    /// From the other node's session layer.
+    Attach(Key, Attach),
+    Flow(Key, Owned),
+    Fail(Key, Failure),
+    /// From a test driving a scripted session by hand.
+    Writable(Key),
 }
 
-impl Partner for ToB {
-    fn attach(&self, attach: &Attach, port: ConvPort) -> Arc<dyn Session> {
-        let wire = self.wire.lock().unwrap().clone();
-        let end = Arc::new(End::default());
-        let _ = end.port.set(port);
-        let _ = wire.send(Wire::Attach(attach.clone(), end.clone()));
-        Arc::new(WireSession {
-            wire: Mutex::new(wire),
-            end,
-        })
+/// A session layer: its node's [`Owner`], a thread that owns the node's
+/// remote conversations.
+struct Layer {
+    tx: Mutex<Sender<Msg>>,
+}
+
+impl Owner for Layer {
+    fn post(&self, work: Work) {
+        let _ = self.tx.lock().unwrap().send(Msg::Work(work));
     }
 }
 
-/// Two nodes joined by a wire thread; node A reaches B as partner LU "LUB".
-fn two_nodes() -> (Node, Node) {
-    let (a, b) = (Node::new(), Node::new());
-    let (tx, rx) = channel::<Wire>();
-    a.add_partner(
-        "LUB",
-        Arc::new(ToB {
-            wire: Mutex::new(tx.clone()),
-        }),
-    );
-    let node_b = b.clone();
-    thread::spawn(move || {
-        for event in rx {
-            match event {
-                Wire::Attach(attach, a_end) => {
-                    let b_end = Arc::new(End::default());
-                    let _ = b_end.peer.set(a_end.clone());
-                    let _ = a_end.peer.set(b_end.clone());
-                    let session = Arc::new(WireSession {
-                        wire: Mutex::new(tx.clone()),
-                        end: b_end.clone(),
-                    });
-                    match node_b.incoming_attach(attach, session) {
-                        Ok(port) => {
-                            let _ = b_end.port.set(port);
+/// Where a layer's peers send: the other node's layer, or a script.
+#[derive(Clone)]
+enum Far {
+    Layer(Sender<Msg>),
+    Script(Arc<Mutex<Script>>),
+}
+
+/// What a scripted session records and how it answers.
+#[derive(Default)]
+struct Script {
+    flows: Vec<Owned>,
+    consumed: usize,
+    closed: Option<bool>,
+    backlogged: bool,
+}
+
+/// One conversation's peer on a layer's thread.
+struct WirePeer<'a> {
+    key: Key,
+    far: &'a Far,
+}
+
+impl Peer for WirePeer<'_> {
+    fn attach(&mut self, attach: &Attach) -> Result<(), SecondaryRc> {
+        if let Far::Layer(far) = self.far {
+            let _ = far.send(Msg::Attach(self.key, attach.clone()));
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, flow: Flow<'_>) {
+        match self.far {
+            Far::Layer(far) => {
+                let _ = far.send(Msg::Flow(self.key, Owned::of(flow)));
+            }
+            Far::Script(script) => script.lock().unwrap().flows.push(Owned::of(flow)),
+        }
+    }
+
+    fn close(&mut self, abort: bool) {
+        match self.far {
+            Far::Layer(far) if abort => {
+                let failure = Failure {
+                    primary: PrimaryRc::CONV_FAILURE_RETRY,
+                    secondary: SecondaryRc(0),
+                };
+                let _ = far.send(Msg::Fail(self.key, failure));
+            }
+            Far::Layer(_) => {}
+            Far::Script(script) => script.lock().unwrap().closed = Some(abort),
+        }
+    }
+
+    fn consumed(&mut self, bytes: usize) {
+        if let Far::Script(script) = self.far {
+            script.lock().unwrap().consumed += bytes;
+        }
+    }
+
+    fn backlogged(&mut self) -> bool {
+        match self.far {
+            Far::Script(script) => script.lock().unwrap().backlogged,
+            Far::Layer(_) => false,
+        }
+    }
+}
+
+/// Starts `node`'s session layer on `channel`, sending to `far`; returns
+/// its owner.
+fn layer(node: &Node, channel: (Sender<Msg>, Receiver<Msg>), far: Far) -> Arc<dyn Owner> {
+    let (tx, rx) = channel;
+    let owner: Arc<dyn Owner> = Arc::new(Layer { tx: Mutex::new(tx) });
+    let node = node.clone();
+    let me = owner.clone();
+    thread::spawn(move || run(node, me, far, rx));
+    owner
+}
+
+/// One step of a layer on one conversation.
+type Step = Box<dyn FnMut(&mut RemoteEnd, &mut WirePeer<'_>)>;
+
+/// A layer's thread: its conversations by key.
+fn run(node: Node, me: Arc<dyn Owner>, far: Far, rx: Receiver<Msg>) {
+    let mut convs: HashMap<Key, RemoteEnd> = HashMap::new();
+    // The key of each conversation this node holds, by its local id.
+    let mut keys: HashMap<ConvId, Key> = HashMap::new();
+    for msg in rx {
+        let (key, mut step): (Key, Step) = match msg {
+            Msg::Work(Work::Open(end)) => {
+                let key = end.conv_id();
+                keys.insert(key, key);
+                let mut end = *end;
+                end.open(&mut WirePeer { key, far: &far });
+                convs.insert(key, end);
+                continue;
+            }
+            Msg::Work(Work::Verb(request)) => {
+                let Some(&key) = keys.get(&request.conv_id()) else {
+                    node.refuse(request);
+                    continue;
+                };
+                let mut request = Some(request);
+                (
+                    key,
+                    Box::new(move |end, peer| end.issue(request.take().unwrap(), peer)),
+                )
+            }
+            Msg::Work(Work::Abort(ids, _)) => match keys.get(&ids.conv_id) {
+                Some(&key) => (key, Box::new(move |end, peer| end.abort(ids, peer))),
+                None => continue,
+            },
+            Msg::Work(Work::EndTp(conv, ending)) => {
+                if let Some(&key) = keys.get(&conv) {
+                    if let Some(end) = convs.get_mut(&key) {
+                        end.end_tp(&mut WirePeer { key, far: &far });
+                    }
+                }
+                ending.done();
+                (0, Box::new(|_, _| {}))
+            }
+            Msg::Work(Work::Attached(conv, attachment)) => match keys.get(&conv) {
+                Some(&key) => {
+                    let mut attachment = Some(attachment);
+                    (
+                        key,
+                        Box::new(move |end, peer| end.attached(attachment.take().unwrap(), peer)),
+                    )
+                }
+                None => continue,
+            },
+            Msg::Attach(key, attach) => {
+                match node.incoming_attach(attach, &me) {
+                    Ok(end) => {
+                        keys.insert(end.conv_id(), key);
+                        convs.insert(key, end);
+                    }
+                    Err(sense) => {
+                        if let Far::Layer(far) = &far {
+                            let failure = Failure {
+                                primary: PrimaryRc::ALLOCATION_ERROR,
+                                secondary: sense,
+                            };
+                            let _ = far.send(Msg::Fail(key, failure));
                         }
-                        Err(sense) => {
-                            if let Some(port) = a_end.port.get() {
-                                port.fail(PrimaryRc::ALLOCATION_ERROR, sense);
-                            }
-                        }
                     }
                 }
-                Wire::Flow(from, flow) => {
-                    if let Some(port) = from.peer.get().and_then(|to| to.port.get()) {
-                        port.deliver(flow);
-                    }
-                }
-                Wire::Abort(from) => {
-                    if let Some(port) = from.peer.get().and_then(|to| to.port.get()) {
-                        port.fail(PrimaryRc::CONV_FAILURE_RETRY, SecondaryRc(0));
-                    }
-                }
+                continue;
+            }
+            Msg::Flow(key, flow) => (
+                key,
+                Box::new(move |end, peer| end.arrive(flow.flow(), true, peer)),
+            ),
+            Msg::Fail(key, failure) => (key, Box::new(move |end, peer| end.fail(failure, peer))),
+            Msg::Writable(key) => (key, Box::new(|end, peer| end.writable(peer))),
+        };
+        if let Some(end) = convs.get_mut(&key) {
+            step(end, &mut WirePeer { key, far: &far });
+            if end.is_over() {
+                keys.remove(&end.conv_id());
+                convs.remove(&key);
             }
         }
-    });
+    }
+}
+
+/// Two nodes, each with its session layer; node A reaches B as partner LU
+/// "LUB".
+fn two_nodes() -> (Node, Node) {
+    let (a, b) = (Node::new(), Node::new());
+    let (to_a, to_b) = (channel::<Msg>(), channel::<Msg>());
+    let (a_tx, b_tx) = (to_a.0.clone(), to_b.0.clone());
+    layer(&b, to_b, Far::Layer(a_tx));
+    a.add_partner("LUB", layer(&a, to_a, Far::Layer(b_tx)));
     (a, b)
 }
 
@@ -200,7 +333,12 @@ fn conversation_across_nodes() {
                 data: b"pong".to_vec(),
                 rts_rcvd: false,
             };
-            assert_eq!(call(&b, Body::SendData(send)).primary_rc, PrimaryRc::OK);
+            let sent = call(&b, Body::SendData(send));
+            assert_eq!(sent.primary_rc, PrimaryRc::OK);
+            let Body::SendData(sent) = sent.body else {
+                unreachable!()
+            };
+            assert_eq!(sent.data, b"pong", "the buffer comes back with the verb");
             assert_eq!(received(&receive(&b, conv)).0, PrimaryRc::DEALLOC_NORMAL);
         });
         let tp_id = tp(&a);
@@ -239,6 +377,40 @@ fn conversation_across_nodes() {
             PrimaryRc::OK
         );
     });
+}
+
+#[test]
+fn a_verb_for_another_tps_conversation_is_refused_by_its_owner() {
+    let (node_a, node_b) = two_nodes();
+    node_b.define_tp("ECHO");
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node_a).unwrap();
+    let (other, _) = Appc::startup(WINAPPC_VERSION, &node_a).unwrap();
+    let tp_id = tp(&a);
+    let Body::Allocate(al) = allocate(&a, tp_id, "ECHO", values::SYNC_NONE).body else {
+        unreachable!()
+    };
+    let flush = |app: &Appc, tp_id| {
+        let v = call(
+            app,
+            Body::Flush(Conv {
+                tp_id,
+                conv_id: al.conv_id,
+            }),
+        );
+        (v.primary_rc, v.secondary_rc)
+    };
+    // Another TP of the same application: the conversation is not its.
+    let second = tp(&a);
+    assert_eq!(
+        flush(&a, second),
+        (PrimaryRc::PARAMETER_CHECK, SecondaryRc::BAD_CONV_ID)
+    );
+    // Another application: the TP is not its.
+    assert_eq!(
+        flush(&other, tp_id),
+        (PrimaryRc::PARAMETER_CHECK, SecondaryRc::BAD_TP_ID)
+    );
+    assert_eq!(flush(&a, tp_id), (PrimaryRc::OK, SecondaryRc(0)));
 }
 
 #[test]
@@ -357,53 +529,18 @@ fn cancel_closes_the_remote_session_and_fails_the_partner() {
     );
 }
 
-/// A session the test drives by hand: it records what the conversation
-/// tells it, and says it is backlogged while `backlogged` is set.
-#[derive(Default)]
-struct Scripted {
-    port: OnceLock<ConvPort>,
-    flows: Mutex<Vec<Flow>>,
-    consumed: Mutex<usize>,
-    closed: Mutex<Option<bool>>,
-    backlogged: Mutex<bool>,
-}
-
-struct ScriptedSession(Arc<Scripted>);
-
-impl Session for ScriptedSession {
-    fn send(&self, flow: Flow) {
-        self.0.flows.lock().unwrap().push(flow);
-    }
-
-    fn close(&self, abort: bool) {
-        *self.0.closed.lock().unwrap() = Some(abort);
-    }
-
-    fn consumed(&self, bytes: usize) {
-        *self.0.consumed.lock().unwrap() += bytes;
-    }
-
-    fn backlogged(&self) -> bool {
-        *self.0.backlogged.lock().unwrap()
-    }
-}
-
-struct ScriptedPartner(Arc<Scripted>);
-
-impl Partner for ScriptedPartner {
-    fn attach(&self, _attach: &Attach, port: ConvPort) -> Arc<dyn Session> {
-        let _ = self.0.port.set(port);
-        Arc::new(ScriptedSession(self.0.clone()))
-    }
-}
-
-/// A node whose partner LU "LUB" is a [`Scripted`] session, and a
-/// conversation allocated to it at `sync_level` (its attach flows with the
-/// first flush).
-fn scripted(sync_level: u8) -> (Node, Appc, Arc<Scripted>, Conv) {
+/// A node whose partner LU "LUB" is a scripted session the test drives by
+/// hand, and a conversation allocated to it at `sync_level` (its attach
+/// flows with the first flush). Returns the sender that reaches the
+/// layer's thread, for the flows the test makes arrive.
+fn scripted(sync_level: u8) -> (Node, Appc, Arc<Mutex<Script>>, Sender<Msg>, Conv) {
     let node = Node::new();
-    let script = Arc::new(Scripted::default());
-    node.add_partner("LUB", Arc::new(ScriptedPartner(script.clone())));
+    let script = Arc::new(Mutex::new(Script::default()));
+    let (tx, rx) = channel();
+    node.add_partner(
+        "LUB",
+        layer(&node, (tx.clone(), rx), Far::Script(script.clone())),
+    );
     let (a, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
     let v = allocate(&a, tp(&a), "ECHO", sync_level);
     let Body::Allocate(al) = v.body else {
@@ -413,12 +550,12 @@ fn scripted(sync_level: u8) -> (Node, Appc, Arc<Scripted>, Conv) {
         tp_id: al.tp_id,
         conv_id: al.conv_id,
     };
-    (node, a, script, conv)
+    (node, a, script, tx, conv)
 }
 
 #[test]
 fn a_backlogged_session_holds_the_send_and_consumption_is_reported() {
-    let (_node, a, script, conv) = scripted(values::SYNC_NONE);
+    let (_node, a, script, layer, conv) = scripted(values::SYNC_NONE);
     let (tx, mut rx) = a.queue();
     let send = |send_type| {
         Verb::mapped(Body::SendData(SendData {
@@ -435,17 +572,17 @@ fn a_backlogged_session_holds_the_send_and_consumption_is_reported() {
     );
     // Backlogged: it waits, and a verb meanwhile is CONV_BUSY, until the
     // session reports it writable.
-    *script.backlogged.lock().unwrap() = true;
+    script.lock().unwrap().backlogged = true;
     let handle = a
         .submit(send(values::SEND_DATA_FLUSH), &Target::Queue(tx.clone()))
         .unwrap();
-    assert!(rx.recv_timeout(Duration::from_millis(50)).is_none());
     assert_eq!(
         a.call(send(values::SEND_DATA_NONE)).unwrap().primary_rc,
         PrimaryRc::CONV_BUSY
     );
-    *script.backlogged.lock().unwrap() = false;
-    script.port.get().unwrap().writable();
+    assert!(rx.try_recv().is_none(), "the send still waits");
+    script.lock().unwrap().backlogged = false;
+    layer.send(Msg::Writable(conv.conv_id)).unwrap();
     let done = rx.recv_timeout(Duration::from_secs(5)).expect("completes");
     assert_eq!((done.handle, done.verb.primary_rc), (handle, PrimaryRc::OK));
     // The partner's data: what the TP takes is reported consumed, and only
@@ -462,32 +599,46 @@ fn a_backlogged_session_holds_the_send_and_consumption_is_reported() {
         .primary_rc,
         PrimaryRc::OK
     );
-    let port = script.port.get().unwrap();
-    port.deliver(Flow::Data(b"hello".to_vec()));
-    port.deliver(Flow::Data(b"world!".to_vec()));
-    port.deliver(Flow::ChangeDirection);
-    assert_eq!(*script.consumed.lock().unwrap(), 0);
+    let arrive = |flow| layer.send(Msg::Flow(conv.conv_id, flow)).unwrap();
+    arrive(Owned::Data(b"hello".to_vec()));
+    arrive(Owned::Data(b"world!".to_vec()));
+    arrive(Owned::ChangeDirection);
+    assert_eq!(script.lock().unwrap().consumed, 0);
     assert_eq!(received(&receive(&a, conv)).2, b"hello");
-    assert_eq!(*script.consumed.lock().unwrap(), 5);
+    assert_eq!(script.lock().unwrap().consumed, 5);
     assert_eq!(received(&receive(&a, conv)).2, b"world!");
-    assert_eq!(*script.consumed.lock().unwrap(), 11);
+    assert_eq!(script.lock().unwrap().consumed, 11);
     assert_eq!(received(&receive(&a, conv)).1, WhatRcvd::SEND);
     // A waiting send cancelled: AP_CANCELLED, the session aborted.
-    *script.backlogged.lock().unwrap() = true;
+    script.lock().unwrap().backlogged = true;
     let handle = a
         .submit(send(values::SEND_DATA_FLUSH), &Target::Queue(tx.clone()))
         .unwrap();
-    assert!(rx.recv_timeout(Duration::from_millis(50)).is_none());
+    // A verb behind it is CONV_BUSY: the send is waiting on the layer.
+    assert_eq!(
+        a.call(send(values::SEND_DATA_NONE)).unwrap().primary_rc,
+        PrimaryRc::CONV_BUSY
+    );
     assert_eq!(a.cancel(handle).code(), 0);
-    let done = rx.recv_timeout(Duration::from_secs(5)).expect("completes");
+    let done = rx.try_recv().expect("posted before cancel returned");
     assert_eq!(
         (done.handle, done.verb.primary_rc),
         (handle, PrimaryRc::CANCELLED)
     );
-    assert_eq!(*script.closed.lock().unwrap(), Some(true));
-    let flows = script.flows.lock().unwrap();
+    // The teardown runs on the layer's thread, after the cancel: a verb
+    // issued now runs after it there.
     assert_eq!(
-        flows.iter().filter(|f| matches!(f, Flow::Data(_))).count(),
+        call(&a, Body::Flush(conv)).secondary_rc,
+        SecondaryRc::BAD_CONV_ID
+    );
+    let script = script.lock().unwrap();
+    assert_eq!(script.closed, Some(true));
+    assert_eq!(
+        script
+            .flows
+            .iter()
+            .filter(|f| matches!(f, Owned::Data(_)))
+            .count(),
         3
     );
 }
@@ -497,7 +648,7 @@ fn a_backlogged_session_holds_the_send_and_consumption_is_reported() {
 /// SEND, gets the partner's abend that follows on its next verb.
 #[test]
 fn data_in_flight_after_a_send_error_is_purged_on_arrival() {
-    let (_node, a, script, conv) = scripted(values::SYNC_CONFIRM);
+    let (_node, a, script, layer, conv) = scripted(values::SYNC_CONFIRM);
     let rc = |body| call(&a, body).primary_rc;
     let ptr = Body::PrepareToReceive(PrepareToReceive {
         conv,
@@ -505,8 +656,8 @@ fn data_in_flight_after_a_send_error_is_purged_on_arrival() {
         locks: values::LOCKS_SHORT,
     });
     assert_eq!(rc(ptr), PrimaryRc::OK);
-    let port = script.port.get().expect("the attach flowed");
-    port.deliver(Flow::Data(b"received".to_vec()));
+    let arrive = |flow| layer.send(Msg::Flow(conv.conv_id, flow)).unwrap();
+    arrive(Owned::Data(b"received".to_vec()));
     let error = Body::SendError(SendError {
         conv,
         err_type: values::ERR_PROG,
@@ -515,9 +666,9 @@ fn data_in_flight_after_a_send_error_is_purged_on_arrival() {
     });
     assert_eq!(rc(error), PrimaryRc::OK);
     // What the partner sent before it learned of the error, then its abend.
-    port.deliver(Flow::Data(b"in flight".to_vec()));
-    port.deliver(Flow::ConfirmRequest(Confirmation::Plain));
-    port.deliver(Flow::Deallocate(PrimaryRc::DEALLOC_ABEND));
+    arrive(Owned::Data(b"in flight".to_vec()));
+    arrive(Owned::ConfirmRequest(Confirmation::Plain));
+    arrive(Owned::Deallocate(PrimaryRc::DEALLOC_ABEND));
     assert_eq!(rc(Body::Flush(conv)), PrimaryRc::DEALLOC_ABEND);
-    assert_eq!(*script.consumed.lock().unwrap(), 8 + 9);
+    assert_eq!(script.lock().unwrap().consumed, 8 + 9);
 }

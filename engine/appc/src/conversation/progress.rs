@@ -1,0 +1,336 @@
+//! What moves a conversation end besides its own verbs: flows arriving from
+//! the partner, the waiting verb they complete, a failed session, a
+//! cancelled verb, the end of its TP.
+
+use super::end::{End, Held, Status};
+use super::input::ReceiveParams;
+use super::wait::WaitKind;
+use crate::node::NodeInner;
+use crate::outcome::Out;
+use crate::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
+use crate::records::{RecordWriter, Take};
+use crate::session::{Confirmation, Flow, Peer};
+use crate::states::{self, ConvState};
+use crate::verbs::values;
+use appc_engine::Handle;
+
+impl End {
+    /// A flow from the partner arrived. `counted`: the peer counts its data
+    /// against what this end's TP consumes ([`Peer::consumed`]).
+    pub(crate) fn arrive(
+        &mut self,
+        node: &NodeInner,
+        peer: &mut dyn Peer,
+        flow: Flow<'_>,
+        counted: bool,
+    ) {
+        if !self.live {
+            return;
+        }
+        let wanted = self.wants(&flow);
+        if let (Flow::Data(data), true) = (flow, counted) {
+            // Purged data counts as consumed at once (pacing).
+            self.delivered += data.len();
+        }
+        if wanted {
+            self.hold(flow);
+        }
+        self.progress(node, peer);
+    }
+
+    /// Completes the waiting verb if what it waits for is there, and tells
+    /// the peer what the TP consumed (before the completion is delivered,
+    /// so the TP never sees data whose consumption its peer has not heard
+    /// of).
+    pub(crate) fn progress(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+        let finished = self.finish_wait(node, peer);
+        self.settle(peer);
+        if let Some((handle, out)) = finished {
+            self.complete(handle, out);
+        }
+    }
+
+    /// The waiting verb's task and completion, if what it waits for is
+    /// there.
+    fn finish_wait(&mut self, node: &NodeInner, peer: &mut dyn Peer) -> Option<(Handle, Out)> {
+        let mut wait = self.wait.take()?;
+        let out = match wait.kind {
+            WaitKind::Receive {
+                fill,
+                max_len,
+                rtn_status,
+                posting: _,
+            } => {
+                let params = ReceiveParams {
+                    fill,
+                    max_len,
+                    rtn_status,
+                };
+                self.try_receive(node, peer, params, false, &mut wait.buf)
+            }
+            WaitKind::Confirm(c) => self.try_confirmed(node, peer, c),
+            WaitKind::PostOnReceipt { max_len } => self.try_post_on_receipt(node, peer, max_len),
+            WaitKind::Writable => match self.report_broken(node, peer) {
+                Some(out) => Some(out),
+                None if std::mem::take(&mut self.writable) => Some(self.rts_out()),
+                None => None,
+            },
+        };
+        match out {
+            Some(out) => Some((wait.handle, wait.ending(out))),
+            None => {
+                self.wait = Some(wait);
+                None
+            }
+        }
+    }
+
+    /// A receive's result, or `None` to keep waiting (never for an
+    /// immediate receive, which gets `AP_UNSUCCESSFUL` from its caller).
+    /// Data goes into `buf` (the verb's buffer; a post has none yet).
+    pub(super) fn try_receive(
+        &mut self,
+        node: &NodeInner,
+        peer: &mut dyn Peer,
+        params: ReceiveParams,
+        immediate: bool,
+        buf: &mut Option<Vec<u8>>,
+    ) -> Option<Out> {
+        self.feed();
+        if let Some(out) = self.report_broken(node, peer) {
+            return Some(out);
+        }
+        let status = self.inbound.front().map(|held| match held {
+            Held::Status(Status::ChangeDirection) => Some(WhatRcvd::SEND),
+            Held::Status(Status::ConfirmRequest(c)) => Some(c.what()),
+            _ => None,
+        });
+        let complete_input = immediate || status.is_some();
+        let data = buf.get_or_insert_with(Vec::new);
+        let mut out = match self.take_data(params.fill, params.max_len, complete_input, data) {
+            Take::Data { mut what } => {
+                if let (true, Some(Some(status))) =
+                    (params.rtn_status && self.reader.is_empty(), status)
+                {
+                    if what != WhatRcvd::DATA_INCOMPLETE {
+                        self.inbound.pop_status();
+                        what = WhatRcvd::combine(what, status);
+                    }
+                }
+                self.state = states::after_receive(what);
+                Out::received(buf.take().unwrap_or_default(), what)
+            }
+            Take::NeedMore => return None,
+            Take::Empty => match self.inbound.pop_status() {
+                None => return None,
+                Some(Status::ChangeDirection) => {
+                    self.state = ConvState::Send;
+                    Out::received(cleared(buf), WhatRcvd::SEND)
+                }
+                Some(Status::ConfirmRequest(c)) => {
+                    self.state = states::after_receive(c.what());
+                    Out::received(cleared(buf), c.what())
+                }
+                Some(Status::Error(code)) => {
+                    self.reader.purge();
+                    self.state = ConvState::Receive;
+                    Out::rc(code, SecondaryRc(0))
+                }
+                Some(Status::Deallocate(code)) => {
+                    self.end_conversation(node, peer);
+                    Out::rc(code, SecondaryRc(0))
+                }
+                Some(Status::Confirmed) => {
+                    // A CONFIRMED nobody asked for: the partner broke the
+                    // protocol.
+                    self.end_conversation(node, peer);
+                    Out::rc(PrimaryRc::CONV_FAILURE_NO_RETRY, SecondaryRc(0))
+                }
+            },
+        };
+        out.rts_rcvd = Some(self.take_rts());
+        Some(out)
+    }
+
+    /// The reply to a confirmation request, or `None` to keep waiting.
+    fn try_confirmed(
+        &mut self,
+        node: &NodeInner,
+        peer: &mut dyn Peer,
+        c: Confirmation,
+    ) -> Option<Out> {
+        if let Some(out) = self.report_broken(node, peer) {
+            return Some(out);
+        }
+        let out = match self.inbound.front()? {
+            Held::Status(Status::Confirmed) => {
+                self.inbound.pop_status();
+                match c {
+                    Confirmation::Plain => self.state = ConvState::Send,
+                    Confirmation::Send => self.state = ConvState::Receive,
+                    Confirmation::Deallocate => self.end_conversation(node, peer),
+                }
+                Out::ok()
+            }
+            Held::Status(Status::Error(code)) => {
+                self.inbound.pop_status();
+                self.writer = RecordWriter::new();
+                self.state = ConvState::Receive;
+                Out::rc(code, SecondaryRc(0))
+            }
+            Held::Status(Status::Deallocate(code)) => {
+                self.inbound.pop_status();
+                self.end_conversation(node, peer);
+                Out::rc(code, SecondaryRc(0))
+            }
+            // Nothing else can come while the partner owes a reply.
+            _ => return None,
+        };
+        Some(Out {
+            rts_rcvd: Some(self.take_rts()),
+            ..out
+        })
+    }
+
+    /// POST_ON_RECEIPT's post: `AP_OK` with `AP_DATA` once `max_len` bytes
+    /// (or a whole mapped record) are waiting, with `AP_NOT_DATA` when a
+    /// status is next; the session failure if the session failed.
+    fn try_post_on_receipt(
+        &mut self,
+        node: &NodeInner,
+        peer: &mut dyn Peer,
+        max_len: u16,
+    ) -> Option<Out> {
+        self.feed();
+        if let Some(out) = self.report_broken(node, peer) {
+            return Some(out);
+        }
+        let buffered = self.reader.buffered();
+        let enough = buffered >= usize::from(max_len.max(1)) || (self.mapped && buffered > 0);
+        let status_next = !self.inbound.is_empty();
+        if enough || (!self.reader.is_empty() && status_next) {
+            Some(Out::rc(
+                PrimaryRc::OK,
+                SecondaryRc(u32::from(WhatRcvd::DATA.0)),
+            ))
+        } else if status_next {
+            Some(Out::rc(
+                PrimaryRc::OK,
+                SecondaryRc(u32::from(WhatRcvd::NOT_DATA.0)),
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// A broken session's code, reported once: the conversation ends.
+    pub(super) fn report_broken(&mut self, node: &NodeInner, peer: &mut dyn Peer) -> Option<Out> {
+        let (primary, secondary) = self.broken?;
+        self.end_conversation(node, peer);
+        Some(Out::rc(primary, secondary))
+    }
+
+    /// The session reported its backlog drained: a send waiting for it
+    /// completes.
+    pub(crate) fn writable(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+        if self.live {
+            self.writable = true;
+            self.progress(node, peer);
+        }
+    }
+
+    /// The session is gone (or the attach was rejected): the waiting verb,
+    /// or the next verb, reports `primary` / `secondary`.
+    pub(crate) fn fail(
+        &mut self,
+        node: &NodeInner,
+        peer: &mut dyn Peer,
+        primary: PrimaryRc,
+        secondary: SecondaryRc,
+    ) {
+        if !self.live {
+            return;
+        }
+        self.broken = Some((primary, secondary));
+        // An outstanding TEST_RTS_AND_POST post reports the failure (it is
+        // the partner's doing, not a local cancel); the next verb still does.
+        if let Some(post) = self.rts_post.take() {
+            self.complete(post, Out::rc(primary, secondary));
+        }
+        self.progress(node, peer);
+    }
+
+    /// A verb of this end was cancelled (`WinAPPCCancelAsyncRequest`):
+    /// purge without flushing, close the session at once, end. The
+    /// cancelled task is the wait or a post; completing it finds the
+    /// cancel's win and does nothing. Any other waiting task gets
+    /// `AP_CANCELLED`.
+    pub(crate) fn abort(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+        self.cancel_waiting();
+        self.attach = None;
+        self.drop_out();
+        self.close_peer(peer, true);
+        self.end_conversation(node, peer);
+    }
+
+    /// Completes a waiting verb with `AP_CANCELLED` (it was cancelled, or
+    /// its TP ended), whatever it waited for.
+    fn cancel_waiting(&mut self) {
+        if let Some(wait) = self.wait.take() {
+            let handle = wait.handle;
+            self.complete(handle, wait.cancelled());
+        }
+    }
+
+    /// This end's TP ended (TP_ENDED, a cancelled TP verb, cleanup): its
+    /// outstanding verbs end with `AP_CANCELLED`; in SEND at a record
+    /// boundary the conversation is deallocated normally (flushing), in
+    /// any other live state abnormally.
+    pub(crate) fn end_tp(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+        self.cancel_waiting();
+        if !self.live {
+            return;
+        }
+        if self.sending() && (self.mapped || self.writer.at_boundary()) {
+            self.send(peer, Flow::Deallocate(PrimaryRc::DEALLOC_NORMAL));
+        } else {
+            let code = self.abend_code(values::ABEND_PROG);
+            let _ = self.purge_inbound();
+            self.attach = None;
+            self.deliver(peer, Flow::Deallocate(code));
+        }
+        self.end_conversation(node, peer);
+    }
+
+    /// SEND_CONVERSATION on a conversation just allocated: the data, then
+    /// DEALLOCATE(FLUSH). Whatever the partner LU makes of the attach is
+    /// not reported.
+    pub(crate) fn send_conversation(
+        &mut self,
+        node: &NodeInner,
+        peer: &mut dyn Peer,
+        data: &[u8],
+    ) -> Out {
+        if !self.mapped {
+            match self.writer.after_write(data) {
+                Err(secondary) => return Out::rc(PrimaryRc::PARAMETER_CHECK, secondary),
+                Ok(writer) if !writer.at_boundary() => {
+                    return Out::rc(PrimaryRc::STATE_CHECK, SecondaryRc::DEALLOC_NOT_LL_BDY)
+                }
+                Ok(writer) => self.writer = writer,
+            }
+        }
+        self.out.extend_from_slice(data);
+        self.out_lens.push(data.len());
+        self.send(peer, Flow::Deallocate(PrimaryRc::DEALLOC_NORMAL));
+        self.end_conversation(node, peer);
+        Out::ok()
+    }
+}
+
+/// The receive buffer, emptied (a status received with no data).
+fn cleared(buf: &mut Option<Vec<u8>>) -> Vec<u8> {
+    let mut buf = buf.take().unwrap_or_default();
+    buf.clear();
+    buf
+}

@@ -1,0 +1,254 @@
+//! The end of a conversation whose partner is on another node, as its
+//! session layer owns it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+use super::end::End;
+use super::input::Request;
+use crate::node::{AppId, NodeInner};
+use crate::outcome::{AppCore, Out};
+use crate::session::{Failure, Flow, Peer};
+use crate::verbs::{Conv, ConvId};
+use appc_engine::activity::Activity;
+use appc_engine::Handle;
+
+/// One local end of a conversation with a partner on another node, owned
+/// by the session layer that carries the conversation (see
+/// [`session`](crate::session)). Every method runs on the owner's thread
+/// and takes the owner's [`Peer`] for this conversation; none blocks.
+///
+/// The conversation is over on this node once [`RemoteEnd::is_over`]:
+/// the owner then drops the end (the peer was closed by then).
+pub struct RemoteEnd {
+    end: End,
+    conv_id: ConvId,
+    node: Weak<NodeInner>,
+    /// A SEND_CONVERSATION's task and data, run by [`RemoteEnd::open`].
+    send_conversation: Option<(Handle, Vec<u8>)>,
+}
+
+impl RemoteEnd {
+    pub(crate) fn new(end: End, conv_id: ConvId, node: Weak<NodeInner>) -> Self {
+        Self {
+            end,
+            conv_id,
+            node,
+            send_conversation: None,
+        }
+    }
+
+    /// Makes this the conversation of a SEND_CONVERSATION, which runs when
+    /// the owner opens it.
+    pub(crate) fn send_conversation_on_open(&mut self, handle: Handle, data: Vec<u8>) {
+        self.send_conversation = Some((handle, data));
+    }
+
+    /// The owner took this end ([`Work::Open`](crate::session::Work::Open)):
+    /// a SEND_CONVERSATION's data and deallocation go now.
+    pub fn open(&mut self, peer: &mut dyn Peer) {
+        if let Some((handle, data)) = self.send_conversation.take() {
+            self.with_node(peer, |end, node, peer| {
+                let mut out = end.send_conversation(node, peer, &data);
+                out.data = Some(data);
+                end.complete(handle, out);
+            });
+        }
+    }
+
+    /// The conversation's id on this node.
+    pub fn conv_id(&self) -> ConvId {
+        self.conv_id
+    }
+
+    /// Whether the data of this conversation is mapped records (GDS on the
+    /// wire) or a basic logical-record stream.
+    pub fn is_mapped(&self) -> bool {
+        self.end.mapped
+    }
+
+    /// The conversation ended on this end (RESET): drop it.
+    pub fn is_over(&self) -> bool {
+        !self.end.live
+    }
+
+    /// Whether a RECEIVE_ALLOCATE took the conversation (an invoked end
+    /// starts without its TP, while its attach waits for one).
+    pub fn is_attached(&self) -> bool {
+        self.end.tasks.is_some()
+    }
+
+    /// Runs `step` with the node, if the node still exists; a conversation
+    /// of a node that is gone can only end.
+    fn with_node(
+        &mut self,
+        peer: &mut dyn Peer,
+        step: impl FnOnce(&mut End, &NodeInner, &mut dyn Peer),
+    ) {
+        match self.node.upgrade() {
+            Some(node) => {
+                step(&mut self.end, &node, peer);
+                node.run_deferred();
+            }
+            None => {
+                self.end.live = false;
+                self.end.close_peer(peer, true);
+            }
+        }
+    }
+
+    /// A verb the application issued on this conversation. A verb whose
+    /// task a cancel finished before it got here does nothing (the cancel's
+    /// teardown, [`Work::Abort`](crate::session::Work::Abort), follows it).
+    pub fn issue(&mut self, request: Request, peer: &mut dyn Peer) {
+        let Some(node) = self.node.upgrade() else {
+            self.end.live = false;
+            return self.end.close_peer(peer, true);
+        };
+        match node.check_remote_verb(&self.end, &request) {
+            Ok(()) => {
+                let cancelled = self
+                    .end
+                    .tasks
+                    .as_ref()
+                    .is_some_and(|tasks| !tasks.is_pending(request.handle));
+                if !cancelled {
+                    self.end.issue(request, &node, peer);
+                }
+            }
+            Err(refusal) => node.refuse(request, refusal),
+        }
+        node.run_deferred();
+    }
+
+    /// A flow arrived from the partner. `counted`: this peer paces the
+    /// partner by what the TP consumes ([`Peer::consumed`]).
+    pub fn arrive(&mut self, flow: Flow<'_>, counted: bool, peer: &mut dyn Peer) {
+        self.with_node(peer, |end, node, peer| {
+            end.arrive(node, peer, flow, counted)
+        });
+    }
+
+    /// The session's backlog of unsent flows fell below its low mark after
+    /// [`Peer::backlogged`] said `true`: the waiting send completes.
+    pub fn writable(&mut self, peer: &mut dyn Peer) {
+        self.with_node(peer, |end, node, peer| end.writable(node, peer));
+    }
+
+    /// The session is gone, or the partner LU rejected the attach: the
+    /// waiting verb, or the next verb, reports `failure`. An invoked end
+    /// whose attach still waits for a RECEIVE_ALLOCATE leaves the queue:
+    /// no TP will ever get a conversation that is already dead.
+    pub fn fail(&mut self, failure: Failure, peer: &mut dyn Peer) {
+        let attached = self.is_attached();
+        let conv_id = self.conv_id;
+        self.with_node(peer, |end, node, peer| {
+            if !attached && node.withdraw_incoming(conv_id) {
+                end.live = false;
+                end.close_peer(peer, false);
+                return;
+            }
+            // Attached, or a RECEIVE_ALLOCATE took it a moment ago (its TP
+            // learns of the failure on its first verb).
+            end.fail(node, peer, failure.primary, failure.secondary);
+        });
+    }
+
+    /// A verb of this conversation, issued by TP `ids.tp_id`, was
+    /// cancelled: purge, no flush, close the session at once
+    /// (`Peer::close(true)`). Nothing happens if the end is no longer that
+    /// TP's live end.
+    pub fn abort(&mut self, ids: Conv, peer: &mut dyn Peer) {
+        if self.end.is_live(ids) {
+            self.with_node(peer, |end, node, peer| end.abort(node, peer));
+        }
+    }
+
+    /// The conversation's TP ended: its waiting verb ends with
+    /// `AP_CANCELLED`; deallocated normally (flushing) in SEND at a record
+    /// boundary, abnormally otherwise.
+    pub fn end_tp(&mut self, peer: &mut dyn Peer) {
+        self.with_node(peer, |end, node, peer| end.end_tp(node, peer));
+    }
+
+    /// A RECEIVE_ALLOCATE took the attach: the end belongs to its TP now.
+    pub fn attached(&mut self, attachment: Attachment, peer: &mut dyn Peer) {
+        let Attachment {
+            ids,
+            app,
+            tasks,
+            activity,
+        } = attachment;
+        self.end.attached(ids, app, tasks, activity);
+        self.with_node(peer, |end, node, peer| end.progress(node, peer));
+    }
+}
+
+impl fmt::Debug for RemoteEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteEnd")
+            .field("conv_id", &self.conv_id)
+            .field("ids", &self.end.ids)
+            .field("state", &self.end.state)
+            .field("live", &self.end.live)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whose conversation an invoked end becomes when a RECEIVE_ALLOCATE takes
+/// its attach ([`Work::Attached`](crate::session::Work::Attached)).
+pub struct Attachment {
+    pub(crate) ids: Conv,
+    pub(crate) app: AppId,
+    pub(crate) tasks: AppCore,
+    pub(crate) activity: Option<Arc<Activity>>,
+}
+
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("ids", &self.ids)
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A TP_ENDED (or a cleanup) waiting for the TP's remote conversations to
+/// end ([`Work::EndTp`](crate::session::Work::EndTp)): the last one done
+/// completes it.
+#[derive(Clone)]
+pub struct Ending(Arc<EndingInner>);
+
+struct EndingInner {
+    left: AtomicUsize,
+    task: Option<(AppCore, Handle)>,
+}
+
+impl Ending {
+    /// An end of `count` conversations, completing `task` (if any) when
+    /// the last is done.
+    pub(crate) fn new(count: usize, task: Option<(AppCore, Handle)>) -> Self {
+        Self(Arc::new(EndingInner {
+            left: AtomicUsize::new(count),
+            task,
+        }))
+    }
+
+    /// One conversation of the TP has ended (or was already gone).
+    pub fn done(self) {
+        if self.0.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some((tasks, handle)) = &self.0.task {
+                let _ = tasks.complete(*handle, |verb| Out::ok().apply(verb));
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ending")
+            .field("left", &self.0.left.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
