@@ -44,6 +44,7 @@ mod core;
 pub mod deferred;
 mod handle;
 pub mod id_hash;
+pub mod inbox;
 pub mod spin;
 mod state;
 mod sync;
