@@ -1,40 +1,21 @@
-//! The generation-tagged link table every backend shares with its callers.
-//!
-//! [`Backend::send`](super::Backend::send) must answer `NotConnected` or
-//! `WouldBlock` synchronously, on the caller's thread, while the socket
-//! itself lives on a reactor thread. So the facts a caller needs (is this id
-//! live, which reactor owns it, how many bytes are queued for it) live here,
-//! behind one short mutex, and everything else stays reactor-local.
+//! The generation-tagged link ids every backend hands out.
 //!
 //! A [`LinkId`] is `generation << 32 | slot`. A slot's generation is bumped
-//! when its link is released, so a stale id never names a newer link; a slot
-//! whose generation would wrap is retired instead of reused.
+//! when its link is released, so a stale id never names a newer link; a
+//! slot whose generation would wrap is retired instead of reused. Ids are
+//! taken and given back when links open and close (rare), so the table
+//! sits behind one short mutex, shared by a backend's reactors; everything
+//! else about a link is its reactor's alone.
 
-use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::LinkId;
 
-/// Where a link is in its life, as callers see it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum State {
-    /// Not in use (or retired).
-    #[default]
-    Free,
-    /// Up or connecting: `send` and `close` are accepted.
-    Open,
-    /// `close` was called; the reactor has not reported `closed` yet.
-    Closing,
-}
-
 #[derive(Debug, Default)]
 struct Slot {
     generation: u32,
-    state: State,
-    /// Index of the reactor thread that owns the socket.
-    owner: usize,
-    /// Bytes accepted by `send` and not yet written to the socket.
-    queued: usize,
+    /// In use (by a link not yet released).
+    open: bool,
 }
 
 #[derive(Debug, Default)]
@@ -44,10 +25,9 @@ struct Table {
 }
 
 /// The table; see the module docs.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Links {
     table: Mutex<Table>,
-    max_queued: usize,
 }
 
 /// Splits an id into (slot, generation).
@@ -59,16 +39,9 @@ fn join(slot: u32, generation: u32) -> LinkId {
     LinkId(u64::from(generation) << 32 | u64::from(slot))
 }
 
-fn not_connected() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "link is closed or unknown")
-}
-
 impl Links {
-    pub(crate) fn new(max_queued: usize) -> Self {
-        Self {
-            table: Mutex::new(Table::default()),
-            max_queued,
-        }
+    pub(crate) fn new() -> Self {
+        Self::default()
     }
 
     fn lock(&self) -> MutexGuard<'_, Table> {
@@ -77,8 +50,9 @@ impl Links {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Allocates a fresh id for a link owned by reactor `owner`.
-    pub(crate) fn open(&self, owner: usize) -> LinkId {
+    /// A fresh id for a link (its reactor, `_owner`, keeps everything
+    /// else about it).
+    pub(crate) fn open(&self, _owner: usize) -> LinkId {
         let mut table = self.lock();
         let index = match table.free.pop() {
             Some(index) => index,
@@ -88,66 +62,22 @@ impl Links {
             }
         };
         let slot = &mut table.slots[index as usize];
-        slot.state = State::Open;
-        slot.owner = owner;
-        slot.queued = 0;
+        slot.open = true;
         join(index, slot.generation)
-    }
-
-    fn slot(table: &mut Table, id: LinkId) -> Option<&mut Slot> {
-        let (index, generation) = split(id);
-        table
-            .slots
-            .get_mut(index as usize)
-            .filter(|slot| slot.generation == generation && slot.state != State::Free)
-    }
-
-    /// Accounts `len` more queued bytes for `id`; returns its owner.
-    pub(crate) fn admit(&self, id: LinkId, len: usize) -> io::Result<usize> {
-        let mut table = self.lock();
-        let slot = Self::slot(&mut table, id)
-            .filter(|slot| slot.state == State::Open)
-            .ok_or_else(not_connected)?;
-        if slot.queued >= self.max_queued {
-            return Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "link send queue is full",
-            ));
-        }
-        slot.queued += len;
-        Ok(slot.owner)
-    }
-
-    /// `n` queued bytes of `id` reached the socket (or were dropped).
-    pub(crate) fn sent(&self, id: LinkId, n: usize) {
-        if let Some(slot) = Self::slot(&mut self.lock(), id) {
-            slot.queued = slot.queued.saturating_sub(n);
-        }
-    }
-
-    /// Marks `id` closing; returns its owner if it was open (so the caller
-    /// posts exactly one close request), `None` if closed or unknown.
-    pub(crate) fn begin_close(&self, id: LinkId) -> Option<usize> {
-        let mut table = self.lock();
-        let slot = Self::slot(&mut table, id).filter(|slot| slot.state == State::Open)?;
-        slot.state = State::Closing;
-        Some(slot.owner)
-    }
-
-    /// Whether `id` is open (not closing, not gone).
-    pub(crate) fn is_open(&self, id: LinkId) -> bool {
-        Self::slot(&mut self.lock(), id).is_some_and(|slot| slot.state == State::Open)
     }
 
     /// Frees `id`'s slot: from now on the id is unknown, for good.
     pub(crate) fn release(&self, id: LinkId) {
         let mut table = self.lock();
-        let (index, _) = split(id);
-        let Some(slot) = Self::slot(&mut table, id) else {
+        let (index, generation) = split(id);
+        let Some(slot) = table
+            .slots
+            .get_mut(index as usize)
+            .filter(|slot| slot.open && slot.generation == generation)
+        else {
             return;
         };
-        slot.state = State::Free;
-        slot.queued = 0;
+        slot.open = false;
         if let Some(next) = slot.generation.checked_add(1) {
             slot.generation = next;
             table.free.push(index);
@@ -161,42 +91,20 @@ mod tests {
 
     #[test]
     fn ids_are_never_reused() {
-        let links = Links::new(10);
+        let links = Links::new();
         let a = links.open(0);
         links.release(a);
         let b = links.open(0);
         assert_ne!(a, b);
         assert_eq!(split(a).0, split(b).0, "the slot is reused");
-        assert_eq!(
-            links.admit(a, 1).unwrap_err().kind(),
-            io::ErrorKind::NotConnected
-        );
-        assert!(links.admit(b, 1).is_ok());
-    }
-
-    #[test]
-    fn queue_limit_and_close() {
-        let links = Links::new(10);
-        let a = links.open(3);
-        assert_eq!(links.admit(a, 10).unwrap(), 3);
-        assert_eq!(
-            links.admit(a, 1).unwrap_err().kind(),
-            io::ErrorKind::WouldBlock
-        );
-        links.sent(a, 4);
-        assert!(links.admit(a, 1).is_ok());
-        assert_eq!(links.begin_close(a), Some(3));
-        assert_eq!(links.begin_close(a), None, "closing twice is a no-op");
-        assert!(!links.is_open(a));
-        assert_eq!(
-            links.admit(a, 1).unwrap_err().kind(),
-            io::ErrorKind::NotConnected
-        );
+        links.release(a);
+        let c = links.open(0);
+        assert_ne!(split(c).0, split(b).0, "a stale release frees nothing");
     }
 
     #[test]
     fn a_wrapping_slot_is_retired() {
-        let links = Links::new(10);
+        let links = Links::new();
         let a = links.open(0);
         links.lock().slots[0].generation = u32::MAX;
         let a = LinkId(a.0 | u64::from(u32::MAX) << 32);

@@ -1,47 +1,52 @@
 //! Session transport backends: TCP links driven by io_uring (Linux), IOCP
 //! (Windows) or epoll (the portable fallback), behind one interface.
 //!
-//! A backend owns its reactor thread(s) and every socket. The node above it
-//! sees only [`LinkId`]s and three events ([`Events`]): a link came up,
-//! bytes arrived on it (in order), it is gone. Sending is a queued,
-//! in-order, never-blocking [`Backend::send`] (or
-//! [`Backend::send_vectored`]: several buffers, written gathered);
-//! [`Backend::close`] is abrupt (queued bytes are dropped: what a cancelled
-//! verb's session needs).
+//! A backend runs reactor threads ([`Config::threads`]) and owns every
+//! socket. Each reactor runs a [`Handler`] of the user's, made on that
+//! thread ([`Events::reactor`]) and called only there, so a handler owns
+//! its links' state outright, with no lock: the bytes that arrive on its
+//! links ([`Handler::received`]), and the links coming and going. It sends
+//! by appending to a link's output buffer ([`Io::output`]), which the
+//! reactor writes after the callback, one write per link per turn; the
+//! buffers are kept and reused, so a steady stream allocates nothing.
+//! Other threads reach a handler only through what the handler itself
+//! offers them (the node's inbox) and the reactor's [`Waker`].
 //!
 //! # Contract (every backend; `io/tests/backend_suite.rs` checks it)
 //!
-//! * Every link produces exactly one [`Events::connected`] (accepted, or an
-//!   outgoing connect that succeeded) before any [`Events::received`], and
-//!   exactly one [`Events::closed`] after which no event names it again. An
-//!   outgoing connect that fails produces only `closed`, with the error.
+//! * Every link produces exactly one [`Handler::connected`] (accepted, or
+//!   an outgoing connect that succeeded) before any
+//!   [`Handler::received`], and exactly one [`Handler::closed`] after
+//!   which no callback names it again. An outgoing connect that fails
+//!   produces only `closed`, with the error. All of a link's callbacks run
+//!   on the reactor whose handler opened or accepted it.
 //! * `received` delivers the stream's bytes in order, each byte once.
-//! * `send` queues bytes for the link in call order; they are written in
-//!   that order (`send_vectored`: its parts one after the other, with no
-//!   other send's bytes between them). It fails with
-//!   [`std::io::ErrorKind::NotConnected`] for a link that is closed or
-//!   unknown, and with [`std::io::ErrorKind::WouldBlock`] when the link
-//!   already has [`Config::max_queued_bytes`] queued (a peer that stopped
-//!   reading): the caller decides (the node closes the link).
-//! * `close` drops the link's queued bytes, closes the socket and leads to
-//!   one `closed` (with no error). Closing twice, or an unknown link, is a
-//!   no-op.
-//! * Events for one link are delivered from one thread at a time, in order.
-//!   Callbacks must not block; they may call back into the backend (through
-//!   a `Weak`: an `Events` that owns an `Arc<dyn Backend>` is a cycle that
-//!   keeps the backend alive).
+//! * Bytes appended to [`Io::output`] are written in append order, after
+//!   the callback returns. `output` is `None` for a link that is closed,
+//!   closing or unknown. A link that already has
+//!   [`Config::max_queued_bytes`] unwritten when its output is asked for
+//!   has a peer that stopped reading: the reactor closes it, and reports it
+//!   closed with an error of kind [`std::io::ErrorKind::WouldBlock`].
+//! * [`Io::close`] drops the link's unwritten bytes, closes the socket and
+//!   leads to one `closed` (with no error), after the callback returns.
+//!   Closing twice, or an unknown link, is a no-op.
+//! * [`Handler::turn`] runs once per reactor turn, after the turn's
+//!   events; a reactor sleeps only once [`Handler::sleep`] said it may,
+//!   and wakes for its sockets, its [`Waker`], or the handler's
+//!   [`Handler::deadline`].
 //! * A [`LinkId`] is generation-tagged: a closed link's id is never reused
 //!   for another link, so a stale id can only get `NotConnected`.
-//! * [`Backend::kick`] (io_uring) gets the owner one [`Events::kicked`]
-//!   on a reactor thread, after the event in hand if called from one;
-//!   turns are never nested in other callbacks. The others return false.
-//! * Dropping the last `Arc<dyn Backend>` stops the reactor threads and
-//!   closes every socket; no event is delivered after the drop returns.
+//! * [`Backend::shutdown`] (or dropping the backend) stops the reactor
+//!   threads and closes every socket; each handler is dropped on its
+//!   thread, and no callback runs after it returns.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
+#[cfg(any(target_os = "linux", windows))]
+mod backoff;
 #[cfg(windows)]
 mod iocp;
 // Shared by the Linux backends; portable (std only), so IOCP may use them
@@ -53,9 +58,9 @@ mod links;
 #[cfg(target_os = "linux")]
 mod mailbox;
 #[cfg(target_os = "linux")]
-mod poll;
+mod output;
 #[cfg(target_os = "linux")]
-mod queue;
+mod poll;
 #[cfg(target_os = "linux")]
 mod sink;
 // Hands memory to the kernel, so `unsafe` is allowed here (see
@@ -68,20 +73,87 @@ mod uring;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LinkId(pub u64);
 
-/// What a backend tells its user. Called on reactor threads.
+/// What a backend asks of its user: a handler for each reactor.
 pub trait Events: Send + Sync + 'static {
+    /// The handler reactor `index` runs, made on that reactor's thread
+    /// before its first turn. `waker` wakes that reactor from any thread
+    /// (for work the handler takes from other threads).
+    fn reactor(&self, index: usize, waker: Waker) -> Box<dyn Handler>;
+
+    /// A reactor thread stopped on a panic (a bug in the backend or the
+    /// handler): the links it carried are lost, and no callback comes for
+    /// them any more. Reported once per reactor, from that thread, after
+    /// its handler is dropped; the owner should treat the backend as
+    /// failed.
+    fn failed(&self, reason: &str) {
+        let _ = reason;
+    }
+}
+
+/// What one reactor thread runs. Every callback runs on that thread and
+/// must not block; `io` acts on the reactor's links.
+pub trait Handler {
     /// A link is up: accepted on a listener, or an outgoing connect
     /// completed. `peer` is the remote address.
-    fn connected(&self, link: LinkId, peer: SocketAddr);
+    fn connected(&mut self, io: &mut dyn Io, link: LinkId, peer: SocketAddr);
     /// Bytes arrived on `link`, in stream order.
-    fn received(&self, link: LinkId, data: &[u8]);
+    fn received(&mut self, io: &mut dyn Io, link: LinkId, data: &[u8]);
     /// `link` is gone: the peer closed it (`None`), an error ended it, or
-    /// [`Backend::close`] was called (`None`). Its last event.
-    fn closed(&self, link: LinkId, error: Option<io::Error>);
-    /// The turn on a reactor thread that [`Backend::kick`] asked for: one
-    /// call per kick that returned true, unless the backend stops first.
-    /// Like every callback it must not block.
-    fn kicked(&self) {}
+    /// [`Io::close`] was called (`None`). Its last callback.
+    fn closed(&mut self, io: &mut dyn Io, link: LinkId, error: Option<io::Error>);
+    /// The reactor's turn, after its events: work from other threads,
+    /// timers.
+    fn turn(&mut self, io: &mut dyn Io);
+    /// Whether work is waiting for the next turn: a reactor that polls
+    /// before it sleeps looks at this (a hint; no synchronisation).
+    fn busy(&self) -> bool;
+    /// The reactor has nothing to do: true if it may sleep now (the
+    /// handler then wakes it through its [`Waker`] when work comes), false
+    /// if work came meanwhile (it takes another turn).
+    fn sleep(&mut self) -> bool;
+    /// When the reactor must turn at the latest, for the handler's timers.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+}
+
+/// A reactor's links, as its handler acts on them (within a callback).
+pub trait Io {
+    /// `link`'s output buffer: bytes appended to it are written after the
+    /// callback, in order. `None` for a link that is gone or closing,
+    /// or whose peer stopped reading (see the module docs).
+    fn output(&mut self, link: LinkId) -> Option<&mut Vec<u8>>;
+    /// Bytes appended to `link`'s output and not yet written (0 for a link
+    /// closed or unknown): what its peer makes the reactor hold.
+    fn queued(&self, link: LinkId) -> usize;
+    /// Starts connecting to `addr` from this reactor; the link is announced
+    /// through [`Handler::connected`], or [`Handler::closed`] with the
+    /// error.
+    fn connect(&mut self, addr: SocketAddr) -> io::Result<LinkId>;
+    /// Closes `link` abruptly: unwritten bytes are dropped.
+    fn close(&mut self, link: LinkId);
+}
+
+/// Wakes one reactor from any thread (its handler then takes a turn).
+#[derive(Clone)]
+pub struct Waker(Arc<dyn Fn() + Send + Sync>);
+
+impl Waker {
+    pub(crate) fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
+        Self(Arc::new(wake))
+    }
+
+    /// Wakes the reactor (a system call: an eventfd write, a completion
+    /// packet). Cheap to call when it is awake, but not free.
+    pub fn wake(&self) {
+        (self.0)();
+    }
+}
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waker")
+    }
 }
 
 /// Limits and tuning; the defaults are safe for an untrusted peer.
@@ -132,39 +204,21 @@ pub trait Backend: Send + Sync {
     /// The backend's name ("io_uring", "io_uring (idle poll)", "epoll",
     /// "iocp").
     fn name(&self) -> &'static str;
+    /// The number of reactors (handlers).
+    fn reactors(&self) -> usize;
     /// Listens on `addr` (port 0 picks one); returns the bound address.
-    /// Accepted links are announced through [`Events::connected`].
+    /// Accepted links go to one reactor's handler (listeners are dealt
+    /// round-robin).
     fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr>;
-    /// Starts connecting to `addr`; the link is announced through
-    /// [`Events::connected`], or reported [`Events::closed`] with the error.
-    fn connect(&self, addr: SocketAddr) -> io::Result<LinkId>;
-    /// Queues `parts` for `link`, one after the other and as one send:
-    /// admitted or refused whole (see the module docs for the errors), and
-    /// never interleaved with another send's bytes. The parts are written
-    /// gathered (`sendmsg`, `WSASend`), so a large part reaches the socket
-    /// without being copied into a bigger buffer.
-    fn send_vectored(&self, link: LinkId, parts: Vec<Vec<u8>>) -> io::Result<()>;
-    /// Queues `bytes` for `link`: [`send_vectored`](Self::send_vectored)
-    /// with one part.
-    fn send(&self, link: LinkId, bytes: Vec<u8>) -> io::Result<()> {
-        self.send_vectored(link, vec![bytes])
-    }
-    /// Closes `link` abruptly: queued bytes are dropped.
-    fn close(&self, link: LinkId);
+    /// Accepts that failed, over the backend's life (for monitoring: out
+    /// of descriptors, the count grows by a few a second, not by a
+    /// spinning reactor's millions).
+    fn accept_errors(&self) -> u64;
     /// Stops the backend: closes every link and listener and waits for the
     /// reactor threads to end (all but the caller's, when called from a
-    /// callback), so no event is delivered after it returns. Idempotent;
-    /// dropping the backend does it. For an owner whose callbacks may hold
-    /// a reference to the backend: its teardown is then still synchronous.
+    /// callback), so no callback runs after it returns. Idempotent;
+    /// dropping the backend does it.
     fn shutdown(&self);
-    /// Has a reactor thread call [`Events::kicked`] soon, for work its
-    /// owner wants done there (a node runs its driver's queued steps);
-    /// false if this backend does not (epoll and IOCP: the caller then
-    /// does the work itself). From a reactor thread the turn comes after
-    /// the event being handled, never inside the call.
-    fn kick(&self) -> bool {
-        false
-    }
 }
 
 /// The environment variable that overrides [`Kind::Auto`] on Linux:
@@ -176,7 +230,7 @@ pub const BACKEND_ENV: &str = "APPC_IO_BACKEND";
 /// Starts a backend of `kind` delivering to `events`.
 ///
 /// [`Kind::Auto`] on Linux tries io_uring and falls back to epoll when the
-/// ring cannot be set up, saying so on stderr (see also [`BACKEND_ENV`]); on
+/// ring cannot be set up, saying so (a `tracing` warning; see also [`BACKEND_ENV`]); on
 /// Windows it is IOCP. A kind the platform lacks fails with
 /// [`io::ErrorKind::Unsupported`].
 pub fn start(kind: Kind, events: Arc<dyn Events>, config: Config) -> io::Result<Arc<dyn Backend>> {
@@ -205,7 +259,7 @@ fn start_auto(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<dyn Bac
     match uring::start(Arc::clone(&events), config.clone()) {
         Ok(backend) => Ok(backend),
         Err(error) => {
-            eprintln!("appc-io: io_uring unavailable ({error}); falling back to epoll");
+            tracing::warn!(%error, "io_uring unavailable; falling back to epoll");
             poll::start(events, config)
         }
     }

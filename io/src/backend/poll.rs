@@ -2,64 +2,48 @@
 //! set up (seccomp in containers, old kernels), and the reference the
 //! io_uring backend is tested against.
 //!
-//! One reactor thread watches every socket and reads them
+//! One reactor thread watches every socket and runs the one handler
 //! ([`Config::threads`] is ignored: readiness I/O copies through one
 //! reusable read buffer, [`READ_BUFFER`], and gains little from more
-//! threads at the link counts a node has). Caller threads reach it through
-//! a [`Mailbox`] and a `mio::Waker`. Readiness is edge-triggered, so a
-//! readable link is read until `WouldBlock` and a writable one written
-//! until its queue is empty or the socket is full.
-//!
-//! Sending goes through the reactor only when that costs no wake-up: a
-//! link's socket and send queue are shared ([`Conn`], the queue behind its
-//! own mutex), and `send` on a link whose queue is empty (and whose connect
-//! is done) writes on the caller's thread while the reactor sleeps in
-//! `epoll_wait`. Only what the socket does not take is queued, and the
-//! reactor woken to go on with it (then on writability). While the reactor
-//! is awake, `send` queues and asks it to write: it takes the bytes in its
-//! current round, merged with whatever else is queued by then (under load,
-//! fewer and larger writes). A reactor out of events polls for some tens of
-//! microseconds before it sleeps ([`idle`]), and counts as awake while it
-//! polls: measured with binaries alternated, the load generator over epoll
-//! (256 sessions) went from 141-176k to 347-356k verbs/s, where polling
-//! "asleep" (callers writing on their threads meanwhile) gave 105-118k.
-//! While the queue holds bytes, `send` appends, so order is kept. Writes go
-//! through `sendmsg(2)` with `MSG_NOSIGNAL` (a reset peer cannot raise
-//! `SIGPIPE`, which `writev` would), gathering up to
-//! [`MAX_IOV`] queued buffers as they lie ([`queue`](super::queue)); a
-//! write error is left for the reactor to find and report.
+//! threads at the link counts a node has). Readiness is edge-triggered, so
+//! a readable link is read until `WouldBlock`, and a link's output is
+//! written after each callback until it is empty or the socket is full
+//! (then again on writability). Writes go through `send(2)` with
+//! `MSG_NOSIGNAL` (a reset peer cannot raise `SIGPIPE`). A reactor out of
+//! events polls for some tens of microseconds before it sleeps ([`idle`]):
+//! measured with binaries alternated, the load generator over epoll (256
+//! sessions) went from 141-176k to 347-356k verbs/s with the poll.
 
 use rustc_hash::FxHashMap;
-use std::io::{self, IoSlice, Read};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
-use mio::{Interest, Poll, Registry, Token, Waker};
+use mio::{Interest, Poll, Registry, Token};
 use socket2::SockRef;
 
+use super::backoff::{self, Backoff};
 use super::idle;
 use super::links::split;
 use super::mailbox::Mailbox;
-use super::queue::{SendQueue, MAX_IOV};
-use super::sink::{join_reactors, Sink};
-use super::{Backend, Config, Events, LinkId};
+use super::output::Output;
+use super::sink::{join_reactors, turn, Sink};
+use super::{Backend, Config, Events, Handler, Io, LinkId, Waker};
+use crate::diag::{limited, Limits};
 
 /// The waker's token; links use their slot index, listeners [`LISTENER`] | n.
 const WAKER: Token = Token(usize::MAX);
 const LISTENER: usize = 1 << (usize::BITS - 1);
 /// The reactor's read buffer. 256 KiB, not 64: a 64 KiB record travels
 /// in a PIU of 72 KiB, which a 64 KiB read always cut in two, and the node
-/// then gathered it in a buffer of its own (a copy of every byte). One
-/// session's bandwidth measured 1.17-1.47x (three alternated pairs); the
-/// 256-session load 0.78-1.32x (13 pairs, median 0.92: this VM's noise,
-/// or a small cost).
+/// then gathered it in a buffer of its own (a copy of every byte).
 const READ_BUFFER: usize = 256 * 1024;
 
 /// A request from a caller thread.
@@ -67,135 +51,52 @@ const READ_BUFFER: usize = 256 * 1024;
 enum Request {
     /// Register a bound, non-blocking listener.
     Listen(std::net::TcpListener),
-    /// Watch a link whose connect started (its [`Conn`] is shared already).
-    Connect(Arc<Conn>, SocketAddr),
-    /// A connect that failed at once: report it.
-    Failed(LinkId, io::Error),
-    /// A caller left bytes in the link's queue.
-    Flush(LinkId),
-    Close(LinkId),
-}
-
-/// A link's socket and send queue, shared by the reactor and `send`.
-#[derive(Debug)]
-struct Conn {
-    id: LinkId,
-    stream: TcpStream,
-    out: Mutex<Out>,
-}
-
-#[derive(Debug)]
-struct Out {
-    queue: SendQueue,
-    /// The connect has not completed: bytes wait in the queue.
-    connecting: bool,
-    /// The reactor closed the link: nothing more is written.
-    closed: bool,
-}
-
-impl Conn {
-    fn new(id: LinkId, stream: TcpStream, connecting: bool) -> Self {
-        Self {
-            id,
-            stream,
-            out: Mutex::new(Out {
-                queue: SendQueue::default(),
-                connecting,
-                closed: false,
-            }),
-        }
-    }
-
-    fn out(&self) -> MutexGuard<'_, Out> {
-        // Consistent after every statement.
-        self.out.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Writes the queue until it is empty or the socket is full; the
-    /// caller holds `out`. An error is returned for the reactor to report.
-    fn flush(&self, out: &mut Out, links: &super::links::Links) -> io::Result<()> {
-        if out.connecting || out.closed {
-            return Ok(());
-        }
-        let socket = SockRef::from(&self.stream);
-        while !out.queue.is_empty() {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let mut len = 0;
-            for (slot, bytes) in iov.iter_mut().zip(out.queue.slices()) {
-                *slot = IoSlice::new(bytes);
-                len += 1;
-            }
-            match socket.send_vectored_with_flags(&iov[..len], libc::MSG_NOSIGNAL) {
-                Ok(n) => {
-                    links.sent(self.id, n);
-                    out.queue.advance(n);
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The links' [`Conn`]s by slot index, for `send`.
-type Conns = Mutex<FxHashMap<u32, Arc<Conn>>>;
-
-fn conns(conns: &Conns) -> MutexGuard<'_, FxHashMap<u32, Arc<Conn>>> {
-    conns.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The handle returned by [`start`].
 #[derive(Debug)]
 struct PollBackend {
     sink: Arc<Sink>,
-    conns: Arc<Conns>,
-    /// The reactor is not in `epoll_wait` (a hint, for `send`).
-    awake: Arc<AtomicBool>,
     mailbox: Arc<Mailbox<Request>>,
-    waker: Arc<Waker>,
+    waker: Arc<mio::Waker>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// Starts the epoll reactor thread.
+/// Starts the epoll reactor thread (it makes its handler before this
+/// returns).
 pub(crate) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<dyn Backend>> {
     let poll = Poll::new()?;
-    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    let sink = Arc::new(Sink::new(events, config.max_queued_bytes));
+    let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+    let sink = Arc::new(Sink::new(events));
     let mailbox = Arc::new(Mailbox::new());
-    let conns = Arc::new(Mutex::new(FxHashMap::default()));
-    let awake = Arc::new(AtomicBool::new(false));
     let reactor = Reactor {
         poll,
         sink: Arc::clone(&sink),
-        conns: Arc::clone(&conns),
-        awake: Arc::clone(&awake),
+        max_queued: config.max_queued_bytes,
         mailbox: Arc::clone(&mailbox),
         listeners: Vec::new(),
         links: FxHashMap::default(),
+        effects: Effects::default(),
         buffer: vec![0; READ_BUFFER].into_boxed_slice(),
+    };
+    let (started_tx, started) = mpsc::sync_channel(1);
+    let handler_waker = {
+        let waker = Arc::clone(&waker);
+        Waker::new(move || {
+            // Fails only if the eventfd is gone, i.e. the reactor too.
+            let _ = waker.wake();
+        })
     };
     let thread = thread::Builder::new()
         .name("appc-io-epoll".into())
-        .spawn(move || reactor.run())?;
+        .spawn(move || reactor.run(handler_waker, started_tx))?;
+    let _ = started.recv();
     Ok(Arc::new(PollBackend {
         sink,
-        conns,
-        awake,
         mailbox,
         waker,
         thread: Mutex::new(Some(thread)),
     }))
-}
-
-impl PollBackend {
-    fn post(&self, request: Request) {
-        if self.mailbox.post(request) {
-            // Fails only if the eventfd is gone, i.e. the reactor too.
-            let _ = self.waker.wake();
-        }
-    }
 }
 
 impl Backend for PollBackend {
@@ -203,72 +104,22 @@ impl Backend for PollBackend {
         "epoll"
     }
 
+    fn reactors(&self) -> usize {
+        1
+    }
+
     fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
-        self.post(Request::Listen(listener));
+        if self.mailbox.post(Request::Listen(listener)) {
+            let _ = self.waker.wake();
+        }
         Ok(local)
     }
 
-    fn connect(&self, addr: SocketAddr) -> io::Result<LinkId> {
-        let link = self.sink.links.open(0);
-        match TcpStream::connect(addr) {
-            Ok(stream) => {
-                // Shared before any `send` can name the link.
-                let conn = Arc::new(Conn::new(link, stream, true));
-                conns(&self.conns).insert(split(link).0, Arc::clone(&conn));
-                self.post(Request::Connect(conn, addr));
-            }
-            Err(error) => self.post(Request::Failed(link, error)),
-        }
-        Ok(link)
-    }
-
-    fn send_vectored(&self, link: LinkId, parts: Vec<Vec<u8>>) -> io::Result<()> {
-        let len = parts.iter().map(Vec::len).sum();
-        self.sink.links.admit(link, len)?;
-        if len == 0 {
-            return Ok(());
-        }
-        let conn = conns(&self.conns)
-            .get(&split(link).0)
-            .filter(|conn| conn.id == link)
-            .cloned();
-        // No conn: the reactor closed the link meanwhile.
-        let Some(conn) = conn else {
-            return Ok(());
-        };
-        let mut out = conn.out();
-        if out.closed {
-            return Ok(());
-        }
-        let idle = out.queue.is_empty() && !out.connecting;
-        parts.into_iter().for_each(|part| out.queue.push(part));
-        if !idle {
-            // Behind bytes the reactor writes on writability, or once
-            // connected.
-            return Ok(());
-        }
-        if self.awake.load(Ordering::Relaxed) {
-            drop(out);
-            self.post(Request::Flush(link));
-            return Ok(());
-        }
-        let result = conn.flush(&mut out, &self.sink.links);
-        let rest = !out.queue.is_empty();
-        drop(out);
-        if rest || result.is_err() {
-            // The socket is full (or failed): the reactor goes on with it.
-            self.post(Request::Flush(link));
-        }
-        Ok(())
-    }
-
-    fn close(&self, link: LinkId) {
-        if self.sink.links.begin_close(link).is_some() {
-            self.post(Request::Close(link));
-        }
+    fn accept_errors(&self) -> u64 {
+        self.sink.accept_errors.load(Ordering::Relaxed)
     }
 
     fn shutdown(&self) {
@@ -289,17 +140,31 @@ impl Drop for PollBackend {
     }
 }
 
+/// A listening socket, and when it accepts again after a failure for want
+/// of resources (see `backoff.rs`).
+#[derive(Debug)]
+struct Listener {
+    socket: TcpListener,
+    backoff: Backoff,
+    /// Paused until then: its readiness edge came, and its backlog waits.
+    retry: Option<Instant>,
+    log: Limits,
+}
+
 /// One TCP link on the reactor.
 #[derive(Debug)]
 struct Link {
     id: LinkId,
-    conn: Arc<Conn>,
+    stream: TcpStream,
     /// `Some(addr)` until an outgoing connect completes.
     connecting: Option<SocketAddr>,
+    output: Output,
+    /// The output has bytes the reactor has not looked at yet.
+    dirty: bool,
 }
 
-fn watch(registry: &Registry, conn: &Conn, token: Token) -> io::Result<()> {
-    let fd = conn.stream.as_raw_fd();
+fn watch(registry: &Registry, stream: &TcpStream, token: Token) -> io::Result<()> {
+    let fd = stream.as_raw_fd();
     registry.register(
         &mut SourceFd(&fd),
         token,
@@ -307,73 +172,238 @@ fn watch(registry: &Registry, conn: &Conn, token: Token) -> io::Result<()> {
     )
 }
 
+/// What the handler asked of the reactor during a callback.
+#[derive(Debug, Default)]
+struct Effects {
+    dirty: Vec<u32>,
+    /// Links to close, with the error to report.
+    closes: Vec<(LinkId, Option<io::Error>)>,
+    /// Connects that could not be watched: reported closed.
+    failed: Vec<(LinkId, io::Error)>,
+}
+
+/// The reactor's links, as its handler acts on them.
+struct LinkIo<'a> {
+    links: &'a mut FxHashMap<u32, Link>,
+    effects: &'a mut Effects,
+    registry: &'a Registry,
+    sink: &'a Sink,
+    max_queued: usize,
+}
+
+impl Io for LinkIo<'_> {
+    fn output(&mut self, id: LinkId) -> Option<&mut Vec<u8>> {
+        let slot = split(id).0;
+        if self
+            .effects
+            .closes
+            .iter()
+            .any(|(closing, _)| *closing == id)
+        {
+            return None;
+        }
+        let link = self.links.get_mut(&slot).filter(|link| link.id == id)?;
+        if link.output.unwritten() >= self.max_queued {
+            self.effects.closes.push((id, Some(Output::full())));
+            return None;
+        }
+        if !link.dirty {
+            link.dirty = true;
+            self.effects.dirty.push(slot);
+        }
+        link.output.buffer(self.max_queued)
+    }
+
+    fn queued(&self, id: LinkId) -> usize {
+        self.links
+            .get(&split(id).0)
+            .filter(|link| link.id == id)
+            .map_or(0, |link| link.output.unwritten())
+    }
+
+    fn connect(&mut self, addr: SocketAddr) -> io::Result<LinkId> {
+        let stream = TcpStream::connect(addr)?;
+        let id = self.sink.links.open(0);
+        let slot = split(id).0;
+        if let Err(error) = watch(self.registry, &stream, Token(slot as usize)) {
+            self.effects.failed.push((id, error));
+        }
+        self.links.insert(
+            slot,
+            Link {
+                id,
+                stream,
+                connecting: Some(addr),
+                output: Output::default(),
+                dirty: false,
+            },
+        );
+        Ok(id)
+    }
+
+    fn close(&mut self, id: LinkId) {
+        let live = self
+            .links
+            .get(&split(id).0)
+            .is_some_and(|link| link.id == id);
+        let closing = self
+            .effects
+            .closes
+            .iter()
+            .any(|(closing, _)| *closing == id);
+        if live && !closing {
+            self.effects.closes.push((id, None));
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Reactor {
     poll: Poll,
     sink: Arc<Sink>,
-    conns: Arc<Conns>,
-    awake: Arc<AtomicBool>,
+    max_queued: usize,
     mailbox: Arc<Mailbox<Request>>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     /// Keyed by slot index (the link's token).
     links: FxHashMap<u32, Link>,
+    effects: Effects,
     buffer: Box<[u8]>,
 }
 
 impl Reactor {
-    fn run(mut self) {
+    fn run(mut self, waker: Waker, started: mpsc::SyncSender<()>) {
+        let mut handler = self.sink.handler(0, waker);
+        let _ = started.send(());
         let mut events = mio::Events::with_capacity(256);
         let mut requests = Vec::new();
         while !self.sink.is_stopped() {
-            let polled = self.wait(&mut events);
-            if let Err(error) = polled {
-                if error.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                eprintln!("appc-io: epoll reactor stops: {error}");
-                break;
-            }
-            for event in &events {
-                if self.sink.is_stopped() {
-                    break;
-                }
-                match event.token() {
-                    WAKER => {
-                        self.mailbox.drain(&mut requests);
-                        for request in requests.drain(..) {
-                            self.request(request);
-                        }
-                    }
-                    Token(token) if token & LISTENER != 0 => self.accept(token & !LISTENER),
-                    Token(token) => self.ready(token as u32, event),
+            match turn(|| self.turn(&mut *handler, &mut events, &mut requests)) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(reason) => {
+                    drop(handler);
+                    self.sink.failed("epoll", &reason);
+                    return;
                 }
             }
         }
-        // Dropping `self` closes every listener and link; no events.
+        // Dropping the handler, then `self`, closes every link; no calls.
+    }
+
+    fn io(&mut self) -> LinkIo<'_> {
+        LinkIo {
+            links: &mut self.links,
+            effects: &mut self.effects,
+            registry: self.poll.registry(),
+            sink: &self.sink,
+            max_queued: self.max_queued,
+        }
+    }
+
+    /// One turn of the loop: wait (or poll), handle what is ready, the
+    /// mailbox, the handler's turn. False if epoll failed.
+    fn turn(
+        &mut self,
+        handler: &mut dyn Handler,
+        events: &mut mio::Events,
+        requests: &mut Vec<Request>,
+    ) -> bool {
+        if let Err(error) = self.wait(handler, events) {
+            if error.kind() == io::ErrorKind::Interrupted {
+                return true;
+            }
+            tracing::error!(%error, "epoll reactor stops: every link is lost");
+            return false;
+        }
+        self.retry_accepts(handler);
+        for event in events.iter() {
+            if self.sink.is_stopped() {
+                return true;
+            }
+            match event.token() {
+                WAKER => {}
+                Token(token) if token & LISTENER != 0 => self.accept(handler, token & !LISTENER),
+                Token(token) => self.ready(handler, token as u32, event),
+            }
+        }
+        self.mailbox.drain(requests);
+        for request in requests.drain(..) {
+            self.request(request);
+        }
+        handler.turn(&mut self.io());
+        self.effects(handler);
+        true
     }
 
     /// Polls without blocking for a short while ([`idle`]), then sleeps in
-    /// `epoll_wait`. Only the sleep counts as asleep (`awake` false): while
-    /// the reactor polls, a caller's `send` is the reactor's to write, as
-    /// it is about to look (see the module docs).
-    fn wait(&mut self, events: &mut mio::Events) -> io::Result<()> {
+    /// `epoll_wait` if the handler lets it (until its deadline, or a
+    /// paused listener's retry).
+    fn wait(&mut self, handler: &mut dyn Handler, events: &mut mio::Events) -> io::Result<()> {
         let poll = &mut self.poll;
+        let mailbox = &self.mailbox;
         let mut failed = None;
-        let ready = idle::spin(|| match poll.poll(events, Some(Duration::ZERO)) {
-            Ok(()) => !events.is_empty(),
-            Err(error) => {
-                failed = Some(error);
-                true
+        let ready = idle::spin(|| {
+            if handler.busy() || mailbox.is_rung() {
+                events.clear();
+                return true;
+            }
+            match poll.poll(events, Some(Duration::ZERO)) {
+                Ok(()) => !events.is_empty(),
+                Err(error) => {
+                    failed = Some(error);
+                    true
+                }
             }
         });
         match failed {
-            Some(error) => Err(error),
-            None if ready => Ok(()),
-            None => {
-                self.awake.store(false, Ordering::Relaxed);
-                let polled = poll.poll(events, None);
-                self.awake.store(true, Ordering::Relaxed);
-                polled
+            Some(error) => return Err(error),
+            None if ready => return Ok(()),
+            None => {}
+        }
+        if !handler.sleep() {
+            return poll.poll(events, Some(Duration::ZERO));
+        }
+        let now = Instant::now();
+        let timeout = self
+            .listeners
+            .iter()
+            .filter_map(|l| l.retry)
+            .chain(handler.deadline())
+            .min()
+            .map(|at| at.saturating_duration_since(now));
+        poll.poll(events, timeout)
+    }
+
+    /// Acts on what the handler asked for.
+    fn effects(&mut self, handler: &mut dyn Handler) {
+        loop {
+            let Effects {
+                dirty,
+                closes,
+                failed,
+            } = &mut self.effects;
+            if dirty.is_empty() && closes.is_empty() && failed.is_empty() {
+                return;
+            }
+            let (dirty, closes, failed) = (
+                std::mem::take(dirty),
+                std::mem::take(closes),
+                std::mem::take(failed),
+            );
+            for slot in dirty {
+                if let Some(link) = self.links.get_mut(&slot) {
+                    link.dirty = false;
+                }
+                self.flush(handler, slot);
+            }
+            for (id, error) in failed {
+                self.finish(handler, split(id).0, Some(error));
+            }
+            for (id, error) in closes {
+                let slot = split(id).0;
+                if self.links.get(&slot).is_some_and(|link| link.id == id) {
+                    self.finish(handler, slot, error);
+                }
             }
         }
     }
@@ -382,176 +412,188 @@ impl Reactor {
         match request {
             Request::Listen(listener) => {
                 let token = Token(LISTENER | self.listeners.len());
-                let mut listener = TcpListener::from_std(listener);
+                let addr = listener.local_addr().ok();
+                let mut socket = TcpListener::from_std(listener);
                 match self
                     .poll
                     .registry()
-                    .register(&mut listener, token, Interest::READABLE)
+                    .register(&mut socket, token, Interest::READABLE)
                 {
-                    Ok(()) => self.listeners.push(listener),
-                    Err(error) => eprintln!("appc-io: epoll cannot watch a listener: {error}"),
-                }
-            }
-            Request::Connect(conn, addr) => {
-                let (id, index) = (conn.id, split(conn.id).0);
-                match watch(self.poll.registry(), &conn, Token(index as usize)) {
-                    Ok(()) => {
-                        let link = Link {
-                            id,
-                            conn,
-                            connecting: Some(addr),
-                        };
-                        self.links.insert(index, link);
-                    }
-                    Err(error) => {
-                        conns(&self.conns).remove(&index);
-                        conn.out().closed = true;
-                        self.sink.closed(id, Some(error));
-                    }
-                }
-            }
-            Request::Failed(id, error) => self.sink.closed(id, Some(error)),
-            Request::Flush(id) => {
-                let index = split(id).0;
-                if self.links.get(&index).is_some_and(|link| link.id == id) {
-                    self.flush(index);
-                }
-            }
-            Request::Close(id) => {
-                let index = split(id).0;
-                if self.links.get(&index).is_some_and(|link| link.id == id) {
-                    self.finish(index, None);
+                    Ok(()) => self.listeners.push(Listener {
+                        socket,
+                        backoff: Backoff::default(),
+                        retry: None,
+                        log: Limits::new(tracing::warn_span!(parent: None, "listener", ?addr)),
+                    }),
+                    Err(error) => tracing::error!(%error, "epoll cannot watch a listener"),
                 }
             }
         }
     }
 
-    fn accept(&mut self, listener: usize) {
+    /// Paused listeners whose wait is over accept again.
+    fn retry_accepts(&mut self, handler: &mut dyn Handler) {
+        let now = Instant::now();
+        for index in 0..self.listeners.len() {
+            if self.listeners[index].retry.is_some_and(|at| at <= now) {
+                self.listeners[index].retry = None;
+                self.accept(handler, index);
+            }
+        }
+    }
+
+    fn accept(&mut self, handler: &mut dyn Handler, listener: usize) {
+        if self.listeners[listener].retry.is_some() {
+            // Paused: `retry_accepts` takes the backlog when it is time.
+            return;
+        }
         loop {
-            let (stream, peer) = match self.listeners[listener].accept() {
+            let l = &mut self.listeners[listener];
+            let (stream, peer) = match l.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) => {
-                    // EMFILE and friends: the connection stays in the
-                    // backlog and the next readiness edge retries.
-                    eprintln!("appc-io: epoll accept failed: {error}");
-                    return;
+                    self.sink.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    let starved = backoff::starved(&error);
+                    limited!(warn, &mut l.log, "accept", %error, starved, "accept failed");
+                    if starved {
+                        // The connection stays in the backlog, and no new
+                        // readiness edge will say so: pause, then retry.
+                        l.retry = Some(Instant::now() + l.backoff.failed());
+                        return;
+                    }
+                    continue;
                 }
             };
+            l.backoff.reset();
             let id = self.sink.links.open(0);
             let index = split(id).0;
             let _ = stream.set_nodelay(true);
-            let conn = Arc::new(Conn::new(id, stream, false));
-            if watch(self.poll.registry(), &conn, Token(index as usize)).is_err() {
-                // Never announced, so no event is owed for it.
+            if watch(self.poll.registry(), &stream, Token(index as usize)).is_err() {
+                // Never announced, so no call is owed for it.
                 self.sink.links.release(id);
                 continue;
             }
-            conns(&self.conns).insert(index, Arc::clone(&conn));
             self.links.insert(
                 index,
                 Link {
                     id,
-                    conn,
+                    stream,
                     connecting: None,
+                    output: Output::default(),
+                    dirty: false,
                 },
             );
-            self.sink.connected(id, peer);
+            handler.connected(&mut self.io(), id, peer);
+            self.effects(handler);
         }
     }
 
-    fn ready(&mut self, index: u32, event: &Event) {
+    fn ready(&mut self, handler: &mut dyn Handler, index: u32, event: &Event) {
         let Some(link) = self.links.get_mut(&index) else {
             return;
         };
         if link.connecting.is_some() {
             // The outcome of a non-blocking connect shows as writability
             // (or an error); `peer_addr` tells success from a spurious wake.
-            match link.conn.stream.take_error() {
+            match link.stream.take_error() {
                 Ok(None) => {}
-                Ok(Some(error)) | Err(error) => return self.finish(index, Some(error)),
+                Ok(Some(error)) | Err(error) => return self.finish(handler, index, Some(error)),
             }
-            match link.conn.stream.peer_addr() {
+            match link.stream.peer_addr() {
                 Ok(peer) => {
                     link.connecting = None;
-                    let _ = link.conn.stream.set_nodelay(true);
-                    // From now on `send` may write; what it queued meanwhile
-                    // goes out below (the socket is writable).
-                    link.conn.out().connecting = false;
+                    let _ = link.stream.set_nodelay(true);
                     let id = link.id;
-                    self.sink.connected(id, peer);
+                    handler.connected(&mut self.io(), id, peer);
+                    self.effects(handler);
                 }
                 Err(error) if error.kind() == io::ErrorKind::NotConnected => return,
-                Err(error) => return self.finish(index, Some(error)),
+                Err(error) => return self.finish(handler, index, Some(error)),
             }
         }
-        if (event.is_readable() || event.is_read_closed() || event.is_error()) && !self.read(index)
+        if (event.is_readable() || event.is_read_closed() || event.is_error())
+            && !self.read(handler, index)
         {
             return;
         }
         if event.is_writable() {
-            self.flush(index);
+            self.flush(handler, index);
         }
     }
 
     /// Reads until `WouldBlock`; false if the link ended.
-    fn read(&mut self, index: u32) -> bool {
+    fn read(&mut self, handler: &mut dyn Handler, index: u32) -> bool {
         loop {
             let Some(link) = self.links.get_mut(&index) else {
                 return false;
             };
             let id = link.id;
-            match (&link.conn.stream).read(&mut self.buffer) {
+            match (&link.stream).read(&mut self.buffer) {
                 Ok(0) => {
-                    self.finish(index, None);
+                    self.finish(handler, index, None);
                     return false;
                 }
                 Ok(n) => {
-                    self.sink.received(id, &self.buffer[..n]);
-                    if self.sink.is_stopped() || !self.sink.links.is_open(id) {
-                        // Closed from the callback: the Close request ends it.
-                        return true;
+                    let mut io = LinkIo {
+                        links: &mut self.links,
+                        effects: &mut self.effects,
+                        registry: self.poll.registry(),
+                        sink: &self.sink,
+                        max_queued: self.max_queued,
+                    };
+                    handler.received(&mut io, id, &self.buffer[..n]);
+                    let closing = self.effects.closes.iter().any(|(c, _)| *c == id);
+                    self.effects(handler);
+                    if self.sink.is_stopped() || closing {
+                        return !closing;
                     }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    self.finish(index, Some(error));
+                    self.finish(handler, index, Some(error));
                     return false;
                 }
             }
         }
     }
 
-    /// Writes queued bytes until the queue is empty or the socket is full.
-    fn flush(&mut self, index: u32) {
-        let Some(link) = self.links.get(&index) else {
+    /// Writes the link's output until it is empty or the socket is full.
+    fn flush(&mut self, handler: &mut dyn Handler, index: u32) {
+        let Some(link) = self.links.get_mut(&index) else {
             return;
         };
-        let conn = Arc::clone(&link.conn);
-        let result = conn.flush(&mut conn.out(), &self.sink.links);
-        if let Err(error) = result {
-            self.finish(index, Some(error));
+        if link.connecting.is_some() {
+            return;
         }
+        let socket = SockRef::from(&link.stream);
+        let error = loop {
+            let bytes = link.output.next();
+            if bytes.is_empty() {
+                return;
+            }
+            match socket.send_with_flags(bytes, libc::MSG_NOSIGNAL) {
+                Ok(n) => link.output.advance(n),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => break error,
+            }
+        };
+        self.finish(handler, index, Some(error));
     }
 
     /// Closes the link and reports it, once: it leaves `links` here.
-    fn finish(&mut self, index: u32, error: Option<io::Error>) {
+    fn finish(&mut self, handler: &mut dyn Handler, index: u32, error: Option<io::Error>) {
         if let Some(link) = self.links.remove(&index) {
-            conns(&self.conns).remove(&index);
-            {
-                let mut out = link.conn.out();
-                out.closed = true;
-                out.queue = SendQueue::default();
-            }
-            let fd = link.conn.stream.as_raw_fd();
+            let fd = link.stream.as_raw_fd();
             let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
-            // The socket closes with the last `Arc` (a `send` may hold one
-            // for the length of a write that `closed` now refuses).
             let id = link.id;
             drop(link);
-            self.sink.closed(id, error);
+            self.sink.links.release(id);
+            handler.closed(&mut self.io(), id, error);
+            self.effects(handler);
         }
     }
 }

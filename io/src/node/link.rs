@@ -12,6 +12,7 @@ use std::collections::{HashMap, VecDeque};
 
 use super::protocol::HalfSession;
 use crate::appc::rc::PrimaryRc;
+use crate::appc::verbs::ConvId;
 use crate::wire::frame::{MIN_PIU, PREFIX_LEN};
 
 /// Splits the byte stream into PIUs (4-byte big-endian length prefix, as
@@ -19,7 +20,7 @@ use crate::wire::frame::{MIN_PIU, PREFIX_LEN};
 /// [`crate::wire::Decoder`] it hands out the raw PIU, so that a PIU whose
 /// TH or RH does not decode can still be charged to its session. A PIU
 /// that arrived whole in one read is handed out in place, uncopied; only
-/// one split across reads is gathered here.
+/// one split across reads is gathered, in a buffer the splitter keeps.
 #[derive(Debug)]
 pub(crate) struct Splitter {
     max: usize,
@@ -28,22 +29,13 @@ pub(crate) struct Splitter {
     broken: bool,
 }
 
-/// One PIU (without its length prefix), from [`Splitter::push`].
+/// One PIU, from [`Splitter::next`].
 #[derive(Debug)]
 pub(crate) enum Piu<'a> {
-    /// Whole in the bytes pushed.
+    /// Whole in the bytes pushed (without its length prefix).
     InPlace(&'a [u8]),
-    /// Gathered across reads, length prefix first.
-    Gathered(Vec<u8>),
-}
-
-impl Piu<'_> {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        match self {
-            Piu::InPlace(piu) => piu,
-            Piu::Gathered(framed) => &framed[PREFIX_LEN..],
-        }
-    }
+    /// Gathered across reads: take it with [`Splitter::take_gathered`].
+    Gathered,
 }
 
 impl Splitter {
@@ -60,10 +52,11 @@ impl Splitter {
         self.broken
     }
 
-    /// Takes `data` and returns the PIUs it completes, or `Err(len)` with
-    /// the bad length prefix once the framing is broken (for good).
-    pub(crate) fn push<'a>(&mut self, mut data: &'a [u8]) -> Result<Vec<Piu<'a>>, usize> {
-        let mut pius = Vec::new();
+    /// The next PIU the bytes in `data` complete, taking them off `data`;
+    /// `None` once `data` is all taken (a partial PIU is kept for the next
+    /// read). `Err(len)` with the bad length prefix once the framing is
+    /// broken (for good).
+    pub(crate) fn next<'a>(&mut self, data: &mut &'a [u8]) -> Result<Option<Piu<'a>>, usize> {
         if self.broken {
             return Err(0);
         }
@@ -72,9 +65,9 @@ impl Splitter {
             if self.buf.len() < PREFIX_LEN {
                 let n = (PREFIX_LEN - self.buf.len()).min(data.len());
                 self.buf.extend_from_slice(&data[..n]);
-                data = &data[n..];
+                *data = &data[n..];
                 if self.buf.len() < PREFIX_LEN {
-                    return Ok(pius);
+                    return Ok(None);
                 }
                 let len = self.check(prefix(&self.buf))?;
                 self.buf.reserve(len);
@@ -82,28 +75,36 @@ impl Splitter {
             let want = PREFIX_LEN + prefix(&self.buf) - self.buf.len();
             let n = want.min(data.len());
             self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-            if n < want {
-                return Ok(pius);
-            }
-            pius.push(Piu::Gathered(std::mem::take(&mut self.buf)));
+            *data = &data[n..];
+            return Ok((n == want).then_some(Piu::Gathered));
         }
-        // Then every PIU whole in `data`, in place; keep the partial rest.
-        while data.len() >= PREFIX_LEN {
+        // Then a PIU whole in `data`, in place; else keep the partial rest.
+        if data.len() >= PREFIX_LEN {
             let len = self.check(prefix(data))?;
-            if data.len() < PREFIX_LEN + len {
-                break;
+            if data.len() >= PREFIX_LEN + len {
+                let piu = &data[PREFIX_LEN..PREFIX_LEN + len];
+                *data = &data[PREFIX_LEN + len..];
+                return Ok(Some(Piu::InPlace(piu)));
             }
-            pius.push(Piu::InPlace(&data[PREFIX_LEN..PREFIX_LEN + len]));
-            data = &data[PREFIX_LEN + len..];
+            self.buf.reserve(PREFIX_LEN + len);
         }
-        if !data.is_empty() {
-            if data.len() >= PREFIX_LEN {
-                self.buf.reserve(PREFIX_LEN + prefix(data));
-            }
-            self.buf.extend_from_slice(data);
+        self.buf.extend_from_slice(data);
+        *data = &[];
+        Ok(None)
+    }
+
+    /// The PIU [`Piu::Gathered`] announced, length prefix included; give
+    /// the buffer back with [`Splitter::recycle`] once done with it.
+    pub(crate) fn take_gathered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Keeps a gathered PIU's buffer for the next one.
+    pub(crate) fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.buf.is_empty() && !self.broken {
+            buf.clear();
+            self.buf = buf;
         }
-        Ok(pius)
     }
 
     /// `len` if it is a PIU length this link accepts; else the framing is
@@ -134,7 +135,7 @@ pub(crate) struct Sess {
     /// The partner LU's name (SLU: from the BIND).
     pub partner_lu: [u8; 8],
     /// The conversation the current bracket carries.
-    pub conv: Option<u64>,
+    pub conv: Option<ConvId>,
 }
 
 /// One TCP connection and its sessions.
@@ -155,7 +156,7 @@ pub(crate) struct Link {
     /// Initiator: idle bound sessions per mode, reused serially.
     pub idle: HashMap<[u8; 8], Vec<u16>>,
     /// Initiator: conversations waiting for a session, in order.
-    pub waiting: VecDeque<u64>,
+    pub waiting: VecDeque<ConvId>,
     /// What the conversations on it report when it goes.
     pub failure: PrimaryRc,
 }
@@ -190,6 +191,22 @@ impl Link {
 mod tests {
     use super::*;
 
+    /// Every PIU `data` completes, owned (and whether each was in place).
+    fn push(s: &mut Splitter, mut data: &[u8]) -> Result<Vec<(Vec<u8>, bool)>, usize> {
+        let mut pius = Vec::new();
+        while let Some(piu) = s.next(&mut data)? {
+            match piu {
+                Piu::InPlace(piu) => pius.push((piu.to_vec(), true)),
+                Piu::Gathered => {
+                    let buf = s.take_gathered();
+                    pius.push((buf[PREFIX_LEN..].to_vec(), false));
+                    s.recycle(buf);
+                }
+            }
+        }
+        Ok(pius)
+    }
+
     #[test]
     fn splitter_cuts_anywhere_and_refuses_bad_lengths() {
         let mut stream = Vec::new();
@@ -198,15 +215,15 @@ mod tests {
             stream.extend(std::iter::repeat_n(n as u8, n));
         }
         let want: Vec<Vec<u8>> = [9usize, 12, 9].iter().map(|&n| vec![n as u8; n]).collect();
-        let collect = |pius: Vec<Piu<'_>>| -> Vec<Vec<u8>> {
-            pius.iter().map(|p| p.bytes().to_vec()).collect()
+        let bytes = |pius: Vec<(Vec<u8>, bool)>| -> Vec<Vec<u8>> {
+            pius.into_iter().map(|(piu, _)| piu).collect()
         };
         for a in 0..=stream.len() {
             for b in a..=stream.len() {
                 let mut s = Splitter::new(100);
-                let mut got = collect(s.push(&stream[..a]).unwrap());
-                got.extend(collect(s.push(&stream[a..b]).unwrap()));
-                got.extend(collect(s.push(&stream[b..]).unwrap()));
+                let mut got = bytes(push(&mut s, &stream[..a]).unwrap());
+                got.extend(bytes(push(&mut s, &stream[a..b]).unwrap()));
+                got.extend(bytes(push(&mut s, &stream[b..]).unwrap()));
                 assert_eq!(got, want, "cut at {a} and {b}");
                 assert!(s.buf.is_empty());
             }
@@ -214,25 +231,24 @@ mod tests {
         let mut s = Splitter::new(100);
         let mut got = Vec::new();
         for byte in &stream {
-            got.extend(collect(s.push(std::slice::from_ref(byte)).unwrap()));
+            got.extend(bytes(push(&mut s, std::slice::from_ref(byte)).unwrap()));
         }
         assert_eq!(got, want, "a byte at a time");
         // Whole PIUs are handed out in place.
         let mut s = Splitter::new(100);
-        assert!(s
-            .push(&stream)
+        assert!(push(&mut s, &stream)
             .unwrap()
             .iter()
-            .all(|p| matches!(p, Piu::InPlace(_))));
+            .all(|(_, in_place)| *in_place));
         let mut s = Splitter::new(100);
-        assert_eq!(s.push(&[0, 0, 1, 0]).unwrap_err(), 256);
-        assert!(s.push(&[0; 20]).is_err());
+        assert_eq!(push(&mut s, &[0, 0, 1, 0]).unwrap_err(), 256);
+        assert!(push(&mut s, &[0; 20]).is_err());
         let mut s = Splitter::new(100);
-        assert_eq!(s.push(&[0, 0, 0, 3]).unwrap_err(), 3);
+        assert_eq!(push(&mut s, &[0, 0, 0, 3]).unwrap_err(), 3);
         // A bad length in a PIU's own read, after a good one.
         let mut s = Splitter::new(100);
         let mut bad = stream[..13].to_vec();
         bad.extend_from_slice(&[0, 0, 2, 0, 1]);
-        assert_eq!(s.push(&bad).unwrap_err(), 512);
+        assert_eq!(push(&mut s, &bad).unwrap_err(), 512);
     }
 }

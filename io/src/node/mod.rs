@@ -90,34 +90,22 @@
 //!
 //! # Threads
 //!
-//! The node's state (links, sessions, pools: `driver.rs`) sits behind one
-//! mutex, the driver lock. A backend event runs its step on the reactor
-//! thread that has it, which holds no engine lock. An engine session call
-//! ([`Session::send`] / [`Session::close`], [`Session::consumed`] while an
-//! IPR is withheld, [`Partner::attach`]) comes on a TP's thread holding
-//! that conversation's lock (lock order: conversation → driver, never the
-//! reverse) and queues its step in an inbox, run in order by one thread
-//! at a time, many steps per run under load: with io_uring by a reactor
-//! thread the call kicks ([`Backend::kick`]), so
-//! the driver's state stays on the reactor's CPU; with epoll and IOCP by
-//! the calling thread itself; for an aborting [`Session::close`] (a
-//! cancel's) that finds the inbox idle, by the node's helper thread, so a
-//! cancel returns without waiting for its UNBIND. The bytes steps write go to
-//! the backend, one gathered send per link (`outbox.rs`), before the lock
-//! is let go.
-//! [`Session::backlogged`] takes no driver lock: it reads the
-//! conversation's send backlog, which the steps keep up to date under a
-//! lock of its own (a leaf). No step calls into the engine while it holds
-//! the driver lock: its deliveries, failures and wake-ups of a send waiting
-//! for the backlog ([`ConvPort`]) join one FIFO queue, run after the lock
-//! is let go by one thread at a time — the reactor or helper thread whose
-//! step queued them, or, for a step a TP's thread ran (it must not
-//! re-enter the engine), the node's helper thread — so the engine sees
-//! them in the order the steps made them. [`Node::incoming_attach`] is
-//! called by the reactor thread with the driver lock let go and the new
-//! conversation already entered, before the link's next event. Per link,
-//! order is the backend's (one thread at a time); per conversation, the
-//! TP's calls are ordered by its lock.
+//! Each reactor of the backend runs a shard of the node (`shard.rs`): it
+//! owns the links it opened or accepted, their sessions, and the
+//! conversations on them, with no lock. A partner LU belongs to one shard
+//! (dealt round-robin by [`TcpNode::add_partner`]), and so does every
+//! conversation to it; an incoming conversation belongs to the shard that
+//! accepted its link. Each shard is the engine [`Node`]'s [`Owner`] of
+//! its conversations: a TP's verb on one becomes a task on the TP's
+//! thread, and its inputs go to the shard's inbox (lock-free; the reactor
+//! is woken only if it sleeps), where the reactor runs it in order with
+//! everything else of that conversation, writes what it sends into the
+//! link's output (one write per link per turn), and completes it through
+//! the engine. What arrives is read in place and runs at once, on the
+//! reactor; a receive that is waiting gets the data copied straight into
+//! its buffer. A cancel is decided on the canceller's thread by the
+//! engine; its teardown (purge, UNBIND) is posted to the shard and runs
+//! there, in order with the conversation's other work.
 //!
 //! # Large records on glibc
 //!
@@ -133,24 +121,24 @@
 //! do, or `GLIBC_TUNABLES=glibc.malloc.trim_threshold=4194304`); a library
 //! should not change its host's allocator, so the node does not.
 
+mod attach;
 mod config;
-mod driver;
+mod conv;
 mod link;
-mod outbox;
 mod protocol;
+mod sessions;
+mod shard;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::channel;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 pub use config::{NodeConfig, CONTROL_BURST};
 
-use crate::appc::{Attach, ConvPort, Node, Partner, Session};
-use crate::backend::{self, Backend, Events, Kind, LinkId};
-use driver::{Backlog, ConvSession, Driver, Shared};
+use crate::appc::{Node, Owner};
+use crate::backend::{self, Backend, Events, Handler, Kind, Waker};
+use shard::{Msg, Shard, ShardOwner};
 
 /// Counters, for tests and monitoring.
 #[derive(Debug, Default)]
@@ -204,16 +192,23 @@ impl NodeStats {
     }
 }
 
-/// A local LU on TCP. Dropping it stops its driver and closes its links.
+/// What every shard of a node shares (read-only but the counters).
+pub(crate) struct Shared {
+    pub(crate) lu: String,
+    pub(crate) config: NodeConfig,
+    pub(crate) stats: Arc<NodeStats>,
+    pub(crate) engine: Node,
+}
+
+/// A local LU on TCP. Dropping it stops its reactors and closes its links.
 pub struct TcpNode {
     lu: String,
-    shared: Arc<Shared>,
     backend: Arc<dyn Backend>,
     engine: Node,
-    next_id: Arc<AtomicU64>,
     stats: Arc<NodeStats>,
-    max_send_backlog: usize,
-    helper: Mutex<Option<JoinHandle<()>>>,
+    shards: Vec<Arc<ShardOwner>>,
+    /// The shard the next partner goes to.
+    next: AtomicUsize,
 }
 
 impl std::fmt::Debug for TcpNode {
@@ -225,64 +220,21 @@ impl std::fmt::Debug for TcpNode {
     }
 }
 
-/// Backend events, run on the driver (set once the driver exists; a
-/// `Weak`, as the driver owns the backend).
-struct ToDriver(OnceLock<Weak<Shared>>);
-
-impl ToDriver {
-    fn shared(&self) -> Option<Arc<Shared>> {
-        self.0.get()?.upgrade()
-    }
+/// Makes each reactor's shard as the reactor starts, and keeps their
+/// owners for the node.
+struct Reactors {
+    node: Arc<Shared>,
+    owners: Mutex<Vec<(usize, Arc<ShardOwner>)>>,
 }
 
-impl Events for ToDriver {
-    fn connected(&self, link: LinkId, _peer: SocketAddr) {
-        if let Some(shared) = self.shared() {
-            shared.connected(link);
-        }
-    }
-
-    fn received(&self, link: LinkId, data: &[u8]) {
-        if let Some(shared) = self.shared() {
-            shared.received(link, data);
-        }
-    }
-
-    fn closed(&self, link: LinkId, error: Option<io::Error>) {
-        if let Some(shared) = self.shared() {
-            shared.closed(link, error);
-        }
-    }
-
-    fn kicked(&self) {
-        if let Some(shared) = self.shared() {
-            shared.kicked();
-        }
-    }
-}
-
-/// A partner LU as the engine sees it.
-struct TcpPartner {
-    alias: String,
-    addr: SocketAddr,
-    shared: Weak<Shared>,
-    next_id: Arc<AtomicU64>,
-    max_send_backlog: usize,
-}
-
-impl Partner for TcpPartner {
-    fn attach(&self, attach: &Attach, port: ConvPort) -> Arc<dyn Session> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let backlog = Backlog::new(self.max_send_backlog);
-        if let Some(shared) = self.shared.upgrade() {
-            let port = (port, Arc::clone(&backlog));
-            shared.attach(id, attach, port, self.alias.clone(), self.addr);
-        }
-        Arc::new(ConvSession {
-            id,
-            shared: self.shared.clone(),
-            backlog,
-        })
+impl Events for Reactors {
+    fn reactor(&self, index: usize, waker: Waker) -> Box<dyn Handler> {
+        let (owner, inbox) = ShardOwner::new(Arc::clone(&self.node));
+        self.owners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((index, owner.clone()));
+        Box::new(Shard::new(owner, inbox, waker))
     }
 }
 
@@ -302,40 +254,34 @@ impl TcpNode {
                 format!("{lu_name:?} is not an LU name"),
             ));
         }
-        let events = Arc::new(ToDriver(OnceLock::new()));
-        let backend = backend::start(kind, events.clone(), config.backend_config())?;
-        let next_id = Arc::new(AtomicU64::new(1));
         let stats = Arc::new(NodeStats::default());
-        let max_send_backlog = config.max_send_backlog;
-        let (wake, wakes) = channel();
-        let shared = Shared::new(
-            |me| {
-                Driver::new(
-                    lu_name.to_owned(),
-                    engine.clone(),
-                    Arc::clone(&backend),
-                    config,
-                    Arc::clone(&stats),
-                    Arc::clone(&next_id),
-                    me,
-                )
-            },
-            wake,
-        );
-        let _ = events.0.set(Arc::downgrade(&shared));
-        let helper = Arc::clone(&shared);
-        let thread = thread::Builder::new()
-            .name(format!("appc-node-{lu_name}"))
-            .spawn(move || helper.helper(wakes))?;
+        let backend_config = config.backend_config();
+        let node = Arc::new(Shared {
+            lu: lu_name.to_owned(),
+            config,
+            stats: Arc::clone(&stats),
+            engine: engine.clone(),
+        });
+        let events = Arc::new(Reactors {
+            node,
+            owners: Mutex::new(Vec::new()),
+        });
+        // Every reactor has made its shard once `start` returns.
+        let backend = backend::start(kind, events.clone(), backend_config)?;
+        let mut owners =
+            std::mem::take(&mut *events.owners.lock().unwrap_or_else(PoisonError::into_inner));
+        owners.sort_by_key(|(index, _)| *index);
+        let shards: Vec<_> = owners.into_iter().map(|(_, owner)| owner).collect();
+        if shards.is_empty() {
+            return Err(io::Error::other("the backend started no reactor"));
+        }
         Ok(TcpNode {
             lu: lu_name.to_owned(),
-            shared,
             backend,
             engine,
-            next_id,
             stats,
-            max_send_backlog,
-            helper: Mutex::new(Some(thread)),
+            shards,
+            next: AtomicUsize::new(0),
         })
     }
 
@@ -356,24 +302,21 @@ impl TcpNode {
 
     /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`
     /// (whose LU name the BIND names as `plu_alias`). The link is opened
-    /// by the first ALLOCATE that flushes.
+    /// by the first ALLOCATE that flushes, on the shard the partner is
+    /// given to.
     pub fn add_partner(&self, plu_alias: &str, addr: SocketAddr) {
-        self.engine.add_partner(
-            plu_alias,
-            Arc::new(TcpPartner {
-                alias: plu_alias.to_owned(),
-                addr,
-                shared: Arc::downgrade(&self.shared),
-                next_id: Arc::clone(&self.next_id),
-                max_send_backlog: self.max_send_backlog,
-            }),
-        );
+        let shard = &self.shards[self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len()];
+        shard.send(Msg::Partner(plu_alias.to_owned(), addr));
+        let owner: Arc<dyn Owner> = shard.clone();
+        self.engine.add_partner(plu_alias, owner);
     }
 
     /// Closes the link to `plu_alias` abruptly (as a link loss would): its
     /// conversations fail with `CONV_FAILURE_RETRY`.
     pub fn disconnect(&self, plu_alias: &str) {
-        self.shared.disconnect(plu_alias);
+        for shard in &self.shards {
+            shard.send(Msg::Disconnect(plu_alias.to_owned()));
+        }
     }
 
     /// The node's counters.
@@ -384,14 +327,8 @@ impl TcpNode {
 
 impl Drop for TcpNode {
     fn drop(&mut self) {
-        self.shared.stop();
-        // Reactor threads may be inside an event, holding the driver (and
-        // so the backend) for a moment: joining them here, rather than
-        // leaving the last drop to whichever thread lets go last, makes
-        // the teardown synchronous (every socket closed when this returns).
+        // Joins the reactors: every socket is closed, and every shard
+        // dropped, when this returns.
         self.backend.shutdown();
-        if let Some(thread) = self.helper.lock().ok().and_then(|mut t| t.take()) {
-            let _ = thread.join();
-        }
     }
 }

@@ -68,21 +68,66 @@ use std::collections::VecDeque;
 
 use crate::appc::rc::PrimaryRc;
 use crate::appc::{Confirmation, Flow};
-use crate::wire::gds::{GDS_APPLICATION_DATA, MAX_LL};
+use crate::wire::frame::PREFIX_LEN;
+use crate::wire::gds::{GDS_APPLICATION_DATA, LL_CONTINUES, MAX_LL};
 use crate::wire::th::Flow as ThFlow;
 use crate::wire::{
-    encode_record, Attach, ControlRu, ConversationType, ErrorDescription, Fmh, Frame, FrameRef,
-    Lfsid, RecordReader, Request, Response, ResponseRu, ResponseType, Rh, Rti, RuCategory, Sense,
-    Signal, Th,
+    Attach, ControlRu, ConversationType, ErrorDescription, Fmh, Frame, FrameRef, Lfsid,
+    RecordReader, Request, Response, ResponseRu, ResponseType, Rh, Rti, RuCategory, Sense, Signal,
+    Th,
 };
 
-/// What a received PIU means for the conversation on the session.
+/// Where a half-session's PIUs go: a link's output, or (in tests) a list
+/// of frames. An RU comes as consecutive parts (a mapped record's GDS
+/// headers and its data), so that nobody assembles it first.
+pub(crate) trait Wire {
+    /// One PIU.
+    fn piu(&mut self, th: Th, rh: Rh, ru: &[&[u8]]);
+}
+
+/// A link's output: each PIU encoded after the last, with its length
+/// prefix.
+impl Wire for Vec<u8> {
+    fn piu(&mut self, th: Th, rh: Rh, ru: &[&[u8]]) {
+        let len: usize = ru.iter().map(|part| part.len()).sum::<usize>() + MIN_PIU_LEN;
+        // RUs are cut at the session's RU size, far below 4 GiB.
+        self.extend_from_slice(&(len as u32).to_be_bytes());
+        self.extend_from_slice(&th.to_bytes());
+        self.extend_from_slice(&rh.to_bytes());
+        for part in ru {
+            self.extend_from_slice(part);
+        }
+    }
+}
+
+/// Frames, owned (tests).
+impl Wire for Vec<Frame> {
+    fn piu(&mut self, th: Th, rh: Rh, ru: &[&[u8]]) {
+        self.push(Frame {
+            th,
+            rh,
+            ru: ru.concat(),
+        });
+    }
+}
+
+/// TH and RH.
+const MIN_PIU_LEN: usize = crate::wire::frame::MIN_PIU;
+
+/// Appends `frame` to a link's output.
+pub(crate) fn encode(frame: &Frame, out: &mut Vec<u8>) {
+    out.reserve(PREFIX_LEN + MIN_PIU_LEN + frame.ru.len());
+    out.piu(frame.th, frame.rh, &[&frame.ru]);
+}
+
+/// What a received PIU means for the conversation on the session. Data
+/// is borrowed from the PIU, or from the session's record assembly.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Event {
+pub(crate) enum Event<'a> {
     /// A bracket began (SLU): route this attach.
     Attach(Attach),
     /// Deliver to the local end.
-    Flow(Flow),
+    Flow(Flow<'a>),
     /// The partner LU rejected the attach (PLU): `ALLOCATION_ERROR`.
     Rejected(Sense),
     /// The partner ended the bracket while we were purging its chain: the
@@ -90,6 +135,18 @@ pub(crate) enum Event {
     EndedMeanwhile,
     /// The bracket is over on this half-session.
     BracketEnded,
+}
+
+/// Where a half-session's events go, in order, as it finds them.
+pub(crate) trait Events {
+    /// The next event.
+    fn event(&mut self, event: Event<'_>);
+}
+
+impl<F: FnMut(Event<'_>)> Events for F {
+    fn event(&mut self, event: Event<'_>) {
+        self(event);
+    }
 }
 
 /// A protocol violation: UNBIND the session with this sense.
@@ -115,9 +172,11 @@ struct SendPacing {
     left: u32,
     /// The window's PI request went; its IPR has not come back.
     ipr_due: bool,
-    /// Normal-flow requests waiting for the next window, in order.
-    held: VecDeque<Frame>,
-    held_bytes: usize,
+    /// Normal-flow requests waiting for the next window, in order: their
+    /// TH, RH and RU length; the RUs, one after the other, in `held_rus`
+    /// (kept, with their capacity, across windows).
+    held: VecDeque<(Th, Request, usize)>,
+    held_rus: VecDeque<u8>,
 }
 
 impl SendPacing {
@@ -125,17 +184,32 @@ impl SendPacing {
         self.left == 0 && self.ipr_due
     }
 
-    /// Sends `frame` in the current window, or begins the next one (PI).
-    fn emit(&mut self, mut frame: Frame, out: &mut Vec<Frame>) {
-        if self.left == 0 {
-            if let Rh::Request(rh) = &mut frame.rh {
-                rh.pi = true;
-            }
+    /// Sends a request in the current window, or begins the next one (PI).
+    fn emit(&mut self, th: Th, mut rh: Request, ru: &[&[u8]], out: &mut dyn Wire) {
+        rh.pi = self.count();
+        out.piu(th, Rh::Request(rh), ru);
+    }
+
+    /// Counts one request against the window; true if it begins the next
+    /// one (it carries PI).
+    fn count(&mut self) -> bool {
+        let begins = self.left == 0;
+        if begins {
             self.left = self.window;
             self.ipr_due = true;
         }
         self.left -= 1;
-        out.push(frame);
+        begins
+    }
+
+    /// Holds a request for the next window.
+    fn hold(&mut self, th: Th, rh: Request, ru: &[&[u8]]) {
+        let mut len = 0;
+        for part in ru {
+            self.held_rus.extend(part.iter());
+            len += part.len();
+        }
+        self.held.push_back((th, rh, len));
     }
 }
 
@@ -162,29 +236,85 @@ enum Bracket {
     Draining,
 }
 
-/// `bytes` cut into RUs of at most `max` bytes, in order (none if empty).
-/// The first keeps `bytes`' own buffer and only the later ones are copied
-/// out of it, so a flush that fits one RU (up to 72 KiB by default) goes
-/// out without a copy.
-fn cut(mut bytes: Vec<u8>, max: usize) -> Vec<Vec<u8>> {
-    let mut rus = Vec::new();
-    while bytes.len() > max {
-        let last = (bytes.len() - 1) / max * max;
-        rus.push(bytes.split_off(last));
+/// The most parts of one record's stream: a record of at most 65,535
+/// bytes (`MAX_DATA`) takes at most three GDS segments, each a header
+/// and its data.
+const MAX_PARTS: usize = 8;
+
+/// A byte stream given as consecutive parts, cut into RUs of at most
+/// `max` bytes: `ru` gets each RU's parts (borrowed), in order. No RU for
+/// an empty stream.
+fn cut(parts: &[&[u8]], max: usize, mut ru: impl FnMut(&[&[u8]])) {
+    let mut pieces: [&[u8]; MAX_PARTS] = [&[]; MAX_PARTS];
+    let (mut count, mut len) = (0, 0);
+    for part in parts {
+        let mut rest: &[u8] = part;
+        while !rest.is_empty() {
+            let take = rest.len().min(max - len);
+            let (piece, after) = rest.split_at(take);
+            pieces[count] = piece;
+            count += 1;
+            len += take;
+            rest = after;
+            if len == max || count == MAX_PARTS {
+                ru(&pieces[..count]);
+                (count, len) = (0, 0);
+            }
+        }
     }
-    if !bytes.is_empty() {
-        rus.push(bytes);
+    if count > 0 {
+        ru(&pieces[..count]);
     }
-    rus.reverse();
-    rus
+}
+
+/// The GDS headers of `data` as one mapped record (`12FF`), segmented at
+/// [`MAX_LL`]: `headers` holds them and the returned parts interleave them
+/// with the data (a record of at most 65,535 bytes takes three segments).
+fn gds_parts<'a>(data: &'a [u8], headers: &'a mut [[u8; 4]; 3]) -> ([&'a [u8]; 6], usize) {
+    let mut parts: [&[u8]; 6] = [&[]; 6];
+    let mut count = 0;
+    let mut rest = data;
+    let mut first = true;
+    let mut lens = [0usize; 3];
+    let mut segments = 0;
+    // First the header values, then the borrows (the headers are written
+    // before any part refers to them).
+    loop {
+        let header = if first { 4 } else { 2 };
+        let room = usize::from(MAX_LL) - header;
+        let take = rest.len().min(room);
+        let more = take < rest.len();
+        let mut ll = (take + header) as u16;
+        if more {
+            ll |= LL_CONTINUES;
+        }
+        let [hi, lo] = ll.to_be_bytes();
+        let [id_hi, id_lo] = GDS_APPLICATION_DATA.to_be_bytes();
+        headers[segments] = [hi, lo, id_hi, id_lo];
+        lens[segments] = take;
+        segments += 1;
+        rest = &rest[take..];
+        first = false;
+        if !more || segments == headers.len() {
+            break;
+        }
+    }
+    let mut from = 0;
+    for (i, header) in headers.iter().take(segments).enumerate() {
+        parts[count] = if i == 0 { &header[..] } else { &header[..2] };
+        parts[count + 1] = &data[from..from + lens[i]];
+        from += lens[i];
+        count += 2;
+    }
+    (parts, count)
 }
 
 /// The isolated pacing response to the PI request numbered `snf`:
 /// response RH `83 01 00` (FMD, DR1 = DR2 = 0, PI), empty RU.
-fn ipr(lfsid: Lfsid, snf: u16) -> Frame {
-    Frame {
-        th: Th::new(lfsid, ThFlow::Normal, snf),
-        rh: Rh::Response(Response {
+fn ipr(lfsid: Lfsid, snf: u16, out: &mut dyn Wire) {
+    out.piu(
+        Th::new(lfsid, ThFlow::Normal, snf),
+        Rh::Response(Response {
             category: RuCategory::Fmd,
             fi: false,
             dr1: false,
@@ -193,8 +323,8 @@ fn ipr(lfsid: Lfsid, snf: u16) -> Frame {
             qri: false,
             pi: true,
         }),
-        ru: Vec::new(),
-    }
+        &[],
+    );
 }
 
 /// One half-session's bracket and direction state.
@@ -203,7 +333,6 @@ pub(crate) struct HalfSession {
     lfsid: Lfsid,
     primary: bool,
     max_ru: usize,
-    record_limit: usize,
     snf_out: u16,
     snf_exp: u16,
     snf_in: u16,
@@ -256,7 +385,6 @@ impl HalfSession {
             lfsid,
             primary,
             max_ru: max_ru.max(16),
-            record_limit,
             snf_out: 0,
             snf_exp: 0,
             snf_in: 0,
@@ -300,7 +428,7 @@ impl HalfSession {
 
     /// Bytes of requests held for the next pacing window.
     pub(crate) fn held_bytes(&self) -> usize {
-        self.pace_out.held_bytes
+        self.pace_out.held_rus.len()
     }
 
     /// Data delivered to the conversation and not yet consumed, with a
@@ -313,14 +441,9 @@ impl HalfSession {
         }
     }
 
-    /// An IPR is owed and withheld until the TP takes more.
-    pub(crate) fn ipr_withheld(&self) -> bool {
-        self.pace_in.owed.is_some()
-    }
-
     /// The local TP took `bytes` of delivered data: sends the IPR owed, if
     /// the conversation now holds little enough.
-    pub(crate) fn consumed(&mut self, bytes: usize, out: &mut Vec<Frame>) {
+    pub(crate) fn consumed(&mut self, bytes: usize, out: &mut dyn Wire) {
         self.pace_in.unconsumed = self.pace_in.unconsumed.saturating_sub(bytes);
         self.pacing_response_owed(out);
     }
@@ -337,14 +460,14 @@ impl HalfSession {
     }
 
     /// Sends the IPR owed while the conversation holds at most the limit.
-    fn pacing_response_owed(&mut self, out: &mut Vec<Frame>) {
+    fn pacing_response_owed(&mut self, out: &mut dyn Wire) {
         if self.pace_in.owed.is_none() || self.held_in() > self.pace_in.limit {
             return;
         }
         let Some(snf) = self.pace_in.owed.take() else {
             return;
         };
-        out.push(ipr(self.lfsid, snf));
+        ipr(self.lfsid, snf, out);
     }
 
     /// Counts a received normal-flow FMD request against the window.
@@ -370,18 +493,20 @@ impl HalfSession {
 
     /// An isolated pacing response (or a response with PI) came: the next
     /// window may go.
-    fn pacing_response(&mut self, out: &mut Vec<Frame>) {
+    fn pacing_response(&mut self, out: &mut dyn Wire) {
         let p = &mut self.pace_out;
         if p.window == 0 || !p.ipr_due {
             return;
         }
         p.ipr_due = false;
         while !p.blocked() {
-            let Some(frame) = p.held.pop_front() else {
+            let Some((th, mut rh, len)) = p.held.pop_front() else {
                 break;
             };
-            p.held_bytes -= frame.ru.len();
-            p.emit(frame, out);
+            rh.pi = p.count();
+            let ru = &p.held_rus.make_contiguous()[..len];
+            out.piu(th, Rh::Request(rh), &[ru]);
+            p.held_rus.drain(..len);
         }
     }
 
@@ -407,39 +532,34 @@ impl HalfSession {
         self.discard_in = false;
         self.abend = None;
         self.rejected = false;
-        self.reader = RecordReader::new(true, self.record_limit);
+        self.reader.discard_partial();
         self.pace_in.unconsumed = 0;
     }
 
     /// A normal-flow request: paced (held while the window is closed).
-    fn request(&mut self, rh: Request, ru: Vec<u8>, out: &mut Vec<Frame>) {
+    fn request(&mut self, rh: Request, ru: &[&[u8]], out: &mut dyn Wire) {
         self.snf_out = self.snf_out.wrapping_add(1);
-        let frame = Frame {
-            th: Th::new(self.lfsid, ThFlow::Normal, self.snf_out),
-            rh: Rh::Request(rh),
-            ru,
-        };
+        let th = Th::new(self.lfsid, ThFlow::Normal, self.snf_out);
         let p = &mut self.pace_out;
         if p.window == 0 {
-            out.push(frame);
+            out.piu(th, Rh::Request(rh), ru);
         } else if !p.held.is_empty() || p.blocked() {
-            p.held_bytes += frame.ru.len();
-            p.held.push_back(frame);
+            p.hold(th, rh, ru);
         } else {
-            p.emit(frame, out);
+            p.emit(th, rh, ru, out);
         }
     }
 
-    fn respond(&self, req: &Request, snf: u16, negative: Option<Sense>, out: &mut Vec<Frame>) {
-        let (rti, ru) = match negative {
-            Some(sense) => (Rti::Negative, sense.to_bytes().to_vec()),
-            None => (Rti::Positive, Vec::new()),
-        };
-        out.push(Frame {
-            th: Th::new(self.lfsid, ThFlow::Normal, snf),
-            rh: Rh::Response(Response::to(req, rti)),
-            ru,
-        });
+    fn respond(&self, req: &Request, snf: u16, negative: Option<Sense>, out: &mut dyn Wire) {
+        let th = Th::new(self.lfsid, ThFlow::Normal, snf);
+        match negative {
+            Some(sense) => out.piu(
+                th,
+                Rh::Response(Response::to(req, Rti::Negative)),
+                &[&sense.to_bytes()],
+            ),
+            None => out.piu(th, Rh::Response(Response::to(req, Rti::Positive)), &[]),
+        }
     }
 
     /// A control request (BIND, UNBIND, SIGNAL) on the expedited flow.
@@ -464,7 +584,7 @@ impl HalfSession {
 
     /// `-RSP(0846)`: to the confirmation request we answer, else to the
     /// last request received.
-    fn erp_forthcoming(&mut self, out: &mut Vec<Frame>) {
+    fn erp_forthcoming(&mut self, out: &mut dyn Wire) {
         let (req, snf) = match self.confirm_in.take() {
             Some((req, snf, _)) => (req, snf),
             None => match self.last_in {
@@ -476,7 +596,7 @@ impl HalfSession {
     }
 
     /// PLU: begins a bracket with `attach`.
-    pub(crate) fn begin(&mut self, attach: &Attach, out: &mut Vec<Frame>) -> Result<(), Violation> {
+    pub(crate) fn begin(&mut self, attach: &Attach, out: &mut dyn Wire) -> Result<(), Violation> {
         let mut ru = Vec::new();
         attach
             .encode(&mut ru)
@@ -490,13 +610,13 @@ impl HalfSession {
         rh.fi = true;
         rh.bbi = true;
         self.chain_out = true;
-        self.request(rh, ru, out);
+        self.request(rh, &[&ru], out);
         Ok(())
     }
 
     /// SLU: refuses the attach that began the bracket (`-RSP(0846)`, then
     /// FMH-7 with `sense` and CEB); the bracket is over.
-    pub(crate) fn reject(&mut self, sense: Sense, out: &mut Vec<Frame>) {
+    pub(crate) fn reject(&mut self, sense: Sense, out: &mut dyn Wire) {
         self.erp_forthcoming(out);
         let mut rh = fmd(ResponseType::Rqe1, true, true);
         rh.fi = true;
@@ -505,9 +625,8 @@ impl HalfSession {
             sense,
             log_follows: false,
         }
-        .to_bytes()
-        .to_vec();
-        self.request(rh, ru, out);
+        .to_bytes();
+        self.request(rh, &[&ru], out);
         self.chain_out = false;
         self.bracket = Bracket::Idle;
         self.pacing_response_owed(out);
@@ -516,14 +635,14 @@ impl HalfSession {
     /// Carries one flow of the conversation in the bracket. Returns whether
     /// the conversation's part of the bracket is over (it sent CEB, or
     /// confirmed a CEB): later flows of it are dropped.
-    pub(crate) fn send(&mut self, flow: Flow, out: &mut Vec<Frame>) -> bool {
+    pub(crate) fn send(&mut self, flow: Flow<'_>, out: &mut dyn Wire) -> bool {
         let over = self.send_flow(flow, out);
         // A bracket this ended releases the IPR its data held back.
         self.pacing_response_owed(out);
         over
     }
 
-    fn send_flow(&mut self, flow: Flow, out: &mut Vec<Frame>) -> bool {
+    fn send_flow(&mut self, flow: Flow<'_>, out: &mut dyn Wire) -> bool {
         if self.bracket != Bracket::Active {
             return false;
         }
@@ -538,7 +657,7 @@ impl HalfSession {
                     &ControlRu::Signal(Signal::REQUEST_TO_SEND),
                     ResponseType::Rqe1,
                 );
-                out.push(frame);
+                out.piu(frame.th, frame.rh, &[&frame.ru]);
             }
             Flow::Confirmed => {
                 let Some((req, snf, c)) = self.confirm_in.take() else {
@@ -568,7 +687,7 @@ impl HalfSession {
                 self.confirm_out = None;
                 if self.chain_out {
                     let rh = self.end_chain(ResponseType::Rqe1, |_| {});
-                    self.request(rh, Vec::new(), out);
+                    self.request(rh, &[], out);
                 }
                 let mut rh = fmd(ResponseType::Rqe1, true, false);
                 rh.fi = true;
@@ -576,9 +695,8 @@ impl HalfSession {
                     sense: error_sense(code),
                     log_follows: false,
                 }
-                .to_bytes()
-                .to_vec();
-                self.request(rh, ru, out);
+                .to_bytes();
+                self.request(rh, &[&ru], out);
                 self.chain_out = true;
             }
             Flow::Deallocate(code) if code == PrimaryRc::DEALLOC_NORMAL => {
@@ -587,7 +705,7 @@ impl HalfSession {
                     return false;
                 }
                 let rh = self.end_chain(end_response, |rh| rh.cebi = true);
-                self.request(rh, Vec::new(), out);
+                self.request(rh, &[], out);
                 self.finish_bracket();
                 return true;
             }
@@ -597,7 +715,7 @@ impl HalfSession {
                 }
                 if self.chain_out {
                     let rh = self.end_chain(ResponseType::Rqe1, |_| {});
-                    self.request(rh, Vec::new(), out);
+                    self.request(rh, &[], out);
                 }
                 let mut rh = fmd(end_response, true, true);
                 rh.fi = true;
@@ -606,9 +724,8 @@ impl HalfSession {
                     sense: error_sense(code),
                     log_follows: false,
                 }
-                .to_bytes()
-                .to_vec();
-                self.request(rh, ru, out);
+                .to_bytes();
+                self.request(rh, &[&ru], out);
                 self.finish_bracket();
                 return true;
             }
@@ -617,23 +734,22 @@ impl HalfSession {
                 // FMH-7 that follows it tells the local end.
             }
             Flow::Data(data) => {
-                let ru = if self.mapped {
-                    let mut ru = Vec::with_capacity(data.len() + 4 + data.len() / 32_000 * 2);
-                    // MAX_LL is a valid segment limit: cannot fail.
-                    let _ = encode_record(Some(GDS_APPLICATION_DATA), &data, MAX_LL, &mut ru);
-                    ru
+                let mut headers = [[0; 4]; 3];
+                let (parts, count) = if self.mapped {
+                    gds_parts(data, &mut headers)
                 } else {
-                    data
+                    ([data, &[], &[], &[], &[], &[]], 1)
                 };
-                for chunk in cut(ru, self.max_ru) {
+                let max_ru = self.max_ru;
+                cut(&parts[..count], max_ru, |ru| {
                     let rh = fmd(ResponseType::Rqe1, !self.chain_out, false);
                     self.chain_out = true;
-                    self.request(rh, chunk, out);
-                }
+                    self.request(rh, ru, out);
+                });
             }
             Flow::ChangeDirection => {
                 let rh = self.end_chain(ResponseType::Rqe1, |rh| rh.cdi = true);
-                self.request(rh, Vec::new(), out);
+                self.request(rh, &[], out);
                 self.we_send = false;
                 self.discard_in = false;
             }
@@ -643,7 +759,7 @@ impl HalfSession {
                     Confirmation::Send => rh.cdi = true,
                     Confirmation::Deallocate => rh.cebi = true,
                 });
-                self.request(rh, Vec::new(), out);
+                self.request(rh, &[], out);
                 self.confirm_out = Some((self.snf_out, c));
                 self.we_send = false;
                 self.discard_in = false;
@@ -668,8 +784,8 @@ impl HalfSession {
     pub(crate) fn receive(
         &mut self,
         frame: FrameRef<'_>,
-        out: &mut Vec<Frame>,
-        events: &mut Vec<Event>,
+        out: &mut dyn Wire,
+        events: &mut dyn Events,
     ) -> Result<(), Violation> {
         self.receive_piu(frame, out, events)?;
         // The IPR for a PI request just received, or one a bracket that
@@ -681,8 +797,8 @@ impl HalfSession {
     fn receive_piu(
         &mut self,
         frame: FrameRef<'_>,
-        out: &mut Vec<Frame>,
-        events: &mut Vec<Event>,
+        out: &mut dyn Wire,
+        events: &mut dyn Events,
     ) -> Result<(), Violation> {
         match &frame.rh {
             Rh::Response(rsp) => {
@@ -707,7 +823,7 @@ impl HalfSession {
                     match ru {
                         ControlRu::Signal(s) if s == Signal::REQUEST_TO_SEND => {
                             if self.bracket == Bracket::Active {
-                                events.push(Event::Flow(Flow::RequestToSend));
+                                events.event(Event::Flow(Flow::RequestToSend));
                             }
                             Ok(())
                         }
@@ -726,26 +842,26 @@ impl HalfSession {
         &mut self,
         snf: u16,
         body: ResponseRu<'_>,
-        events: &mut Vec<Event>,
+        events: &mut dyn Events,
     ) -> Result<(), Violation> {
         match body {
             ResponseRu::Positive(_) => {
                 match (self.bracket, self.confirm_out) {
                     (Bracket::Active, Some((at, c))) if at == snf => {
                         self.confirm_out = None;
-                        events.push(Event::Flow(Flow::Confirmed));
+                        events.event(Event::Flow(Flow::Confirmed));
                         match c {
                             Confirmation::Plain => self.we_send = true,
                             Confirmation::Send => {}
                             Confirmation::Deallocate => {
                                 self.bracket = Bracket::Idle;
-                                events.push(Event::BracketEnded);
+                                events.event(Event::BracketEnded);
                             }
                         }
                     }
                     (Bracket::Draining, _) if snf == self.drain_snf => {
                         self.bracket = Bracket::Idle;
-                        events.push(Event::BracketEnded);
+                        events.event(Event::BracketEnded);
                     }
                     (Bracket::Active, _) => {
                         return Err(violation(
@@ -780,8 +896,8 @@ impl HalfSession {
         &mut self,
         frame: FrameRef<'_>,
         req: &Request,
-        out: &mut Vec<Frame>,
-        events: &mut Vec<Event>,
+        out: &mut dyn Wire,
+        events: &mut dyn Events,
     ) -> Result<(), Violation> {
         if req.lcci || req.edi || req.pdi || req.csi || req.qri || req.rlwi || req.ebi || req.sdi {
             return Err(violation(Sense::FUNCTION_NOT_SUPPORTED, "RH indicator"));
@@ -829,7 +945,7 @@ impl HalfSession {
                     }
                 };
                 self.start(mapped, false);
-                events.push(Event::Attach(attach));
+                events.event(Event::Attach(attach));
                 data = data.get(used..).unwrap_or_default();
             }
             Bracket::Active => {
@@ -846,8 +962,8 @@ impl HalfSession {
                             self.respond(req, snf, None, out);
                         }
                         self.bracket = Bracket::Idle;
-                        events.push(Event::EndedMeanwhile);
-                        events.push(Event::BracketEnded);
+                        events.event(Event::EndedMeanwhile);
+                        events.event(Event::BracketEnded);
                     }
                     return Ok(());
                 }
@@ -882,7 +998,7 @@ impl HalfSession {
     fn error_description(
         &mut self,
         sense: Sense,
-        events: &mut Vec<Event>,
+        events: &mut dyn Events,
     ) -> Result<(), Violation> {
         let purged = std::mem::take(&mut self.purged);
         self.reader.discard_partial();
@@ -907,33 +1023,33 @@ impl HalfSession {
             }
             other if self.primary => {
                 self.rejected = true;
-                events.push(Event::Rejected(other));
+                events.event(Event::Rejected(other));
                 return Ok(());
             }
             _ => return Err(violation(Sense::ATTACH_BAD_COMMAND, "FMH-7 sense")),
         };
-        events.push(Event::Flow(Flow::Error(code)));
+        events.event(Event::Flow(Flow::Error(code)));
         Ok(())
     }
 
-    fn data(&mut self, data: &[u8], events: &mut Vec<Event>) -> Result<(), Violation> {
+    fn data(&mut self, data: &[u8], events: &mut dyn Events) -> Result<(), Violation> {
         if data.is_empty() {
             return Ok(());
         }
         if !self.mapped {
             self.pace_in.unconsumed += data.len();
-            events.push(Event::Flow(Flow::Data(data.to_vec())));
+            events.event(Event::Flow(Flow::Data(data)));
         } else {
+            let unconsumed = &mut self.pace_in.unconsumed;
             self.reader
-                .push(data)
+                .feed(data, |id, record| {
+                    // A map name (12F3) or null data is skipped (§7).
+                    if id == Some(GDS_APPLICATION_DATA) {
+                        *unconsumed += record.len();
+                        events.event(Event::Flow(Flow::Data(record)));
+                    }
+                })
                 .map_err(|_| violation(Sense::FUNCTION_NOT_SUPPORTED, "mapped record"))?;
-            while let Some(record) = self.reader.pop() {
-                // A map name (12F3) or null data is skipped (§7).
-                if record.id == Some(GDS_APPLICATION_DATA) {
-                    self.pace_in.unconsumed += record.data.len();
-                    events.push(Event::Flow(Flow::Data(record.data)));
-                }
-            }
         }
         // Unpaced, the partner cannot be held back: a conversation that
         // holds more than twice the limit fails instead of growing.
@@ -951,8 +1067,8 @@ impl HalfSession {
         req: &Request,
         snf: u16,
         response: ResponseType,
-        out: &mut Vec<Frame>,
-        events: &mut Vec<Event>,
+        out: &mut dyn Wire,
+        events: &mut dyn Events,
     ) -> Result<(), Violation> {
         if self.mapped && !self.reader.at_record_boundary() {
             return Err(violation(
@@ -969,7 +1085,7 @@ impl HalfSession {
                 Confirmation::Plain
             };
             self.confirm_in = Some((*req, snf, c));
-            events.push(Event::Flow(Flow::ConfirmRequest(c)));
+            events.event(Event::Flow(Flow::ConfirmRequest(c)));
             return Ok(());
         }
         if response.is_definite() {
@@ -978,13 +1094,13 @@ impl HalfSession {
         if req.cebi {
             if !self.rejected {
                 let code = self.abend.take().unwrap_or(PrimaryRc::DEALLOC_NORMAL);
-                events.push(Event::Flow(Flow::Deallocate(code)));
+                events.event(Event::Flow(Flow::Deallocate(code)));
             }
             self.bracket = Bracket::Idle;
-            events.push(Event::BracketEnded);
+            events.event(Event::BracketEnded);
         } else if req.cdi {
             self.we_send = true;
-            events.push(Event::Flow(Flow::ChangeDirection));
+            events.event(Event::Flow(Flow::ChangeDirection));
         }
         Ok(())
     }
@@ -1010,11 +1126,36 @@ mod tests {
         )
     }
 
+    /// Events, kept (their data leaked: these are tests).
+    #[derive(Default)]
+    struct Collect(Vec<Event<'static>>);
+
+    impl Events for Collect {
+        fn event(&mut self, event: Event<'_>) {
+            let flow = |flow: Flow<'_>| match flow {
+                Flow::Data(data) => Flow::Data(Box::leak(data.to_vec().into_boxed_slice())),
+                Flow::ChangeDirection => Flow::ChangeDirection,
+                Flow::ConfirmRequest(c) => Flow::ConfirmRequest(c),
+                Flow::Confirmed => Flow::Confirmed,
+                Flow::Error(code) => Flow::Error(code),
+                Flow::Deallocate(code) => Flow::Deallocate(code),
+                Flow::RequestToSend => Flow::RequestToSend,
+            };
+            self.0.push(match event {
+                Event::Attach(attach) => Event::Attach(attach),
+                Event::Flow(f) => Event::Flow(flow(f)),
+                Event::Rejected(sense) => Event::Rejected(sense),
+                Event::EndedMeanwhile => Event::EndedMeanwhile,
+                Event::BracketEnded => Event::BracketEnded,
+            });
+        }
+    }
+
     /// Carries `frames` through the byte encoding to `to`; returns its
     /// events and what it sent back.
-    fn carry(to: &mut HalfSession, frames: Vec<Frame>) -> (Vec<Event>, Vec<Frame>) {
-        let mut events = Vec::new();
-        let mut back = Vec::new();
+    fn carry(to: &mut HalfSession, frames: Vec<Frame>) -> (Vec<Event<'static>>, Vec<Frame>) {
+        let mut events = Collect::default();
+        let mut back: Vec<Frame> = Vec::new();
         for frame in frames {
             let mut bytes = Vec::new();
             frame.encode_piu(&mut bytes);
@@ -1022,30 +1163,37 @@ mod tests {
             to.receive(frame.as_ref(), &mut back, &mut events)
                 .expect("valid");
         }
-        (events, back)
+        (events.0, back)
     }
 
-    fn flows(events: &[Event]) -> Vec<Flow> {
+    fn flows(events: &[Event<'static>]) -> Vec<Flow<'static>> {
         events
             .iter()
             .filter_map(|e| match e {
-                Event::Flow(f) => Some(f.clone()),
+                Event::Flow(f) => Some(*f),
                 _ => None,
             })
             .collect()
     }
 
+    /// The frames an IPR makes.
+    fn ipr_frame(lfsid: Lfsid, snf: u16) -> Frame {
+        let mut out: Vec<Frame> = Vec::new();
+        ipr(lfsid, snf, &mut out);
+        out.remove(0)
+    }
+
     #[test]
     fn attach_data_and_change_direction_bytes() {
         let (mut plu, mut slu) = pair();
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(
             ConversationType::Mapped,
             SyncLevel::Confirm,
             &[0xE3, 0xD7, 0xF1],
         );
         plu.begin(&attach, &mut out).unwrap();
-        plu.send(Flow::Data(b"ping".to_vec()), &mut out);
+        plu.send(Flow::Data(b"ping"), &mut out);
         plu.send(Flow::ChangeDirection, &mut out);
         let rhs: Vec<[u8; 3]> = out.iter().map(|f| f.rh.to_bytes()).collect();
         // FMH-5: FMD FI BC, RQE1, BB; data: RQE1 middle; end: EC RQE1 CD.
@@ -1058,30 +1206,27 @@ mod tests {
         let (events, back) = carry(&mut slu, out);
         assert!(back.is_empty());
         assert!(matches!(events[0], Event::Attach(_)));
-        assert_eq!(
-            flows(&events),
-            [Flow::Data(b"ping".to_vec()), Flow::ChangeDirection]
-        );
+        assert_eq!(flows(&events), [Flow::Data(b"ping"), Flow::ChangeDirection]);
     }
 
     #[test]
     fn confirm_deallocate_ends_both_brackets() {
         let (mut plu, mut slu) = pair();
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(ConversationType::Basic, SyncLevel::Confirm, &[0xE3]);
         plu.begin(&attach, &mut out).unwrap();
-        plu.send(Flow::Data(vec![0, 3, 7]), &mut out);
+        plu.send(Flow::Data(&[0, 3, 7]), &mut out);
         assert!(!plu.send(Flow::ConfirmRequest(Confirmation::Deallocate), &mut out));
         assert_eq!(out.last().unwrap().rh.to_bytes(), [0x01, 0xA0, 0x01]);
         let (events, _) = carry(&mut slu, out);
         assert_eq!(
             flows(&events),
             [
-                Flow::Data(vec![0, 3, 7]),
+                Flow::Data(&[0, 3, 7]),
                 Flow::ConfirmRequest(Confirmation::Deallocate)
             ]
         );
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         assert!(slu.send(Flow::Confirmed, &mut out));
         assert_eq!(out[0].rh.to_bytes(), [0x83, 0xA0, 0x00]);
         assert!(slu.is_idle());
@@ -1093,7 +1238,7 @@ mod tests {
     #[test]
     fn plu_deallocate_drains_until_the_response() {
         let (mut plu, mut slu) = pair();
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
         plu.begin(&attach, &mut out).unwrap();
         assert!(plu.send(Flow::Deallocate(PrimaryRc::DEALLOC_NORMAL), &mut out));
@@ -1112,39 +1257,39 @@ mod tests {
     #[test]
     fn send_error_while_receiving_purges() {
         let (mut plu, mut slu) = pair();
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(ConversationType::Mapped, SyncLevel::None, &[0xE3]);
         plu.begin(&attach, &mut out).unwrap();
-        plu.send(Flow::Data(b"a".to_vec()), &mut out);
+        plu.send(Flow::Data(b"a"), &mut out);
         let (_, _) = carry(&mut slu, out);
         // The SLU errs while the PLU still sends.
-        let mut err = Vec::new();
+        let mut err: Vec<Frame> = Vec::new();
         slu.send(Flow::Error(PrimaryRc::PROG_ERROR_PURGING), &mut err);
         assert_eq!(err[0].rh.to_bytes(), [0x87, 0x90, 0x00]);
         assert_eq!(err[0].ru, [0x08, 0x46, 0, 0]);
         assert_eq!(err[1].ru, [7, 7, 0x08, 0x89, 0, 0, 0]);
         // In flight: more PLU data, dropped by the SLU.
-        let mut stale = Vec::new();
-        plu.send(Flow::Data(b"b".to_vec()), &mut stale);
+        let mut stale: Vec<Frame> = Vec::new();
+        plu.send(Flow::Data(b"b"), &mut stale);
         let (events, _) = carry(&mut slu, stale);
         assert!(events.is_empty());
         let (events, _) = carry(&mut plu, err);
         assert_eq!(flows(&events), [Flow::Error(PrimaryRc::PROG_ERROR_PURGING)]);
         // The PLU's further data is purged until it gets the direction.
-        let mut out = Vec::new();
-        plu.send(Flow::Data(b"c".to_vec()), &mut out);
+        let mut out: Vec<Frame> = Vec::new();
+        plu.send(Flow::Data(b"c"), &mut out);
         assert!(out.is_empty());
     }
 
     #[test]
     fn rejected_attach_and_abend() {
         let (mut plu, mut slu) = pair();
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
         plu.begin(&attach, &mut out).unwrap();
         plu.send(Flow::ChangeDirection, &mut out);
         let (_, _) = carry(&mut slu, out);
-        let mut back = Vec::new();
+        let mut back: Vec<Frame> = Vec::new();
         slu.reject(Sense::TP_NOT_RECOGNIZED, &mut back);
         let (events, _) = carry(&mut plu, back);
         assert_eq!(
@@ -1155,7 +1300,7 @@ mod tests {
             ]
         );
         // A new bracket on the same session, ended by an abend.
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         plu.begin(&attach, &mut out).unwrap();
         assert!(plu.send(Flow::Deallocate(PrimaryRc::DEALLOC_ABEND_SVC), &mut out));
         let (events, back) = carry(&mut slu, out);
@@ -1175,7 +1320,7 @@ mod tests {
             rh: Rh::Request(fmd(ResponseType::Rqe1, true, true)),
             ru: Vec::new(),
         };
-        let (mut out, mut events) = (Vec::new(), Vec::new());
+        let (mut out, mut events): (Vec<Frame>, _) = (Vec::new(), Collect::default());
         assert_eq!(
             slu.receive(frame.as_ref(), &mut out, &mut events)
                 .unwrap_err()
@@ -1215,17 +1360,17 @@ mod tests {
     #[test]
     fn pacing_window_holds_requests_until_the_ipr() {
         let (mut plu, mut slu) = paced_pair(2, 1 << 16);
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
         plu.begin(&attach, &mut out).unwrap();
         for i in 0..5u8 {
-            plu.send(Flow::Data(vec![0, 3, i]), &mut out);
+            plu.send(Flow::Data(&[0, 3, i]), &mut out);
         }
         // Window 1: the attach (PI) and one data RU; 4 RUs held.
         assert_eq!(pis(&out), [true, false]);
         assert_eq!(plu.held_bytes(), 12);
         let (events, back) = carry(&mut slu, out);
-        assert_eq!(flows(&events), [Flow::Data(vec![0, 3, 0])]);
+        assert_eq!(flows(&events), [Flow::Data(&[0, 3, 0])]);
         // The SLU holds 3 bytes, under its limit: the IPR goes at once,
         // with the SNF of the PI request.
         assert_eq!(back.len(), 1);
@@ -1239,7 +1384,7 @@ mod tests {
         let (events, back) = carry(&mut slu, more);
         assert_eq!(
             flows(&events),
-            [Flow::Data(vec![0, 3, 1]), Flow::Data(vec![0, 3, 2])]
+            [Flow::Data(&[0, 3, 1]), Flow::Data(&[0, 3, 2])]
         );
         let (_, more) = carry(&mut plu, back);
         assert_eq!(pis(&more), [true, false]);
@@ -1251,23 +1396,23 @@ mod tests {
     #[test]
     fn ipr_waits_until_the_tp_consumed() {
         let (mut plu, mut slu) = paced_pair(2, 50);
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
         plu.begin(&attach, &mut out).unwrap();
-        plu.send(Flow::Data(vec![0, 3, 0]), &mut out);
+        plu.send(Flow::Data(&[0, 3, 0]), &mut out);
         let (_, back) = carry(&mut slu, std::mem::take(&mut out));
         let (_, _) = carry(&mut plu, back);
-        slu.consumed(3, &mut Vec::new());
+        slu.consumed(3, &mut Vec::<Frame>::new());
         // Window 2 begins with 60 bytes, over the SLU's limit of 50.
-        plu.send(Flow::Data([vec![0, 60], vec![7; 58]].concat()), &mut out);
-        plu.send(Flow::Data(vec![0, 3, 9]), &mut out);
-        plu.send(Flow::Data(vec![0, 3, 10]), &mut out);
+        plu.send(Flow::Data(&[vec![0, 60], vec![7; 58]].concat()), &mut out);
+        plu.send(Flow::Data(&[0, 3, 9]), &mut out);
+        plu.send(Flow::Data(&[0, 3, 10]), &mut out);
         assert_eq!(pis(&out), [true, false]);
         let (events, back) = carry(&mut slu, out);
         assert_eq!(flows(&events).len(), 2);
         assert!(back.is_empty(), "IPR owed while 63 bytes are held");
         assert_eq!(slu.received_held(), 63);
-        let mut back = Vec::new();
+        let mut back: Vec<Frame> = Vec::new();
         slu.consumed(10, &mut back);
         assert!(back.is_empty(), "53 bytes still held");
         slu.consumed(3, &mut back);
@@ -1278,7 +1423,7 @@ mod tests {
         assert_eq!(pis(&more), [true]);
         assert_eq!(more[0].ru, [0, 3, 10]);
         // Consumed once more: no second IPR for the same window.
-        let mut again = Vec::new();
+        let mut again: Vec<Frame> = Vec::new();
         slu.consumed(50, &mut again);
         assert!(again.is_empty());
     }
@@ -1286,15 +1431,15 @@ mod tests {
     #[test]
     fn pacing_violations_and_responses_are_unpaced() {
         let (mut plu, mut slu) = paced_pair(2, 1 << 16);
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
         plu.begin(&attach, &mut out).unwrap();
-        plu.send(Flow::Data(vec![0, 3, 1]), &mut out);
+        plu.send(Flow::Data(&[0, 3, 1]), &mut out);
         plu.send(Flow::ConfirmRequest(Confirmation::Plain), &mut out);
         // Beyond the window: held, not sent.
         assert_eq!(out.len(), 2);
-        let mut events = Vec::new();
-        let mut back = Vec::new();
+        let mut events = Collect::default();
+        let mut back: Vec<Frame> = Vec::new();
         for frame in &out {
             slu.receive(frame.as_ref(), &mut back, &mut events).unwrap();
         }
@@ -1307,11 +1452,11 @@ mod tests {
         assert_eq!(err.sense, Sense::PACING_ERROR);
         // A window begun before the IPR for the last one went.
         let (mut plu, mut slu) = paced_pair(1, 0);
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         plu.begin(&attach, &mut out).unwrap();
         let (_, back) = carry(&mut slu, std::mem::take(&mut out));
         assert_eq!(back.len(), 1, "no data held yet: the IPR goes");
-        plu.send(Flow::Data(vec![0, 3, 1]), &mut out);
+        plu.send(Flow::Data(&[0, 3, 1]), &mut out);
         assert!(out.is_empty(), "held until that IPR arrives");
         let forged = |snf| {
             let mut rh = fmd(ResponseType::Rqe1, false, false);
@@ -1322,7 +1467,7 @@ mod tests {
                 ru: vec![0, 3, 1],
             }
         };
-        let (mut back, mut events) = (Vec::new(), Vec::new());
+        let (mut back, mut events): (Vec<Frame>, _) = (Vec::new(), Collect::default());
         slu.receive(forged(2).as_ref(), &mut back, &mut events)
             .unwrap();
         assert!(back.is_empty(), "limit 0: IPR owed while 3 bytes are held");
@@ -1332,7 +1477,7 @@ mod tests {
         assert_eq!(err.sense, Sense::PACING_ERROR);
         // Responses and expedited requests are never held.
         let (mut plu, mut slu) = paced_pair(1, 1 << 16);
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(ConversationType::Basic, SyncLevel::Confirm, &[0xE3]);
         plu.begin(&attach, &mut out).unwrap();
         plu.send(Flow::ConfirmRequest(Confirmation::Plain), &mut out);
@@ -1344,7 +1489,7 @@ mod tests {
         let (_, more) = carry(&mut plu, back);
         let (events, _) = carry(&mut slu, more);
         assert_eq!(flows(&events), [Flow::ConfirmRequest(Confirmation::Plain)]);
-        let mut rsp = Vec::new();
+        let mut rsp: Vec<Frame> = Vec::new();
         slu.send(Flow::Confirmed, &mut rsp);
         assert_eq!(rsp.len(), 1, "a +RSP is sent whatever the window");
     }
@@ -1354,11 +1499,11 @@ mod tests {
         // HalfSession::new: unpaced until set_pacing (a BIND with windows
         // of 0).
         let (mut plu, mut slu) = pair();
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
         plu.begin(&attach, &mut out).unwrap();
         for _ in 0..100 {
-            plu.send(Flow::Data(vec![0, 3, 1]), &mut out);
+            plu.send(Flow::Data(&[0, 3, 1]), &mut out);
         }
         assert_eq!(out.len(), 101);
         assert!(pis(&out).iter().all(|pi| !pi));
@@ -1367,19 +1512,19 @@ mod tests {
         assert_eq!(flows(&events).len(), 100);
         assert!(back.is_empty(), "no IPR on an unpaced session");
         // An IPR on an unpaced session is ignored, not taken for a +RSP.
-        let (events, back) = carry(&mut plu, vec![ipr(lfsid(), 1)]);
+        let (events, back) = carry(&mut plu, vec![ipr_frame(lfsid(), 1)]);
         assert!(events.is_empty() && back.is_empty());
         // Unpaced, a conversation holding more than twice the limit fails.
         let (mut plu, mut slu) = (
             HalfSession::new(lfsid(), true, 64, 100),
             HalfSession::new(lfsid(), false, 64, 100),
         );
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         plu.begin(&attach, &mut out).unwrap();
         for _ in 0..4 {
-            plu.send(Flow::Data([vec![0, 60], vec![7; 58]].concat()), &mut out);
+            plu.send(Flow::Data(&[vec![0, 60], vec![7; 58]].concat()), &mut out);
         }
-        let (mut back, mut events) = (Vec::new(), Vec::new());
+        let (mut back, mut events): (Vec<Frame>, _) = (Vec::new(), Collect::default());
         let results: Vec<_> = out
             .iter()
             .map(|f| slu.receive(f.as_ref(), &mut back, &mut events))
@@ -1391,19 +1536,36 @@ mod tests {
     #[test]
     fn cut_keeps_order_and_sizes() {
         let bytes: Vec<u8> = (0..=255).cycle().take(1000).collect();
-        for max in [1, 7, 999, 1000, 1001] {
-            let rus = cut(bytes.clone(), max);
+        let (a, b) = bytes.split_at(300);
+        for max in [1, 7, 299, 300, 301, 999, 1000, 1001] {
+            let mut rus = Vec::new();
+            cut(&[a, b], max, |ru| rus.push(ru.concat()));
             assert!(rus.iter().all(|ru| !ru.is_empty() && ru.len() <= max));
             assert_eq!(rus.len(), bytes.len().div_ceil(max));
             assert_eq!(rus.concat(), bytes);
         }
-        assert!(cut(Vec::new(), 8).is_empty());
+        let mut none = 0;
+        cut(&[&[]], 8, |_| none += 1);
+        assert_eq!(none, 0);
+    }
+
+    #[test]
+    fn gds_parts_segment_a_record_as_encode_record_does() {
+        for len in [0, 1, 100, 32_763, 32_764, 32_765, 65_535] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut headers = [[0; 4]; 3];
+            let (parts, count) = gds_parts(&data, &mut headers);
+            let mut want = Vec::new();
+            crate::wire::encode_record(Some(GDS_APPLICATION_DATA), &data, MAX_LL, &mut want)
+                .unwrap();
+            assert_eq!(parts[..count].concat(), want, "{len} bytes");
+        }
     }
 
     #[test]
     fn ipr_rh_decodes_as_a_pacing_response() {
         let mut bytes = Vec::new();
-        ipr(lfsid(), 7).encode_piu(&mut bytes);
+        ipr_frame(lfsid(), 7).encode_piu(&mut bytes);
         assert_eq!(&bytes[6..], [0x83, 0x01, 0x00]);
         let frame = Frame::decode_piu(&bytes).unwrap();
         let Rh::Response(rsp) = frame.rh else {
@@ -1421,19 +1583,19 @@ mod tests {
     #[test]
     fn an_ipr_held_back_goes_when_the_bracket_ends() {
         let (mut plu, mut slu) = paced_pair(1, 10);
-        let mut out = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
         let attach = Attach::new(ConversationType::Basic, SyncLevel::None, &[0xE3]);
         plu.begin(&attach, &mut out).unwrap();
         let (_, back) = carry(&mut slu, std::mem::take(&mut out));
         let (_, _) = carry(&mut plu, back);
-        plu.send(Flow::Data([vec![0, 20], vec![1; 18]].concat()), &mut out);
+        plu.send(Flow::Data(&[vec![0, 20], vec![1; 18]].concat()), &mut out);
         plu.send(Flow::ChangeDirection, &mut out);
         assert_eq!(out.len(), 1, "CD held for the next window");
         let (_, back) = carry(&mut slu, std::mem::take(&mut out));
         assert!(back.is_empty(), "20 bytes held: IPR owed");
         // The SLU's TP abends without receiving: its bracket ends, the
         // IPR goes with the FMH-7 (the CD it releases is then stale).
-        let mut abend = Vec::new();
+        let mut abend: Vec<Frame> = Vec::new();
         assert!(slu.send(Flow::Deallocate(PrimaryRc::DEALLOC_ABEND_PROG), &mut abend));
         assert!(abend.iter().any(is_ipr));
         assert_eq!(slu.received_held(), 0);

@@ -160,7 +160,7 @@ impl RecordReader {
         self.first_segment = true;
         self.stage = Stage::Header;
         self.id = None;
-        self.data = Vec::new();
+        self.data.clear();
         self.failed = None;
     }
 
@@ -175,19 +175,93 @@ impl RecordReader {
         self.ready.pop_front()
     }
 
-    /// Feeds the next chunk of the stream. After an error the reader keeps
-    /// returning it until [`RecordReader::discard_partial`].
+    /// Feeds the next chunk of the stream; complete records queue for
+    /// [`RecordReader::pop`]. After an error the reader keeps returning it
+    /// until [`RecordReader::discard_partial`].
     pub fn push(&mut self, mut chunk: &[u8]) -> Result<(), WireError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
         while !chunk.is_empty() {
-            if let Err(e) = self.step(&mut chunk) {
-                self.failed = Some(e.clone());
-                return Err(e);
+            match self.step(&mut chunk) {
+                Ok(true) => {
+                    let mut data = std::mem::take(&mut self.data);
+                    // What `reserve` took ahead and the record did not
+                    // use: given back in place (a shrinking realloc copies
+                    // nothing), as the record may wait a while for its TP.
+                    data.shrink_to_fit();
+                    self.ready.push_back(Record {
+                        id: self.id.take(),
+                        data,
+                    });
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    self.failed = Some(e.clone());
+                    return Err(e);
+                }
             }
         }
         Ok(())
+    }
+
+    /// Feeds the next chunk of the stream, handing each record to `record`
+    /// as it completes, with its GDS ID: a record that lies whole in the
+    /// chunk as one segment (every record of a stream of small ones) is
+    /// handed in place, uncopied; any other is assembled in the reader's
+    /// buffer, which the reader keeps for the next, so a steady stream
+    /// allocates nothing. Nothing queues for [`RecordReader::pop`].
+    /// Errors as [`RecordReader::push`].
+    pub fn feed(
+        &mut self,
+        mut chunk: &[u8],
+        mut record: impl FnMut(Option<u16>, &[u8]),
+    ) -> Result<(), WireError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        while !chunk.is_empty() {
+            if let Some(used) = self.whole(chunk, &mut record) {
+                chunk = &chunk[used..];
+                self.offset += used;
+                continue;
+            }
+            match self.step(&mut chunk) {
+                Ok(true) => {
+                    record(self.id.take(), &self.data);
+                    self.data.clear();
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    self.failed = Some(e.clone());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// At a record boundary, a record of one segment that `chunk` holds
+    /// whole: hands it over in place and returns the bytes it took.
+    fn whole(&self, chunk: &[u8], record: &mut impl FnMut(Option<u16>, &[u8])) -> Option<usize> {
+        if !self.at_record_boundary() {
+            return None;
+        }
+        let want = if self.with_id { 4 } else { 2 };
+        let header = chunk.get(..want)?;
+        let ll = u16::from_be_bytes([header[0], header[1]]);
+        let seg_len = usize::from(ll);
+        // A continued record, a bad LL, one over the limit or one not
+        // whole here takes the general path (which reports the errors).
+        if ll & LL_CONTINUES != 0 || seg_len < want || seg_len - want > self.limit {
+            return None;
+        }
+        let data = chunk.get(want..seg_len)?;
+        let id = self
+            .with_id
+            .then(|| u16::from_be_bytes([header[2], header[3]]));
+        record(id, data);
+        Some(seg_len)
     }
 
     /// Room for a segment of `remaining` data bytes, checked against the
@@ -210,7 +284,9 @@ impl RecordReader {
         self.data.reserve_exact((remaining + ahead).min(room));
     }
 
-    fn step(&mut self, chunk: &mut &[u8]) -> Result<(), WireError> {
+    /// Takes the start of `chunk`; true when that completes a record (its
+    /// data in `self.data`, its ID in `self.id`).
+    fn step(&mut self, chunk: &mut &[u8]) -> Result<bool, WireError> {
         match self.stage {
             Stage::Header => {
                 let want = if self.first_segment && self.with_id {
@@ -225,7 +301,7 @@ impl RecordReader {
                 self.offset += n;
                 *chunk = rest;
                 if self.header_len < want {
-                    return Ok(());
+                    return Ok(false);
                 }
                 let seg_at = self.offset - want;
                 let ll = u16::from_be_bytes([self.header[0], self.header[1]]);
@@ -278,20 +354,12 @@ impl RecordReader {
                 continues: false,
             })
         {
-            let mut data = std::mem::take(&mut self.data);
-            // What `reserve` took ahead and the record did not use: given
-            // back in place (a shrinking realloc copies nothing), as the
-            // record may wait a while for its TP.
-            data.shrink_to_fit();
-            self.ready.push_back(Record {
-                id: self.id.take(),
-                data,
-            });
             self.first_segment = true;
             self.stage = Stage::Header;
+            return Ok(true);
         } else if let Stage::Data { remaining: 0, .. } = self.stage {
             self.stage = Stage::Header;
         }
-        Ok(())
+        Ok(false)
     }
 }

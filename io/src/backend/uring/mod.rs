@@ -27,7 +27,6 @@ mod op;
 mod reactor;
 mod ring;
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -38,7 +37,7 @@ use std::thread::{self, JoinHandle};
 
 use super::mailbox::Mailbox;
 use super::sink::{join_reactors, Sink};
-use super::{Backend, Config, Events, LinkId};
+use super::{Backend, Config, Events};
 use reactor::Reactor;
 use ring::Ring;
 
@@ -46,23 +45,11 @@ use ring::Ring;
 #[derive(Debug)]
 enum Request {
     Listen(TcpListener),
-    Connect(LinkId, SocketAddr),
-    Send(LinkId, Vec<Vec<u8>>),
-    Close(LinkId),
-    /// [`Backend::kick`]: call [`Events::kicked`].
-    Kick,
-}
-
-thread_local! {
-    /// The shard whose reactor this thread is: it drains its mailbox
-    /// before it waits, so what it posts there needs no doorbell.
-    static ON_REACTOR: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 /// A caller's way to one reactor.
 #[derive(Debug)]
 struct Shard {
-    index: usize,
     mailbox: Arc<Mailbox<Request>>,
     doorbell: Arc<File>,
 }
@@ -74,7 +61,7 @@ impl Shard {
     }
 
     fn post(&self, request: Request) {
-        if self.mailbox.post(request) && ON_REACTOR.with(Cell::get) != Some(self.index) {
+        if self.mailbox.post(request) {
             self.ring();
         }
     }
@@ -107,7 +94,7 @@ fn start_with(
         0 => thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
-    let sink = Arc::new(Sink::new(events, config.max_queued_bytes));
+    let sink = Arc::new(Sink::new(events));
     // Every ring is set up here, on the caller's thread, so that a failure
     // (seccomp, an old kernel) is returned and `Kind::Auto` can fall back.
     let mut reactors = Vec::with_capacity(count);
@@ -115,7 +102,6 @@ fn start_with(
     for index in 0..count {
         let (ring, features) = Ring::new(multishot)?;
         let shard = Shard {
-            index,
             mailbox: Arc::new(Mailbox::new()),
             doorbell: Arc::new(eventfd()?),
         };
@@ -125,6 +111,7 @@ fn start_with(
             features,
             config.idle_poll,
             Arc::clone(&sink),
+            config.max_queued_bytes,
             Arc::clone(&shard.mailbox),
             Arc::clone(&shard.doorbell),
         ));
@@ -139,7 +126,7 @@ fn start_with(
     };
     for (index, reactor) in reactors.into_iter().enumerate() {
         // On failure, dropping `backend` stops the reactors already started.
-        let (enabled_tx, enabled) = mpsc::sync_channel(1);
+        let (started_tx, started) = mpsc::sync_channel(1);
         backend
             .threads
             .get_mut()
@@ -147,11 +134,12 @@ fn start_with(
             .push(
                 thread::Builder::new()
                     .name(format!("appc-io-uring-{index}"))
-                    .spawn(move || reactor.run(enabled_tx))?,
+                    .spawn(move || reactor.run(started_tx))?,
             );
-        // A reactor first binds its ring to its thread (`Ring::enable`);
-        // that failing is a setup failure, the caller's to see.
-        enabled.recv().unwrap_or_else(|_| {
+        // A reactor first binds its ring to its thread (`Ring::enable`)
+        // and makes its handler; the ring failing is a setup failure, the
+        // caller's to see.
+        started.recv().unwrap_or_else(|_| {
             Err(io::Error::other("an io_uring reactor thread died at start"))
         })?;
     }
@@ -168,12 +156,6 @@ fn eventfd() -> io::Result<File> {
     Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
-impl UringBackend {
-    fn pick(&self) -> usize {
-        self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len()
-    }
-}
-
 impl Backend for UringBackend {
     fn name(&self) -> &'static str {
         if self.idle_poll {
@@ -183,38 +165,20 @@ impl Backend for UringBackend {
         }
     }
 
+    fn reactors(&self) -> usize {
+        self.shards.len()
+    }
+
     fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
         let listener = TcpListener::bind(addr)?;
         let local = listener.local_addr()?;
-        self.shards[self.pick()].post(Request::Listen(listener));
+        let shard = self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+        self.shards[shard].post(Request::Listen(listener));
         Ok(local)
     }
 
-    fn connect(&self, addr: SocketAddr) -> io::Result<LinkId> {
-        let shard = self.pick();
-        let link = self.sink.links.open(shard);
-        self.shards[shard].post(Request::Connect(link, addr));
-        Ok(link)
-    }
-
-    fn send_vectored(&self, link: LinkId, parts: Vec<Vec<u8>>) -> io::Result<()> {
-        let len = parts.iter().map(Vec::len).sum();
-        let shard = self.sink.links.admit(link, len)?;
-        if len > 0 {
-            self.shards[shard].post(Request::Send(link, parts));
-        }
-        Ok(())
-    }
-
-    fn close(&self, link: LinkId) {
-        if let Some(shard) = self.sink.links.begin_close(link) {
-            self.shards[shard].post(Request::Close(link));
-        }
-    }
-
-    fn kick(&self) -> bool {
-        self.shards[0].post(Request::Kick);
-        true
+    fn accept_errors(&self) -> u64 {
+        self.sink.accept_errors.load(Ordering::Relaxed)
     }
 
     fn shutdown(&self) {
@@ -243,38 +207,46 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::TcpStream;
     use std::sync::mpsc::{self, Receiver, Sender};
-    use std::sync::Mutex;
     use std::time::Duration;
 
     use super::*;
+    use crate::backend::{Handler, Io, LinkId, Waker};
 
     #[derive(Debug)]
     enum Event {
         Connected(LinkId),
-        Received(LinkId, Vec<u8>),
+        Received(LinkId, usize),
         Closed(LinkId, bool),
     }
 
-    #[derive(Debug)]
-    struct Forward(Mutex<Sender<Event>>);
+    /// Echoes what it receives, and tells the test.
+    struct Echo(Sender<Event>);
 
-    impl Events for Forward {
-        fn connected(&self, link: LinkId, _: SocketAddr) {
-            let _ = self.0.lock().unwrap().send(Event::Connected(link));
+    impl Handler for Echo {
+        fn connected(&mut self, _: &mut dyn Io, link: LinkId, _: SocketAddr) {
+            let _ = self.0.send(Event::Connected(link));
         }
-        fn received(&self, link: LinkId, data: &[u8]) {
-            let _ = self
-                .0
-                .lock()
-                .unwrap()
-                .send(Event::Received(link, data.to_vec()));
+        fn received(&mut self, io: &mut dyn Io, link: LinkId, data: &[u8]) {
+            io.output(link).unwrap().extend_from_slice(data);
+            let _ = self.0.send(Event::Received(link, data.len()));
         }
-        fn closed(&self, link: LinkId, error: Option<io::Error>) {
-            let _ = self
-                .0
-                .lock()
-                .unwrap()
-                .send(Event::Closed(link, error.is_some()));
+        fn closed(&mut self, _: &mut dyn Io, link: LinkId, error: Option<io::Error>) {
+            let _ = self.0.send(Event::Closed(link, error.is_some()));
+        }
+        fn turn(&mut self, _: &mut dyn Io) {}
+        fn busy(&self) -> bool {
+            false
+        }
+        fn sleep(&mut self) -> bool {
+            true
+        }
+    }
+
+    struct Echoes(Mutex<Sender<Event>>);
+
+    impl Events for Echoes {
+        fn reactor(&self, _: usize, _: Waker) -> Box<dyn Handler> {
+            Box::new(Echo(self.0.lock().unwrap().clone()))
         }
     }
 
@@ -290,7 +262,8 @@ mod tests {
             threads: 2,
             ..Config::default()
         };
-        let backend = start_with(Arc::new(Forward(Mutex::new(tx))), config, multishot).unwrap();
+        let backend = start_with(Arc::new(Echoes(Mutex::new(tx))), config, multishot).unwrap();
+        assert_eq!(backend.reactors(), 2);
         for _ in 0..2 {
             // Two listeners, one per ring.
             let addr = backend.listen("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -302,18 +275,16 @@ mod tests {
             };
             let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
             peer.write_all(&data).unwrap();
-            let mut got = Vec::new();
-            while got.len() < data.len() {
-                match next(&events) {
-                    Event::Received(l, bytes) if l == link => got.extend(bytes),
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
-            assert_eq!(got, data);
-            backend.send(link, data.clone()).unwrap();
             let mut echoed = vec![0; data.len()];
             peer.read_exact(&mut echoed).unwrap();
             assert_eq!(echoed, data);
+            let mut got = 0;
+            while got < data.len() {
+                match next(&events) {
+                    Event::Received(l, n) if l == link => got += n,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
             drop(peer);
             assert!(matches!(next(&events), Event::Closed(l, false) if l == link));
         }

@@ -1,0 +1,172 @@
+//! A conversation as its shard holds it: the APPC end ([`RemoteEnd`]) and
+//! where its session traffic goes ([`Carrier`]), and the two [`Peer`]s the
+//! end sends to: [`SessionPeer`] (the session, for the end's own steps)
+//! and [`Recorder`] (while a PIU of that session is being read).
+
+use std::ops::Range;
+
+use super::sessions::{Core, Todo};
+use crate::appc::rc::{PrimaryRc, SecondaryRc};
+use crate::appc::verbs::ConvId;
+use crate::appc::{Attach, Confirmation, Failure, Flow, Peer, RemoteEnd};
+use crate::backend::{Io, LinkId};
+use crate::wire;
+
+/// One conversation on a shard.
+#[derive(Debug)]
+pub(crate) struct Conv {
+    pub(crate) end: RemoteEnd,
+    pub(crate) carrier: Carrier,
+}
+
+/// Where a conversation's traffic goes, and what it holds not yet sent.
+#[derive(Debug, Default)]
+pub(crate) struct Carrier {
+    /// The session carrying its bracket.
+    pub(crate) at: Option<(LinkId, u16)>,
+    /// The allocating side, before its bracket began: its attach and
+    /// flows.
+    pub(crate) pending: Option<Pending>,
+    /// The link it waits on for a session.
+    pub(crate) link: Option<LinkId>,
+    /// The end closed it normally before its flows went out: it lives on
+    /// until they have.
+    pub(crate) closing: bool,
+    /// A send waits for the backlog to drain ([`Peer::backlogged`]).
+    pub(crate) armed: bool,
+}
+
+/// A conversation's attach and flows, waiting for a session.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) attach: wire::Attach,
+    pub(crate) mode: [u8; 8],
+    pub(crate) flows: Vec<Queued>,
+    /// The queued data, one flow's after the other.
+    pub(crate) data: Vec<u8>,
+}
+
+/// A flow queued before the session is active.
+#[derive(Debug)]
+pub(crate) enum Queued {
+    Data(Range<usize>),
+    ChangeDirection,
+    ConfirmRequest(Confirmation),
+    Confirmed,
+    Error(PrimaryRc),
+    Deallocate(PrimaryRc),
+    RequestToSend,
+}
+
+impl Queued {
+    pub(crate) fn flow<'a>(&self, data: &'a [u8]) -> Flow<'a> {
+        match self {
+            Queued::Data(range) => Flow::Data(&data[range.clone()]),
+            Queued::ChangeDirection => Flow::ChangeDirection,
+            Queued::ConfirmRequest(c) => Flow::ConfirmRequest(*c),
+            Queued::Confirmed => Flow::Confirmed,
+            Queued::Error(code) => Flow::Error(*code),
+            Queued::Deallocate(code) => Flow::Deallocate(*code),
+            Queued::RequestToSend => Flow::RequestToSend,
+        }
+    }
+}
+
+impl Pending {
+    fn queue(&mut self, flow: Flow<'_>) {
+        let queued = match flow {
+            Flow::Data(data) => {
+                let from = self.data.len();
+                self.data.extend_from_slice(data);
+                Queued::Data(from..self.data.len())
+            }
+            Flow::ChangeDirection => Queued::ChangeDirection,
+            Flow::ConfirmRequest(c) => Queued::ConfirmRequest(c),
+            Flow::Confirmed => Queued::Confirmed,
+            Flow::Error(code) => Queued::Error(code),
+            Flow::Deallocate(code) => Queued::Deallocate(code),
+            Flow::RequestToSend => Queued::RequestToSend,
+        };
+        self.flows.push(queued);
+    }
+
+    /// Bytes queued, counting each flow as at least one.
+    pub(crate) fn bytes(&self) -> usize {
+        self.data.len() + self.flows.len()
+    }
+}
+
+/// The session, as the end of conversation `id` sees it during one of the
+/// end's own steps (a verb, an abort, its TP's end).
+pub(crate) struct SessionPeer<'a> {
+    pub(crate) core: &'a mut Core,
+    pub(crate) io: &'a mut dyn Io,
+    pub(crate) id: ConvId,
+    pub(crate) carrier: &'a mut Carrier,
+}
+
+impl Peer for SessionPeer<'_> {
+    fn attach(&mut self, attach: &Attach) -> Result<(), SecondaryRc> {
+        self.core.attach(self.io, self.id, self.carrier, attach)
+    }
+
+    fn send(&mut self, flow: Flow<'_>) {
+        if let Some(pending) = &mut self.carrier.pending {
+            // Queued for a session, up to the session buffer.
+            pending.queue(flow);
+            if pending.bytes() > self.core.node.config.max_session_buffer {
+                self.carrier.pending = None;
+                let failure = Failure {
+                    primary: PrimaryRc::ALLOCATION_ERROR,
+                    secondary: SecondaryRc::ALLOCATION_FAILURE_RETRY,
+                };
+                self.core.todo.push_back(Todo::Fail(self.id, failure));
+            }
+            return;
+        }
+        self.core.send(self.io, self.id, self.carrier, flow);
+    }
+
+    fn close(&mut self, abort: bool) {
+        self.core.close(self.io, self.id, self.carrier, abort);
+    }
+
+    fn consumed(&mut self, bytes: usize) {
+        self.core.consumed(self.io, self.id, self.carrier, bytes);
+    }
+
+    fn backlogged(&mut self) -> bool {
+        let held = self.core.held(self.carrier);
+        self.carrier.armed = held > self.core.node.config.max_send_backlog;
+        self.carrier.armed
+    }
+}
+
+/// The session as a conversation's end sees it while a PIU of that
+/// session is being read: what the arrival makes the end tell its peer
+/// (the TP consumed data, the conversation is over) is recorded and done
+/// once the PIU is read. An arrival never makes an end send.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    pub(crate) consumed: usize,
+    pub(crate) closed: Option<bool>,
+}
+
+impl Peer for Recorder {
+    fn attach(&mut self, _: &Attach) -> Result<(), SecondaryRc> {
+        debug_assert!(false, "an arrival attaches nothing");
+        Ok(())
+    }
+
+    fn send(&mut self, _: Flow<'_>) {
+        debug_assert!(false, "an arrival sends nothing");
+    }
+
+    fn close(&mut self, abort: bool) {
+        self.closed = Some(abort || self.closed == Some(true));
+    }
+
+    fn consumed(&mut self, bytes: usize) {
+        self.consumed += bytes;
+    }
+}
