@@ -183,10 +183,16 @@ impl<T> Consumer<T> {
     pub fn sleep(&mut self) -> bool {
         // `Release`: a push that sees the bit (with Acquire) sees
         // everything this consumer did before it.
-        self.inbox
-            .tail
-            .compare_exchange(self.head, self.head | SLEEPING, Release, Relaxed)
-            .is_ok()
+        match self.inbox.tail.compare_exchange(
+            self.head,
+            self.head | SLEEPING,
+            Release,
+            Relaxed,
+        ) {
+            Ok(_) => true,
+            // Asleep already (no push since the last sleep): still so.
+            Err(tail) => tail == self.head | SLEEPING,
+        }
     }
 
     /// The consumer is running again: later pushes need not wake it.
@@ -274,6 +280,7 @@ mod tests {
         assert_eq!(consumer.pop(), Some(1));
         assert_eq!(consumer.pop(), Some(2));
         assert!(consumer.sleep());
+        assert!(consumer.sleep(), "still asleep: nothing came");
         consumer.awake();
         assert_eq!(inbox.push(3), Ok(Pushed::Queued), "awake: no wake-up");
     }

@@ -326,9 +326,11 @@ impl Reactor {
                 Token(token) => self.ready(handler, token as u32, event),
             }
         }
-        self.mailbox.drain(requests);
-        for request in requests.drain(..) {
-            self.request(request);
+        if self.mailbox.is_rung() {
+            self.mailbox.drain(requests);
+            for request in requests.drain(..) {
+                self.request(request);
+            }
         }
         handler.turn(&mut self.io());
         self.effects(handler);

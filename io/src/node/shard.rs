@@ -607,6 +607,7 @@ impl Handler for Shard {
     }
 
     fn turn(&mut self, io: &mut dyn Io) {
+        self.inbox.awake();
         // What is there now; what comes meanwhile waits for the next turn,
         // so that the reactor goes on with its I/O between batches.
         for _ in 0..INBOX {

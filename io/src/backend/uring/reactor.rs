@@ -322,9 +322,11 @@ impl Reactor {
             }
             self.complete(handler, completion);
         }
-        self.mailbox.drain(&mut self.requests);
-        for request in std::mem::take(&mut self.requests) {
-            self.request(request);
+        if self.mailbox.is_rung() {
+            self.mailbox.drain(&mut self.requests);
+            for request in std::mem::take(&mut self.requests) {
+                self.request(request);
+            }
         }
         handler.turn(&mut self.io());
         self.effects(handler);
