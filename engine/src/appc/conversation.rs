@@ -70,7 +70,7 @@ use std::collections::VecDeque;
 use std::mem;
 
 use super::activity::Active;
-use super::node::NodeInner;
+use super::node::{NodeInner, TpEnd};
 use super::outcome::{complete, AppCore, Attributes, Out};
 use super::param::Refusal;
 use super::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
@@ -1450,10 +1450,11 @@ impl Pair {
     }
 
     /// `side`'s TP ended (TP_ENDED, a cancelled TP verb, cleanup): its
-    /// outstanding verbs end with `AP_CANCELLED`; in SEND at a record
-    /// boundary the conversation is deallocated normally (flushing), in
-    /// any other live state abnormally.
-    pub(crate) fn end_tp(&mut self, node: &NodeInner, me: &PairLock, side: Side) {
+    /// outstanding verbs end with `AP_CANCELLED`; if `how` is
+    /// [`TpEnd::Ended`] and the end is in SEND at a record boundary, the
+    /// conversation is deallocated normally (flushing), in any other case
+    /// abnormally, what it buffered dropped.
+    pub(crate) fn end_tp(&mut self, node: &NodeInner, me: &PairLock, side: Side, how: TpEnd) {
         if let Some(wait) = self.ends[side].wait.take() {
             complete(
                 &wait.core,
@@ -1466,7 +1467,7 @@ impl Pair {
             return;
         }
         let sending = matches!(end.state, ConvState::Send | ConvState::SendPending);
-        if sending && (end.mapped || end.writer.at_boundary()) {
+        if how == TpEnd::Ended && sending && (end.mapped || end.writer.at_boundary()) {
             self.send(node, me, side, Flow::Deallocate(PrimaryRc::DEALLOC_NORMAL));
         } else {
             let code = end.abend_code(values::ABEND_PROG);

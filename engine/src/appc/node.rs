@@ -178,6 +178,17 @@ impl TpRec {
     }
 }
 
+/// How a TP's conversations end with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TpEnd {
+    /// `TP_ENDED` or `WinAPPCCleanup`: a conversation in SEND at a record
+    /// boundary is deallocated normally, what it buffered flushed first.
+    Ended,
+    /// A cancelled `TP_ENDED(AP_SOFT)`: nothing is flushed (a cancelled
+    /// verb never flushes); every conversation is deallocated abnormally.
+    Cancelled,
+}
+
 #[derive(Clone)]
 struct ConvRef {
     pair: PairLock,
@@ -552,6 +563,11 @@ impl NodeInner {
     /// `Pair::end_tp`) and its id becomes invalid; then a TP_ENDED waiting
     /// for this completes.
     pub(crate) fn end_tp(&self, tp_id: TpId) {
+        self.end_tp_as(tp_id, TpEnd::Ended);
+    }
+
+    /// [`NodeInner::end_tp`], with its conversations ended `how`.
+    fn end_tp_as(&self, tp_id: TpId, how: TpEnd) {
         let (convs, ending): (Vec<ConvRef>, _) = {
             let mut reg = lock(&self.registry);
             let Some(tp) = reg.tps.remove(&tp_id) else {
@@ -561,7 +577,7 @@ impl NodeInner {
             (convs.collect(), tp.ending)
         };
         for conv in convs {
-            lock(&conv.pair).end_tp(self, &conv.pair, conv.side);
+            lock(&conv.pair).end_tp(self, &conv.pair, conv.side, how);
         }
         if let Some((core, handle)) = ending {
             complete(&core, handle, Out::ok());
@@ -594,8 +610,10 @@ impl NodeInner {
     /// its TP never starts. Other TP verbs never wait.
     pub(crate) fn teardown(&self, handle: Handle, verb: &Verb) {
         if let Body::TpEnded(v) = &verb.body {
-            // A TP_ENDED(AP_SOFT) still waiting: end the TP now, as AP_HARD.
-            self.end_tp(v.tp_id);
+            // A TP_ENDED(AP_SOFT) still waiting: the TP ends now, as AP_HARD
+            // but flushing nothing (a cancelled verb's teardown never
+            // flushes): every conversation is deallocated abnormally.
+            self.end_tp_as(v.tp_id, TpEnd::Cancelled);
             return;
         }
         if let Body::ReceiveAllocate(v) = &verb.body {
