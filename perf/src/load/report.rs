@@ -141,6 +141,16 @@ fn cancels_text(c: &CancelCounts) -> String {
 
 /// The human report.
 pub fn text(r: &LoadReport) -> String {
+    let mut out = summary(r);
+    out.push_str(&crate::workload::verdict_text(
+        checks(r).iter().all(|c| c.ok),
+    ));
+    out
+}
+
+/// [`text`] without the closing verdict, for a report that adds checks
+/// of its own (the soak's).
+pub fn summary(r: &LoadReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "appc-load: gateway load over LU 6.2 sessions on TCP");
     let _ = writeln!(out, "machine: {}", r.machine);
@@ -282,9 +292,7 @@ pub fn text(r: &LoadReport) -> String {
         }
     }
     let _ = writeln!(out, "\n== exactly once");
-    let checks = checks(r);
-    out.push_str(&crate::workload::checks_text(&checks));
-    out.push_str(&crate::workload::verdict_text(checks.iter().all(|c| c.ok)));
+    out.push_str(&crate::workload::checks_text(&checks(r)));
     out
 }
 

@@ -1,5 +1,7 @@
 //! Running the perf binaries as processes, for the process-level tests.
 
+use std::ffi::OsStr;
+use std::fmt::Debug;
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
@@ -16,7 +18,7 @@ pub struct Output {
 }
 
 /// Runs `program` with `args` to completion, killing it at [`LIMIT`].
-pub fn run(program: &str, args: &[&str]) -> Output {
+pub fn run<A: AsRef<OsStr> + Debug>(program: &str, args: &[A]) -> Output {
     let mut child = Command::new(program)
         .args(args)
         .stdout(Stdio::piped())
