@@ -60,6 +60,9 @@ fn run(config: &Config) -> Result<bool, String> {
             } else {
                 print!("{}", load::report::text(&report));
             }
+            if let Some(failure) = &report.failure {
+                eprintln!("appc-load: error: {failure}");
+            }
             if let Some(path) = &config.plot {
                 load::plot::write(&report, path)
                     .map_err(|e| format!("cannot write the plot to {}: {e}", path.display()))?;

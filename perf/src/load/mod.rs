@@ -122,6 +122,9 @@ pub struct LoadReport {
     pub ours: Side,
     /// Our exactly-once accounting.
     pub client: ClientTally,
+    /// Why conversations failed other than by their cancel (the partner
+    /// was lost), if any did.
+    pub failure: Option<String>,
     /// The in-process partner's accounting.
     pub partner: Option<PartnerTally>,
     /// The client node's `(binds_sent, _, sessions_reused, violations, links_closed)`.
@@ -148,6 +151,7 @@ impl LoadReport {
     /// flowed.
     pub fn exactly_once(&self) -> bool {
         self.client.exactly_once()
+            && self.failure.is_none()
             && self.partner.is_none_or(|p| p.exactly_once())
             && self.node.3 == 0
             && self.node_conversations_left == 0
@@ -294,7 +298,16 @@ pub fn run_watched<W: Send>(
         (result, watched)
     });
     let stopped = nodes.stop();
-    let (ours, client) = result?;
+    let client::Outcome {
+        side: ours,
+        tally: client,
+        failure,
+    } = result?;
+    // What the client saw, with what its node saw of the links.
+    let failure = failure.map(|why| match stopped.node.4 {
+        0 => why,
+        closed => format!("{why}; links to {partner_addr} closed (lost or refused): {closed}"),
+    });
     let peak_rss = proc_status_bytes("VmHWM");
 
     let peer = match config.peer {
@@ -317,6 +330,7 @@ pub fn run_watched<W: Send>(
         limit,
         ours,
         client,
+        failure,
         partner: stopped.partner,
         node: stopped.node,
         node_conversations_left: stopped.node_conversations_left,

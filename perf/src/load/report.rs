@@ -89,6 +89,11 @@ pub fn checks(r: &LoadReport) -> Vec<Check> {
             ),
         },
         Check {
+            claim: "no conversation failed other than by its cancel",
+            ok: r.failure.is_none(),
+            detail: r.failure.clone().unwrap_or_else(|| "none failed".into()),
+        },
+        Check {
             claim: "every echo equals its request",
             ok: c.echo_mismatch == 0 && r.ours.requests > 0,
             detail: format!(
@@ -454,6 +459,7 @@ mod tests {
             limit: Limit::Time(Duration::from_secs(1)),
             ours: side(3_000, 100),
             client,
+            failure: None,
             partner: Some(PartnerTally {
                 accepted: 7,
                 completions: 7,
