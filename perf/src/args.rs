@@ -4,7 +4,8 @@
 //! alone shows to be wrong is a usage error (exit 2, `clap`'s message and
 //! usage); what depends on the world (a host name that does not resolve, a
 //! directory that is not there) is a failed run (exit 1). Arguments that
-//! are not UTF-8 are refused like any other bad flag.
+//! are not UTF-8 are refused like any other bad flag, except a `--plot`
+//! path, which may be any path the system takes.
 
 use appc_engine::appc::verbs::MAX_DATA;
 use appc_engine::{Engine, Verb};

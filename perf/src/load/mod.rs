@@ -11,9 +11,10 @@
 //! answers and the exactly-once verdict; [`plot`] draws the latency
 //! distribution and the throughput over time. `--mode scale` ([`scale`])
 //! holds a million RECEIVE_AND_WAITs instead; `--mode bandwidth`
-//! ([`bandwidth`]) streams records on one session against raw TCP. The
-//! load and bandwidth modes set up and take down their two nodes the same
-//! way ([`Nodes`]).
+//! ([`bandwidth`]) streams records on one session against raw TCP;
+//! `--mode soak` ([`soak`]) runs the load for half an hour watching the
+//! process's memory, descriptors and live tasks. The load and bandwidth
+//! modes set up and take down their two nodes the same way ([`Nodes`]).
 
 pub mod bandwidth;
 pub mod client;
