@@ -69,7 +69,7 @@
 use std::collections::VecDeque;
 use std::mem;
 
-use super::node::NodeInner;
+use super::node::{NodeInner, TpEnd};
 use super::outcome::{complete, AppCore, Attributes, Out};
 use super::param::Refusal;
 use super::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
@@ -455,6 +455,11 @@ pub(crate) type Side = usize;
 
 fn other(side: Side) -> Side {
     1 - side
+}
+
+/// Whether `flow` ends the conversation abnormally (`AP_DEALLOC_ABEND*`).
+fn ends_abnormally(flow: &Flow) -> bool {
+    matches!(flow, Flow::Deallocate(code) if *code != PrimaryRc::DEALLOC_NORMAL)
 }
 
 impl Pair {
@@ -1055,7 +1060,7 @@ impl Pair {
     fn send(&mut self, node: &NodeInner, me: &PairLock, side: Side, flow: Flow) {
         self.put_out(node, me, side);
         if self.ends[side].broken.is_none() {
-            self.send_to_partner(side, flow);
+            self.send_to_partner(node, side, flow);
         }
         self.progress(node, other(side));
     }
@@ -1092,7 +1097,7 @@ impl Pair {
         let end = &mut self.ends[side];
         end.out_bytes = 0;
         for data in mem::take(&mut end.out) {
-            self.send_to_partner(side, Flow::Data(data));
+            self.send_to_partner(node, side, Flow::Data(data));
         }
     }
 
@@ -1106,10 +1111,10 @@ impl Pair {
 
     /// Puts `flow` from `side` on the session to the partner, without
     /// letting a local partner progress.
-    fn send_to_partner(&mut self, side: Side, flow: Flow) {
+    fn send_to_partner(&mut self, node: &NodeInner, side: Side, flow: Flow) {
         if let Some(session) = self.session_to(other(side)) {
             session.send(flow);
-        } else {
+        } else if !(ends_abnormally(&flow) && self.drop_unclaimed(node, other(side))) {
             let partner = &mut self.ends[other(side)];
             if partner.live && partner.wants(&flow) {
                 partner.inbound.push_back(flow);
@@ -1122,8 +1127,21 @@ impl Pair {
         if self.ends[side].broken.is_some() {
             return;
         }
-        self.send_to_partner(side, flow);
+        self.send_to_partner(node, side, flow);
         self.progress(node, other(side));
+    }
+
+    /// The conversation ended abnormally (a session failure, an abend)
+    /// under `side`: if that is the invoked end and its attach still waits
+    /// for a RECEIVE_ALLOCATE, the node drops the attach and the end goes
+    /// with it, since a TP would be started only to be told the
+    /// conversation is over. True if it did.
+    fn drop_unclaimed(&mut self, node: &NodeInner, side: Side) -> bool {
+        let dropped = side == 1 && self.ends[1].live && node.withdraw_attach(self.ends[1].ids);
+        if dropped {
+            self.end_conversation(node, 1);
+        }
+        dropped
     }
 
     /// A flow from the remote end arrived for local `side`.
@@ -1133,6 +1151,7 @@ impl Pair {
         }
         match flow {
             Flow::RequestToSend => self.rts_arrives(side),
+            flow if ends_abnormally(&flow) && self.drop_unclaimed(node, side) => {}
             flow => {
                 let end = &mut self.ends[side];
                 let wanted = end.wants(&flow);
@@ -1431,6 +1450,9 @@ impl Pair {
         code: PrimaryRc,
         secondary: SecondaryRc,
     ) {
+        if self.drop_unclaimed(node, side) {
+            return;
+        }
         let end = &mut self.ends[side];
         if !end.live {
             return;
@@ -1445,10 +1467,11 @@ impl Pair {
     }
 
     /// `side`'s TP ended (TP_ENDED, a cancelled TP verb, cleanup): its
-    /// outstanding verbs end with `AP_CANCELLED`; in SEND at a record
-    /// boundary the conversation is deallocated normally (flushing), in
-    /// any other live state abnormally.
-    pub(crate) fn end_tp(&mut self, node: &NodeInner, me: &PairLock, side: Side) {
+    /// outstanding verbs end with `AP_CANCELLED`; if `how` is
+    /// [`TpEnd::Ended`] and the end is in SEND at a record boundary, the
+    /// conversation is deallocated normally (flushing), in any other case
+    /// abnormally, what it buffered dropped.
+    pub(crate) fn end_tp(&mut self, node: &NodeInner, me: &PairLock, side: Side, how: TpEnd) {
         if let Some(wait) = self.ends[side].wait.take() {
             complete(
                 &wait.core,
@@ -1461,7 +1484,7 @@ impl Pair {
             return;
         }
         let sending = matches!(end.state, ConvState::Send | ConvState::SendPending);
-        if sending && (end.mapped || end.writer.at_boundary()) {
+        if how == TpEnd::Ended && sending && (end.mapped || end.writer.at_boundary()) {
             self.send(node, me, side, Flow::Deallocate(PrimaryRc::DEALLOC_NORMAL));
         } else {
             let code = end.abend_code(values::ABEND_PROG);

@@ -15,7 +15,15 @@
 //! * TP names that accept attaches: each with the `RECEIVE_ALLOCATE`s
 //!   waiting for one and the attaches waiting for a `RECEIVE_ALLOCATE`, both
 //!   unbounded queues (the original's bounded attach counter overflowed
-//!   under stress: KB Q140833). A name accepts attaches once a
+//!   under stress: KB Q140833). An attach whose conversation fails or is
+//!   abended before any RECEIVE_ALLOCATE takes it leaves the queue at once
+//!   (its allocator's verb was cancelled, its link was lost, its
+//!   allocator abended it or ended its TP or application outside SEND): no
+//!   TP is started for a conversation that is already over, and a name
+//!   nobody serves holds only live attaches. One its allocator deallocated
+//!   normally (SEND_CONVERSATION, DEALLOCATE(FLUSH), TP_ENDED in SEND)
+//!   stays: its data and its end are the TP's to receive. A name accepts
+//!   attaches once a
 //!   `RECEIVE_ALLOCATE` has named it, or once [`Node::define_tp`] has; an
 //!   attach for any other name is rejected with `AP_ALLOCATION_ERROR` /
 //!   `AP_TP_NAME_NOT_RECOGNIZED`, which the allocating TP sees on the verb
@@ -32,7 +40,7 @@
 //! Per-session error state lives in the [`Pair`] of one conversation and
 //! dies with it; a new conversation starts clean (KB Q182578).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use super::conversation::{Attached, Pair, PairLock, Side};
 use super::outcome::{complete, done, AppCore, Attributes, Out};
@@ -102,6 +110,11 @@ impl Node {
         self.inner.incoming_attach(attach, session)
     }
 
+    /// Attaches waiting for a RECEIVE_ALLOCATE, over every TP name.
+    pub fn queued_attaches(&self) -> usize {
+        lock(&self.inner.registry).queued_at.len()
+    }
+
     /// Lets attaches for `tp_name` (blank-padded to 64 bytes) queue until a
     /// `RECEIVE_ALLOCATE` takes them, even before the first one is issued.
     pub fn define_tp(&self, tp_name: &str) {
@@ -150,6 +163,11 @@ struct Registry {
     tps: IdHashMap<TpId, TpRec>,
     convs: IdHashMap<ConvId, ConvRef>,
     names: HashMap<[u8; 64], NameRec>,
+    /// Where each queued attach waits, by its invoked end's conversation
+    /// id: its TP name and its place in that name's queue.
+    queued_at: IdHashMap<ConvId, ([u8; 64], u64)>,
+    /// The next place in a name's queue.
+    next_place: u64,
     partners: HashMap<[u8; 8], Arc<dyn Partner>>,
 }
 
@@ -179,6 +197,17 @@ impl TpRec {
     }
 }
 
+/// How a TP's conversations end with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TpEnd {
+    /// `TP_ENDED` or `WinAPPCCleanup`: a conversation in SEND at a record
+    /// boundary is deallocated normally, what it buffered flushed first.
+    Ended,
+    /// A cancelled `TP_ENDED(AP_SOFT)`: nothing is flushed (a cancelled
+    /// verb never flushes); every conversation is deallocated abnormally.
+    Cancelled,
+}
+
 #[derive(Clone)]
 struct ConvRef {
     pair: PairLock,
@@ -189,7 +218,9 @@ struct ConvRef {
 #[derive(Default)]
 struct NameRec {
     waiting: VecDeque<Waiter>,
-    queued: VecDeque<Incoming>,
+    /// In arrival order, by place (see [`Registry::queued_at`]), so that a
+    /// dead one leaves from anywhere in the queue.
+    queued: BTreeMap<u64, Incoming>,
 }
 
 /// A RECEIVE_ALLOCATE waiting for an attach.
@@ -283,13 +314,14 @@ impl NodeInner {
                 let mut reg = lock(&self.registry);
                 let (handle, extra) = submit(verb)?;
                 let name = reg.names.entry(tp_name).or_default();
-                match name.queued.pop_front() {
+                match name.queued.pop_first() {
                     None => name.waiting.push_back(Waiter {
                         app,
                         core: core.clone(),
                         handle,
                     }),
-                    Some(incoming) => {
+                    Some((_, incoming)) => {
+                        reg.queued_at.remove(&incoming.ids.conv_id);
                         let out = Out {
                             ids: Some(incoming.ids),
                             attach: Some(Box::new(incoming.attach.clone())),
@@ -526,10 +558,28 @@ impl NodeInner {
         }
         let incoming = incoming(self.new_tp_id());
         let ids = incoming.ids;
+        let place = reg.next_place;
+        reg.next_place += 1;
+        reg.queued_at.insert(ids.conv_id, (attach.tp_name, place));
         if let Some(name) = reg.names.get_mut(&attach.tp_name) {
-            name.queued.push_back(incoming);
+            name.queued.insert(place, incoming);
         }
         Ok(ids)
+    }
+
+    /// Drops the queued attach whose invoked end is `ids`, if it still
+    /// waits for a RECEIVE_ALLOCATE (called with its pair locked, when the
+    /// conversation failed or was abended before any TP took it). True if
+    /// it did.
+    pub(crate) fn withdraw_attach(&self, ids: Conv) -> bool {
+        let mut reg = lock(&self.registry);
+        let Some((tp_name, place)) = reg.queued_at.remove(&ids.conv_id) else {
+            return false;
+        };
+        reg.names
+            .get_mut(&tp_name)
+            .and_then(|name| name.queued.remove(&place))
+            .is_some()
     }
 
     /// An end went to RESET: its conversation id is no longer valid.
@@ -551,6 +601,11 @@ impl NodeInner {
     /// `Pair::end_tp`) and its id becomes invalid; then a TP_ENDED waiting
     /// for this completes.
     pub(crate) fn end_tp(&self, tp_id: TpId) {
+        self.end_tp_as(tp_id, TpEnd::Ended);
+    }
+
+    /// [`NodeInner::end_tp`], with its conversations ended `how`.
+    fn end_tp_as(&self, tp_id: TpId, how: TpEnd) {
         let (convs, ending): (Vec<ConvRef>, _) = {
             let mut reg = lock(&self.registry);
             let Some(tp) = reg.tps.remove(&tp_id) else {
@@ -560,7 +615,7 @@ impl NodeInner {
             (convs.collect(), tp.ending)
         };
         for conv in convs {
-            lock(&conv.pair).end_tp(self, &conv.pair, conv.side);
+            lock(&conv.pair).end_tp(self, &conv.pair, conv.side, how);
         }
         if let Some((core, handle)) = ending {
             complete(&core, handle, Out::ok());
@@ -593,8 +648,10 @@ impl NodeInner {
     /// its TP never starts. Other TP verbs never wait.
     pub(crate) fn teardown(&self, handle: Handle, verb: &Verb) {
         if let Body::TpEnded(v) = &verb.body {
-            // A TP_ENDED(AP_SOFT) still waiting: end the TP now, as AP_HARD.
-            self.end_tp(v.tp_id);
+            // A TP_ENDED(AP_SOFT) still waiting: the TP ends now, as AP_HARD
+            // but flushing nothing (a cancelled verb's teardown never
+            // flushes): every conversation is deallocated abnormally.
+            self.end_tp_as(v.tp_id, TpEnd::Cancelled);
             return;
         }
         if let Body::ReceiveAllocate(v) = &verb.body {

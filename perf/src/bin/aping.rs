@@ -5,5 +5,5 @@ use appc_perf::aping::{cli, client};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::main("aping", cli::APING_USAGE, cli::parse_aping, client::run)
+    cli::main::<cli::Aping, _>(client::run)
 }

@@ -5,5 +5,5 @@ use appc_perf::aping::{cli, daemon};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::main("apingd", cli::APINGD_USAGE, cli::parse_apingd, daemon::run)
+    cli::main::<cli::Apingd, _>(daemon::run)
 }
