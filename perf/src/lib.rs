@@ -5,4 +5,5 @@
 //! tests that run them) agree by construction.
 
 pub mod aping;
+pub mod logging;
 pub mod malloc;

@@ -31,6 +31,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     appc_perf::malloc::tune();
+    let _log = appc_perf::logging::install();
     let config = match args::parse(std::env::args().skip(1)) {
         Ok(Command::Run(config)) => config,
         Ok(Command::Help) => {

@@ -426,6 +426,10 @@ impl Backend for Iocp {
         Ok(())
     }
 
+    fn queued(&self, link: LinkId) -> usize {
+        self.shared.link(link.0).map_or(0, |ls| ls.lock().bytes)
+    }
+
     fn close(&self, link: LinkId) {
         let Some(ls) = lock(&self.shared.links).remove(&link.0) else {
             return;
@@ -630,18 +634,30 @@ impl Reactor {
             if ok == 0 {
                 // Only a broken port fails with INFINITE; blocks still in
                 // flight are leaked by `OpMem::drop`, never freed.
-                eprintln!(
-                    "appc-io iocp: GetQueuedCompletionStatusEx: {}",
-                    io::Error::last_os_error()
+                tracing::error!(
+                    error = %io::Error::last_os_error(),
+                    "IOCP reactor stops: GetQueuedCompletionStatusEx failed"
                 );
                 return;
             }
-            for e in &entries[..n as usize] {
-                match e.lpCompletionKey {
-                    KEY_CMD => self.commands(),
-                    key if key & KEY_LISTENER != 0 => self.accepted(key, e.lpOverlapped),
-                    id => self.link_io(id as u64, e.lpOverlapped),
+            let batch = &entries[..n as usize];
+            let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                for e in batch {
+                    match e.lpCompletionKey {
+                        KEY_CMD => self.commands(),
+                        key if key & KEY_LISTENER != 0 => self.accepted(key, e.lpOverlapped),
+                        id => self.link_io(id as u64, e.lpOverlapped),
+                    }
                 }
+            }));
+            if let Err(payload) = turn {
+                // Blocks still in flight are leaked by `OpMem::drop`.
+                let reason = crate::diag::panic_message(&*payload);
+                tracing::error!(reason, "an IOCP reactor panicked: its links are lost");
+                if live(&self.shared) {
+                    self.events.failed(&reason);
+                }
+                return;
             }
         }
     }
@@ -1008,7 +1024,7 @@ impl Reactor {
             let sock = match new_socket_family(l.family) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("appc-io iocp: accept socket: {e}");
+                    tracing::warn!(error = %e, "IOCP: no socket for AcceptEx");
                     return;
                 }
             };
@@ -1037,7 +1053,7 @@ impl Reactor {
                 Ok(()) => return op.started(),
                 Err(e) => {
                     op.data().sock = None;
-                    eprintln!("appc-io iocp: AcceptEx: {e}");
+                    tracing::warn!(error = %e, "IOCP: AcceptEx failed");
                 }
             }
         }
@@ -1064,7 +1080,7 @@ impl Reactor {
         }
         if let (Ok(_), Some(sock)) = (result, sock) {
             if let Err(e) = adopt(&self.shared, &l.sock, sock) {
-                eprintln!("appc-io iocp: accepted socket: {e}");
+                tracing::warn!(error = %e, "IOCP: an accepted socket could not be set up");
             }
         }
         self.post_accept(key, i);

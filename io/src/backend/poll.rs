@@ -48,7 +48,7 @@ use super::idle;
 use super::links::split;
 use super::mailbox::Mailbox;
 use super::queue::{SendQueue, MAX_IOV};
-use super::sink::{join_reactors, Sink};
+use super::sink::{join_reactors, turn, Sink};
 use super::{Backend, Config, Events, LinkId};
 
 /// The waker's token; links use their slot index, listeners [`LISTENER`] | n.
@@ -271,6 +271,10 @@ impl Backend for PollBackend {
         }
     }
 
+    fn queued(&self, link: LinkId) -> usize {
+        self.sink.links.queued(link)
+    }
+
     fn shutdown(&self) {
         self.sink.stop();
         let _ = self.waker.wake();
@@ -325,31 +329,44 @@ impl Reactor {
         let mut events = mio::Events::with_capacity(256);
         let mut requests = Vec::new();
         while !self.sink.is_stopped() {
-            let polled = self.wait(&mut events);
-            if let Err(error) = polled {
-                if error.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                eprintln!("appc-io: epoll reactor stops: {error}");
-                break;
-            }
-            for event in &events {
-                if self.sink.is_stopped() {
+            match turn(|| self.turn(&mut events, &mut requests)) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(reason) => {
+                    self.sink.failed("epoll", &reason);
                     break;
-                }
-                match event.token() {
-                    WAKER => {
-                        self.mailbox.drain(&mut requests);
-                        for request in requests.drain(..) {
-                            self.request(request);
-                        }
-                    }
-                    Token(token) if token & LISTENER != 0 => self.accept(token & !LISTENER),
-                    Token(token) => self.ready(token as u32, event),
                 }
             }
         }
         // Dropping `self` closes every listener and link; no events.
+    }
+
+    /// One turn of the loop: wait (or poll), then handle what is ready.
+    /// False if epoll failed.
+    fn turn(&mut self, events: &mut mio::Events, requests: &mut Vec<Request>) -> bool {
+        if let Err(error) = self.wait(events) {
+            if error.kind() == io::ErrorKind::Interrupted {
+                return true;
+            }
+            tracing::error!(%error, "epoll reactor stops: every link is lost");
+            return false;
+        }
+        for event in events.iter() {
+            if self.sink.is_stopped() {
+                break;
+            }
+            match event.token() {
+                WAKER => {
+                    self.mailbox.drain(requests);
+                    for request in requests.drain(..) {
+                        self.request(request);
+                    }
+                }
+                Token(token) if token & LISTENER != 0 => self.accept(token & !LISTENER),
+                Token(token) => self.ready(token as u32, event),
+            }
+        }
+        true
     }
 
     /// Polls without blocking for a short while ([`idle`]), then sleeps in
@@ -389,7 +406,7 @@ impl Reactor {
                     .register(&mut listener, token, Interest::READABLE)
                 {
                     Ok(()) => self.listeners.push(listener),
-                    Err(error) => eprintln!("appc-io: epoll cannot watch a listener: {error}"),
+                    Err(error) => tracing::error!(%error, "epoll cannot watch a listener"),
                 }
             }
             Request::Connect(conn, addr) => {
@@ -435,7 +452,7 @@ impl Reactor {
                 Err(error) => {
                     // EMFILE and friends: the connection stays in the
                     // backlog and the next readiness edge retries.
-                    eprintln!("appc-io: epoll accept failed: {error}");
+                    tracing::warn!(%error, "epoll: accept failed");
                     return;
                 }
             };

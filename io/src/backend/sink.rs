@@ -65,6 +65,19 @@ impl Sink {
         }
     }
 
+    /// A reactor thread stopped on `reason`, a panic's message: logged, and
+    /// told to the owner ([`Events::failed`]).
+    pub(crate) fn failed(&self, reactor: &str, reason: &str) {
+        tracing::error!(
+            reactor,
+            reason,
+            "a reactor thread panicked: its links are lost"
+        );
+        if !self.is_stopped() {
+            self.events.failed(reason);
+        }
+    }
+
     pub(crate) fn kicked(&self) {
         if !self.is_stopped() {
             self.events.kicked();
@@ -79,6 +92,14 @@ impl Sink {
             self.events.closed(link, error);
         }
     }
+}
+
+/// Runs one turn of a reactor loop, catching a panic: `Ok(go_on)`, or the
+/// panic's message (the reactor then reports it with [`Sink::failed`] and
+/// stops, rather than dying half way with its links unreported).
+pub(crate) fn turn(work: impl FnOnce() -> bool) -> Result<bool, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|payload| crate::diag::panic_message(&*payload))
 }
 
 /// Joins the reactor threads, except the calling one (see the module docs).

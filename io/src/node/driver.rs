@@ -45,16 +45,21 @@ use rustc_hash::FxHashMap;
 use std::cmp;
 use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::time::Instant;
 
 use super::config::NodeConfig;
+use super::limits::{Budget, Timers};
 use super::link::{Link, Piu, Sess};
 use super::outbox::Outbox;
 use super::protocol::{Event, HalfSession, Violation, SESSION_LIMIT_EXCEEDED};
 use super::NodeStats;
 use crate::backend::{Backend, LinkId};
+use crate::diag::{limited, panic_message, Limits};
 use crate::engine::appc::rc::{PrimaryRc, SecondaryRc};
 use crate::engine::appc::verbs::{name, values};
 use crate::engine::appc::{Attach, ConvPort, Flow, Node, Session};
@@ -104,7 +109,7 @@ pub(crate) enum Wake {
 /// Who runs a step, which decides whether its actions may run on this
 /// thread.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Caller {
+pub(crate) enum Caller {
     /// An engine session call: a conversation is locked.
     Engine,
     /// A reactor thread, or the user's: no engine lock held.
@@ -129,7 +134,7 @@ struct NewConv {
     port: ConvPort,
     backlog: Arc<Mutex<Backlog>>,
     alias: String,
-    addr: std::net::SocketAddr,
+    addr: SocketAddr,
 }
 
 impl Step {
@@ -156,6 +161,11 @@ pub(crate) struct Shared {
     helper: Mutex<Sender<Wake>>,
     /// For [`Backend::kick`].
     backend: Arc<dyn Backend>,
+    /// Set once, when a panic failed the node ([`Shared::fail`]): why.
+    failure: OnceLock<String>,
+    /// Test hook: the next bytes received make the reactor's step panic.
+    #[cfg(test)]
+    pub(crate) panic_on_receive: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -172,6 +182,9 @@ impl Shared {
                 inbox: Combiner::new(),
                 actions: Combiner::new(),
                 helper: Mutex::new(helper),
+                failure: OnceLock::new(),
+                #[cfg(test)]
+                panic_on_receive: std::sync::atomic::AtomicBool::new(false),
             }
         })
     }
@@ -198,8 +211,71 @@ impl Shared {
     /// extra wake-up, as the bytes a step writes wake the reactor anyway.
     fn call(&self, step: Step) {
         if self.inbox.push([step]) && !self.backend.kick() {
-            self.run_inbox(Caller::Engine);
+            self.guard(Caller::Engine, || self.run_inbox(Caller::Engine));
         }
+    }
+
+    /// Runs `work` (driver steps, or the engine calls of their actions) on
+    /// a thread the node must not unwind: a reactor's, the helper's, or a
+    /// TP's inside its call. A panic there fails the node ([`fail`](Self::fail))
+    /// instead of leaving it half alive: a reactor that died with the
+    /// driver lock poisoned, a listener gone, conversations waiting for
+    /// ever.
+    pub(crate) fn guard(&self, caller: Caller, work: impl FnOnce()) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(work)) {
+            self.fail(caller, &panic_message(&*payload));
+        }
+    }
+
+    /// The node failed (`reason`: a panic's message), for good: it is
+    /// logged, every link is closed, every conversation fails with
+    /// `AP_COMM_SUBSYSTEM_ABENDED` (the code the API reference gives for a
+    /// failed node or link station; it ends the conversation, state RESET),
+    /// so does every later ALLOCATE to its partners, and the owner sees it
+    /// in [`TcpNode::health`](super::TcpNode::health). Once; later calls do
+    /// nothing.
+    pub(crate) fn fail(&self, caller: Caller, reason: &str) {
+        if self.failure.set(reason.to_owned()).is_err() {
+            return;
+        }
+        let mut driver = self.lock();
+        tracing::error!(
+            parent: driver.log.span(),
+            reason,
+            "node failed (a panic on one of its threads): its links are closed \
+             and its conversations fail with AP_COMM_SUBSYSTEM_ABENDED"
+        );
+        driver.stopped = true;
+        driver.outbox = Outbox::default();
+        for &link in driver.links.keys() {
+            driver.backend.close(link);
+        }
+        driver.links.clear();
+        driver.out_links.clear();
+        let ports: Vec<ConvPort> = driver.convs.drain().filter_map(|(_, c)| c.port).collect();
+        for port in ports {
+            driver.tell(port, PrimaryRc::COMM_SUBSYSTEM_ABENDED, SecondaryRc(0));
+        }
+        driver.gauges();
+        let run = self.queue_actions(&mut driver);
+        drop(driver);
+        if run {
+            match caller {
+                // The engine may be what panicked: a second panic changes
+                // nothing more.
+                Caller::Free => {
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| self.drain()));
+                }
+                Caller::Engine => {
+                    self.wake(Wake::Drain);
+                }
+            }
+        }
+    }
+
+    /// Why the node failed, if it did ([`Shared::fail`]).
+    pub(crate) fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
     }
 
     /// The reactor's turn [`call`](Self::call) asked for: runs the inbox
@@ -222,7 +298,7 @@ impl Shared {
         // Once the node has stopped (no helper left), run it here: the
         // step finds the driver stopped and does nothing.
         if self.inbox.push([step]) && !self.wake(Wake::Run) {
-            self.run_inbox(Caller::Engine);
+            self.guard(Caller::Engine, || self.run_inbox(Caller::Engine));
         }
     }
 
@@ -232,6 +308,17 @@ impl Shared {
         self.inbox.run(|steps| {
             let mut driver = self.lock();
             if driver.stopped {
+                // A failed node refuses new conversations at once (it
+                // failed the others as it stopped).
+                if self.failure().is_some() {
+                    for step in steps {
+                        if let Step::Attach(conv) = step {
+                            let code = PrimaryRc::COMM_SUBSYSTEM_ABENDED;
+                            driver.tell(conv.port, code, SecondaryRc(0));
+                        }
+                    }
+                    self.settle(driver, caller);
+                }
                 return;
             }
             for step in steps {
@@ -292,13 +379,23 @@ impl Shared {
 
     /// The helper thread: runs the actions of engine calls and the
     /// [`post`](Self::post)ed steps (whose actions it runs itself: it holds
-    /// no engine lock), until stopped.
-    pub(crate) fn helper(&self, wakes: Receiver<Wake>) {
+    /// no engine lock), and checks the links' timers every `tick`
+    /// ([`limits`](super::limits)), until stopped.
+    pub(crate) fn helper(&self, wakes: Receiver<Wake>, tick: std::time::Duration) {
+        let mut next = Instant::now() + tick;
         loop {
-            match wakes.recv() {
-                Ok(Wake::Drain) => self.drain(),
-                Ok(Wake::Run) => self.run_inbox(Caller::Free),
-                Ok(Wake::Stop) | Err(_) => return,
+            let wake = wakes.recv_timeout(next.saturating_duration_since(Instant::now()));
+            if Instant::now() >= next {
+                self.guard(Caller::Free, || {
+                    self.step(Caller::Free, |d| d.tick(Instant::now()));
+                });
+                next = Instant::now() + tick;
+            }
+            match wake {
+                Ok(Wake::Drain) => self.guard(Caller::Free, || self.drain()),
+                Ok(Wake::Run) => self.guard(Caller::Free, || self.run_inbox(Caller::Free)),
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
             }
         }
     }
@@ -309,7 +406,7 @@ impl Shared {
         attach: &Attach,
         (port, backlog): (ConvPort, Arc<Mutex<Backlog>>),
         alias: String,
-        addr: std::net::SocketAddr,
+        addr: SocketAddr,
     ) {
         self.call(Step::Attach(Box::new(NewConv {
             id,
@@ -321,8 +418,16 @@ impl Shared {
         })));
     }
 
-    pub(crate) fn connected(&self, link: LinkId) {
-        self.step(Caller::Free, |d| d.connected(link));
+    /// A link is up (a stopped node closes it at once).
+    pub(crate) fn connected(&self, link: LinkId, peer: SocketAddr) {
+        {
+            let driver = self.lock();
+            if driver.stopped {
+                driver.backend.close(link);
+                return;
+            }
+        }
+        self.step(Caller::Free, |d| d.connected(link, peer));
     }
 
     pub(crate) fn closed(&self, link: LinkId, error: Option<io::Error>) {
@@ -363,12 +468,16 @@ impl Shared {
     /// lets go of the lock for [`Node::incoming_attach`] (see the module
     /// docs).
     pub(crate) fn received(&self, link_id: LinkId, data: &[u8]) {
+        #[cfg(test)]
+        if self.panic_on_receive.swap(false, Ordering::SeqCst) {
+            panic!("injected: a step failed on the reactor");
+        }
         let mut driver = self.lock();
         if driver.stopped {
             return;
         }
         for piu in driver.split(link_id, data) {
-            if !driver.links.contains_key(&link_id) {
+            if driver.links.get(&link_id).is_none_or(|l| l.closing) {
                 break;
             }
             let Some((sid, events)) = driver.piu(link_id, piu.bytes()) else {
@@ -398,11 +507,17 @@ impl Shared {
                 let result = self.engine.incoming_attach(attach, handle);
                 driver = self.lock();
                 if driver.stopped {
+                    // A node that failed meanwhile fails this one too.
+                    if let (Ok(port), Some(_)) = (result, self.failure()) {
+                        drop(driver);
+                        port.fail(PrimaryRc::COMM_SUBSYSTEM_ABENDED, SecondaryRc(0));
+                    }
                     return;
                 }
                 driver.end_attach(link_id, sid, id, result);
             }
         }
+        driver.account(link_id);
         self.settle(driver, Caller::Free);
     }
 }
@@ -524,6 +639,15 @@ struct Conv {
 /// Sense logged when the framing breaks (RU length error).
 const FRAMING_SENSE: Sense = Sense(0x1002_0000);
 
+/// A sense code as logged: eight hex digits, as SNA manuals print them.
+struct SenseHex(Sense);
+
+impl std::fmt::Display for SenseHex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:08X}", self.0 .0)
+    }
+}
+
 pub(crate) struct Driver {
     pub lu: String,
     pub engine: Node,
@@ -545,6 +669,11 @@ pub(crate) struct Driver {
     outbox: Outbox,
     /// The node is gone: ignore everything.
     stopped: bool,
+    /// The node's span, and the rate limits of its events that concern no
+    /// one link.
+    log: Limits,
+    /// What the links hold, against [`NodeConfig::max_node_memory`].
+    budget: Budget,
 }
 
 /// Tells `hs` what its conversation's TP took since last told (which may
@@ -628,7 +757,6 @@ impl Driver {
         me: Weak<Shared>,
     ) -> Self {
         Self {
-            lu,
             engine,
             backend,
             config,
@@ -639,8 +767,11 @@ impl Driver {
             convs: IdHashMap::default(),
             me,
             actions: Vec::new(),
+            log: Limits::new(tracing::warn_span!(parent: None, "node", node = %lu)),
+            lu,
             outbox: Outbox::default(),
             stopped: false,
+            budget: Budget::default(),
         }
     }
 
@@ -649,6 +780,8 @@ impl Driver {
         let (convs, links) = (self.convs.len() as u64, self.links.len() as u64);
         self.stats.conversations.store(convs, Ordering::Release);
         self.stats.links.store(links, Ordering::Release);
+        let memory = self.budget.total() as u64;
+        self.stats.memory.store(memory, Ordering::Release);
     }
 
     fn deliver(&mut self, port: ConvPort, flow: Flow) {
@@ -660,8 +793,15 @@ impl Driver {
     }
 
     fn write(&mut self, link: LinkId, frames: Vec<Frame>) {
-        if let Err(e) = self.outbox.write(link, frames, self.config.max_frame) {
-            eprintln!("appc-io node {}: dropped an oversize PIU ({e})", self.lu);
+        if let Err(error) = self.outbox.write(link, frames, self.config.max_frame) {
+            limited!(
+                error,
+                &mut self.log,
+                "oversize_piu",
+                link = link.0,
+                %error,
+                "dropped a PIU of ours over the frame limit"
+            );
         }
     }
 
@@ -671,12 +811,16 @@ impl Driver {
     fn flush(&mut self) {
         for (link, parts) in self.outbox.take() {
             match self.backend.send_vectored(link, parts) {
-                Ok(()) => {}
+                Ok(()) => self.account(link),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    eprintln!(
-                        "appc-io node {}: link {} stopped reading; closing it",
-                        self.lu, link.0
-                    );
+                    if let Some(l) = self.links.get_mut(&link) {
+                        if !std::mem::replace(&mut l.closing, true) {
+                            tracing::warn!(
+                                parent: l.log.span(),
+                                "the peer stopped reading (send queue full): link closed"
+                            );
+                        }
+                    }
                     self.backend.close(link);
                 }
                 Err(_) => {}
@@ -722,15 +866,31 @@ impl Driver {
             Some(&link) if self.links.contains_key(&link) => link,
             _ => match self.backend.connect(addr) {
                 Ok(link) => {
-                    self.links.insert(
-                        link,
-                        Link::new(true, Some(alias.clone()), self.config.max_frame),
+                    let span = tracing::warn_span!(
+                        parent: None,
+                        "link",
+                        node = %self.lu,
+                        link = link.0,
+                        partner = %alias,
+                        %addr
                     );
+                    let (log, timers) = (Limits::new(span), Timers::new(Instant::now()));
+                    let max_frame = self.config.max_frame;
+                    let l = Link::new(true, Some(alias.clone()), max_frame, log, timers);
+                    self.links.insert(link, l);
                     self.out_links.insert(alias, link);
                     link
                 }
-                Err(e) => {
-                    eprintln!("appc-io node {}: connect to {addr}: {e}", self.lu);
+                Err(error) => {
+                    limited!(
+                        warn,
+                        &mut self.log,
+                        "connect_failed",
+                        partner = %alias,
+                        %addr,
+                        %error,
+                        "cannot connect to a partner"
+                    );
                     self.tell(
                         port,
                         PrimaryRc::ALLOCATION_ERROR,
@@ -849,8 +1009,18 @@ impl Driver {
         };
         let mut out = Vec::new();
         if let Err(v) = sess.hs.begin(&pending.attach, &mut out) {
-            eprintln!("appc-io node {}: attach refused: {}", self.lu, v.what);
             sess.conv = None;
+            if let Some(link) = self.links.get_mut(&link_id) {
+                limited!(
+                    warn,
+                    &mut link.log,
+                    "attach_refused",
+                    session = sid,
+                    sense = %SenseHex(v.sense),
+                    what = v.what,
+                    "an attach of ours cannot be sent"
+                );
+            }
             self.fail(
                 id,
                 PrimaryRc::ALLOCATION_ERROR,
@@ -1078,33 +1248,178 @@ impl Driver {
         Some(id)
     }
 
+    /// A protocol violation on session `sid`: UNBIND it (both ends'
+    /// conversations fail `NO_RETRY`) and count it against the link.
     fn violate(&mut self, link_id: LinkId, sid: u16, v: Violation) {
-        eprintln!(
-            "appc-io node {}: link {} session {sid}: protocol violation ({}), sense {:08X}; UNBIND",
-            self.lu, link_id.0, v.what, v.sense.0
-        );
-        self.stats.violations.fetch_add(1, Ordering::Relaxed);
+        if let Some(link) = self.links.get_mut(&link_id) {
+            limited!(
+                warn,
+                &mut link.log,
+                "violation",
+                session = sid,
+                sense = %SenseHex(v.sense),
+                what = v.what,
+                "protocol violation: session unbound"
+            );
+        }
         let kind = UnbindType::INVALID_SESSION_PARAMETERS;
         if let Some(id) = self.unbind(link_id, sid, kind, Some(v.sense)) {
             self.fail(id, PrimaryRc::CONV_FAILURE_NO_RETRY, SecondaryRc(0));
         }
+        self.offence(link_id, v.sense);
     }
 
-    fn connected(&mut self, link_id: LinkId) {
-        let max_frame = self.config.max_frame;
+    /// At a tick of the helper thread: closes the links whose time is up
+    /// ([`Timers`]).
+    fn tick(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        for (&id, link) in &mut self.links {
+            if link.closing || !link.up {
+                continue;
+            }
+            let accepted = !link.initiator;
+            let sessions = link.sessions.len();
+            if let Some(why) = link.timers.expired(now, accepted, sessions, &self.config) {
+                expired.push(id);
+                link.closing = true;
+                tracing::info!(parent: link.log.span(), "{}", why.what());
+            }
+        }
+        for id in expired {
+            self.stats.links_shed.fetch_add(1, Ordering::Relaxed);
+            self.backend.close(id);
+        }
+        // Send queues drain without telling the driver: re-account them.
+        self.over_budget();
+    }
+
+    /// Accounts what `link_id` holds now (its partial PIU, its send queue)
+    /// in the node's budget; over [`NodeConfig::max_node_memory`], sheds
+    /// links ([`Driver::over_budget`]).
+    fn account(&mut self, link_id: LinkId) {
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        let held = if link.closing {
+            0
+        } else {
+            link.split.held() + self.backend.queued(link_id)
+        };
+        let limit = self.config.max_node_memory;
+        if self.budget.account(&mut link.memory, held, limit) {
+            self.over_budget();
+        }
+    }
+
+    /// Sees what every link holds now (queues drain without telling the
+    /// driver); if the node is over its budget, closes the links that hold
+    /// most until it is under it again.
+    fn over_budget(&mut self) {
+        let limit = self.config.max_node_memory;
+        let ids: Vec<LinkId> = self.links.keys().copied().collect();
+        for id in &ids {
+            let Some(link) = self.links.get_mut(id) else {
+                continue;
+            };
+            let held = if link.closing {
+                0
+            } else {
+                link.split.held() + self.backend.queued(*id)
+            };
+            self.budget.account(&mut link.memory, held, limit);
+        }
+        while self.budget.total() > limit {
+            let largest = self
+                .links
+                .iter_mut()
+                .filter(|(_, l)| !l.closing && l.memory > 0)
+                .max_by_key(|(_, l)| l.memory);
+            let Some((&id, link)) = largest else {
+                return;
+            };
+            tracing::warn!(
+                parent: link.log.span(),
+                held = link.memory,
+                max_node_memory = limit,
+                "the node's memory budget is exceeded: the link holding most closed"
+            );
+            link.closing = true;
+            self.budget.account(&mut link.memory, 0, limit);
+            self.stats.links_shed.fetch_add(1, Ordering::Relaxed);
+            self.backend.close(id);
+        }
+    }
+
+    /// Counts a protocol violation against `link_id`'s peer; at
+    /// [`NodeConfig::max_link_violations`] the link is closed (its
+    /// conversations fail `NO_RETRY`), and that is logged once, with the
+    /// last sense.
+    fn offence(&mut self, link_id: LinkId, sense: Sense) {
+        self.stats.violations.fetch_add(1, Ordering::Relaxed);
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        link.violations = link.violations.saturating_add(1);
+        if link.violations < self.config.max_link_violations || link.closing {
+            return;
+        }
+        link.closing = true;
+        link.failure = PrimaryRc::CONV_FAILURE_NO_RETRY;
+        tracing::warn!(
+            parent: link.log.span(),
+            violations = link.violations,
+            sense = %SenseHex(sense),
+            "too many protocol violations: link closed"
+        );
+        self.backend.close(link_id);
+    }
+
+    fn connected(&mut self, link_id: LinkId, peer: SocketAddr) {
+        let accepted = !self.links.contains_key(&link_id);
+        if accepted && self.links.len() >= self.config.max_links {
+            limited!(
+                warn,
+                &mut self.log,
+                "max_links",
+                %peer,
+                max_links = self.config.max_links,
+                "connection limit reached: connection closed"
+            );
+            self.stats.links_shed.fetch_add(1, Ordering::Relaxed);
+            self.backend.close(link_id);
+            return;
+        }
+        let (lu, max_frame) = (&self.lu, self.config.max_frame);
         self.links
             .entry(link_id)
-            .or_insert_with(|| Link::new(false, None, max_frame))
+            .or_insert_with(|| {
+                let span = tracing::warn_span!(
+                    parent: None,
+                    "link",
+                    node = %lu,
+                    link = link_id.0,
+                    %peer
+                );
+                Link::new(
+                    false,
+                    None,
+                    max_frame,
+                    Limits::new(span),
+                    Timers::new(Instant::now()),
+                )
+            })
             .up = true;
         self.assign(link_id);
     }
 
     fn closed(&mut self, link_id: LinkId, error: Option<io::Error>) {
-        let Some(link) = self.links.remove(&link_id) else {
+        let Some(mut link) = self.links.remove(&link_id) else {
             return;
         };
-        if let Some(e) = error {
-            eprintln!("appc-io node {}: link {}: {e}", self.lu, link_id.0);
+        self.budget
+            .account(&mut link.memory, 0, self.config.max_node_memory);
+        if let Some(error) = error {
+            tracing::info!(parent: link.log.span(), %error, "link lost");
         }
         if let Some(alias) = &link.partner {
             if self.out_links.get(alias) == Some(&link_id) {
@@ -1153,12 +1468,15 @@ impl Driver {
         }
         match link.split.push(data) {
             Err(len) => {
-                eprintln!(
-                    "appc-io node {}: link {}: framing broken (length prefix {len}), sense {:08X}; closing the link",
-                    self.lu, link_id.0, FRAMING_SENSE.0
+                tracing::warn!(
+                    parent: link.log.span(),
+                    length = len,
+                    sense = %SenseHex(FRAMING_SENSE),
+                    "framing broken: link closed"
                 );
                 self.stats.violations.fetch_add(1, Ordering::Relaxed);
                 link.failure = PrimaryRc::CONV_FAILURE_NO_RETRY;
+                link.closing = true;
                 self.backend.close(link_id);
                 Vec::new()
             }
@@ -1183,13 +1501,18 @@ impl Driver {
                     what: "undecodable PIU",
                 };
                 if known {
-                    eprintln!("appc-io node {}: {e}", self.lu);
                     self.violate(link_id, sid, v);
-                } else {
-                    eprintln!(
-                        "appc-io node {}: link {}: undecodable PIU for no session: {e}",
-                        self.lu, link_id.0
+                } else if let Some(link) = self.links.get_mut(&link_id) {
+                    limited!(
+                        warn,
+                        &mut link.log,
+                        "undecodable",
+                        session = sid,
+                        sense = %SenseHex(v.sense),
+                        error = %e,
+                        "undecodable PIU for no session: dropped"
                     );
+                    self.offence(link_id, v.sense);
                 }
                 return None;
             }
@@ -1197,7 +1520,18 @@ impl Driver {
         let lfsid = frame.th.lfsid();
         let sid = u16::from_be_bytes([lfsid.sidh, lfsid.sidl]);
         if lfsid.odai {
-            eprintln!("appc-io node {}: PIU with ODAI 1 dropped", self.lu);
+            let sense = Sense::FUNCTION_NOT_SUPPORTED;
+            if let Some(link) = self.links.get_mut(&link_id) {
+                limited!(
+                    warn,
+                    &mut link.log,
+                    "odai",
+                    session = sid,
+                    sense = %SenseHex(sense),
+                    "PIU with ODAI 1 (we assign the session ids): dropped"
+                );
+            }
+            self.offence(link_id, sense);
             return None;
         }
         match frame.rh {
@@ -1272,8 +1606,7 @@ impl Driver {
         };
         let ru = match ControlRu::decode(RuCategory::Sc, frame.ru) {
             Ok(ru) => ru,
-            Err(e) => {
-                eprintln!("appc-io node {}: bad SC RU: {e}", self.lu);
+            Err(_) => {
                 let v = Violation {
                     sense: Sense::FUNCTION_NOT_SUPPORTED,
                     what: "SC RU",
@@ -1298,12 +1631,17 @@ impl Driver {
                     None
                 };
                 if let Some(sense) = refuse {
-                    eprintln!(
-                        "appc-io node {}: link {}: BIND for session {sid} refused, sense {:08X}",
-                        self.lu, link_id.0, sense.0
+                    limited!(
+                        warn,
+                        &mut link.log,
+                        "bind_refused",
+                        session = sid,
+                        sense = %SenseHex(sense),
+                        "BIND refused"
                     );
                     let frame = respond(Some(sense), Vec::new());
-                    return self.write(link_id, vec![frame]);
+                    self.write(link_id, vec![frame]);
+                    return self.offence(link_id, sense);
                 }
                 let mode = bind
                     .mode_name()
@@ -1339,6 +1677,7 @@ impl Driver {
                     self.config.max_session_buffer,
                 );
                 hs.set_pacing(send, receive);
+                link.timers.bound = true;
                 link.sessions.insert(
                     sid,
                     Sess {
@@ -1415,9 +1754,13 @@ impl Driver {
                 .ru
                 .get(..4)
                 .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
-            eprintln!(
-                "appc-io node {}: link {}: BIND refused, sense {sense:08X}",
-                self.lu, link_id.0
+            limited!(
+                warn,
+                &mut link.log,
+                "bind_rejected",
+                session = sid,
+                sense = %SenseHex(Sense(sense)),
+                "the partner refused our BIND"
             );
             if let Some(id) = conv {
                 if let Some(c) = self.convs.get_mut(&id) {
@@ -1451,6 +1794,7 @@ impl Driver {
         };
         sess.hs.set_pacing(send, receive);
         sess.bound = true;
+        link.timers.bound = true;
         match conv {
             Some(id) => self.begin(link_id, sid, id),
             None => self.release(link_id, sid),

@@ -217,6 +217,10 @@ impl Backend for UringBackend {
         true
     }
 
+    fn queued(&self, link: LinkId) -> usize {
+        self.sink.links.queued(link)
+    }
+
     fn shutdown(&self) {
         self.sink.stop();
         for shard in &self.shards {

@@ -37,7 +37,7 @@ use crate::backend::idle;
 use crate::backend::links::split;
 use crate::backend::mailbox::Mailbox;
 use crate::backend::queue::{SendQueue, MAX_IOV};
-use crate::backend::sink::Sink;
+use crate::backend::sink::{turn, Sink};
 use crate::backend::LinkId;
 
 /// A send or receive at least this long makes the reactor poll before it
@@ -212,38 +212,51 @@ impl Reactor {
         self.arm_doorbell();
         let mut completions = Vec::new();
         while !self.sink.is_stopped() {
-            let poll = self.idle_poll || self.bulk > 0;
-            self.bulk = self.bulk.saturating_sub(1);
-            if !(poll && self.spin()) {
-                if let Err(error) = self.ring.wait() {
-                    eprintln!("appc-io: io_uring reactor stops: {error}");
+            match turn(|| self.turn(&mut completions)) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(reason) => {
+                    self.sink.failed("io_uring", &reason);
                     break;
-                }
-            }
-            self.ring.reap(&mut completions);
-            for completion in completions.drain(..) {
-                if self.sink.is_stopped() {
-                    break;
-                }
-                self.complete(completion);
-            }
-            // The mailbox: what other threads posted (they rang the
-            // doorbell, whose read completed), and what this thread posted
-            // to itself meanwhile without ringing (a kicked step's sends, a
-            // kick from a callback). Handling it may post more: drain until
-            // nothing is left, so that nothing waits there while the ring
-            // sleeps.
-            loop {
-                self.mailbox.drain(&mut self.requests);
-                if self.requests.is_empty() {
-                    break;
-                }
-                for request in std::mem::take(&mut self.requests) {
-                    self.request(request);
                 }
             }
         }
         self.shutdown();
+    }
+
+    /// One turn of the loop: wait (or poll), handle the completions, then
+    /// the mailbox. False if the ring failed.
+    fn turn(&mut self, completions: &mut Vec<Completion>) -> bool {
+        let poll = self.idle_poll || self.bulk > 0;
+        self.bulk = self.bulk.saturating_sub(1);
+        if !(poll && self.spin()) {
+            if let Err(error) = self.ring.wait() {
+                tracing::error!(%error, "io_uring reactor stops: its links are lost");
+                return false;
+            }
+        }
+        self.ring.reap(completions);
+        for completion in completions.drain(..) {
+            if self.sink.is_stopped() {
+                break;
+            }
+            self.complete(completion);
+        }
+        // The mailbox: what other threads posted (they rang the doorbell,
+        // whose read completed), and what this thread posted to itself
+        // meanwhile without ringing (a kicked step's sends, a kick from a
+        // callback). Handling it may post more: drain until nothing is
+        // left, so that nothing waits there while the ring sleeps.
+        loop {
+            self.mailbox.drain(&mut self.requests);
+            if self.requests.is_empty() {
+                break;
+            }
+            for request in std::mem::take(&mut self.requests) {
+                self.request(request);
+            }
+        }
+        true
     }
 
     /// Submits the batch, then polls the ring and the mailbox for a short
@@ -435,10 +448,7 @@ impl Reactor {
             // Probed, but refused: accept one at a time from now on.
             self.features.multishot_accept = false;
         } else if completion.result != -libc::ECANCELED {
-            eprintln!(
-                "appc-io: io_uring accept failed: {}",
-                os_error(completion.result)
-            );
+            tracing::warn!(error = %os_error(completion.result), "io_uring: accept failed");
         }
         if !cqueue::more(completion.flags) {
             self.listeners[listener].armed = false;
@@ -607,9 +617,9 @@ impl Reactor {
             completions.clear();
         }
         if self.ring.inflight() > 0 {
-            eprintln!(
-                "appc-io: io_uring reactor stopped with {} ops in flight; leaking their memory",
-                self.ring.inflight()
+            tracing::warn!(
+                inflight = self.ring.inflight(),
+                "io_uring reactor stopped with ops in flight; leaking their memory"
             );
             std::mem::forget(std::mem::take(&mut self.links));
             std::mem::forget(std::mem::replace(&mut self.doorbell_count, Box::new(0)));

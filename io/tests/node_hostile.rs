@@ -1,0 +1,348 @@
+//! Attacks on a real node, on every Linux backend, each while a
+//! well-behaved client runs its conversations beside it: garbage frames,
+//! a flood of bad frames, silent and idle connections, too many
+//! connections, partial frames that pin memory, a BIND for another LU.
+//! For each: the client passes, the node's links, conversations, memory
+//! gauge and open descriptors return to where they were, and what the
+//! node logs stays bounded (its `tracing` events are counted by a layer
+//! of this test's own).
+//!
+//! The tests count the process's descriptors and the events of every
+//! thread, so they take turns ([`serial`]).
+
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use appc_io::backend::Kind;
+use appc_io::node::NodeConfig;
+use appc_io::wire::{
+    ebcdic, Bind, ControlRu, Flow, Frame, Lfsid, Request, ResponseType, Rh, RuCategory, RuSize, Th,
+    Unbind, UnbindType,
+};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, Once, PoisonError};
+use std::thread;
+use std::time::Duration;
+use support::*;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
+
+/// Every `tracing` event of the process, counted.
+static EVENTS: AtomicU64 = AtomicU64::new(0);
+
+struct Count;
+
+impl<S: tracing::Subscriber> Layer<S> for Count {
+    fn on_event(&self, _: &tracing::Event<'_>, _: Context<'_, S>) {
+        EVENTS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One test at a time (descriptors and events are the process's), with
+/// the counting subscriber installed.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::registry().with(Count);
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+    });
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// What one attack left behind.
+struct Aftermath {
+    /// Events logged while it ran.
+    events: u64,
+    /// Violations the node counted.
+    violations: u64,
+}
+
+/// Runs `attack` against node B (started with `config`, "ECHO" defined,
+/// listening at the address `attack` gets) while node A runs rounds of
+/// echo conversations to it; then checks that A's conversations all
+/// passed and that B is back where it was: one link (A's), no
+/// conversation, no buffered memory, the same descriptors.
+fn under_attack(
+    kind: Kind,
+    config: NodeConfig,
+    attack: impl FnOnce(&Side, SocketAddr) + Send,
+) -> Aftermath {
+    let b = side_with("LUB", kind, config);
+    b.engine.define_tp("ECHO");
+    let addr = listen(&b);
+    let a = side("LUA", kind);
+    a.node.add_partner("LUB", addr);
+    echo_round(&a, &b, "LUB", 4);
+    let fds = open_fds();
+    let violations = b.node.stats().snapshot().3;
+    EVENTS.store(0, Ordering::SeqCst);
+    thread::scope(|s| {
+        let client = s.spawn(|| {
+            for _ in 0..3 {
+                echo_round(&a, &b, "LUB", 8);
+            }
+        });
+        attack(&b, addr);
+        client.join().expect("the client's conversations pass");
+    });
+    let events = EVENTS.load(Ordering::SeqCst);
+    wait_until("B is back to one link and no conversation", || {
+        b.node.stats().live() == (0, 1)
+    });
+    wait_until("B's descriptors are back", || open_fds() == fds);
+    wait_until("B holds no buffered bytes", || {
+        b.node.stats().memory.load(Ordering::Acquire) == 0
+    });
+    echo_round(&a, &b, "LUB", 4);
+    Aftermath {
+        events,
+        violations: b.node.stats().snapshot().3 - violations,
+    }
+}
+
+/// Each backend in turn, one test at a time.
+fn each_backend(body: fn(Kind)) {
+    let _serial = serial();
+    for_each_backend(body);
+}
+
+/// The 13-byte frame `00 00 00 09` + nine zero bytes: a PIU whose TH does
+/// not decode, for no session.
+fn bad_frame() -> Vec<u8> {
+    let mut frame = vec![0, 0, 0, 9];
+    frame.extend([0; 9]);
+    frame
+}
+
+/// Writes `frames` bad frames as fast as the node takes them, until the
+/// node closes the connection.
+fn flood(addr: SocketAddr, frames: usize) {
+    let mut peer = TcpStream::connect(addr).unwrap();
+    let frame = bad_frame();
+    let batch: Vec<u8> = frame.repeat(1000);
+    let mut sent = 0;
+    while sent < frames {
+        if peer.write_all(&batch).is_err() {
+            return;
+        }
+        sent += 1000;
+    }
+    // All written (into socket buffers): the node closes it all the same.
+    peer.set_read_timeout(Some(LIMIT / 2)).unwrap();
+    let closed = matches!(peer.read(&mut [0; 64]), Ok(0) | Err(_));
+    assert!(closed, "the flooding link stays open");
+}
+
+/// 200,000 bad frames on one connection: the node closes the link after
+/// `max_link_violations` of them (it reads no further) and logs a bounded
+/// number of events (a burst, one summary, the closing).
+#[test]
+fn a_flood_of_bad_frames_costs_the_sender_its_link() {
+    each_backend(|kind| {
+        let after = under_attack(kind, NodeConfig::default(), |_, addr| {
+            flood(addr, 200_000);
+        });
+        let limit = u64::from(NodeConfig::default().max_link_violations);
+        assert!(after.violations <= limit, "{kind:?}: {}", after.violations);
+        assert!(after.events <= 20, "{kind:?}: {} events", after.events);
+    });
+}
+
+/// The garbage frame alone, on many connections one after the other: each
+/// is dropped with its link, the node logs a bounded number of events.
+#[test]
+fn garbage_frames_are_dropped_and_rate_limited() {
+    each_backend(|kind| {
+        let after = under_attack(kind, NodeConfig::default(), |_, addr| {
+            for _ in 0..50 {
+                let mut peer = TcpStream::connect(addr).unwrap();
+                peer.write_all(&bad_frame()).unwrap();
+            }
+        });
+        assert!(after.violations >= 1, "{kind:?}");
+        assert!(after.events <= 50 * 2, "{kind:?}: {} events", after.events);
+    });
+}
+
+/// A BIND from a peer acting as PLU `LUX` for session `sid`, naming
+/// `slu` as the secondary LU.
+fn bind(sid: u8, slu: &str) -> Vec<u8> {
+    let mut bind = Bind::lu62(
+        &ebcdic::encode("LUX").unwrap(),
+        &ebcdic::encode(slu).unwrap(),
+        &ebcdic::encode("#INTER").unwrap(),
+        RuSize::at_most(1024).unwrap(),
+    );
+    bind.secondary_receive_pacing.window = 0;
+    let mut ru = Vec::new();
+    bind.encode(&mut ru).unwrap();
+    control(sid, ControlRu::Bind(bind).category(), ru)
+}
+
+/// An UNBIND (normal) for session `sid`.
+fn unbind(sid: u8) -> Vec<u8> {
+    let mut ru = Vec::new();
+    let unbind = ControlRu::Unbind(Unbind {
+        kind: UnbindType::NORMAL,
+        sense: None,
+    });
+    unbind.encode(&mut ru).unwrap();
+    control(sid, unbind.category(), ru)
+}
+
+fn control(sid: u8, category: RuCategory, ru: Vec<u8>) -> Vec<u8> {
+    let lfsid = Lfsid {
+        odai: false,
+        sidh: 0,
+        sidl: sid,
+    };
+    let frame = Frame {
+        th: Th::new(lfsid, Flow::Expedited, 1),
+        rh: Rh::Request(Request::new(category, ResponseType::Rqd1)),
+        ru,
+    };
+    let mut bytes = Vec::new();
+    frame.encode(1 << 16, &mut bytes).unwrap();
+    bytes
+}
+
+/// Reads one PIU (the response to what was sent); `None` at the end of
+/// the stream.
+fn read_piu(peer: &mut TcpStream) -> Option<Frame> {
+    let mut prefix = [0; 4];
+    peer.read_exact(&mut prefix).ok()?;
+    let mut piu = vec![0; u32::from_be_bytes(prefix) as usize];
+    peer.read_exact(&mut piu).ok()?;
+    Some(Frame::decode_piu(&piu).expect("the node's PIU decodes"))
+}
+
+/// Whether the node closes `peer` (EOF or reset) before the test's limit.
+fn closed_by_node(peer: &mut TcpStream) -> bool {
+    peer.set_read_timeout(Some(LIMIT / 2)).unwrap();
+    let mut buf = [0; 256];
+    loop {
+        match peer.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+/// Whether the node has closed `peer` already (a read that does not wait).
+fn is_closed(mut peer: &TcpStream) -> bool {
+    peer.set_nonblocking(true).unwrap();
+    let mut buf = [0; 256];
+    loop {
+        match peer.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+/// Connections that never say anything are closed at the handshake
+/// timeout.
+#[test]
+fn silent_connections_are_closed_at_the_handshake_timeout() {
+    each_backend(|kind| {
+        let config = NodeConfig {
+            handshake_timeout: Duration::from_millis(200),
+            ..NodeConfig::default()
+        };
+        let after = under_attack(kind, config, |b, addr| {
+            let mut silent: Vec<TcpStream> =
+                (0..50).map(|_| TcpStream::connect(addr).unwrap()).collect();
+            for peer in &mut silent {
+                assert!(closed_by_node(peer), "{kind:?}: a silent link stays");
+            }
+            assert!(b.node.stats().links_shed.load(Ordering::Relaxed) >= 50);
+        });
+        assert!(after.events <= 60, "{kind:?}: {} events", after.events);
+    });
+}
+
+/// A link whose sessions are gone is closed at the idle timeout; one with
+/// a session stays.
+#[test]
+fn a_link_without_sessions_is_closed_at_the_idle_timeout() {
+    each_backend(|kind| {
+        let config = NodeConfig {
+            idle_timeout: Duration::from_millis(300),
+            ..NodeConfig::default()
+        };
+        under_attack(kind, config, |b, addr| {
+            let mut peer = TcpStream::connect(addr).unwrap();
+            peer.write_all(&bind(1, "LUB")).unwrap();
+            let rsp = read_piu(&mut peer).expect("the BIND response");
+            assert!(matches!(rsp.rh, Rh::Response(r) if r.rti == appc_io::wire::Rti::Positive));
+            peer.write_all(&unbind(1)).unwrap();
+            assert!(closed_by_node(&mut peer), "{kind:?}: an idle link stays");
+            assert!(b.node.stats().links_shed.load(Ordering::Relaxed) >= 1);
+        });
+    });
+}
+
+/// Beyond `max_links`, an accepted connection is closed at once; the
+/// links already up (the client's) carry on.
+#[test]
+fn connections_beyond_the_limit_are_closed_at_once() {
+    each_backend(|kind| {
+        let config = NodeConfig {
+            max_links: 8,
+            ..NodeConfig::default()
+        };
+        under_attack(kind, config, |b, addr| {
+            let peers: Vec<TcpStream> =
+                (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
+            // The client's link and seven of these fit; the other 13 go.
+            wait_until("13 connections shed", || {
+                b.node.stats().links_shed.load(Ordering::Relaxed) >= 13
+            });
+            assert!(b.node.stats().live().1 <= 8, "{kind:?}");
+            let closed = peers.iter().filter(|p| is_closed(p)).count();
+            assert!(closed >= 13, "{kind:?}: {closed} closed");
+        });
+    });
+}
+
+/// Connections that each begin a maximum-size PIU and stop: each pins a
+/// PIU buffer; past the node's memory budget the links holding most are
+/// closed, the gauge stays near the budget, and the node goes on.
+#[test]
+fn partial_frames_beyond_the_memory_budget_cost_their_links() {
+    each_backend(|kind| {
+        let config = NodeConfig {
+            max_node_memory: 256 << 10,
+            ..NodeConfig::default()
+        };
+        let max_frame = config.max_frame;
+        under_attack(kind, config, |b, addr| {
+            let mut prefix = (max_frame as u32).to_be_bytes().to_vec();
+            prefix.extend([0x2C; 100]);
+            let peers: Vec<TcpStream> = (0..8)
+                .map(|_| {
+                    let mut peer = TcpStream::connect(addr).unwrap();
+                    peer.write_all(&prefix).unwrap();
+                    peer
+                })
+                .collect();
+            wait_until("links shed for memory", || {
+                b.node.stats().links_shed.load(Ordering::Relaxed) >= 5
+            });
+            let memory = b.node.stats().memory.load(Ordering::Acquire);
+            assert!(memory <= 256 << 10, "{kind:?}: {memory} bytes held");
+            let closed = peers.iter().filter(|p| is_closed(p)).count();
+            assert!(closed >= 5, "{kind:?}: {closed} closed");
+        });
+    });
+}
