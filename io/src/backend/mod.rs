@@ -42,6 +42,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+#[cfg(any(target_os = "linux", windows))]
+mod backoff;
 #[cfg(windows)]
 mod iocp;
 // Shared by the Linux backends; portable (std only), so IOCP may use them
@@ -161,6 +163,10 @@ pub trait Backend: Send + Sync {
     /// Bytes queued for `link` and not yet written (0 for a link closed
     /// or unknown): what its peer makes the backend hold.
     fn queued(&self, link: LinkId) -> usize;
+    /// Accepts that failed, over the backend's life (for monitoring: out
+    /// of descriptors, the count grows by a few a second, not by a
+    /// spinning reactor's millions; see `backoff.rs`).
+    fn accept_errors(&self) -> u64;
     /// Stops the backend: closes every link and listener and waits for the
     /// reactor threads to end (all but the caller's, when called from a
     /// callback), so no event is delivered after it returns. Idempotent;

@@ -36,7 +36,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
@@ -44,12 +44,14 @@ use mio::unix::SourceFd;
 use mio::{Interest, Poll, Registry, Token, Waker};
 use socket2::SockRef;
 
+use super::backoff::{self, Backoff};
 use super::idle;
 use super::links::split;
 use super::mailbox::Mailbox;
 use super::queue::{SendQueue, MAX_IOV};
 use super::sink::{join_reactors, turn, Sink};
 use super::{Backend, Config, Events, LinkId};
+use crate::diag::{limited, Limits};
 
 /// The waker's token; links use their slot index, listeners [`LISTENER`] | n.
 const WAKER: Token = Token(usize::MAX);
@@ -275,6 +277,10 @@ impl Backend for PollBackend {
         self.sink.links.queued(link)
     }
 
+    fn accept_errors(&self) -> u64 {
+        self.sink.accept_errors.load(Ordering::Relaxed)
+    }
+
     fn shutdown(&self) {
         self.sink.stop();
         let _ = self.waker.wake();
@@ -291,6 +297,17 @@ impl Drop for PollBackend {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// A listening socket, and when it accepts again after a failure for want
+/// of resources (see `backoff.rs`).
+#[derive(Debug)]
+struct Listener {
+    socket: TcpListener,
+    backoff: Backoff,
+    /// Paused until then: its readiness edge came, and its backlog waits.
+    retry: Option<Instant>,
+    log: Limits,
 }
 
 /// One TCP link on the reactor.
@@ -318,7 +335,7 @@ struct Reactor {
     conns: Arc<Conns>,
     awake: Arc<AtomicBool>,
     mailbox: Arc<Mailbox<Request>>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     /// Keyed by slot index (the link's token).
     links: FxHashMap<u32, Link>,
     buffer: Box<[u8]>,
@@ -351,6 +368,7 @@ impl Reactor {
             tracing::error!(%error, "epoll reactor stops: every link is lost");
             return false;
         }
+        self.retry_accepts();
         for event in events.iter() {
             if self.sink.is_stopped() {
                 break;
@@ -374,6 +392,13 @@ impl Reactor {
     /// the reactor polls, a caller's `send` is the reactor's to write, as
     /// it is about to look (see the module docs).
     fn wait(&mut self, events: &mut mio::Events) -> io::Result<()> {
+        // A paused listener's retry ends the sleep.
+        let retry = self
+            .listeners
+            .iter()
+            .filter_map(|l| l.retry)
+            .min()
+            .map(|at| at.saturating_duration_since(Instant::now()));
         let poll = &mut self.poll;
         let mut failed = None;
         let ready = idle::spin(|| match poll.poll(events, Some(Duration::ZERO)) {
@@ -388,7 +413,7 @@ impl Reactor {
             None if ready => Ok(()),
             None => {
                 self.awake.store(false, Ordering::Relaxed);
-                let polled = poll.poll(events, None);
+                let polled = poll.poll(events, retry);
                 self.awake.store(true, Ordering::Relaxed);
                 polled
             }
@@ -399,13 +424,19 @@ impl Reactor {
         match request {
             Request::Listen(listener) => {
                 let token = Token(LISTENER | self.listeners.len());
-                let mut listener = TcpListener::from_std(listener);
+                let addr = listener.local_addr().ok();
+                let mut socket = TcpListener::from_std(listener);
                 match self
                     .poll
                     .registry()
-                    .register(&mut listener, token, Interest::READABLE)
+                    .register(&mut socket, token, Interest::READABLE)
                 {
-                    Ok(()) => self.listeners.push(listener),
+                    Ok(()) => self.listeners.push(Listener {
+                        socket,
+                        backoff: Backoff::default(),
+                        retry: None,
+                        log: Limits::new(tracing::warn_span!(parent: None, "listener", ?addr)),
+                    }),
                     Err(error) => tracing::error!(%error, "epoll cannot watch a listener"),
                 }
             }
@@ -443,19 +474,42 @@ impl Reactor {
         }
     }
 
+    /// Paused listeners whose wait is over accept again.
+    fn retry_accepts(&mut self) {
+        let now = Instant::now();
+        for index in 0..self.listeners.len() {
+            if self.listeners[index].retry.is_some_and(|at| at <= now) {
+                self.listeners[index].retry = None;
+                self.accept(index);
+            }
+        }
+    }
+
     fn accept(&mut self, listener: usize) {
+        if self.listeners[listener].retry.is_some() {
+            // Paused: `retry_accepts` takes the backlog when it is time.
+            return;
+        }
         loop {
-            let (stream, peer) = match self.listeners[listener].accept() {
+            let l = &mut self.listeners[listener];
+            let (stream, peer) = match l.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) => {
-                    // EMFILE and friends: the connection stays in the
-                    // backlog and the next readiness edge retries.
-                    tracing::warn!(%error, "epoll: accept failed");
-                    return;
+                    self.sink.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    let starved = backoff::starved(&error);
+                    limited!(warn, &mut l.log, "accept", %error, starved, "accept failed");
+                    if starved {
+                        // The connection stays in the backlog, and no new
+                        // readiness edge will say so: pause, then retry.
+                        l.retry = Some(Instant::now() + l.backoff.failed());
+                        return;
+                    }
+                    continue;
                 }
             };
+            l.backoff.reset();
             let id = self.sink.links.open(0);
             let index = split(id).0;
             let _ = stream.set_nodelay(true);

@@ -11,7 +11,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
@@ -23,6 +23,8 @@ pub(crate) struct Sink {
     events: Arc<dyn Events>,
     pub(crate) links: Links,
     stopped: AtomicBool,
+    /// [`Backend::accept_errors`](super::Backend::accept_errors).
+    pub(crate) accept_errors: AtomicU64,
 }
 
 impl std::fmt::Debug for Sink {
@@ -40,6 +42,7 @@ impl Sink {
             events,
             links: Links::new(max_queued),
             stopped: AtomicBool::new(false),
+            accept_errors: AtomicU64::new(0),
         }
     }
 

@@ -221,6 +221,10 @@ impl Backend for UringBackend {
         self.sink.links.queued(link)
     }
 
+    fn accept_errors(&self) -> u64 {
+        self.sink.accept_errors.load(Ordering::Relaxed)
+    }
+
     fn shutdown(&self) {
         self.sink.stop();
         for shard in &self.shards {

@@ -23,22 +23,26 @@ use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use io_uring::{cqueue, opcode, types::Fd};
+use io_uring::types::{Fd, Timespec};
+use io_uring::{cqueue, opcode};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::op::{link_op, other_op, Op, Tag};
 use super::ring::{Completion, Features, Ring, LINK_RECV_BUFFER_SIZE};
 use super::Request;
+use crate::backend::backoff::{self, Backoff};
 use crate::backend::idle;
 use crate::backend::links::split;
 use crate::backend::mailbox::Mailbox;
 use crate::backend::queue::{SendQueue, MAX_IOV};
 use crate::backend::sink::{turn, Sink};
 use crate::backend::LinkId;
+use crate::diag::{limited, Limits};
 
 /// A send or receive at least this long makes the reactor poll before it
 /// sleeps for its next [`BULK_TURNS`] turns,
@@ -53,7 +57,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 struct Listener {
     socket: TcpListener,
+    /// An accept op is in flight.
     armed: bool,
+    /// Accepting is paused after a failure for want of resources; a
+    /// timeout op ([`Tag::AcceptRetry`]) is in flight, reading `wait`.
+    paused: bool,
+    backoff: Backoff,
+    wait: Box<Timespec>,
+    log: Limits,
 }
 
 #[derive(Debug)]
@@ -360,9 +371,18 @@ impl Reactor {
     fn request(&mut self, request: Request) {
         match request {
             Request::Listen(socket) => {
+                let span = tracing::warn_span!(
+                    parent: None,
+                    "listener",
+                    addr = ?socket.local_addr().ok()
+                );
                 self.listeners.push(Listener {
                     socket,
                     armed: false,
+                    paused: false,
+                    backoff: Backoff::default(),
+                    wait: Box::new(Timespec::new()),
+                    log: Limits::new(span),
                 });
                 self.arm_accept(self.listeners.len() - 1);
             }
@@ -416,6 +436,13 @@ impl Reactor {
             // The requests are taken at the end of this turn (`run`).
             Tag::Wake => self.arm_doorbell(),
             Tag::Accept => self.accepted(op.slot as usize, completion),
+            Tag::AcceptRetry => {
+                let listener = op.slot as usize;
+                self.listeners[listener].paused = false;
+                if !self.listeners[listener].armed {
+                    self.arm_accept(listener);
+                }
+            }
             Tag::Cancel => {}
             Tag::Connect | Tag::Recv | Tag::Send => {
                 let live = self
@@ -439,21 +466,51 @@ impl Reactor {
     }
 
     fn accepted(&mut self, listener: usize, completion: Completion) {
+        let more = cqueue::more(completion.flags);
         if completion.result >= 0 {
             // SAFETY: a successful accept returns a new descriptor that
             // nothing else owns.
             let socket = TcpStream::from(unsafe { OwnedFd::from_raw_fd(completion.result) });
+            self.listeners[listener].backoff.reset();
             self.adopt(socket);
         } else if completion.result == -libc::EINVAL && self.features.multishot_accept {
             // Probed, but refused: accept one at a time from now on.
             self.features.multishot_accept = false;
         } else if completion.result != -libc::ECANCELED {
-            tracing::warn!(error = %os_error(completion.result), "io_uring: accept failed");
+            let error = os_error(completion.result);
+            self.sink.accept_errors.fetch_add(1, Ordering::Relaxed);
+            let starved = backoff::starved(&error);
+            let l = &mut self.listeners[listener];
+            limited!(warn, &mut l.log, "accept", %error, starved, "accept failed");
+            if starved && !l.paused {
+                self.pause(listener, more);
+            }
         }
-        if !cqueue::more(completion.flags) {
+        if !more {
             self.listeners[listener].armed = false;
-            self.arm_accept(listener);
+            if !self.listeners[listener].paused {
+                self.arm_accept(listener);
+            }
         }
+    }
+
+    /// Stops accepting on `listener` for its backoff's wait (see
+    /// `backoff.rs`): cancels its accept if still `armed` (multishot), and
+    /// sets a timeout whose completion arms it again.
+    fn pause(&mut self, listener: usize, armed: bool) {
+        if armed {
+            self.cancel(other_op(Tag::Accept, listener as u32));
+        }
+        let l = &mut self.listeners[listener];
+        l.paused = true;
+        *l.wait = Timespec::from(l.backoff.failed());
+        let timeout = opcode::Timeout::new(&*l.wait)
+            .build()
+            .user_data(other_op(Tag::AcceptRetry, listener as u32));
+        // SAFETY: the timespec is boxed in the listener, which lives as
+        // long as `self`, and is not changed while `paused` (until this
+        // op completes).
+        unsafe { self.ring.push(&timeout) };
     }
 
     fn adopt(&mut self, socket: TcpStream) {
@@ -590,6 +647,9 @@ impl Reactor {
         for (index, listener) in self.listeners.iter().enumerate() {
             if listener.armed {
                 cancels.push(other_op(Tag::Accept, index as u32));
+            }
+            if listener.paused {
+                cancels.push(other_op(Tag::AcceptRetry, index as u32));
             }
         }
         for link in self.links.values() {
