@@ -146,6 +146,9 @@
 
 mod config;
 mod driver;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 mod limits;
 mod link;
 mod outbox;
