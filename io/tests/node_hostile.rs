@@ -15,6 +15,8 @@
 mod support;
 
 use appc_io::backend::Kind;
+use appc_io::engine::appc::rc::PrimaryRc;
+use appc_io::engine::appc::verbs::values;
 use appc_io::node::NodeConfig;
 use appc_io::wire::{
     ebcdic, Bind, ControlRu, Flow, Frame, Lfsid, Request, ResponseType, Rh, RuCategory, RuSize, Th,
@@ -344,5 +346,77 @@ fn partial_frames_beyond_the_memory_budget_cost_their_links() {
             let closed = peers.iter().filter(|p| is_closed(p)).count();
             assert!(closed >= 5, "{kind:?}: {closed} closed");
         });
+    });
+}
+
+/// A node dropped right after its TP's last verb (data and DEALLOCATE in
+/// one SEND_DATA, then TP_ENDED): the partner gets the data and a clean
+/// `AP_DEALLOC_NORMAL`, every time. Without the linger the drop cut the
+/// link before the DEALLOCATE (or its response) got through, and the
+/// partner saw `AP_CONV_FAILURE_RETRY`.
+#[test]
+fn a_node_dropped_after_deallocate_has_it_delivered() {
+    each_backend(|kind| {
+        let b = side("LUB", kind);
+        b.engine.define_tp("ECHO");
+        let addr = listen(&b);
+        for round in 0..20 {
+            let a = side("LUA", kind);
+            a.node.add_partner("LUB", addr);
+            let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+            let rc = send(&a.app, true, conv, values::SEND_DATA_DEALLOC_FLUSH, b"bye");
+            assert_eq!(rc, PrimaryRc::OK);
+            tp_ended(&a.app, conv.tp_id);
+            drop(a);
+            let b_conv = receive_allocate(&b.app);
+            let (rc, _, data) = receive(&b.app, true, b_conv);
+            assert_eq!(
+                (rc, &data[..]),
+                (PrimaryRc::OK, &b"bye"[..]),
+                "{kind:?} {round}"
+            );
+            let (rc, _, _) = receive(&b.app, true, b_conv);
+            assert_eq!(rc, PrimaryRc::DEALLOC_NORMAL, "{kind:?}: round {round}");
+            tp_ended(&b.app, b_conv.tp_id);
+        }
+    });
+}
+
+/// `shutdown` lingers for what was sent, then closes: a conversation
+/// still running fails as on a lost link, a later ALLOCATE is refused
+/// with `AP_COMM_SUBSYSTEM_NOT_LOADED`, `listen` fails, and shutting down
+/// again (and dropping) does nothing more.
+#[test]
+fn shutdown_closes_the_node_for_good() {
+    each_backend(|kind| {
+        let (a, b, _) = pair(kind);
+        let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+        let rc = send(&a.app, true, conv, values::SEND_DATA_FLUSH, b"1");
+        assert_eq!(rc, PrimaryRc::OK);
+        let b_conv = receive_allocate(&b.app);
+        assert_eq!(receive(&b.app, true, b_conv).2, b"1");
+        let fds = open_fds();
+        a.node.shutdown(Duration::from_secs(5));
+        assert!(open_fds() < fds, "{kind:?}: sockets closed on return");
+        assert_eq!(
+            receive(&b.app, true, b_conv).0,
+            PrimaryRc::CONV_FAILURE_RETRY,
+            "{kind:?}"
+        );
+        assert_eq!(
+            receive(&a.app, true, conv).0,
+            PrimaryRc::CONV_FAILURE_RETRY,
+            "{kind:?}"
+        );
+        let late = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+        let rc = send(&a.app, true, late, values::SEND_DATA_FLUSH, b"2");
+        let rc = if rc == PrimaryRc::OK {
+            receive(&a.app, true, late).0
+        } else {
+            rc
+        };
+        assert_eq!(rc, PrimaryRc::COMM_SUBSYSTEM_NOT_LOADED, "{kind:?}");
+        assert!(a.node.listen("127.0.0.1:0".parse().unwrap()).is_err());
+        a.node.shutdown(Duration::from_secs(5));
     });
 }

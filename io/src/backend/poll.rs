@@ -290,6 +290,9 @@ impl Backend for PollBackend {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         join_reactors(thread.into_iter().collect());
+        // The sockets close with their last `Arc`: the reactor's went with
+        // it, these are the callers'.
+        conns(&self.conns).clear();
     }
 }
 

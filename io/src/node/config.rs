@@ -62,6 +62,11 @@ pub struct NodeConfig {
     /// link holds at most one partial PIU (`max_frame`) and its send queue
     /// (`backend.max_queued_bytes`, whose breach closes it).
     pub max_node_memory: usize,
+    /// How long dropping the node waits for what its conversations already
+    /// sent to go out and be answered ([`TcpNode::shutdown`](super::TcpNode::shutdown)):
+    /// a node dropped right after its TP's DEALLOCATE no longer cuts it
+    /// off. Returns at once when nothing is on its way.
+    pub linger: Duration,
     /// Backend tuning (its `max_queued_bytes` bounds each link's output;
     /// the node raises it to at least [`CONTROL_BURST`] bytes a session, see
     /// [`NodeConfig::backend_config`]).
@@ -103,6 +108,7 @@ impl Default for NodeConfig {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_node_memory: 64 << 20,
+            linger: Duration::from_secs(1),
             backend: backend::Config::default(),
         }
     }

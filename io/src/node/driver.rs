@@ -163,6 +163,12 @@ pub(crate) struct Shared {
     backend: Arc<dyn Backend>,
     /// Set once, when a panic failed the node ([`Shared::fail`]): why.
     failure: OnceLock<String>,
+    /// Steps queued in the inbox, and run (or refused): equal when the
+    /// inbox is empty ([`Shared::linger`]).
+    steps_posted: AtomicU64,
+    steps_run: AtomicU64,
+    /// [`Shared::stop`] ran: steps are no longer kicked to a reactor.
+    halted: std::sync::atomic::AtomicBool,
     /// Test hook: the next bytes received make the reactor's step panic.
     #[cfg(test)]
     pub(crate) panic_on_receive: std::sync::atomic::AtomicBool,
@@ -183,6 +189,9 @@ impl Shared {
                 actions: Combiner::new(),
                 helper: Mutex::new(helper),
                 failure: OnceLock::new(),
+                steps_posted: AtomicU64::new(0),
+                steps_run: AtomicU64::new(0),
+                halted: std::sync::atomic::AtomicBool::new(false),
                 #[cfg(test)]
                 panic_on_receive: std::sync::atomic::AtomicBool::new(false),
             }
@@ -210,7 +219,9 @@ impl Shared {
     /// 3.2-3.6 ms (alternating runs of one binary); the kick costs no
     /// extra wake-up, as the bytes a step writes wake the reactor anyway.
     fn call(&self, step: Step) {
-        if self.inbox.push([step]) && !self.backend.kick() {
+        self.steps_posted.fetch_add(1, Ordering::SeqCst);
+        // A stopped node's backend runs no kicked turn any more.
+        if self.inbox.push([step]) && (self.halted.load(Ordering::SeqCst) || !self.backend.kick()) {
             self.guard(Caller::Engine, || self.run_inbox(Caller::Engine));
         }
     }
@@ -297,6 +308,7 @@ impl Shared {
     fn post(&self, step: Step) {
         // Once the node has stopped (no helper left), run it here: the
         // step finds the driver stopped and does nothing.
+        self.steps_posted.fetch_add(1, Ordering::SeqCst);
         if self.inbox.push([step]) && !self.wake(Wake::Run) {
             self.guard(Caller::Engine, || self.run_inbox(Caller::Engine));
         }
@@ -306,25 +318,29 @@ impl Shared {
     /// too, in batches under the driver lock.
     fn run_inbox(&self, caller: Caller) {
         self.inbox.run(|steps| {
+            let ran = steps.len() as u64;
             let mut driver = self.lock();
             if driver.stopped {
-                // A failed node refuses new conversations at once (it
-                // failed the others as it stopped).
-                if self.failure().is_some() {
-                    for step in steps {
-                        if let Step::Attach(conv) = step {
-                            let code = PrimaryRc::COMM_SUBSYSTEM_ABENDED;
-                            driver.tell(conv.port, code, SecondaryRc(0));
-                        }
+                // A stopped node refuses new conversations at once (it
+                // failed the others as it stopped): a failed one with
+                // AP_COMM_SUBSYSTEM_ABENDED, one shut down with
+                // AP_COMM_SUBSYSTEM_NOT_LOADED (no active node has the LU).
+                let code = match self.failure() {
+                    Some(_) => PrimaryRc::COMM_SUBSYSTEM_ABENDED,
+                    None => PrimaryRc::COMM_SUBSYSTEM_NOT_LOADED,
+                };
+                for step in steps {
+                    if let Step::Attach(conv) = step {
+                        driver.tell(conv.port, code, SecondaryRc(0));
                     }
-                    self.settle(driver, caller);
                 }
-                return;
-            }
-            for step in steps {
-                step.run(&mut driver);
+            } else {
+                for step in steps {
+                    step.run(&mut driver);
+                }
             }
             self.settle(driver, caller);
+            self.steps_run.fetch_add(ran, Ordering::SeqCst);
         });
     }
 
@@ -443,25 +459,60 @@ impl Shared {
         });
     }
 
-    /// Stops the driver: every later event and call is ignored; the links
-    /// are closed. Conversations are not told (the node is going away).
-    pub(crate) fn stop(&self) {
-        let (links, convs) = {
-            let mut driver = self.lock();
-            driver.stopped = true;
-            for &link in driver.links.keys() {
-                driver.backend.close(link);
+    /// Waits, for at most `linger`, until what the node's conversations
+    /// already sent is out and answered where the session needs it
+    /// ([`Driver::quiet`]), so that a stop right after a TP's last verb
+    /// does not cut it off (a DEALLOCATE still in the inbox, or in a send
+    /// queue, or a PLU's CEB whose `+RSP` has not come). Polls every
+    /// millisecond: only a stopping node waits here.
+    pub(crate) fn linger(&self, linger: std::time::Duration) {
+        let deadline = Instant::now() + linger;
+        loop {
+            let steps_done =
+                self.steps_run.load(Ordering::SeqCst) == self.steps_posted.load(Ordering::SeqCst);
+            if (steps_done && self.lock().quiet()) || Instant::now() >= deadline {
+                return;
             }
-            driver.out_links.clear();
-            let taken = (
-                std::mem::take(&mut driver.links),
-                std::mem::take(&mut driver.convs),
-            );
-            driver.gauges();
-            taken
-        };
-        drop((links, convs));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Stops the driver, once: the links are closed, their conversations
+    /// fail as on a lost link (`CONV_FAILURE_RETRY`; still allocating:
+    /// `ALLOCATION_ERROR`), later events are ignored and later
+    /// conversations refused (the helper thread, which runs the refusals
+    /// for TPs' threads, goes on until [`Wake::Stop`]).
+    pub(crate) fn stop(&self) {
+        self.halted.store(true, Ordering::SeqCst);
+        let mut driver = self.lock();
+        if driver.stopped {
+            return;
+        }
+        let links: Vec<LinkId> = driver.links.keys().copied().collect();
+        for link in links {
+            driver.backend.close(link);
+            driver.closed(link, None);
+        }
+        driver.stopped = true;
+        driver.out_links.clear();
+        let convs = std::mem::take(&mut driver.convs);
+        driver.gauges();
+        let run = self.queue_actions(&mut driver);
+        drop(driver);
+        drop(convs);
+        if run {
+            self.guard(Caller::Free, || self.drain());
+        }
+    }
+
+    /// Ends the helper thread (the node is dropped).
+    pub(crate) fn end_helper(&self) {
         self.wake(Wake::Stop);
+    }
+
+    /// Whether the node has stopped (shut down or failed).
+    pub(crate) fn stopped(&self) -> bool {
+        self.lock().stopped
     }
 
     /// Bytes arrived on `link`: its PIUs, one after the other. An attach
@@ -1267,6 +1318,21 @@ impl Driver {
             self.fail(id, PrimaryRc::CONV_FAILURE_NO_RETRY, SecondaryRc(0));
         }
         self.offence(link_id, v.sense);
+    }
+
+    /// Nothing sent is still on its way: every link's send queue is empty,
+    /// no session waits for the response that ends its bracket (a PLU
+    /// draining after its CEB), and no conversation the engine closed
+    /// still waits for a session to carry its flows.
+    fn quiet(&self) -> bool {
+        let draining = self.links.values().any(|link| {
+            link.sessions
+                .values()
+                .any(|s| s.bound && s.conv.is_none() && !s.hs.is_idle())
+        });
+        let waiting = self.convs.values().any(|c| c.closing);
+        let queued = self.links.keys().any(|&id| self.backend.queued(id) > 0);
+        !(draining || waiting || queued)
     }
 
     /// At a tick of the helper thread: closes the links whose time is up

@@ -162,6 +162,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 pub use config::{NodeConfig, CONTROL_BURST};
 
@@ -238,6 +239,7 @@ pub struct TcpNode {
     next_id: Arc<AtomicU64>,
     stats: Arc<NodeStats>,
     max_send_backlog: usize,
+    linger: Duration,
     helper: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -332,6 +334,7 @@ impl TcpNode {
         let stats = Arc::new(NodeStats::default());
         let max_send_backlog = config.max_send_backlog;
         let tick = limits::tick_period(&config);
+        let linger = config.linger;
         let (wake, wakes) = channel();
         let shared = Shared::new(
             |me| {
@@ -360,6 +363,7 @@ impl TcpNode {
             next_id,
             stats,
             max_send_backlog,
+            linger,
             helper: Mutex::new(Some(thread)),
         })
     }
@@ -375,9 +379,15 @@ impl TcpNode {
     }
 
     /// Accepts links from partner nodes on `addr` (port 0 picks one).
-    /// Fails once the node has failed ([`TcpNode::health`]).
+    /// Fails once the node has failed ([`TcpNode::health`]) or shut down.
     pub fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
         self.health()?;
+        if self.shared.stopped() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("node {} is shut down", self.lu),
+            ));
+        }
         self.backend.listen(addr)
     }
 
@@ -426,16 +436,36 @@ impl TcpNode {
     pub fn stats(&self) -> &NodeStats {
         &self.stats
     }
-}
 
-impl Drop for TcpNode {
-    fn drop(&mut self) {
+    /// Stops the node gracefully: waits, for at most `linger`, until what
+    /// its conversations already sent has gone out and been answered where
+    /// the session needs an answer (a DEALLOCATE's end of bracket, whose
+    /// response frees the session), then closes every link (conversations
+    /// still running fail as on a lost link, `AP_CONV_FAILURE_RETRY`) and
+    /// stops its reactors: every socket is closed when it returns. Later
+    /// ALLOCATEs to its partners fail with `AP_COMM_SUBSYSTEM_NOT_LOADED`.
+    /// It does not wait for conversations to end: a gateway ends its TPs
+    /// first. Idempotent; dropping the node does it with
+    /// [`NodeConfig::linger`].
+    pub fn shutdown(&self, linger: Duration) {
+        if !self.shared.stopped() {
+            self.shared.linger(linger);
+        }
         self.shared.stop();
         // Reactor threads may be inside an event, holding the driver (and
         // so the backend) for a moment: joining them here, rather than
         // leaving the last drop to whichever thread lets go last, makes
         // the teardown synchronous (every socket closed when this returns).
         self.backend.shutdown();
+    }
+}
+
+impl Drop for TcpNode {
+    /// [`TcpNode::shutdown`] with [`NodeConfig::linger`], then the helper
+    /// thread ends.
+    fn drop(&mut self) {
+        self.shutdown(self.linger);
+        self.shared.end_helper();
         if let Some(thread) = self.helper.lock().ok().and_then(|mut t| t.take()) {
             let _ = thread.join();
         }
