@@ -420,3 +420,78 @@ fn shutdown_closes_the_node_for_good() {
         a.node.shutdown(Duration::from_secs(5));
     });
 }
+
+/// The response to one BIND: `Ok` (positive) or `Err(sense)`.
+fn bind_answer(peer: &mut TcpStream, sid: u8, slu: &str) -> Result<(), u32> {
+    peer.write_all(&bind(sid, slu)).unwrap();
+    let rsp = read_piu(peer).expect("the BIND response");
+    match rsp.rh {
+        Rh::Response(r) if r.rti == appc_io::wire::Rti::Positive => Ok(()),
+        Rh::Response(_) => Err(u32::from_be_bytes(rsp.ru[..4].try_into().unwrap())),
+        other => panic!("not a response: {other:?}"),
+    }
+}
+
+/// A BIND naming another LU as the secondary (another name, or this LU
+/// in another network) is refused with `-RSP(0835xxxx)`, xxxx pointing at
+/// the secondary LU name in the BIND (byte 47 of the test's BIND: 27
+/// fixed, 4 for the PLU name `LUX`, 10 of user data, 1 for the URC), and
+/// the session is not bound (its id is free for the next BIND). The node's
+/// own name is accepted qualified (`APPN.LUB`) or bare (`LUB`).
+#[test]
+fn a_bind_for_another_lu_is_refused() {
+    each_backend(|kind| {
+        under_attack(kind, NodeConfig::default(), |_, addr| {
+            let mut peer = TcpStream::connect(addr).unwrap();
+            peer.set_read_timeout(Some(LIMIT / 2)).unwrap();
+            for wrong in ["LUX", "NETB.LUB", "APPN.LUX"] {
+                let offset = 27 + 4 + 10 + 1;
+                assert_eq!(
+                    bind_answer(&mut peer, 1, wrong),
+                    Err(0x0835_0000 | offset),
+                    "{kind:?}: {wrong}"
+                );
+            }
+            // Session 1 was not bound: its id is free.
+            assert_eq!(bind_answer(&mut peer, 1, "APPN.LUB"), Ok(()), "{kind:?}");
+            assert_eq!(bind_answer(&mut peer, 2, "LUB"), Ok(()), "{kind:?}");
+        });
+    });
+}
+
+/// The node's own BINDs name both LUs network-qualified, with its NETID
+/// (`NodeConfig::netid`; the partner taken to be in the same network):
+/// the bytes of both names in the BIND it sends.
+#[test]
+fn our_binds_name_both_lus_network_qualified() {
+    each_backend(|kind| {
+        let partner = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = NodeConfig {
+            netid: "NETA".to_owned(),
+            ..NodeConfig::default()
+        };
+        let a = side_with("LUA", kind, config);
+        a.node.add_partner("LUB", partner.local_addr().unwrap());
+        let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+        let rc = send(&a.app, true, conv, values::SEND_DATA_FLUSH, b"x");
+        assert_eq!(rc, PrimaryRc::OK);
+        let (mut link, _) = partner.accept().unwrap();
+        let frame = read_piu(&mut link).expect("the BIND");
+        let ControlRu::Bind(bind) = ControlRu::decode(RuCategory::Sc, &frame.ru).unwrap() else {
+            panic!("not a BIND");
+        };
+        // "NETA.LUA" and "NETA.LUB" in EBCDIC.
+        assert_eq!(
+            bind.primary_lu_name,
+            [0xD5, 0xC5, 0xE3, 0xC1, 0x4B, 0xD3, 0xE4, 0xC1],
+            "{kind:?}"
+        );
+        assert_eq!(
+            bind.secondary_lu_name,
+            [0xD5, 0xC5, 0xE3, 0xC1, 0x4B, 0xD3, 0xE4, 0xC2],
+            "{kind:?}"
+        );
+        drop(link);
+        tp_ended(&a.app, conv.tp_id);
+    });
+}

@@ -67,6 +67,13 @@ pub struct NodeConfig {
     /// a node dropped right after its TP's DEALLOCATE no longer cuts it
     /// off. Returns at once when nothing is on its way.
     pub linger: Duration,
+    /// The network this node's LU belongs to (its NETID, 1 to 8 letters,
+    /// digits or `$#@`). BINDs name both LUs network-qualified
+    /// (`NETID.LU`), a partner taken to be in the same network; a BIND
+    /// from a peer may name this LU either way, and one naming another
+    /// network's LU (or another LU) is refused. Set it to the network's
+    /// real NETID where partners check it; the default is `APPN`.
+    pub netid: String,
     /// Backend tuning (its `max_queued_bytes` bounds each link's output;
     /// the node raises it to at least [`CONTROL_BURST`] bytes a session, see
     /// [`NodeConfig::backend_config`]).
@@ -109,6 +116,7 @@ impl Default for NodeConfig {
             idle_timeout: Duration::from_secs(60),
             max_node_memory: 64 << 20,
             linger: Duration::from_secs(1),
+            netid: "APPN".to_owned(),
             backend: backend::Config::default(),
         }
     }

@@ -55,6 +55,7 @@ use std::time::Instant;
 use super::config::NodeConfig;
 use super::limits::{Budget, Timers};
 use super::link::{Link, Piu, Sess};
+use super::names::{self, LuName};
 use super::outbox::Outbox;
 use super::protocol::{Event, HalfSession, Violation, SESSION_LIMIT_EXCEEDED};
 use super::NodeStats;
@@ -725,6 +726,8 @@ pub(crate) struct Driver {
     log: Limits,
     /// What the links hold, against [`NodeConfig::max_node_memory`].
     budget: Budget,
+    /// The LU as BINDs name it.
+    name: LuName,
 }
 
 /// Tells `hs` what its conversation's TP took since last told (which may
@@ -745,6 +748,12 @@ fn tell_consumed(hs: &mut HalfSession, backlog: &Mutex<Backlog>, out: &mut Vec<F
 fn ru_size(config: &NodeConfig) -> RuSize {
     RuSize::at_most(config.max_frame.saturating_sub(MIN_PIU).max(256))
         .expect("256 bytes is above the smallest RU size")
+}
+
+/// Whether a BIND's secondary LU name (EBCDIC) names `me`, in either form
+/// ([`names`]); a BIND that names none is taken as meant for it.
+fn names_me(me: &LuName, slu: &[u8]) -> bool {
+    slu.is_empty() || ebcdic::decode(slu).is_some_and(|slu| me.is(&slu))
 }
 
 /// Session `sid` of link `link_id`, if both exist (a free function, so
@@ -808,6 +817,7 @@ impl Driver {
         me: Weak<Shared>,
     ) -> Self {
         Self {
+            name: LuName::new(&lu, &config.netid),
             engine,
             backend,
             config,
@@ -1017,8 +1027,8 @@ impl Driver {
             let mut hs =
                 HalfSession::new(lfsid, true, ru_size.bytes(), self.config.max_session_buffer);
             let mut bind = Bind::lu62(
-                &ebcdic::encode(&self.lu).unwrap_or_default(),
-                &ebcdic::encode(&partner).unwrap_or_default(),
+                &ebcdic::encode(&self.name.qualified()).unwrap_or_default(),
+                &ebcdic::encode(&self.name.partner(&partner)).unwrap_or_default(),
                 &to_ebcdic(&mode).unwrap_or_default(),
                 ru_size,
             );
@@ -1693,6 +1703,13 @@ impl Driver {
                     Some(SESSION_LIMIT_EXCEEDED)
                 } else if bind.fm_profile != 0x13 || bind.ts_profile != 0x07 {
                     Some(Sense::invalid_parameter(2))
+                } else if !names_me(&self.name, &bind.secondary_lu_name) {
+                    // Session not bound, and the partner told which field
+                    // is wrong: 0835xxxx points at the secondary LU name.
+                    let at = bind.secondary_lu_name_offset();
+                    Some(Sense::invalid_parameter(
+                        u16::try_from(at).unwrap_or(u16::MAX),
+                    ))
                 } else {
                     None
                 };
@@ -1713,7 +1730,11 @@ impl Driver {
                     .mode_name()
                     .and_then(from_ebcdic::<8>)
                     .unwrap_or([b' '; 8]);
-                let partner_lu = from_ebcdic::<8>(&bind.primary_lu_name).unwrap_or([b' '; 8]);
+                // The partner as its TP sees it: the LU, without its
+                // network.
+                let partner_lu = ebcdic::decode(&bind.primary_lu_name)
+                    .map(|plu| name(names::unqualified(&plu)))
+                    .unwrap_or([b' '; 8]);
                 // Pacing: we receive in the window the BIND proposes, or
                 // less (none when it proposes 0, for interop); we send in
                 // the PLU's receive window.

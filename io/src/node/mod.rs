@@ -10,7 +10,8 @@
 //!   the LFSIDs, sends the BINDs and begins every bracket; the accepting node
 //!   only answers. A node that also allocates towards the other opens its
 //!   own link (`link.rs`).
-//! * **Sessions.** BIND (FM 19 / TS 7, LU names, mode name in the user data,
+//! * **Sessions.** BIND (FM 19 / TS 7, both LU names network-qualified
+//!   `NETID.LU` with [`NodeConfig::netid`] (`names.rs`), mode name in the user data,
 //!   max RU sizes from [`NodeConfig::max_frame`]) / `+RSP(BIND)` with the
 //!   image, whose RU sizes are the smaller of both ends' in each direction;
 //!   UNBIND ends one. Each session runs one bracket (= one conversation) at a
@@ -50,6 +51,7 @@
 //! | the partner's TP does not receive, or its node withholds IPRs | none: our sends wait for the window, then SEND_DATA / FLUSH wait for the backlog | — |
 //! | broken framing (length prefix over [`NodeConfig::max_frame`] or under 9) | every one on the link (closed, sense `10020000` logged) | `CONV_FAILURE_NO_RETRY` |
 //! | the peer's [`NodeConfig::max_link_violations`]th protocol violation on the link (any row below, a refused BIND, a PIU for no session that does not decode) | every one on the link (closed, logged once with the last sense) | `CONV_FAILURE_NO_RETRY` |
+//! | a BIND naming another LU as the secondary (another name, or this LU in another network; a bare name is taken as this network's) | none: `-RSP(BIND)` with `0835xxxx`, xxxx the offset of the secondary LU name in the BIND; the session is not bound | — |
 //! | undecodable PIU, RH/state violation on one session | that session's (UNBIND type `FE` with the sense, logged) | `CONV_FAILURE_NO_RETRY`, at both ends |
 //! | pacing violation: a request beyond the window, a window begun before its IPR, an IPR with a body (sense `20110000`) | that session's (UNBIND `FE`) | `CONV_FAILURE_NO_RETRY`, at both ends |
 //! | unpaced session (window 0) whose conversation holds more than 2 × [`NodeConfig::max_session_buffer`] received and not taken (sense `08120000`) | that session's (UNBIND `FE`) | `CONV_FAILURE_NO_RETRY`, at both ends |
@@ -151,6 +153,7 @@ mod driver;
 pub mod fuzz;
 mod limits;
 mod link;
+mod names;
 mod outbox;
 mod protocol;
 #[cfg(test)]
@@ -326,6 +329,12 @@ impl TcpNode {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("{lu_name:?} is not an LU name"),
+            ));
+        }
+        if !names::is_sna_name(&config.netid) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{:?} is not a network identifier", config.netid),
             ));
         }
         let events = Arc::new(ToDriver(OnceLock::new()));
