@@ -5,7 +5,12 @@
 //! For each: the client passes, the node's links, conversations, memory
 //! gauge and open descriptors return to where they were, and what the
 //! node logs stays bounded (its `tracing` events are counted by a layer
-//! of this test's own).
+//! of this test's own). Then what a node must do as it goes away: a node
+//! dropped right after its TP's DEALLOCATE, and `shutdown`.
+//!
+//! Running out of descriptors is the one attack elsewhere: it takes every
+//! descriptor of its process, so it has a binary of its own
+//! (`fd_exhaustion.rs`).
 //!
 //! The tests count the process's descriptors and the events of every
 //! thread, so they take turns ([`serial`]).

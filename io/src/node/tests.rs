@@ -135,12 +135,20 @@ fn a_reactor_panic_fails_the_node(kind: Kind) {
     assert_eq!(rc, PrimaryRc::COMM_SUBSYSTEM_ABENDED, "{kind:?}");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn a_reactor_panic_fails_the_node_epoll() {
     a_reactor_panic_fails_the_node(Kind::Poll);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn a_reactor_panic_fails_the_node_io_uring() {
     a_reactor_panic_fails_the_node(Kind::Uring);
+}
+
+#[cfg(windows)]
+#[test]
+fn a_reactor_panic_fails_the_node_iocp() {
+    a_reactor_panic_fails_the_node(Kind::Iocp);
 }
