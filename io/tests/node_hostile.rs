@@ -465,8 +465,9 @@ fn a_bind_for_another_lu_is_refused() {
 }
 
 /// The node's own BINDs name both LUs network-qualified, with its NETID
-/// (`NodeConfig::netid`; the partner taken to be in the same network):
-/// the bytes of both names in the BIND it sends.
+/// (`NodeConfig::netid`; the partner taken to be in the same network),
+/// the partner by its LU name, not the alias ALLOCATE used: the bytes of
+/// both names in the BIND it sends.
 #[test]
 fn our_binds_name_both_lus_network_qualified() {
     each_backend(|kind| {
@@ -476,8 +477,17 @@ fn our_binds_name_both_lus_network_qualified() {
             ..NodeConfig::default()
         };
         let a = side_with("LUA", kind, config);
-        a.node.add_partner("LUB", partner.local_addr().unwrap());
-        let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+        // An alias of its own for partner LU LUB.
+        a.node
+            .add_partner_as("PARTNER", "LUB", partner.local_addr().unwrap());
+        let conv = allocate_on(
+            &a.app,
+            tp(&a.app),
+            "PARTNER",
+            true,
+            "ECHO",
+            values::SYNC_NONE,
+        );
         let rc = send(&a.app, true, conv, values::SEND_DATA_FLUSH, b"x");
         assert_eq!(rc, PrimaryRc::OK);
         let (mut link, _) = partner.accept().unwrap();

@@ -135,6 +135,8 @@ struct NewConv {
     port: ConvPort,
     backlog: Arc<Mutex<Backlog>>,
     alias: String,
+    /// The partner LU's name, for the BINDs.
+    lu: String,
     addr: SocketAddr,
 }
 
@@ -422,7 +424,7 @@ impl Shared {
         id: u64,
         attach: &Attach,
         (port, backlog): (ConvPort, Arc<Mutex<Backlog>>),
-        alias: String,
+        (alias, lu): (String, String),
         addr: SocketAddr,
     ) {
         self.call(Step::Attach(Box::new(NewConv {
@@ -431,6 +433,7 @@ impl Shared {
             port,
             backlog,
             alias,
+            lu,
             addr,
         })));
     }
@@ -913,6 +916,7 @@ impl Driver {
             port,
             backlog,
             alias,
+            lu,
             addr,
         } = conv;
         let Some(wire_attach) = to_wire(&attach) else {
@@ -937,7 +941,8 @@ impl Driver {
                     );
                     let (log, timers) = (Limits::new(span), Timers::new(Instant::now()));
                     let max_frame = self.config.max_frame;
-                    let l = Link::new(true, Some(alias.clone()), max_frame, log, timers);
+                    let mut l = Link::new(true, Some(alias.clone()), max_frame, log, timers);
+                    l.partner_lu = lu;
                     self.links.insert(link, l);
                     self.out_links.insert(alias, link);
                     link
@@ -1023,12 +1028,13 @@ impl Driver {
                 sidl,
             };
             let partner = link.partner.clone().unwrap_or_default();
+            let partner_name = self.name.partner(&link.partner_lu);
             // Until the image says otherwise, we send what we receive.
             let mut hs =
                 HalfSession::new(lfsid, true, ru_size.bytes(), self.config.max_session_buffer);
             let mut bind = Bind::lu62(
                 &ebcdic::encode(&self.name.qualified()).unwrap_or_default(),
-                &ebcdic::encode(&self.name.partner(&partner)).unwrap_or_default(),
+                &ebcdic::encode(&partner_name).unwrap_or_default(),
                 &to_ebcdic(&mode).unwrap_or_default(),
                 ru_size,
             );

@@ -151,6 +151,8 @@ pub(crate) struct Link {
     pub up: bool,
     /// Initiator: the partner LU alias it was opened for.
     pub partner: Option<String>,
+    /// Initiator: that partner LU's name, as its BINDs name it.
+    pub partner_lu: String,
     pub split: Splitter,
     /// By session id, looked up for every PIU. `FxHash`, not SipHash (5%
     /// of a request/response run went to hashing). On an accepting link
@@ -190,6 +192,7 @@ impl Link {
             initiator,
             up: false,
             partner,
+            partner_lu: String::new(),
             split: Splitter::new(max_frame),
             sessions: FxHashMap::default(),
             next_sid: 0,

@@ -293,6 +293,8 @@ impl Events for ToDriver {
 /// A partner LU as the engine sees it.
 struct TcpPartner {
     alias: String,
+    /// The LU name its BINDs give it.
+    lu: String,
     addr: SocketAddr,
     shared: Weak<Shared>,
     next_id: Arc<AtomicU64>,
@@ -305,7 +307,8 @@ impl Partner for TcpPartner {
         let backlog = Backlog::new(self.max_send_backlog);
         if let Some(shared) = self.shared.upgrade() {
             let port = (port, Arc::clone(&backlog));
-            shared.attach(id, attach, port, self.alias.clone(), self.addr);
+            let names = (self.alias.clone(), self.lu.clone());
+            shared.attach(id, attach, port, names, self.addr);
         }
         Arc::new(ConvSession {
             id,
@@ -418,14 +421,25 @@ impl TcpNode {
         }
     }
 
-    /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`
-    /// (whose LU name the BIND names as `plu_alias`). The link is opened
-    /// by the first ALLOCATE that flushes.
+    /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`,
+    /// whose LU is named `plu_alias` too: [`add_partner_as`](Self::add_partner_as)
+    /// with the alias as the name.
     pub fn add_partner(&self, plu_alias: &str, addr: SocketAddr) {
+        self.add_partner_as(plu_alias, plu_alias, addr);
+    }
+
+    /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`,
+    /// whose LU is `partner_lu` (`LU` in this node's network, or
+    /// `NETID.LU`): the BINDs name it so, and that node refuses a BIND
+    /// for an LU it is not. Each alias has a link of its own (several
+    /// aliases may name one partner). The link is opened by the first
+    /// ALLOCATE that flushes.
+    pub fn add_partner_as(&self, plu_alias: &str, partner_lu: &str, addr: SocketAddr) {
         self.engine.add_partner(
             plu_alias,
             Arc::new(TcpPartner {
                 alias: plu_alias.to_owned(),
+                lu: partner_lu.to_owned(),
                 addr,
                 shared: Arc::downgrade(&self.shared),
                 next_id: Arc::clone(&self.next_id),
