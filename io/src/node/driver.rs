@@ -47,7 +47,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Instant;
@@ -171,10 +171,10 @@ pub(crate) struct Shared {
     steps_posted: AtomicU64,
     steps_run: AtomicU64,
     /// [`Shared::stop`] ran: steps are no longer kicked to a reactor.
-    halted: std::sync::atomic::AtomicBool,
+    halted: AtomicBool,
     /// Test hook: the next bytes received make the reactor's step panic.
     #[cfg(test)]
-    pub(crate) panic_on_receive: std::sync::atomic::AtomicBool,
+    pub(crate) panic_on_receive: AtomicBool,
 }
 
 impl Shared {
@@ -194,9 +194,9 @@ impl Shared {
                 failure: OnceLock::new(),
                 steps_posted: AtomicU64::new(0),
                 steps_run: AtomicU64::new(0),
-                halted: std::sync::atomic::AtomicBool::new(false),
+                halted: AtomicBool::new(false),
                 #[cfg(test)]
-                panic_on_receive: std::sync::atomic::AtomicBool::new(false),
+                panic_on_receive: AtomicBool::new(false),
             }
         })
     }
