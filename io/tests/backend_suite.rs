@@ -660,3 +660,45 @@ fn auto_starts_a_backend_and_absent_kinds_are_unsupported() {
         .expect("an absent kind starts");
     assert_eq!(error.kind(), ErrorKind::Unsupported);
 }
+
+/// An owner whose `received` panics (a bug in it): the reactor reports
+/// the panic once through [`Events::failed`] and stops, rather than dying
+/// with its links unreported; dropping the backend still returns.
+#[test]
+fn a_panicking_callback_is_reported_as_failed() {
+    #[derive(Default)]
+    struct Panicky {
+        failed: Mutex<Vec<String>>,
+        changed: Condvar,
+    }
+    impl Events for Panicky {
+        fn connected(&self, _: LinkId, _: SocketAddr) {}
+        fn received(&self, _: LinkId, _: &[u8]) {
+            panic!("a bug in the owner");
+        }
+        fn closed(&self, _: LinkId, _: Option<io::Error>) {}
+        fn failed(&self, reason: &str) {
+            self.failed.lock().unwrap().push(reason.to_owned());
+            self.changed.notify_all();
+        }
+    }
+    for &kind in kinds() {
+        let events = Arc::new(Panicky::default());
+        let backend = backend::start(kind, events.clone(), Config::default()).unwrap();
+        let addr = backend.listen(loopback()).unwrap();
+        let mut peer = TcpStream::connect(addr).unwrap();
+        peer.write_all(b"x").unwrap();
+        let failed = events.failed.lock().unwrap();
+        let (failed, timeout) = events
+            .changed
+            .wait_timeout_while(failed, DEADLINE, |f| f.is_empty())
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "{kind:?}: the panic was never reported"
+        );
+        assert_eq!(*failed, ["a bug in the owner"], "{kind:?}");
+        drop(failed);
+        drop(backend);
+    }
+}

@@ -6,4 +6,5 @@
 
 pub mod aping;
 pub mod flags;
+pub mod logging;
 pub mod malloc;

@@ -33,6 +33,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     appc_perf::malloc::tune();
+    let _log = appc_perf::logging::install();
     let config = match args::parse(std::env::args_os()) {
         Ok(config) => config,
         // --help (exit 0) or a usage error (exit 2), printed by clap.

@@ -56,7 +56,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 
-use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE, WAIT_TIMEOUT};
 use windows_sys::Win32::Networking::WinSock::{
     bind, getpeername, getsockname, listen, setsockopt, AcceptEx, WSACleanup, WSAGetLastError,
     WSAGetOverlappedResult, WSAIoctl, WSARecv, WSASend, WSASocketW, WSAStartup, AF_INET, AF_INET6,
@@ -72,7 +72,9 @@ use windows_sys::Win32::System::IO::{
     OVERLAPPED, OVERLAPPED_ENTRY,
 };
 
+use super::backoff::Backoff;
 use super::{Backend, Config, Events, LinkId};
+use std::time::Instant;
 
 /// Completion key of the command wake-up packets (link ids start at 1).
 const KEY_CMD: usize = 0;
@@ -124,6 +126,7 @@ pub(super) fn start(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<d
         events,
         max_queued_bytes: config.max_queued_bytes,
         stopped: AtomicBool::new(false),
+        accept_errors: AtomicU64::new(0),
         connectex: OnceLock::new(),
         _wsa: wsa,
     });
@@ -173,6 +176,8 @@ struct Shared {
     max_queued_bytes: usize,
     /// Set when the backend is dropped: no event is delivered after it.
     stopped: AtomicBool,
+    /// [`Backend::accept_errors`].
+    accept_errors: AtomicU64,
     connectex: OnceLock<ConnectEx>,
     /// Last field: dropped after the sockets still in command queues.
     _wsa: Wsa,
@@ -426,6 +431,14 @@ impl Backend for Iocp {
         Ok(())
     }
 
+    fn queued(&self, link: LinkId) -> usize {
+        self.shared.link(link.0).map_or(0, |ls| ls.lock().bytes)
+    }
+
+    fn accept_errors(&self) -> u64 {
+        self.shared.accept_errors.load(Ordering::Relaxed)
+    }
+
     fn close(&self, link: LinkId) {
         let Some(ls) = lock(&self.shared.links).remove(&link.0) else {
             return;
@@ -579,6 +592,10 @@ struct Listener {
     family: u16,
     accepts: Vec<OpMem<AcceptData>>,
     closing: bool,
+    /// After an `AcceptEx` that could not be posted (no socket, no
+    /// memory): when its idle slots are posted again (`backoff.rs`).
+    retry: Option<Instant>,
+    backoff: Backoff,
 }
 
 #[derive(Clone, Copy)]
@@ -614,6 +631,16 @@ impl Reactor {
     fn run(mut self) {
         let mut entries = [OVERLAPPED_ENTRY::default(); BATCH];
         while !(self.stopping && self.links.is_empty() && self.listeners.is_empty()) {
+            // A listener waiting to post its accepts again ends the wait.
+            let timeout = self
+                .listeners
+                .values()
+                .filter_map(|l| l.retry)
+                .min()
+                .map_or(INFINITE, |at| {
+                    let wait = at.saturating_duration_since(Instant::now());
+                    wait.as_millis().min(u128::from(INFINITE - 1)) as u32
+                });
             let mut n = 0u32;
             // SAFETY: `entries` is writable for BATCH entries; the port is
             // open while `self.shared` lives.
@@ -623,25 +650,42 @@ impl Reactor {
                     entries.as_mut_ptr(),
                     BATCH as u32,
                     &mut n,
-                    INFINITE,
+                    timeout,
                     0,
                 )
             };
-            if ok == 0 {
+            // SAFETY: reads the calling thread's last error; no pointers.
+            if ok == 0 && unsafe { windows_sys::Win32::Foundation::GetLastError() } == WAIT_TIMEOUT
+            {
+                n = 0;
+            } else if ok == 0 {
                 // Only a broken port fails with INFINITE; blocks still in
                 // flight are leaked by `OpMem::drop`, never freed.
-                eprintln!(
-                    "appc-io iocp: GetQueuedCompletionStatusEx: {}",
-                    io::Error::last_os_error()
+                tracing::error!(
+                    error = %io::Error::last_os_error(),
+                    "IOCP reactor stops: GetQueuedCompletionStatusEx failed"
                 );
                 return;
             }
-            for e in &entries[..n as usize] {
-                match e.lpCompletionKey {
-                    KEY_CMD => self.commands(),
-                    key if key & KEY_LISTENER != 0 => self.accepted(key, e.lpOverlapped),
-                    id => self.link_io(id as u64, e.lpOverlapped),
+            let batch = &entries[..n as usize];
+            let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                for e in batch {
+                    match e.lpCompletionKey {
+                        KEY_CMD => self.commands(),
+                        key if key & KEY_LISTENER != 0 => self.accepted(key, e.lpOverlapped),
+                        id => self.link_io(id as u64, e.lpOverlapped),
+                    }
                 }
+                self.retry_accepts();
+            }));
+            if let Err(payload) = turn {
+                // Blocks still in flight are leaked by `OpMem::drop`.
+                let reason = crate::diag::panic_message(&*payload);
+                tracing::error!(reason, "an IOCP reactor panicked: its links are lost");
+                if live(&self.shared) {
+                    self.events.failed(&reason);
+                }
+                return;
             }
         }
     }
@@ -701,6 +745,8 @@ impl Reactor {
                             family,
                             accepts,
                             closing: false,
+                            retry: None,
+                            backoff: Backoff::default(),
                         },
                     );
                     for i in 0..ACCEPTS {
@@ -995,10 +1041,44 @@ impl Reactor {
 
     // --- listeners ----------------------------------------------------------
 
+    /// Listeners whose wait is over post their idle accepts again.
+    fn retry_accepts(&mut self) {
+        let now = Instant::now();
+        let due: Vec<usize> = self
+            .listeners
+            .iter_mut()
+            .filter(|(_, l)| !l.closing && l.retry.is_some_and(|at| at <= now))
+            .map(|(&key, l)| {
+                l.retry = None;
+                key
+            })
+            .collect();
+        for key in due {
+            let idle: Vec<usize> = self.listeners[&key]
+                .accepts
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| !a.pending)
+                .map(|(i, _)| i)
+                .collect();
+            for i in idle {
+                self.post_accept(key, i);
+            }
+        }
+    }
+
+    /// Posts accept `i` of listener `key`. If it cannot be posted (no
+    /// socket or memory left, or `AcceptEx` refused it), the listener
+    /// waits for its backoff and posts its idle accepts again then
+    /// (`retry_accepts`), rather than losing the slot for good.
     fn post_accept(&mut self, key: usize, i: usize) {
         let Some(l) = self.listeners.get_mut(&key) else {
             return;
         };
+        if l.retry.is_some() {
+            // Paused: posted when the wait is over.
+            return;
+        }
         // A few tries: an immediate failure (a connection reset before it
         // was accepted) only costs this socket.
         for _ in 0..4 {
@@ -1008,8 +1088,8 @@ impl Reactor {
             let sock = match new_socket_family(l.family) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("appc-io iocp: accept socket: {e}");
-                    return;
+                    tracing::warn!(error = %e, "IOCP: no socket for AcceptEx");
+                    break;
                 }
             };
             let listener = raw(&l.sock);
@@ -1037,10 +1117,12 @@ impl Reactor {
                 Ok(()) => return op.started(),
                 Err(e) => {
                     op.data().sock = None;
-                    eprintln!("appc-io iocp: AcceptEx: {e}");
+                    tracing::warn!(error = %e, "IOCP: AcceptEx failed");
                 }
             }
         }
+        self.shared.accept_errors.fetch_add(1, Ordering::Relaxed);
+        l.retry = Some(Instant::now() + l.backoff.failed());
     }
 
     fn accepted(&mut self, key: usize, ov: *mut OVERLAPPED) {
@@ -1063,8 +1145,9 @@ impl Reactor {
             return;
         }
         if let (Ok(_), Some(sock)) = (result, sock) {
+            l.backoff.reset();
             if let Err(e) = adopt(&self.shared, &l.sock, sock) {
-                eprintln!("appc-io iocp: accepted socket: {e}");
+                tracing::warn!(error = %e, "IOCP: an accepted socket could not be set up");
             }
         }
         self.post_accept(key, i);

@@ -125,6 +125,11 @@ impl Links {
         }
     }
 
+    /// Bytes queued for `id` (0 if it is not open or closing).
+    pub(crate) fn queued(&self, id: LinkId) -> usize {
+        Self::slot(&mut self.lock(), id).map_or(0, |slot| slot.queued)
+    }
+
     /// Marks `id` closing; returns its owner if it was open (so the caller
     /// posts exactly one close request), `None` if closed or unknown.
     pub(crate) fn begin_close(&self, id: LinkId) -> Option<usize> {

@@ -42,6 +42,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+#[cfg(any(target_os = "linux", windows))]
+mod backoff;
 #[cfg(windows)]
 mod iocp;
 // Shared by the Linux backends; portable (std only), so IOCP may use them
@@ -82,6 +84,13 @@ pub trait Events: Send + Sync + 'static {
     /// call per kick that returned true, unless the backend stops first.
     /// Like every callback it must not block.
     fn kicked(&self) {}
+    /// A reactor thread stopped on a panic (a bug in the backend): the
+    /// links it carried are lost, and no event comes for them any more.
+    /// Reported once per reactor, then the thread ends; the owner should
+    /// treat the backend as failed (the node fails itself).
+    fn failed(&self, reason: &str) {
+        let _ = reason;
+    }
 }
 
 /// Limits and tuning; the defaults are safe for an untrusted peer.
@@ -151,6 +160,13 @@ pub trait Backend: Send + Sync {
     }
     /// Closes `link` abruptly: queued bytes are dropped.
     fn close(&self, link: LinkId);
+    /// Bytes queued for `link` and not yet written (0 for a link closed
+    /// or unknown): what its peer makes the backend hold.
+    fn queued(&self, link: LinkId) -> usize;
+    /// Accepts that failed, over the backend's life (for monitoring: out
+    /// of descriptors, the count grows by a few a second, not by a
+    /// spinning reactor's millions; see `backoff.rs`).
+    fn accept_errors(&self) -> u64;
     /// Stops the backend: closes every link and listener and waits for the
     /// reactor threads to end (all but the caller's, when called from a
     /// callback), so no event is delivered after it returns. Idempotent;
@@ -176,7 +192,7 @@ pub const BACKEND_ENV: &str = "APPC_IO_BACKEND";
 /// Starts a backend of `kind` delivering to `events`.
 ///
 /// [`Kind::Auto`] on Linux tries io_uring and falls back to epoll when the
-/// ring cannot be set up, saying so on stderr (see also [`BACKEND_ENV`]); on
+/// ring cannot be set up, saying so (a `tracing` warning) (see also [`BACKEND_ENV`]); on
 /// Windows it is IOCP. A kind the platform lacks fails with
 /// [`io::ErrorKind::Unsupported`].
 pub fn start(kind: Kind, events: Arc<dyn Events>, config: Config) -> io::Result<Arc<dyn Backend>> {
@@ -205,7 +221,7 @@ fn start_auto(events: Arc<dyn Events>, config: Config) -> io::Result<Arc<dyn Bac
     match uring::start(Arc::clone(&events), config.clone()) {
         Ok(backend) => Ok(backend),
         Err(error) => {
-            eprintln!("appc-io: io_uring unavailable ({error}); falling back to epoll");
+            tracing::warn!(%error, "io_uring unavailable; falling back to epoll");
             poll::start(events, config)
         }
     }

@@ -36,7 +36,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
@@ -44,12 +44,14 @@ use mio::unix::SourceFd;
 use mio::{Interest, Poll, Registry, Token, Waker};
 use socket2::SockRef;
 
+use super::backoff::{self, Backoff};
 use super::idle;
 use super::links::split;
 use super::mailbox::Mailbox;
 use super::queue::{SendQueue, MAX_IOV};
-use super::sink::{join_reactors, Sink};
+use super::sink::{join_reactors, turn, Sink};
 use super::{Backend, Config, Events, LinkId};
+use crate::diag::{limited, Limits};
 
 /// The waker's token; links use their slot index, listeners [`LISTENER`] | n.
 const WAKER: Token = Token(usize::MAX);
@@ -271,6 +273,14 @@ impl Backend for PollBackend {
         }
     }
 
+    fn queued(&self, link: LinkId) -> usize {
+        self.sink.links.queued(link)
+    }
+
+    fn accept_errors(&self) -> u64 {
+        self.sink.accept_errors.load(Ordering::Relaxed)
+    }
+
     fn shutdown(&self) {
         self.sink.stop();
         let _ = self.waker.wake();
@@ -280,6 +290,9 @@ impl Backend for PollBackend {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         join_reactors(thread.into_iter().collect());
+        // The sockets close with their last `Arc`: the reactor's went with
+        // it, these are the callers'.
+        conns(&self.conns).clear();
     }
 }
 
@@ -287,6 +300,17 @@ impl Drop for PollBackend {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// A listening socket, and when it accepts again after a failure for want
+/// of resources (see `backoff.rs`).
+#[derive(Debug)]
+struct Listener {
+    socket: TcpListener,
+    backoff: Backoff,
+    /// Paused until then: its readiness edge came, and its backlog waits.
+    retry: Option<Instant>,
+    log: Limits,
 }
 
 /// One TCP link on the reactor.
@@ -314,7 +338,7 @@ struct Reactor {
     conns: Arc<Conns>,
     awake: Arc<AtomicBool>,
     mailbox: Arc<Mailbox<Request>>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     /// Keyed by slot index (the link's token).
     links: FxHashMap<u32, Link>,
     buffer: Box<[u8]>,
@@ -325,31 +349,45 @@ impl Reactor {
         let mut events = mio::Events::with_capacity(256);
         let mut requests = Vec::new();
         while !self.sink.is_stopped() {
-            let polled = self.wait(&mut events);
-            if let Err(error) = polled {
-                if error.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                eprintln!("appc-io: epoll reactor stops: {error}");
-                break;
-            }
-            for event in &events {
-                if self.sink.is_stopped() {
+            match turn(|| self.turn(&mut events, &mut requests)) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(reason) => {
+                    self.sink.failed("epoll", &reason);
                     break;
-                }
-                match event.token() {
-                    WAKER => {
-                        self.mailbox.drain(&mut requests);
-                        for request in requests.drain(..) {
-                            self.request(request);
-                        }
-                    }
-                    Token(token) if token & LISTENER != 0 => self.accept(token & !LISTENER),
-                    Token(token) => self.ready(token as u32, event),
                 }
             }
         }
         // Dropping `self` closes every listener and link; no events.
+    }
+
+    /// One turn of the loop: wait (or poll), then handle what is ready.
+    /// False if epoll failed.
+    fn turn(&mut self, events: &mut mio::Events, requests: &mut Vec<Request>) -> bool {
+        if let Err(error) = self.wait(events) {
+            if error.kind() == io::ErrorKind::Interrupted {
+                return true;
+            }
+            tracing::error!(%error, "epoll reactor stops: every link is lost");
+            return false;
+        }
+        self.retry_accepts();
+        for event in events.iter() {
+            if self.sink.is_stopped() {
+                break;
+            }
+            match event.token() {
+                WAKER => {
+                    self.mailbox.drain(requests);
+                    for request in requests.drain(..) {
+                        self.request(request);
+                    }
+                }
+                Token(token) if token & LISTENER != 0 => self.accept(token & !LISTENER),
+                Token(token) => self.ready(token as u32, event),
+            }
+        }
+        true
     }
 
     /// Polls without blocking for a short while ([`idle`]), then sleeps in
@@ -357,6 +395,13 @@ impl Reactor {
     /// the reactor polls, a caller's `send` is the reactor's to write, as
     /// it is about to look (see the module docs).
     fn wait(&mut self, events: &mut mio::Events) -> io::Result<()> {
+        // A paused listener's retry ends the sleep.
+        let retry = self
+            .listeners
+            .iter()
+            .filter_map(|l| l.retry)
+            .min()
+            .map(|at| at.saturating_duration_since(Instant::now()));
         let poll = &mut self.poll;
         let mut failed = None;
         let ready = idle::spin(|| match poll.poll(events, Some(Duration::ZERO)) {
@@ -371,7 +416,7 @@ impl Reactor {
             None if ready => Ok(()),
             None => {
                 self.awake.store(false, Ordering::Relaxed);
-                let polled = poll.poll(events, None);
+                let polled = poll.poll(events, retry);
                 self.awake.store(true, Ordering::Relaxed);
                 polled
             }
@@ -382,14 +427,20 @@ impl Reactor {
         match request {
             Request::Listen(listener) => {
                 let token = Token(LISTENER | self.listeners.len());
-                let mut listener = TcpListener::from_std(listener);
+                let addr = listener.local_addr().ok();
+                let mut socket = TcpListener::from_std(listener);
                 match self
                     .poll
                     .registry()
-                    .register(&mut listener, token, Interest::READABLE)
+                    .register(&mut socket, token, Interest::READABLE)
                 {
-                    Ok(()) => self.listeners.push(listener),
-                    Err(error) => eprintln!("appc-io: epoll cannot watch a listener: {error}"),
+                    Ok(()) => self.listeners.push(Listener {
+                        socket,
+                        backoff: Backoff::default(),
+                        retry: None,
+                        log: Limits::new(tracing::warn_span!(parent: None, "listener", ?addr)),
+                    }),
+                    Err(error) => tracing::error!(%error, "epoll cannot watch a listener"),
                 }
             }
             Request::Connect(conn, addr) => {
@@ -426,19 +477,42 @@ impl Reactor {
         }
     }
 
+    /// Paused listeners whose wait is over accept again.
+    fn retry_accepts(&mut self) {
+        let now = Instant::now();
+        for index in 0..self.listeners.len() {
+            if self.listeners[index].retry.is_some_and(|at| at <= now) {
+                self.listeners[index].retry = None;
+                self.accept(index);
+            }
+        }
+    }
+
     fn accept(&mut self, listener: usize) {
+        if self.listeners[listener].retry.is_some() {
+            // Paused: `retry_accepts` takes the backlog when it is time.
+            return;
+        }
         loop {
-            let (stream, peer) = match self.listeners[listener].accept() {
+            let l = &mut self.listeners[listener];
+            let (stream, peer) = match l.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) => {
-                    // EMFILE and friends: the connection stays in the
-                    // backlog and the next readiness edge retries.
-                    eprintln!("appc-io: epoll accept failed: {error}");
-                    return;
+                    self.sink.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    let starved = backoff::starved(&error);
+                    limited!(warn, &mut l.log, "accept", %error, starved, "accept failed");
+                    if starved {
+                        // The connection stays in the backlog, and no new
+                        // readiness edge will say so: pause, then retry.
+                        l.retry = Some(Instant::now() + l.backoff.failed());
+                        return;
+                    }
+                    continue;
                 }
             };
+            l.backoff.reset();
             let id = self.sink.links.open(0);
             let index = split(id).0;
             let _ = stream.set_nodelay(true);

@@ -11,7 +11,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
@@ -23,6 +23,8 @@ pub(crate) struct Sink {
     events: Arc<dyn Events>,
     pub(crate) links: Links,
     stopped: AtomicBool,
+    /// [`Backend::accept_errors`](super::Backend::accept_errors).
+    pub(crate) accept_errors: AtomicU64,
 }
 
 impl std::fmt::Debug for Sink {
@@ -40,6 +42,7 @@ impl Sink {
             events,
             links: Links::new(max_queued),
             stopped: AtomicBool::new(false),
+            accept_errors: AtomicU64::new(0),
         }
     }
 
@@ -65,6 +68,19 @@ impl Sink {
         }
     }
 
+    /// A reactor thread stopped on `reason`, a panic's message: logged, and
+    /// told to the owner ([`Events::failed`]).
+    pub(crate) fn failed(&self, reactor: &str, reason: &str) {
+        tracing::error!(
+            reactor,
+            reason,
+            "a reactor thread panicked: its links are lost"
+        );
+        if !self.is_stopped() {
+            self.events.failed(reason);
+        }
+    }
+
     pub(crate) fn kicked(&self) {
         if !self.is_stopped() {
             self.events.kicked();
@@ -79,6 +95,14 @@ impl Sink {
             self.events.closed(link, error);
         }
     }
+}
+
+/// Runs one turn of a reactor loop, catching a panic: `Ok(go_on)`, or the
+/// panic's message (the reactor then reports it with [`Sink::failed`] and
+/// stops, rather than dying half way with its links unreported).
+pub(crate) fn turn(work: impl FnOnce() -> bool) -> Result<bool, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|payload| crate::diag::panic_message(&*payload))
 }
 
 /// Joins the reactor threads, except the calling one (see the module docs).

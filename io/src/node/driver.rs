@@ -45,12 +45,17 @@ use rustc_hash::FxHashMap;
 use std::cmp;
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::time::Instant;
 
 use super::config::NodeConfig;
+use super::limits::{Budget, Timers};
 use super::link::{Link, Piu, Sess};
+use super::names::{self, LuName};
 use super::outbox::Outbox;
 use super::protocol::{Event, HalfSession, Violation, SESSION_LIMIT_EXCEEDED};
 use super::NodeStats;
@@ -58,6 +63,7 @@ use crate::appc::rc::{PrimaryRc, SecondaryRc};
 use crate::appc::verbs::{name, values};
 use crate::appc::{Attach, ConvPort, Flow, Node, Session};
 use crate::backend::{Backend, LinkId};
+use crate::diag::{limited, panic_message, Limits};
 use crate::engine::combiner::Combiner;
 use crate::engine::id_hash::IdHashMap;
 use crate::wire::frame::MIN_PIU;
@@ -104,7 +110,7 @@ pub(crate) enum Wake {
 /// Who runs a step, which decides whether its actions may run on this
 /// thread.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Caller {
+pub(crate) enum Caller {
     /// An engine session call: a conversation is locked.
     Engine,
     /// A reactor thread, or the user's: no engine lock held.
@@ -129,7 +135,9 @@ struct NewConv {
     port: ConvPort,
     backlog: Arc<Mutex<Backlog>>,
     alias: String,
-    addr: std::net::SocketAddr,
+    /// The partner LU's name, for the BINDs.
+    lu: String,
+    addr: SocketAddr,
 }
 
 impl Step {
@@ -156,6 +164,17 @@ pub(crate) struct Shared {
     helper: Mutex<Sender<Wake>>,
     /// For [`Backend::kick`].
     backend: Arc<dyn Backend>,
+    /// Set once, when a panic failed the node ([`Shared::fail`]): why.
+    failure: OnceLock<String>,
+    /// Steps queued in the inbox, and run (or refused): equal when the
+    /// inbox is empty ([`Shared::linger`]).
+    steps_posted: AtomicU64,
+    steps_run: AtomicU64,
+    /// [`Shared::stop`] ran: steps are no longer kicked to a reactor.
+    halted: AtomicBool,
+    /// Test hook: the next bytes received make the reactor's step panic.
+    #[cfg(test)]
+    pub(crate) panic_on_receive: AtomicBool,
 }
 
 impl Shared {
@@ -172,6 +191,12 @@ impl Shared {
                 inbox: Combiner::new(),
                 actions: Combiner::new(),
                 helper: Mutex::new(helper),
+                failure: OnceLock::new(),
+                steps_posted: AtomicU64::new(0),
+                steps_run: AtomicU64::new(0),
+                halted: AtomicBool::new(false),
+                #[cfg(test)]
+                panic_on_receive: AtomicBool::new(false),
             }
         })
     }
@@ -197,9 +222,74 @@ impl Shared {
     /// 3.2-3.6 ms (alternating runs of one binary); the kick costs no
     /// extra wake-up, as the bytes a step writes wake the reactor anyway.
     fn call(&self, step: Step) {
-        if self.inbox.push([step]) && !self.backend.kick() {
-            self.run_inbox(Caller::Engine);
+        self.steps_posted.fetch_add(1, Ordering::SeqCst);
+        // A stopped node's backend runs no kicked turn any more.
+        if self.inbox.push([step]) && (self.halted.load(Ordering::SeqCst) || !self.backend.kick()) {
+            self.guard(Caller::Engine, || self.run_inbox(Caller::Engine));
         }
+    }
+
+    /// Runs `work` (driver steps, or the engine calls of their actions) on
+    /// a thread the node must not unwind: a reactor's, the helper's, or a
+    /// TP's inside its call. A panic there fails the node ([`fail`](Self::fail))
+    /// instead of leaving it half alive: a reactor that died with the
+    /// driver lock poisoned, a listener gone, conversations waiting for
+    /// ever.
+    pub(crate) fn guard(&self, caller: Caller, work: impl FnOnce()) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(work)) {
+            self.fail(caller, &panic_message(&*payload));
+        }
+    }
+
+    /// The node failed (`reason`: a panic's message), for good: it is
+    /// logged, every link is closed, every conversation fails with
+    /// `AP_COMM_SUBSYSTEM_ABENDED` (the code the API reference gives for a
+    /// failed node or link station; it ends the conversation, state RESET),
+    /// so does every later ALLOCATE to its partners, and the owner sees it
+    /// in [`TcpNode::health`](super::TcpNode::health). Once; later calls do
+    /// nothing.
+    pub(crate) fn fail(&self, caller: Caller, reason: &str) {
+        if self.failure.set(reason.to_owned()).is_err() {
+            return;
+        }
+        let mut driver = self.lock();
+        tracing::error!(
+            parent: driver.log.span(),
+            reason,
+            "node failed (a panic on one of its threads): its links are closed \
+             and its conversations fail with AP_COMM_SUBSYSTEM_ABENDED"
+        );
+        driver.stopped = true;
+        driver.outbox = Outbox::default();
+        for &link in driver.links.keys() {
+            driver.backend.close(link);
+        }
+        driver.links.clear();
+        driver.out_links.clear();
+        let ports: Vec<ConvPort> = driver.convs.drain().filter_map(|(_, c)| c.port).collect();
+        for port in ports {
+            driver.tell(port, PrimaryRc::COMM_SUBSYSTEM_ABENDED, SecondaryRc(0));
+        }
+        driver.gauges();
+        let run = self.queue_actions(&mut driver);
+        drop(driver);
+        if run {
+            match caller {
+                // The engine may be what panicked: a second panic changes
+                // nothing more.
+                Caller::Free => {
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| self.drain()));
+                }
+                Caller::Engine => {
+                    self.wake(Wake::Drain);
+                }
+            }
+        }
+    }
+
+    /// Why the node failed, if it did ([`Shared::fail`]).
+    pub(crate) fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
     }
 
     /// The reactor's turn [`call`](Self::call) asked for: runs the inbox
@@ -221,8 +311,9 @@ impl Shared {
     fn post(&self, step: Step) {
         // Once the node has stopped (no helper left), run it here: the
         // step finds the driver stopped and does nothing.
+        self.steps_posted.fetch_add(1, Ordering::SeqCst);
         if self.inbox.push([step]) && !self.wake(Wake::Run) {
-            self.run_inbox(Caller::Engine);
+            self.guard(Caller::Engine, || self.run_inbox(Caller::Engine));
         }
     }
 
@@ -230,14 +321,29 @@ impl Shared {
     /// too, in batches under the driver lock.
     fn run_inbox(&self, caller: Caller) {
         self.inbox.run(|steps| {
+            let ran = steps.len() as u64;
             let mut driver = self.lock();
             if driver.stopped {
-                return;
-            }
-            for step in steps {
-                step.run(&mut driver);
+                // A stopped node refuses new conversations at once (it
+                // failed the others as it stopped): a failed one with
+                // AP_COMM_SUBSYSTEM_ABENDED, one shut down with
+                // AP_COMM_SUBSYSTEM_NOT_LOADED (no active node has the LU).
+                let code = match self.failure() {
+                    Some(_) => PrimaryRc::COMM_SUBSYSTEM_ABENDED,
+                    None => PrimaryRc::COMM_SUBSYSTEM_NOT_LOADED,
+                };
+                for step in steps {
+                    if let Step::Attach(conv) = step {
+                        driver.tell(conv.port, code, SecondaryRc(0));
+                    }
+                }
+            } else {
+                for step in steps {
+                    step.run(&mut driver);
+                }
             }
             self.settle(driver, caller);
+            self.steps_run.fetch_add(ran, Ordering::SeqCst);
         });
     }
 
@@ -292,13 +398,23 @@ impl Shared {
 
     /// The helper thread: runs the actions of engine calls and the
     /// [`post`](Self::post)ed steps (whose actions it runs itself: it holds
-    /// no engine lock), until stopped.
-    pub(crate) fn helper(&self, wakes: Receiver<Wake>) {
+    /// no engine lock), and checks the links' timers every `tick`
+    /// ([`limits`](super::limits)), until stopped.
+    pub(crate) fn helper(&self, wakes: Receiver<Wake>, tick: std::time::Duration) {
+        let mut next = Instant::now() + tick;
         loop {
-            match wakes.recv() {
-                Ok(Wake::Drain) => self.drain(),
-                Ok(Wake::Run) => self.run_inbox(Caller::Free),
-                Ok(Wake::Stop) | Err(_) => return,
+            let wake = wakes.recv_timeout(next.saturating_duration_since(Instant::now()));
+            if Instant::now() >= next {
+                self.guard(Caller::Free, || {
+                    self.step(Caller::Free, |d| d.tick(Instant::now()));
+                });
+                next = Instant::now() + tick;
+            }
+            match wake {
+                Ok(Wake::Drain) => self.guard(Caller::Free, || self.drain()),
+                Ok(Wake::Run) => self.guard(Caller::Free, || self.run_inbox(Caller::Free)),
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
             }
         }
     }
@@ -308,8 +424,8 @@ impl Shared {
         id: u64,
         attach: &Attach,
         (port, backlog): (ConvPort, Arc<Mutex<Backlog>>),
-        alias: String,
-        addr: std::net::SocketAddr,
+        (alias, lu): (String, String),
+        addr: SocketAddr,
     ) {
         self.call(Step::Attach(Box::new(NewConv {
             id,
@@ -317,12 +433,21 @@ impl Shared {
             port,
             backlog,
             alias,
+            lu,
             addr,
         })));
     }
 
-    pub(crate) fn connected(&self, link: LinkId) {
-        self.step(Caller::Free, |d| d.connected(link));
+    /// A link is up (a stopped node closes it at once).
+    pub(crate) fn connected(&self, link: LinkId, peer: SocketAddr) {
+        {
+            let driver = self.lock();
+            if driver.stopped {
+                driver.backend.close(link);
+                return;
+            }
+        }
+        self.step(Caller::Free, |d| d.connected(link, peer));
     }
 
     pub(crate) fn closed(&self, link: LinkId, error: Option<io::Error>) {
@@ -338,37 +463,76 @@ impl Shared {
         });
     }
 
-    /// Stops the driver: every later event and call is ignored; the links
-    /// are closed. Conversations are not told (the node is going away).
-    pub(crate) fn stop(&self) {
-        let (links, convs) = {
-            let mut driver = self.lock();
-            driver.stopped = true;
-            for &link in driver.links.keys() {
-                driver.backend.close(link);
+    /// Waits, for at most `linger`, until what the node's conversations
+    /// already sent is out and answered where the session needs it
+    /// ([`Driver::quiet`]), so that a stop right after a TP's last verb
+    /// does not cut it off (a DEALLOCATE still in the inbox, or in a send
+    /// queue, or a PLU's CEB whose `+RSP` has not come). Polls every
+    /// millisecond: only a stopping node waits here.
+    pub(crate) fn linger(&self, linger: std::time::Duration) {
+        let deadline = Instant::now() + linger;
+        loop {
+            let steps_done =
+                self.steps_run.load(Ordering::SeqCst) == self.steps_posted.load(Ordering::SeqCst);
+            if (steps_done && self.lock().quiet()) || Instant::now() >= deadline {
+                return;
             }
-            driver.out_links.clear();
-            let taken = (
-                std::mem::take(&mut driver.links),
-                std::mem::take(&mut driver.convs),
-            );
-            driver.gauges();
-            taken
-        };
-        drop((links, convs));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Stops the driver, once: the links are closed, their conversations
+    /// fail as on a lost link (`CONV_FAILURE_RETRY`; still allocating:
+    /// `ALLOCATION_ERROR`), later events are ignored and later
+    /// conversations refused (the helper thread, which runs the refusals
+    /// for TPs' threads, goes on until [`Wake::Stop`]).
+    pub(crate) fn stop(&self) {
+        self.halted.store(true, Ordering::SeqCst);
+        let mut driver = self.lock();
+        if driver.stopped {
+            return;
+        }
+        let links: Vec<LinkId> = driver.links.keys().copied().collect();
+        for link in links {
+            driver.backend.close(link);
+            driver.closed(link, None);
+        }
+        driver.stopped = true;
+        driver.out_links.clear();
+        let convs = std::mem::take(&mut driver.convs);
+        driver.gauges();
+        let run = self.queue_actions(&mut driver);
+        drop(driver);
+        drop(convs);
+        if run {
+            self.guard(Caller::Free, || self.drain());
+        }
+    }
+
+    /// Ends the helper thread (the node is dropped).
+    pub(crate) fn end_helper(&self) {
         self.wake(Wake::Stop);
+    }
+
+    /// Whether the node has stopped (shut down or failed).
+    pub(crate) fn stopped(&self) -> bool {
+        self.lock().stopped
     }
 
     /// Bytes arrived on `link`: its PIUs, one after the other. An attach
     /// lets go of the lock for [`Node::incoming_attach`] (see the module
     /// docs).
     pub(crate) fn received(&self, link_id: LinkId, data: &[u8]) {
+        #[cfg(test)]
+        if self.panic_on_receive.swap(false, Ordering::SeqCst) {
+            panic!("injected: a step failed on the reactor");
+        }
         let mut driver = self.lock();
         if driver.stopped {
             return;
         }
         for piu in driver.split(link_id, data) {
-            if !driver.links.contains_key(&link_id) {
+            if driver.links.get(&link_id).is_none_or(|l| l.closing) {
                 break;
             }
             let Some((sid, events)) = driver.piu(link_id, piu.bytes()) else {
@@ -398,11 +562,17 @@ impl Shared {
                 let result = self.engine.incoming_attach(attach, handle);
                 driver = self.lock();
                 if driver.stopped {
+                    // A node that failed meanwhile fails this one too.
+                    if let (Ok(port), Some(_)) = (result, self.failure()) {
+                        drop(driver);
+                        port.fail(PrimaryRc::COMM_SUBSYSTEM_ABENDED, SecondaryRc(0));
+                    }
                     return;
                 }
                 driver.end_attach(link_id, sid, id, result);
             }
         }
+        driver.account(link_id);
         self.settle(driver, Caller::Free);
     }
 }
@@ -524,6 +694,15 @@ struct Conv {
 /// Sense logged when the framing breaks (RU length error).
 const FRAMING_SENSE: Sense = Sense(0x1002_0000);
 
+/// A sense code as logged: eight hex digits, as SNA manuals print them.
+struct SenseHex(Sense);
+
+impl std::fmt::Display for SenseHex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:08X}", self.0 .0)
+    }
+}
+
 pub(crate) struct Driver {
     pub lu: String,
     pub engine: Node,
@@ -545,6 +724,13 @@ pub(crate) struct Driver {
     outbox: Outbox,
     /// The node is gone: ignore everything.
     stopped: bool,
+    /// The node's span, and the rate limits of its events that concern no
+    /// one link.
+    log: Limits,
+    /// What the links hold, against [`NodeConfig::max_node_memory`].
+    budget: Budget,
+    /// The LU as BINDs name it.
+    name: LuName,
 }
 
 /// Tells `hs` what its conversation's TP took since last told (which may
@@ -565,6 +751,12 @@ fn tell_consumed(hs: &mut HalfSession, backlog: &Mutex<Backlog>, out: &mut Vec<F
 fn ru_size(config: &NodeConfig) -> RuSize {
     RuSize::at_most(config.max_frame.saturating_sub(MIN_PIU).max(256))
         .expect("256 bytes is above the smallest RU size")
+}
+
+/// Whether a BIND's secondary LU name (EBCDIC) names `me`, in either form
+/// ([`names`]); a BIND that names none is taken as meant for it.
+fn names_me(me: &LuName, slu: &[u8]) -> bool {
+    slu.is_empty() || ebcdic::decode(slu).is_some_and(|slu| me.is(&slu))
 }
 
 /// Session `sid` of link `link_id`, if both exist (a free function, so
@@ -628,7 +820,7 @@ impl Driver {
         me: Weak<Shared>,
     ) -> Self {
         Self {
-            lu,
+            name: LuName::new(&lu, &config.netid),
             engine,
             backend,
             config,
@@ -639,8 +831,11 @@ impl Driver {
             convs: IdHashMap::default(),
             me,
             actions: Vec::new(),
+            log: Limits::new(tracing::warn_span!(parent: None, "node", node = %lu)),
+            lu,
             outbox: Outbox::default(),
             stopped: false,
+            budget: Budget::default(),
         }
     }
 
@@ -649,6 +844,8 @@ impl Driver {
         let (convs, links) = (self.convs.len() as u64, self.links.len() as u64);
         self.stats.conversations.store(convs, Ordering::Release);
         self.stats.links.store(links, Ordering::Release);
+        let memory = self.budget.total() as u64;
+        self.stats.memory.store(memory, Ordering::Release);
     }
 
     fn deliver(&mut self, port: ConvPort, flow: Flow) {
@@ -660,8 +857,15 @@ impl Driver {
     }
 
     fn write(&mut self, link: LinkId, frames: Vec<Frame>) {
-        if let Err(e) = self.outbox.write(link, frames, self.config.max_frame) {
-            eprintln!("appc-io node {}: dropped an oversize PIU ({e})", self.lu);
+        if let Err(error) = self.outbox.write(link, frames, self.config.max_frame) {
+            limited!(
+                error,
+                &mut self.log,
+                "oversize_piu",
+                link = link.0,
+                %error,
+                "dropped a PIU of ours over the frame limit"
+            );
         }
     }
 
@@ -671,12 +875,16 @@ impl Driver {
     fn flush(&mut self) {
         for (link, parts) in self.outbox.take() {
             match self.backend.send_vectored(link, parts) {
-                Ok(()) => {}
+                Ok(()) => self.account(link),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    eprintln!(
-                        "appc-io node {}: link {} stopped reading; closing it",
-                        self.lu, link.0
-                    );
+                    if let Some(l) = self.links.get_mut(&link) {
+                        if !std::mem::replace(&mut l.closing, true) {
+                            tracing::warn!(
+                                parent: l.log.span(),
+                                "the peer stopped reading (send queue full): link closed"
+                            );
+                        }
+                    }
                     self.backend.close(link);
                 }
                 Err(_) => {}
@@ -708,6 +916,7 @@ impl Driver {
             port,
             backlog,
             alias,
+            lu,
             addr,
         } = conv;
         let Some(wire_attach) = to_wire(&attach) else {
@@ -722,15 +931,32 @@ impl Driver {
             Some(&link) if self.links.contains_key(&link) => link,
             _ => match self.backend.connect(addr) {
                 Ok(link) => {
-                    self.links.insert(
-                        link,
-                        Link::new(true, Some(alias.clone()), self.config.max_frame),
+                    let span = tracing::warn_span!(
+                        parent: None,
+                        "link",
+                        node = %self.lu,
+                        link = link.0,
+                        partner = %alias,
+                        %addr
                     );
+                    let (log, timers) = (Limits::new(span), Timers::new(Instant::now()));
+                    let max_frame = self.config.max_frame;
+                    let mut l = Link::new(true, Some(alias.clone()), max_frame, log, timers);
+                    l.partner_lu = lu;
+                    self.links.insert(link, l);
                     self.out_links.insert(alias, link);
                     link
                 }
-                Err(e) => {
-                    eprintln!("appc-io node {}: connect to {addr}: {e}", self.lu);
+                Err(error) => {
+                    limited!(
+                        warn,
+                        &mut self.log,
+                        "connect_failed",
+                        partner = %alias,
+                        %addr,
+                        %error,
+                        "cannot connect to a partner"
+                    );
                     self.tell(
                         port,
                         PrimaryRc::ALLOCATION_ERROR,
@@ -802,12 +1028,13 @@ impl Driver {
                 sidl,
             };
             let partner = link.partner.clone().unwrap_or_default();
+            let partner_name = self.name.partner(&link.partner_lu);
             // Until the image says otherwise, we send what we receive.
             let mut hs =
                 HalfSession::new(lfsid, true, ru_size.bytes(), self.config.max_session_buffer);
             let mut bind = Bind::lu62(
-                &ebcdic::encode(&self.lu).unwrap_or_default(),
-                &ebcdic::encode(&partner).unwrap_or_default(),
+                &ebcdic::encode(&self.name.qualified()).unwrap_or_default(),
+                &ebcdic::encode(&partner_name).unwrap_or_default(),
                 &to_ebcdic(&mode).unwrap_or_default(),
                 ru_size,
             );
@@ -849,8 +1076,18 @@ impl Driver {
         };
         let mut out = Vec::new();
         if let Err(v) = sess.hs.begin(&pending.attach, &mut out) {
-            eprintln!("appc-io node {}: attach refused: {}", self.lu, v.what);
             sess.conv = None;
+            if let Some(link) = self.links.get_mut(&link_id) {
+                limited!(
+                    warn,
+                    &mut link.log,
+                    "attach_refused",
+                    session = sid,
+                    sense = %SenseHex(v.sense),
+                    what = v.what,
+                    "an attach of ours cannot be sent"
+                );
+            }
             self.fail(
                 id,
                 PrimaryRc::ALLOCATION_ERROR,
@@ -1078,33 +1315,193 @@ impl Driver {
         Some(id)
     }
 
+    /// A protocol violation on session `sid`: UNBIND it (both ends'
+    /// conversations fail `NO_RETRY`) and count it against the link.
     fn violate(&mut self, link_id: LinkId, sid: u16, v: Violation) {
-        eprintln!(
-            "appc-io node {}: link {} session {sid}: protocol violation ({}), sense {:08X}; UNBIND",
-            self.lu, link_id.0, v.what, v.sense.0
-        );
-        self.stats.violations.fetch_add(1, Ordering::Relaxed);
+        if let Some(link) = self.links.get_mut(&link_id) {
+            limited!(
+                warn,
+                &mut link.log,
+                "violation",
+                session = sid,
+                sense = %SenseHex(v.sense),
+                what = v.what,
+                "protocol violation: session unbound"
+            );
+        }
         let kind = UnbindType::INVALID_SESSION_PARAMETERS;
         if let Some(id) = self.unbind(link_id, sid, kind, Some(v.sense)) {
             self.fail(id, PrimaryRc::CONV_FAILURE_NO_RETRY, SecondaryRc(0));
         }
+        self.offence(link_id, v.sense);
     }
 
-    fn connected(&mut self, link_id: LinkId) {
-        let max_frame = self.config.max_frame;
+    /// Nothing sent is still on its way: every link's send queue is empty,
+    /// no session waits for the response that ends its bracket (a PLU
+    /// draining after its CEB), and no conversation the engine closed
+    /// still waits for a session to carry its flows.
+    fn quiet(&self) -> bool {
+        let draining = self.links.values().any(|link| {
+            link.sessions
+                .values()
+                .any(|s| s.bound && s.conv.is_none() && !s.hs.is_idle())
+        });
+        let waiting = self.convs.values().any(|c| c.closing);
+        let queued = self.links.keys().any(|&id| self.backend.queued(id) > 0);
+        !(draining || waiting || queued)
+    }
+
+    /// At a tick of the helper thread: closes the links whose time is up
+    /// ([`Timers`]).
+    fn tick(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        for (&id, link) in &mut self.links {
+            if link.closing || !link.up {
+                continue;
+            }
+            let accepted = !link.initiator;
+            let sessions = link.sessions.len();
+            if let Some(why) = link.timers.expired(now, accepted, sessions, &self.config) {
+                expired.push(id);
+                link.closing = true;
+                tracing::info!(parent: link.log.span(), "{}", why.what());
+            }
+        }
+        for id in expired {
+            self.stats.links_shed.fetch_add(1, Ordering::Relaxed);
+            self.backend.close(id);
+        }
+        // Send queues drain without telling the driver: re-account them.
+        self.over_budget();
+    }
+
+    /// Accounts what `link_id` holds now (its partial PIU, its send queue)
+    /// in the node's budget; over [`NodeConfig::max_node_memory`], sheds
+    /// links ([`Driver::over_budget`]).
+    fn account(&mut self, link_id: LinkId) {
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        let held = if link.closing {
+            0
+        } else {
+            link.split.held() + self.backend.queued(link_id)
+        };
+        let limit = self.config.max_node_memory;
+        if self.budget.account(&mut link.memory, held, limit) {
+            self.over_budget();
+        }
+    }
+
+    /// Sees what every link holds now (queues drain without telling the
+    /// driver); if the node is over its budget, closes the links that hold
+    /// most until it is under it again.
+    fn over_budget(&mut self) {
+        let limit = self.config.max_node_memory;
+        let ids: Vec<LinkId> = self.links.keys().copied().collect();
+        for id in &ids {
+            let Some(link) = self.links.get_mut(id) else {
+                continue;
+            };
+            let held = if link.closing {
+                0
+            } else {
+                link.split.held() + self.backend.queued(*id)
+            };
+            self.budget.account(&mut link.memory, held, limit);
+        }
+        while self.budget.total() > limit {
+            let largest = self
+                .links
+                .iter_mut()
+                .filter(|(_, l)| !l.closing && l.memory > 0)
+                .max_by_key(|(_, l)| l.memory);
+            let Some((&id, link)) = largest else {
+                return;
+            };
+            tracing::warn!(
+                parent: link.log.span(),
+                held = link.memory,
+                max_node_memory = limit,
+                "the node's memory budget is exceeded: the link holding most closed"
+            );
+            link.closing = true;
+            self.budget.account(&mut link.memory, 0, limit);
+            self.stats.links_shed.fetch_add(1, Ordering::Relaxed);
+            self.backend.close(id);
+        }
+    }
+
+    /// Counts a protocol violation against `link_id`'s peer; at
+    /// [`NodeConfig::max_link_violations`] the link is closed (its
+    /// conversations fail `NO_RETRY`), and that is logged once, with the
+    /// last sense.
+    fn offence(&mut self, link_id: LinkId, sense: Sense) {
+        self.stats.violations.fetch_add(1, Ordering::Relaxed);
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        link.violations = link.violations.saturating_add(1);
+        if link.violations < self.config.max_link_violations || link.closing {
+            return;
+        }
+        link.closing = true;
+        link.failure = PrimaryRc::CONV_FAILURE_NO_RETRY;
+        tracing::warn!(
+            parent: link.log.span(),
+            violations = link.violations,
+            sense = %SenseHex(sense),
+            "too many protocol violations: link closed"
+        );
+        self.backend.close(link_id);
+    }
+
+    fn connected(&mut self, link_id: LinkId, peer: SocketAddr) {
+        let accepted = !self.links.contains_key(&link_id);
+        if accepted && self.links.len() >= self.config.max_links {
+            limited!(
+                warn,
+                &mut self.log,
+                "max_links",
+                %peer,
+                max_links = self.config.max_links,
+                "connection limit reached: connection closed"
+            );
+            self.stats.links_shed.fetch_add(1, Ordering::Relaxed);
+            self.backend.close(link_id);
+            return;
+        }
+        let (lu, max_frame) = (&self.lu, self.config.max_frame);
         self.links
             .entry(link_id)
-            .or_insert_with(|| Link::new(false, None, max_frame))
+            .or_insert_with(|| {
+                let span = tracing::warn_span!(
+                    parent: None,
+                    "link",
+                    node = %lu,
+                    link = link_id.0,
+                    %peer
+                );
+                Link::new(
+                    false,
+                    None,
+                    max_frame,
+                    Limits::new(span),
+                    Timers::new(Instant::now()),
+                )
+            })
             .up = true;
         self.assign(link_id);
     }
 
     fn closed(&mut self, link_id: LinkId, error: Option<io::Error>) {
-        let Some(link) = self.links.remove(&link_id) else {
+        let Some(mut link) = self.links.remove(&link_id) else {
             return;
         };
-        if let Some(e) = error {
-            eprintln!("appc-io node {}: link {}: {e}", self.lu, link_id.0);
+        self.budget
+            .account(&mut link.memory, 0, self.config.max_node_memory);
+        if let Some(error) = error {
+            tracing::info!(parent: link.log.span(), %error, "link lost");
         }
         if let Some(alias) = &link.partner {
             if self.out_links.get(alias) == Some(&link_id) {
@@ -1153,12 +1550,15 @@ impl Driver {
         }
         match link.split.push(data) {
             Err(len) => {
-                eprintln!(
-                    "appc-io node {}: link {}: framing broken (length prefix {len}), sense {:08X}; closing the link",
-                    self.lu, link_id.0, FRAMING_SENSE.0
+                tracing::warn!(
+                    parent: link.log.span(),
+                    length = len,
+                    sense = %SenseHex(FRAMING_SENSE),
+                    "framing broken: link closed"
                 );
                 self.stats.violations.fetch_add(1, Ordering::Relaxed);
                 link.failure = PrimaryRc::CONV_FAILURE_NO_RETRY;
+                link.closing = true;
                 self.backend.close(link_id);
                 Vec::new()
             }
@@ -1183,13 +1583,18 @@ impl Driver {
                     what: "undecodable PIU",
                 };
                 if known {
-                    eprintln!("appc-io node {}: {e}", self.lu);
                     self.violate(link_id, sid, v);
-                } else {
-                    eprintln!(
-                        "appc-io node {}: link {}: undecodable PIU for no session: {e}",
-                        self.lu, link_id.0
+                } else if let Some(link) = self.links.get_mut(&link_id) {
+                    limited!(
+                        warn,
+                        &mut link.log,
+                        "undecodable",
+                        session = sid,
+                        sense = %SenseHex(v.sense),
+                        error = %e,
+                        "undecodable PIU for no session: dropped"
                     );
+                    self.offence(link_id, v.sense);
                 }
                 return None;
             }
@@ -1197,7 +1602,18 @@ impl Driver {
         let lfsid = frame.th.lfsid();
         let sid = u16::from_be_bytes([lfsid.sidh, lfsid.sidl]);
         if lfsid.odai {
-            eprintln!("appc-io node {}: PIU with ODAI 1 dropped", self.lu);
+            let sense = Sense::FUNCTION_NOT_SUPPORTED;
+            if let Some(link) = self.links.get_mut(&link_id) {
+                limited!(
+                    warn,
+                    &mut link.log,
+                    "odai",
+                    session = sid,
+                    sense = %SenseHex(sense),
+                    "PIU with ODAI 1 (we assign the session ids): dropped"
+                );
+            }
+            self.offence(link_id, sense);
             return None;
         }
         match frame.rh {
@@ -1272,8 +1688,7 @@ impl Driver {
         };
         let ru = match ControlRu::decode(RuCategory::Sc, frame.ru) {
             Ok(ru) => ru,
-            Err(e) => {
-                eprintln!("appc-io node {}: bad SC RU: {e}", self.lu);
+            Err(_) => {
                 let v = Violation {
                     sense: Sense::FUNCTION_NOT_SUPPORTED,
                     what: "SC RU",
@@ -1294,22 +1709,38 @@ impl Driver {
                     Some(SESSION_LIMIT_EXCEEDED)
                 } else if bind.fm_profile != 0x13 || bind.ts_profile != 0x07 {
                     Some(Sense::invalid_parameter(2))
+                } else if !names_me(&self.name, &bind.secondary_lu_name) {
+                    // Session not bound, and the partner told which field
+                    // is wrong: 0835xxxx points at the secondary LU name.
+                    let at = bind.secondary_lu_name_offset();
+                    Some(Sense::invalid_parameter(
+                        u16::try_from(at).unwrap_or(u16::MAX),
+                    ))
                 } else {
                     None
                 };
                 if let Some(sense) = refuse {
-                    eprintln!(
-                        "appc-io node {}: link {}: BIND for session {sid} refused, sense {:08X}",
-                        self.lu, link_id.0, sense.0
+                    limited!(
+                        warn,
+                        &mut link.log,
+                        "bind_refused",
+                        session = sid,
+                        sense = %SenseHex(sense),
+                        "BIND refused"
                     );
                     let frame = respond(Some(sense), Vec::new());
-                    return self.write(link_id, vec![frame]);
+                    self.write(link_id, vec![frame]);
+                    return self.offence(link_id, sense);
                 }
                 let mode = bind
                     .mode_name()
                     .and_then(from_ebcdic::<8>)
                     .unwrap_or([b' '; 8]);
-                let partner_lu = from_ebcdic::<8>(&bind.primary_lu_name).unwrap_or([b' '; 8]);
+                // The partner as its TP sees it: the LU, without its
+                // network.
+                let partner_lu = ebcdic::decode(&bind.primary_lu_name)
+                    .map(|plu| name(names::unqualified(&plu)))
+                    .unwrap_or([b' '; 8]);
                 // Pacing: we receive in the window the BIND proposes, or
                 // less (none when it proposes 0, for interop); we send in
                 // the PLU's receive window.
@@ -1339,6 +1770,7 @@ impl Driver {
                     self.config.max_session_buffer,
                 );
                 hs.set_pacing(send, receive);
+                link.timers.bound = true;
                 link.sessions.insert(
                     sid,
                     Sess {
@@ -1415,9 +1847,13 @@ impl Driver {
                 .ru
                 .get(..4)
                 .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
-            eprintln!(
-                "appc-io node {}: link {}: BIND refused, sense {sense:08X}",
-                self.lu, link_id.0
+            limited!(
+                warn,
+                &mut link.log,
+                "bind_rejected",
+                session = sid,
+                sense = %SenseHex(Sense(sense)),
+                "the partner refused our BIND"
             );
             if let Some(id) = conv {
                 if let Some(c) = self.convs.get_mut(&id) {
@@ -1451,6 +1887,7 @@ impl Driver {
         };
         sess.hs.set_pacing(send, receive);
         sess.bound = true;
+        link.timers.bound = true;
         match conv {
             Some(id) => self.begin(link_id, sid, id),
             None => self.release(link_id, sid),

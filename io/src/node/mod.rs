@@ -10,11 +10,12 @@
 //!   the LFSIDs, sends the BINDs and begins every bracket; the accepting node
 //!   only answers. A node that also allocates towards the other opens its
 //!   own link (`link.rs`).
-//! * **Sessions.** BIND (FM 19 / TS 7, LU names, mode name in the user data,
+//! * **Sessions.** BIND (FM 19 / TS 7, both LU names network-qualified
+//!   `NETID.LU` with [`NodeConfig::netid`] (`names.rs`), mode name in the user data,
 //!   max RU sizes from [`NodeConfig::max_frame`]) / `+RSP(BIND)` with the
 //!   image, whose RU sizes are the smaller of both ends' in each direction;
 //!   UNBIND ends one. Each session runs one bracket (= one conversation) at a
-//!   time (`protocol.rs` maps flows to RUs, sna-wire.md §4).
+//!   time (`protocol.rs` maps flows to RUs).
 //! * **Pool.** Per link (= per partner) and mode, the idle bound sessions;
 //!   a conversation takes one, or BINDs a new one up to
 //!   [`NodeConfig::max_sessions_per_link`], or waits in FIFO order. A session
@@ -49,10 +50,22 @@
 //! | the peer stopped reading: the link's send queue reached the backend's [`max_queued_bytes`](backend::Config::max_queued_bytes), at least [`CONTROL_BURST`] × `max_sessions_per_link` (paced sessions put at most 2·W RUs each on it; in practice unpaced sessions, or more sessions × windows than it holds) | every one on the link (closed, logged) | as a closed link |
 //! | the partner's TP does not receive, or its node withholds IPRs | none: our sends wait for the window, then SEND_DATA / FLUSH wait for the backlog | — |
 //! | broken framing (length prefix over [`NodeConfig::max_frame`] or under 9) | every one on the link (closed, sense `10020000` logged) | `CONV_FAILURE_NO_RETRY` |
+//! | the peer's [`NodeConfig::max_link_violations`]th protocol violation on the link (any row below, a refused BIND, a PIU for no session that does not decode) | every one on the link (closed, logged once with the last sense) | `CONV_FAILURE_NO_RETRY` |
+//! | a BIND naming another LU as the secondary (another name, or this LU in another network; a bare name is taken as this network's) | none: `-RSP(BIND)` with `0835xxxx`, xxxx the offset of the secondary LU name in the BIND; the session is not bound | — |
 //! | undecodable PIU, RH/state violation on one session | that session's (UNBIND type `FE` with the sense, logged) | `CONV_FAILURE_NO_RETRY`, at both ends |
 //! | pacing violation: a request beyond the window, a window begun before its IPR, an IPR with a body (sense `20110000`) | that session's (UNBIND `FE`) | `CONV_FAILURE_NO_RETRY`, at both ends |
 //! | unpaced session (window 0) whose conversation holds more than 2 × [`NodeConfig::max_session_buffer`] received and not taken (sense `08120000`) | that session's (UNBIND `FE`) | `CONV_FAILURE_NO_RETRY`, at both ends |
 //! | a verb cancelled (`Session::close(true)`), or a conversation closed inside its bracket | that session's: UNBIND type `01`, sense `08640000`, at once | the partner: `CONV_FAILURE_RETRY` |
+//! | a panic in the node's driver (or in the engine code its threads run for it), or a reactor thread lost to a panic: the node fails for good ([`TcpNode::health`] says why; logged once) | every one on the node, and every later ALLOCATE to its partners (its links are closed) | `COMM_SUBSYSTEM_ABENDED` (the documented code for a failed node: "node, LAN link, or local SnaBase failed"); the partners: `CONV_FAILURE_RETRY` |
+//!
+//! # Diagnostics
+//!
+//! The node prints nothing: what it reports is `tracing` events (the
+//! owner installs a subscriber), each under its link's span (`link`, with
+//! the LU, the link id and the peer's address) with the session and the
+//! sense as fields. What a peer can provoke (violations, refused BINDs,
+//! undecodable PIUs) is rate-limited per link and kind: a burst, then one
+//! summary event, then silence until the window ends (`diag.rs`).
 //!
 //! # Memory
 //!
@@ -135,9 +148,16 @@
 
 mod config;
 mod driver;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
+mod limits;
 mod link;
+mod names;
 mod outbox;
 mod protocol;
+#[cfg(test)]
+mod tests;
 
 use std::io;
 use std::net::SocketAddr;
@@ -145,12 +165,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 pub use config::{NodeConfig, CONTROL_BURST};
 
 use crate::appc::{Attach, ConvPort, Node, Partner, Session};
 use crate::backend::{self, Backend, Events, Kind, LinkId};
-use driver::{Backlog, ConvSession, Driver, Shared};
+use driver::{Backlog, Caller, ConvSession, Driver, Shared};
 
 /// Counters, for tests and monitoring.
 #[derive(Debug, Default)]
@@ -180,6 +201,14 @@ pub struct NodeStats {
     /// High-water mark, over every conversation: bytes of its flows posted
     /// to the driver or held by pacing, not yet handed to the backend.
     pub send_backlog_max: AtomicU64,
+    /// Gauge: bytes the links hold in the node and its backend (partial
+    /// PIUs, bytes queued to send), as last accounted; see
+    /// [`NodeConfig::max_node_memory`].
+    pub memory: AtomicU64,
+    /// Links this node closed to keep within its limits: over
+    /// [`NodeConfig::max_links`], past [`NodeConfig::handshake_timeout`]
+    /// or [`NodeConfig::idle_timeout`], over [`NodeConfig::max_node_memory`].
+    pub links_shed: AtomicU64,
 }
 
 impl NodeStats {
@@ -213,6 +242,7 @@ pub struct TcpNode {
     next_id: Arc<AtomicU64>,
     stats: Arc<NodeStats>,
     max_send_backlog: usize,
+    linger: Duration,
     helper: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -226,44 +256,45 @@ impl std::fmt::Debug for TcpNode {
 }
 
 /// Backend events, run on the driver (set once the driver exists; a
-/// `Weak`, as the driver owns the backend).
+/// `Weak`, as the driver owns the backend). Each runs guarded: a panic in
+/// it fails the node ([`Shared::guard`]), and the reactor goes on.
 struct ToDriver(OnceLock<Weak<Shared>>);
 
 impl ToDriver {
-    fn shared(&self) -> Option<Arc<Shared>> {
-        self.0.get()?.upgrade()
+    fn with(&self, event: impl FnOnce(&Shared)) {
+        if let Some(shared) = self.0.get().and_then(Weak::upgrade) {
+            shared.guard(Caller::Free, || event(&shared));
+        }
     }
 }
 
 impl Events for ToDriver {
-    fn connected(&self, link: LinkId, _peer: SocketAddr) {
-        if let Some(shared) = self.shared() {
-            shared.connected(link);
-        }
+    fn connected(&self, link: LinkId, peer: SocketAddr) {
+        self.with(|shared| shared.connected(link, peer));
     }
 
     fn received(&self, link: LinkId, data: &[u8]) {
-        if let Some(shared) = self.shared() {
-            shared.received(link, data);
-        }
+        self.with(|shared| shared.received(link, data));
     }
 
     fn closed(&self, link: LinkId, error: Option<io::Error>) {
-        if let Some(shared) = self.shared() {
-            shared.closed(link, error);
-        }
+        self.with(|shared| shared.closed(link, error));
     }
 
     fn kicked(&self) {
-        if let Some(shared) = self.shared() {
-            shared.kicked();
-        }
+        self.with(Shared::kicked);
+    }
+
+    fn failed(&self, reason: &str) {
+        self.with(|shared| shared.fail(Caller::Free, reason));
     }
 }
 
 /// A partner LU as the engine sees it.
 struct TcpPartner {
     alias: String,
+    /// The LU name its BINDs give it.
+    lu: String,
     addr: SocketAddr,
     shared: Weak<Shared>,
     next_id: Arc<AtomicU64>,
@@ -276,7 +307,8 @@ impl Partner for TcpPartner {
         let backlog = Backlog::new(self.max_send_backlog);
         if let Some(shared) = self.shared.upgrade() {
             let port = (port, Arc::clone(&backlog));
-            shared.attach(id, attach, port, self.alias.clone(), self.addr);
+            let names = (self.alias.clone(), self.lu.clone());
+            shared.attach(id, attach, port, names, self.addr);
         }
         Arc::new(ConvSession {
             id,
@@ -302,11 +334,19 @@ impl TcpNode {
                 format!("{lu_name:?} is not an LU name"),
             ));
         }
+        if !names::is_sna_name(&config.netid) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{:?} is not a network identifier", config.netid),
+            ));
+        }
         let events = Arc::new(ToDriver(OnceLock::new()));
         let backend = backend::start(kind, events.clone(), config.backend_config())?;
         let next_id = Arc::new(AtomicU64::new(1));
         let stats = Arc::new(NodeStats::default());
         let max_send_backlog = config.max_send_backlog;
+        let tick = limits::tick_period(&config);
+        let linger = config.linger;
         let (wake, wakes) = channel();
         let shared = Shared::new(
             |me| {
@@ -326,7 +366,7 @@ impl TcpNode {
         let helper = Arc::clone(&shared);
         let thread = thread::Builder::new()
             .name(format!("appc-node-{lu_name}"))
-            .spawn(move || helper.helper(wakes))?;
+            .spawn(move || helper.helper(wakes, tick))?;
         Ok(TcpNode {
             lu: lu_name.to_owned(),
             shared,
@@ -335,6 +375,7 @@ impl TcpNode {
             next_id,
             stats,
             max_send_backlog,
+            linger,
             helper: Mutex::new(Some(thread)),
         })
     }
@@ -350,18 +391,55 @@ impl TcpNode {
     }
 
     /// Accepts links from partner nodes on `addr` (port 0 picks one).
+    /// Fails once the node has failed ([`TcpNode::health`]) or shut down.
     pub fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        self.health()?;
+        if self.shared.stopped() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("node {} is shut down", self.lu),
+            ));
+        }
         self.backend.listen(addr)
     }
 
-    /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`
-    /// (whose LU name the BIND names as `plu_alias`). The link is opened
-    /// by the first ALLOCATE that flushes.
+    /// `Ok` while the node works; once it has failed, for good, the error
+    /// says why. A node fails when a panic (a bug in the node or the
+    /// engine) or the loss of a reactor thread interrupts its driver on
+    /// one of its threads: it then closes its links and fails every
+    /// conversation, and every later ALLOCATE to its partners, with
+    /// `AP_COMM_SUBSYSTEM_ABENDED` (logged once, as a `tracing` error). A
+    /// gateway checks this (say, with its other health checks) and
+    /// replaces the node: drop it and start a new one.
+    pub fn health(&self) -> io::Result<()> {
+        match self.shared.failure() {
+            None => Ok(()),
+            Some(reason) => Err(io::Error::other(format!(
+                "node {} failed: {reason}",
+                self.lu
+            ))),
+        }
+    }
+
+    /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`,
+    /// whose LU is named `plu_alias` too: [`add_partner_as`](Self::add_partner_as)
+    /// with the alias as the name.
     pub fn add_partner(&self, plu_alias: &str, addr: SocketAddr) {
+        self.add_partner_as(plu_alias, plu_alias, addr);
+    }
+
+    /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`,
+    /// whose LU is `partner_lu` (`LU` in this node's network, or
+    /// `NETID.LU`): the BINDs name it so, and that node refuses a BIND
+    /// for an LU it is not. Each alias has a link of its own (several
+    /// aliases may name one partner). The link is opened by the first
+    /// ALLOCATE that flushes.
+    pub fn add_partner_as(&self, plu_alias: &str, partner_lu: &str, addr: SocketAddr) {
         self.engine.add_partner(
             plu_alias,
             Arc::new(TcpPartner {
                 alias: plu_alias.to_owned(),
+                lu: partner_lu.to_owned(),
                 addr,
                 shared: Arc::downgrade(&self.shared),
                 next_id: Arc::clone(&self.next_id),
@@ -373,23 +451,44 @@ impl TcpNode {
     /// Closes the link to `plu_alias` abruptly (as a link loss would): its
     /// conversations fail with `CONV_FAILURE_RETRY`.
     pub fn disconnect(&self, plu_alias: &str) {
-        self.shared.disconnect(plu_alias);
+        self.shared
+            .guard(Caller::Free, || self.shared.disconnect(plu_alias));
     }
 
     /// The node's counters.
     pub fn stats(&self) -> &NodeStats {
         &self.stats
     }
-}
 
-impl Drop for TcpNode {
-    fn drop(&mut self) {
+    /// Stops the node gracefully: waits, for at most `linger`, until what
+    /// its conversations already sent has gone out and been answered where
+    /// the session needs an answer (a DEALLOCATE's end of bracket, whose
+    /// response frees the session), then closes every link (conversations
+    /// still running fail as on a lost link, `AP_CONV_FAILURE_RETRY`) and
+    /// stops its reactors: every socket is closed when it returns. Later
+    /// ALLOCATEs to its partners fail with `AP_COMM_SUBSYSTEM_NOT_LOADED`.
+    /// It does not wait for conversations to end: a gateway ends its TPs
+    /// first. Idempotent; dropping the node does it with
+    /// [`NodeConfig::linger`].
+    pub fn shutdown(&self, linger: Duration) {
+        if !self.shared.stopped() {
+            self.shared.linger(linger);
+        }
         self.shared.stop();
         // Reactor threads may be inside an event, holding the driver (and
         // so the backend) for a moment: joining them here, rather than
         // leaving the last drop to whichever thread lets go last, makes
         // the teardown synchronous (every socket closed when this returns).
         self.backend.shutdown();
+    }
+}
+
+impl Drop for TcpNode {
+    /// [`TcpNode::shutdown`] with [`NodeConfig::linger`], then the helper
+    /// thread ends.
+    fn drop(&mut self) {
+        self.shutdown(self.linger);
+        self.shared.end_helper();
         if let Some(thread) = self.helper.lock().ok().and_then(|mut t| t.take()) {
             let _ = thread.join();
         }

@@ -103,7 +103,7 @@ pub fn run(config: &Config) -> Result<bool, String> {
         .map_err(|e| format!("cannot start the client node: {e}"))?;
     let aliases: Vec<String> = (0..links).map(|i| format!("ECHO{i:04}")).collect();
     for alias in &aliases {
-        node.add_partner(alias, partner.addr());
+        node.add_partner_as(alias, super::partner::LU, partner.addr());
     }
     let (mut app, _) =
         Appc::startup(WINAPPC_VERSION, &engine).map_err(|e| format!("WinAPPCStartup: {e:?}"))?;

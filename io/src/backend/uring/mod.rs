@@ -217,6 +217,14 @@ impl Backend for UringBackend {
         true
     }
 
+    fn queued(&self, link: LinkId) -> usize {
+        self.sink.links.queued(link)
+    }
+
+    fn accept_errors(&self) -> u64 {
+        self.sink.accept_errors.load(Ordering::Relaxed)
+    }
+
     fn shutdown(&self) {
         self.sink.stop();
         for shard in &self.shards {

@@ -29,6 +29,8 @@ pub(super) enum Tag {
     Send,
     /// An `AsyncCancel`; its own completion carries nothing.
     Cancel,
+    /// The timeout after which listener `slot` accepts again (`backoff`).
+    AcceptRetry,
 }
 
 const GENERATION_MASK: u64 = (1 << 24) - 1;
@@ -65,6 +67,7 @@ impl Op {
             4 => Tag::Recv,
             5 => Tag::Send,
             6 => Tag::Cancel,
+            7 => Tag::AcceptRetry,
             _ => return None,
         };
         Some(Self {

@@ -23,22 +23,26 @@ use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use io_uring::{cqueue, opcode, types::Fd};
+use io_uring::types::{Fd, Timespec};
+use io_uring::{cqueue, opcode};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::op::{link_op, other_op, Op, Tag};
 use super::ring::{Completion, Features, Ring, LINK_RECV_BUFFER_SIZE};
 use super::Request;
+use crate::backend::backoff::{self, Backoff};
 use crate::backend::idle;
 use crate::backend::links::split;
 use crate::backend::mailbox::Mailbox;
 use crate::backend::queue::{SendQueue, MAX_IOV};
-use crate::backend::sink::Sink;
+use crate::backend::sink::{turn, Sink};
 use crate::backend::LinkId;
+use crate::diag::{limited, Limits};
 
 /// A send or receive at least this long makes the reactor poll before it
 /// sleeps for its next [`BULK_TURNS`] turns,
@@ -53,7 +57,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 struct Listener {
     socket: TcpListener,
+    /// An accept op is in flight.
     armed: bool,
+    /// Accepting is paused after a failure for want of resources; a
+    /// timeout op ([`Tag::AcceptRetry`]) is in flight, reading `wait`.
+    paused: bool,
+    backoff: Backoff,
+    wait: Box<Timespec>,
+    log: Limits,
 }
 
 #[derive(Debug)]
@@ -212,38 +223,51 @@ impl Reactor {
         self.arm_doorbell();
         let mut completions = Vec::new();
         while !self.sink.is_stopped() {
-            let poll = self.idle_poll || self.bulk > 0;
-            self.bulk = self.bulk.saturating_sub(1);
-            if !(poll && self.spin()) {
-                if let Err(error) = self.ring.wait() {
-                    eprintln!("appc-io: io_uring reactor stops: {error}");
+            match turn(|| self.turn(&mut completions)) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(reason) => {
+                    self.sink.failed("io_uring", &reason);
                     break;
-                }
-            }
-            self.ring.reap(&mut completions);
-            for completion in completions.drain(..) {
-                if self.sink.is_stopped() {
-                    break;
-                }
-                self.complete(completion);
-            }
-            // The mailbox: what other threads posted (they rang the
-            // doorbell, whose read completed), and what this thread posted
-            // to itself meanwhile without ringing (a kicked step's sends, a
-            // kick from a callback). Handling it may post more: drain until
-            // nothing is left, so that nothing waits there while the ring
-            // sleeps.
-            loop {
-                self.mailbox.drain(&mut self.requests);
-                if self.requests.is_empty() {
-                    break;
-                }
-                for request in std::mem::take(&mut self.requests) {
-                    self.request(request);
                 }
             }
         }
         self.shutdown();
+    }
+
+    /// One turn of the loop: wait (or poll), handle the completions, then
+    /// the mailbox. False if the ring failed.
+    fn turn(&mut self, completions: &mut Vec<Completion>) -> bool {
+        let poll = self.idle_poll || self.bulk > 0;
+        self.bulk = self.bulk.saturating_sub(1);
+        if !(poll && self.spin()) {
+            if let Err(error) = self.ring.wait() {
+                tracing::error!(%error, "io_uring reactor stops: its links are lost");
+                return false;
+            }
+        }
+        self.ring.reap(completions);
+        for completion in completions.drain(..) {
+            if self.sink.is_stopped() {
+                break;
+            }
+            self.complete(completion);
+        }
+        // The mailbox: what other threads posted (they rang the doorbell,
+        // whose read completed), and what this thread posted to itself
+        // meanwhile without ringing (a kicked step's sends, a kick from a
+        // callback). Handling it may post more: drain until nothing is
+        // left, so that nothing waits there while the ring sleeps.
+        loop {
+            self.mailbox.drain(&mut self.requests);
+            if self.requests.is_empty() {
+                break;
+            }
+            for request in std::mem::take(&mut self.requests) {
+                self.request(request);
+            }
+        }
+        true
     }
 
     /// Submits the batch, then polls the ring and the mailbox for a short
@@ -347,9 +371,18 @@ impl Reactor {
     fn request(&mut self, request: Request) {
         match request {
             Request::Listen(socket) => {
+                let span = tracing::warn_span!(
+                    parent: None,
+                    "listener",
+                    addr = ?socket.local_addr().ok()
+                );
                 self.listeners.push(Listener {
                     socket,
                     armed: false,
+                    paused: false,
+                    backoff: Backoff::default(),
+                    wait: Box::new(Timespec::new()),
+                    log: Limits::new(span),
                 });
                 self.arm_accept(self.listeners.len() - 1);
             }
@@ -403,6 +436,13 @@ impl Reactor {
             // The requests are taken at the end of this turn (`run`).
             Tag::Wake => self.arm_doorbell(),
             Tag::Accept => self.accepted(op.slot as usize, completion),
+            Tag::AcceptRetry => {
+                let listener = op.slot as usize;
+                self.listeners[listener].paused = false;
+                if !self.listeners[listener].armed {
+                    self.arm_accept(listener);
+                }
+            }
             Tag::Cancel => {}
             Tag::Connect | Tag::Recv | Tag::Send => {
                 let live = self
@@ -426,24 +466,51 @@ impl Reactor {
     }
 
     fn accepted(&mut self, listener: usize, completion: Completion) {
+        let more = cqueue::more(completion.flags);
         if completion.result >= 0 {
             // SAFETY: a successful accept returns a new descriptor that
             // nothing else owns.
             let socket = TcpStream::from(unsafe { OwnedFd::from_raw_fd(completion.result) });
+            self.listeners[listener].backoff.reset();
             self.adopt(socket);
         } else if completion.result == -libc::EINVAL && self.features.multishot_accept {
             // Probed, but refused: accept one at a time from now on.
             self.features.multishot_accept = false;
         } else if completion.result != -libc::ECANCELED {
-            eprintln!(
-                "appc-io: io_uring accept failed: {}",
-                os_error(completion.result)
-            );
+            let error = os_error(completion.result);
+            self.sink.accept_errors.fetch_add(1, Ordering::Relaxed);
+            let starved = backoff::starved(&error);
+            let l = &mut self.listeners[listener];
+            limited!(warn, &mut l.log, "accept", %error, starved, "accept failed");
+            if starved && !l.paused {
+                self.pause(listener, more);
+            }
         }
-        if !cqueue::more(completion.flags) {
+        if !more {
             self.listeners[listener].armed = false;
-            self.arm_accept(listener);
+            if !self.listeners[listener].paused {
+                self.arm_accept(listener);
+            }
         }
+    }
+
+    /// Stops accepting on `listener` for its backoff's wait (see
+    /// `backoff.rs`): cancels its accept if still `armed` (multishot), and
+    /// sets a timeout whose completion arms it again.
+    fn pause(&mut self, listener: usize, armed: bool) {
+        if armed {
+            self.cancel(other_op(Tag::Accept, listener as u32));
+        }
+        let l = &mut self.listeners[listener];
+        l.paused = true;
+        *l.wait = Timespec::from(l.backoff.failed());
+        let timeout = opcode::Timeout::new(&*l.wait)
+            .build()
+            .user_data(other_op(Tag::AcceptRetry, listener as u32));
+        // SAFETY: the timespec is boxed in the listener, which lives as
+        // long as `self`, and is not changed while `paused` (until this
+        // op completes).
+        unsafe { self.ring.push(&timeout) };
     }
 
     fn adopt(&mut self, socket: TcpStream) {
@@ -581,6 +648,9 @@ impl Reactor {
             if listener.armed {
                 cancels.push(other_op(Tag::Accept, index as u32));
             }
+            if listener.paused {
+                cancels.push(other_op(Tag::AcceptRetry, index as u32));
+            }
         }
         for link in self.links.values() {
             let ops = [
@@ -607,9 +677,9 @@ impl Reactor {
             completions.clear();
         }
         if self.ring.inflight() > 0 {
-            eprintln!(
-                "appc-io: io_uring reactor stopped with {} ops in flight; leaking their memory",
-                self.ring.inflight()
+            tracing::warn!(
+                inflight = self.ring.inflight(),
+                "io_uring reactor stopped with ops in flight; leaking their memory"
             );
             std::mem::forget(std::mem::take(&mut self.links));
             std::mem::forget(std::mem::replace(&mut self.doorbell_count, Box::new(0)));
