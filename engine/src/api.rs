@@ -44,8 +44,9 @@ pub enum StartupError {
     Invalid,
     /// The requested major version is above 1 (`WAPPCVERNOTSUPPORTED`).
     VersionNotSupported,
-    /// 255 engines are alive in this process, each holding one of the 255
-    /// handle tags (`WAPPCSYSNOTREADY`).
+    /// Every one of the 255 handle tags is held by a live engine of this
+    /// process, or has used up its generations over the process's earlier
+    /// engines (`WAPPCSYSNOTREADY`).
     TooManyEngines,
 }
 
@@ -68,7 +69,7 @@ impl fmt::Display for StartupError {
                 f.write_str("requested major version is not supported (WAPPCVERNOTSUPPORTED)")
             }
             StartupError::TooManyEngines => {
-                f.write_str("255 engines are already alive in this process (WAPPCSYSNOTREADY)")
+                f.write_str("no engine tag is free in this process (WAPPCSYSNOTREADY)")
             }
         }
     }

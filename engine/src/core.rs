@@ -60,10 +60,11 @@ pub enum CollectError {
 
 impl<V: Request> Core<V> {
     /// A core for at least `capacity` tasks; `None` if every engine tag is
-    /// held by a live engine.
+    /// held by a live engine or out of generations.
     pub(crate) fn new(capacity: usize, teardown: Option<Teardown<V>>) -> Option<Self> {
+        let (tag, first) = crate::sync::take_engine_tag()?;
         Some(Self {
-            table: Table::new(crate::sync::take_engine_tag()?, capacity),
+            table: Table::new(tag, first, capacity),
             closed: AtomicBool::new(false),
             teardown,
         })
@@ -337,7 +338,7 @@ impl<V: Request> Core<V> {
 
 impl<V> Drop for Core<V> {
     fn drop(&mut self) {
-        crate::sync::release_engine_tag(self.table.tag());
+        crate::sync::release_engine_tag(self.table.tag(), self.table.next_floor());
     }
 }
 

@@ -15,7 +15,11 @@
 //! generation only moves forward and a slot whose generation would wrap is
 //! retired instead of reused (see [`table`](crate::table)), so a handle names
 //! one task for the life of the engine: comparing generations with `<` is
-//! exact and no stale handle can alias a newer task.
+//! exact and no stale handle can alias a newer task. Tags come back when
+//! their engines are gone, but a later engine with the same tag starts its
+//! slots above every generation the earlier ones issued (see
+//! [`tags`](crate::tags)), so a handle kept from a gone engine cannot alias
+//! a later engine's task either.
 //!
 //! Under `--cfg loom` the fields shrink (a 2-bit generation, a few slots) so
 //! that the models reach generation retirement and page boundaries; release

@@ -49,6 +49,7 @@ pub mod spin;
 mod state;
 mod sync;
 mod table;
+mod tags;
 mod verb;
 
 pub use api::{

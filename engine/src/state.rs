@@ -243,10 +243,11 @@ pub(crate) enum Abandon {
 pub(crate) struct StateCell(AtomicU64);
 
 impl StateCell {
-    /// A never-used slot: `FREE` at generation 0.
+    /// A never-used slot: `FREE` at `generation` (its table's first, see
+    /// [`crate::tags`]).
     #[inline]
-    pub(crate) fn new() -> Self {
-        Self(AtomicU64::new(State::at(0, FREE).0))
+    pub(crate) fn new(generation: Generation) -> Self {
+        Self(AtomicU64::new(State::at(generation, FREE).0))
     }
 
     #[inline]
@@ -383,7 +384,7 @@ mod tests {
     use super::*;
 
     fn pending(kind: Kind) -> (StateCell, Generation) {
-        let cell = StateCell::new();
+        let cell = StateCell::new(0);
         let generation = cell.claim(kind);
         (cell, generation)
     }

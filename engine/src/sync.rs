@@ -21,6 +21,9 @@ pub(crate) use std::{
 
 pub(crate) use std::sync::atomic::Ordering;
 
+use crate::handle::Generation;
+use crate::tags::Tags;
+
 /// Only the thread-exit hooks use `Weak`, and they do not exist under loom.
 #[cfg(not(loom))]
 pub(crate) use std::sync::Weak;
@@ -72,40 +75,24 @@ pub(crate) fn after_seq_cst_rmw() {
     fence(Ordering::SeqCst);
 }
 
-/// The engine tags in use: each live engine has its own, so a handle of one
-/// live engine is never taken for another's. Not modelled by loom on
-/// purpose: tags only label handles.
-static TAGS: std::sync::Mutex<Tags> = std::sync::Mutex::new(Tags {
-    live: [false; 256],
-    last: 0,
-});
+/// The engine tags of the process (see [`crate::tags`]). Not modelled by
+/// loom on purpose: tags only label handles.
+static TAGS: std::sync::Mutex<Tags> = std::sync::Mutex::new(Tags::new());
 
-struct Tags {
-    live: [bool; 256],
-    last: u8,
+/// A tag for a new engine and the generation its slots start at; `None` if
+/// every tag is held by a live engine or out of generations.
+pub(crate) fn take_engine_tag() -> Option<(u8, Generation)> {
+    TAGS.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
 }
 
-/// A tag for a new engine: 1..=255, never 0, not held by a live engine,
-/// handed out round-robin (so a tag comes back as late as possible). `None`
-/// if 255 engines are alive.
-pub(crate) fn take_engine_tag() -> Option<u8> {
-    let mut tags = TAGS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let tag = (1..=255u8)
-        .map(|step| (tags.last as usize + step as usize - 1) % 255 + 1)
-        .find(|&tag| !tags.live[tag])? as u8;
-    tags.live[tag as usize] = true;
-    tags.last = tag;
-    Some(tag)
-}
-
-/// Gives back a tag from [`take_engine_tag`] (the engine is gone).
-pub(crate) fn release_engine_tag(tag: u8) {
-    let mut tags = TAGS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    tags.live[tag as usize] = false;
+/// Gives back a tag from [`take_engine_tag`] (the engine is gone);
+/// `next_floor` is above every generation the engine issued.
+pub(crate) fn release_engine_tag(tag: u8, next_floor: u64) {
+    TAGS.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .release(tag, next_floor);
 }
 
 /// Who the current thread is, for shard ownership (see [`crate::table`]).

@@ -27,10 +27,13 @@
 //! Generations only move forward: [`StateCell::release`] bumps them, and a
 //! slot at [`LAST_GENERATION`](crate::handle::LAST_GENERATION) is retired
 //! rather than pushed back. With 32-bit generations that costs one slot per
-//! four billion reuses of it, and buys handles that can never alias.
+//! four billion reuses of it, and buys handles that can never alias. A
+//! table's slots start at its tag's floor ([`crate::tags`]), above every
+//! generation an earlier engine with the same tag issued, so that holds
+//! across engines too.
 
 use crate::completion::SlotTarget;
-use crate::handle::{Handle, INDEX, SHARD};
+use crate::handle::{Generation, Handle, INDEX, SHARD};
 use crate::state::{Kind, State, StateCell};
 use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, Thread, UnsafeCell};
 use crossbeam_utils::CachePadded;
@@ -84,9 +87,9 @@ pub(crate) struct Slot<V> {
 }
 
 impl<V> Slot<V> {
-    fn new() -> Self {
+    fn new(generation: Generation) -> Self {
         Self {
-            state: StateCell::new(),
+            state: StateCell::new(generation),
             next: AtomicU32::new(0),
             target: UnsafeCell::new(SlotTarget::Empty),
             verb: UnsafeCell::new(MaybeUninit::uninit()),
@@ -221,8 +224,9 @@ impl<V> Shard<V> {
         Some(unsafe { &*base.add(index - page_start(page)) })
     }
 
-    /// Pops a free slot, or hands out a never-used one below `limit`.
-    fn alloc(&self, limit: usize, me: Thread) -> Option<(usize, &Slot<V>)> {
+    /// Pops a free slot, or hands out a never-used one below `limit` (at
+    /// generation `first`).
+    fn alloc(&self, limit: usize, first: Generation, me: Thread) -> Option<(usize, &Slot<V>)> {
         if self.is_owner(me) {
             // SAFETY: only the owner touches `local`.
             let found = unsafe { self.pop_local() }.or_else(|| {
@@ -236,7 +240,7 @@ impl<V> Shard<V> {
         } else if let Some(found) = self.pop_shared() {
             return Some(found);
         }
-        self.bump(limit)
+        self.bump(limit, first)
     }
 
     /// Pops the owner's free list.
@@ -299,8 +303,8 @@ impl<V> Shard<V> {
         None
     }
 
-    /// Hands out a never-used slot below `limit`.
-    fn bump(&self, limit: usize) -> Option<(usize, &Slot<V>)> {
+    /// Hands out a never-used slot below `limit`, at generation `first`.
+    fn bump(&self, limit: usize, first: Generation) -> Option<(usize, &Slot<V>)> {
         // `Release`, for the scans (`for_each_slot`) that read `unused`.
         let index = self
             .unused
@@ -308,15 +312,16 @@ impl<V> Shard<V> {
                 ((n as usize) < limit).then_some(n + 1)
             })
             .ok()? as usize;
-        Some((index, self.page_for(index)))
+        Some((index, self.page_for(index, first)))
     }
 
-    /// The slot at a freshly bumped `index`, allocating its page if needed.
-    fn page_for(&self, index: usize) -> &Slot<V> {
+    /// The slot at a freshly bumped `index`, allocating its page (of slots
+    /// at generation `first`) if needed.
+    fn page_for(&self, index: usize, first: Generation) -> &Slot<V> {
         let page = page_of(index);
         let cell = &self.pages[page];
         if cell.load(Acquire).is_null() {
-            let fresh: Box<[Slot<V>]> = (0..page_len(page)).map(|_| Slot::new()).collect();
+            let fresh: Box<[Slot<V>]> = (0..page_len(page)).map(|_| Slot::new(first)).collect();
             let fresh = Box::into_raw(fresh) as *mut Slot<V>;
             if let Err(_installed) = cell.compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire)
             {
@@ -382,6 +387,9 @@ impl<V> Drop for Shard<V> {
 /// A sharded, generation-tagged slab of task slots.
 pub(crate) struct Table<V> {
     tag: u8,
+    /// The generation every slot starts at: the tag's floor (see
+    /// [`crate::tags`]).
+    first: Generation,
     /// Slots each shard may hand out (at most [`SHARD_CAPACITY`]).
     shard_limit: usize,
     shards: Box<[CachePadded<Shard<V>>]>,
@@ -389,10 +397,12 @@ pub(crate) struct Table<V> {
 
 impl<V> Table<V> {
     /// A table for at least `capacity` tasks (rounded up to a multiple of
-    /// [`SHARDS`], at most [`CAPACITY`]).
-    pub(crate) fn new(tag: u8, capacity: usize) -> Self {
+    /// [`SHARDS`], at most [`CAPACITY`]), handles tagged `tag`, slots starting
+    /// at generation `first`.
+    pub(crate) fn new(tag: u8, first: Generation, capacity: usize) -> Self {
         Self {
             tag,
+            first,
             shard_limit: capacity.div_ceil(SHARDS).clamp(1, SHARD_CAPACITY),
             shards: (0..SHARDS)
                 .map(|_| CachePadded::new(Shard::new()))
@@ -443,7 +453,7 @@ impl<V> Table<V> {
         let home = me.home % SHARDS;
         (0..SHARDS).map(|i| (home + i) % SHARDS).find_map(|shard| {
             self.shards[shard]
-                .alloc(self.shard_limit, me)
+                .alloc(self.shard_limit, self.first, me)
                 .map(|(index, slot)| (shard, index, slot))
         })
     }
@@ -541,6 +551,16 @@ impl<V> Table<V> {
                 }
             }
         }
+    }
+
+    /// One past the highest generation any slot reached: where the next
+    /// engine with this tag must start (see [`crate::tags`]).
+    pub(crate) fn next_floor(&self) -> u64 {
+        let mut next = u64::from(self.first);
+        self.for_each_slot(|_, slot| {
+            next = next.max(u64::from(slot.state.load().generation()) + 1)
+        });
+        next
     }
 
     /// Slots in allocated pages.

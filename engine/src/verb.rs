@@ -26,14 +26,16 @@ pub trait Request: Send + 'static {
     }
 }
 
-/// Opcodes of the placeholder verb (documented APPC values).
+/// Opcodes of the placeholder verb: the documented APPC values (the `AP_*`
+/// verb constants of `winappc.h`, as symbolic values; the same as
+/// [`appc::verbs::opcode`](crate::appc::verbs::opcode)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum Opcode {
     /// `AP_B_ALLOCATE` / `AP_M_ALLOCATE`.
     Allocate = 0x0100,
     /// `AP_B_SEND_DATA` / `AP_M_SEND_DATA`.
-    SendData = 0x0600,
+    SendData = 0x0F00,
     /// `AP_B_RECEIVE_AND_WAIT` / `AP_M_RECEIVE_AND_WAIT`.
     ReceiveAndWait = 0x0B00,
     /// `AP_B_DEALLOCATE` / `AP_M_DEALLOCATE`.

@@ -599,6 +599,10 @@ fn bind_lu62() {
     let mut out = Vec::new();
     bind.encode(&mut out).unwrap();
     assert_eq!(out, expected);
+    // A -RSP(0835xxxx) refusing the secondary LU name points at its
+    // length byte: 27 fixed + 9 (PLU) + 10 (user data) + 1 (URC).
+    assert_eq!(bind.secondary_lu_name_offset(), 47);
+    assert_eq!(expected[47], 0x08);
     let decoded = Bind::decode(&expected).unwrap();
     assert_eq!(decoded, bind);
     assert_eq!(decoded.fm_profile, FM_PROFILE_19);

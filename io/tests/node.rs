@@ -728,3 +728,43 @@ fn a_send_waiting_for_the_backlog_is_cancelled() {
         assert_eq!((violations, links_closed), (0, 0));
     });
 }
+
+/// An attach that waits on B for a RECEIVE_ALLOCATE leaves B's queue when
+/// its conversation dies first, over TCP as in memory: A's verb is
+/// cancelled (the session is unbound), or A abends the conversation. B
+/// holds no conversation afterwards, and a live conversation still runs.
+#[test]
+fn dead_attaches_leave_the_queue() {
+    for_each_backend(|kind| {
+        let (a, b, _) = pair(kind);
+        let queued = |n: usize| {
+            wait_until(&format!("{n} attaches queued on B"), || {
+                b.engine.queued_attaches() == n
+            })
+        };
+        // Cancelled: the session is unbound under the queued attach.
+        let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+        assert_eq!(call(&a.app, Body::Flush(conv)).primary_rc, PrimaryRc::OK);
+        queued(1);
+        let (tx, _rx) = a.app.queue();
+        let handle = submit_receive(&a.app, conv, &tx);
+        assert_eq!(a.app.cancel(handle).code(), 0);
+        queued(0);
+        // Abended: the abend arrives behind the attach.
+        let conv = allocate(&a.app, true, "ECHO", values::SYNC_NONE);
+        assert_eq!(call(&a.app, Body::Flush(conv)).primary_rc, PrimaryRc::OK);
+        queued(1);
+        let abend = Deallocate {
+            conv,
+            dealloc_type: values::ABEND,
+            log_data: vec![],
+        };
+        assert_eq!(
+            call(&a.app, Body::Deallocate(abend)).primary_rc,
+            PrimaryRc::OK
+        );
+        queued(0);
+        wait_until("B holds no conversation", || b.node.stats().live().0 == 0);
+        echo_round(&a, &b, "LUB", 2);
+    });
+}

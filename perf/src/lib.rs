@@ -5,4 +5,6 @@
 //! tests that run them) agree by construction.
 
 pub mod aping;
+pub mod flags;
+pub mod logging;
 pub mod malloc;

@@ -13,7 +13,9 @@
 //! `--mode scale` holds a million outstanding
 //! RECEIVE_AND_WAITs and cancels them all ([`load::scale`]); `--mode engine`
 //! is the engine alone without sockets ([`demo`]); `--mode partner` runs
-//! just the echo partner node, for a client on another machine.
+//! just the echo partner node, for a client on another machine; `--mode
+//! soak` runs the load for half an hour and requires the process's memory,
+//! descriptors and live tasks to stay flat ([`load::soak`]).
 //!
 //! Exit status: 0 if every check held, 1 if one failed or the run could not
 //! start (with a one-line reason on stderr), 2 on a bad flag.
@@ -26,21 +28,16 @@ mod sysinfo;
 mod units;
 mod workload;
 
-use args::{Command, Config, Mode, USAGE};
+use args::{Config, Mode};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     appc_perf::malloc::tune();
-    let config = match args::parse(std::env::args().skip(1)) {
-        Ok(Command::Run(config)) => config,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(err) => {
-            eprintln!("appc-load: error: {err}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let _log = appc_perf::logging::install();
+    let config = match args::parse(std::env::args_os()) {
+        Ok(config) => config,
+        // --help (exit 0) or a usage error (exit 2), printed by clap.
+        Err(err) => err.exit(),
     };
     match run(&config) {
         Ok(true) => ExitCode::SUCCESS,
@@ -56,12 +53,16 @@ fn main() -> ExitCode {
 fn run(config: &Config) -> Result<bool, String> {
     match config.mode {
         Mode::Load => {
+            config.plot_ready()?;
             let report = load::run(config)?;
             let pass = report.exactly_once();
             if config.json {
                 println!("{}", load::report::json(&report));
             } else {
                 print!("{}", load::report::text(&report));
+            }
+            if let Some(failure) = &report.failure {
+                eprintln!("appc-load: error: {failure}");
             }
             if let Some(path) = &config.plot {
                 load::plot::write(&report, path)
@@ -78,5 +79,6 @@ fn run(config: &Config) -> Result<bool, String> {
             Ok(pass)
         }
         Mode::Partner => load::serve(config).map(|()| true),
+        Mode::Soak => load::soak::run(config),
     }
 }

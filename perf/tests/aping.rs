@@ -147,7 +147,7 @@ fn local_needs_no_other_setup() {
 }
 
 #[test]
-fn bad_flags_exit_2_with_one_line_and_the_usage() {
+fn bad_flags_exit_2_with_the_reason() {
     for (program, args) in [
         (APING, &["--bogus"][..]),
         (APING, &["-s", "0"]),
@@ -157,27 +157,87 @@ fn bad_flags_exit_2_with_one_line_and_the_usage() {
         (APING, &["--partner", "nohost"]),
         (APING, &["--backend", "kqueue"]),
         (APING, &["--local", "--partner", "127.0.0.1:1"]),
+        (APING, &["-s", "10", "-s", "20"]),
+        (APING, &["--lu", "NETWORK12.APINGSRV"]),
         (APINGD, &["--listen", "127.0.0.1"]),
         (APINGD, &["-s", "100"]),
     ] {
         let out = run(program, args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", out.stderr);
-        let mut lines = out.stderr.lines();
-        let tool = if program == APING {
-            "aping: "
-        } else {
-            "apingd: "
-        };
-        assert!(lines.next().unwrap().starts_with(tool), "{}", out.stderr);
-        assert!(
-            lines.next().unwrap().starts_with("usage: "),
-            "{}",
-            out.stderr
-        );
-        assert!(out.stdout.is_empty());
+        assert_usage_error(&out, args);
     }
     let help = run(APING, &["--help"]);
-    assert!(help.status.success() && help.stdout.starts_with("usage: aping"));
+    assert!(help.status.success() && help.stdout.contains("Usage: aping"));
+}
+
+/// Exit 2, `error: ` and the reason on stderr, with the pointer to
+/// `--help`; nothing on stdout.
+fn assert_usage_error<A: std::fmt::Debug>(out: &Output, args: A) {
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: "),
+        "{args:?}: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("try '--help'"),
+        "{args:?}: {}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn arguments_that_are_not_utf8_are_usage_errors() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    for (program, args) in [
+        (APING, vec![OsString::from_vec(vec![b'-', b'-', 0xff])]),
+        (APING, vec!["--lu".into(), OsString::from_vec(vec![0xfe])]),
+        (
+            APINGD,
+            vec!["--listen".into(), OsString::from_vec(vec![0xff])],
+        ),
+    ] {
+        let out = run(program, &args);
+        assert_usage_error(&out, &args);
+    }
+}
+
+#[test]
+fn host_names_and_qualified_lu_names_are_taken() {
+    // apingd listens on a host name; aping reaches it by one, naming the
+    // daemon's LU network-qualified.
+    let mut child = Command::new(APINGD)
+        .args(["--listen", "localhost:0", "--lu", "NETA.APINGSRV"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn apingd");
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    let first = next_line(&mut lines);
+    let words: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(words[..3], ["apingd:", "LU", "NETA.APINGSRV"], "{first}");
+    let addr: SocketAddr = words[7].parse().expect(&first);
+    let partner = format!("localhost:{}", addr.port());
+    let out = run(
+        APING,
+        &["--partner", &partner, "--lu", "neta.apingsrv", "-i", "1"],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_report(&out, 1, 200);
+}
+
+#[test]
+fn a_host_that_does_not_resolve_is_a_failed_run() {
+    let out = run(APING, &["--partner", "no.such.host.invalid:6200"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("aping: cannot resolve no.such.host.invalid:6200"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

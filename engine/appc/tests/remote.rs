@@ -672,3 +672,171 @@ fn data_in_flight_after_a_send_error_is_purged_on_arrival() {
     assert_eq!(rc(Body::Flush(conv)), PrimaryRc::DEALLOC_ABEND);
     assert_eq!(script.lock().unwrap().consumed, 8 + 9);
 }
+
+/// A cancelled TP_ENDED(AP_SOFT) flushes nothing across nodes either: TP X
+/// on A holds c1 and c2 to B, waits in a receive on c2 (so its soft end
+/// waits), buffers "secret" on c1, and cancels the soft end. B's receive
+/// on c1 gets no data, only the abnormal end.
+#[test]
+fn a_cancelled_soft_end_sends_nothing_buffered_to_the_remote_partner() {
+    let (node_a, node_b) = two_nodes();
+    node_b.define_tp("ECHO");
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node_a).unwrap();
+    let (b, _) = Appc::startup(WINAPPC_VERSION, &node_b).unwrap();
+    let tp_id = tp(&a);
+    let open = || {
+        let Body::Allocate(al) = allocate(&a, tp_id, "ECHO", values::SYNC_NONE).body else {
+            unreachable!()
+        };
+        let mine = Conv {
+            tp_id,
+            conv_id: al.conv_id,
+        };
+        assert_eq!(call(&a, Body::Flush(mine)).primary_rc, PrimaryRc::OK);
+        let ra = ReceiveAllocate {
+            tp_name: name("ECHO"),
+            ..Default::default()
+        };
+        let Body::ReceiveAllocate(ra) = call(&b, Body::ReceiveAllocate(ra)).body else {
+            unreachable!()
+        };
+        let theirs = Conv {
+            tp_id: ra.tp_id,
+            conv_id: ra.conv_id,
+        };
+        (mine, theirs)
+    };
+    let (c1, p1) = open();
+    let (c2, _p2) = open();
+    let receive = |conv| {
+        Verb::mapped(Body::ReceiveAndWait(Receive {
+            conv,
+            max_len: 100,
+            ..Default::default()
+        }))
+    };
+    let (btx, mut brx) = b.queue();
+    let theirs = b.submit(receive(p1), &Target::Queue(btx)).unwrap();
+    let (tx, mut rx) = a.queue();
+    let active = a.submit(receive(c2), &Target::Queue(tx.clone())).unwrap();
+    let send = SendData {
+        conv: c1,
+        send_type: values::SEND_DATA_NONE,
+        data: b"secret".to_vec(),
+        rts_rcvd: false,
+    };
+    assert_eq!(call(&a, Body::SendData(send)).primary_rc, PrimaryRc::OK);
+    let ended = TpEnded {
+        tp_id,
+        tp_type: values::SOFT,
+    };
+    let end = a
+        .submit(Verb::mapped(Body::TpEnded(ended)), &Target::Queue(tx))
+        .unwrap();
+    assert!(
+        rx.try_recv().is_none(),
+        "the soft end waits for c2's receive"
+    );
+    assert_eq!(a.cancel(end).code(), 0);
+    let mut done: Vec<_> = (0..2)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .map(|c| c.handle)
+        .collect();
+    done.sort();
+    let mut want = vec![active, end];
+    want.sort();
+    assert_eq!(done, want);
+
+    let got = brx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("B's receive ends");
+    assert_eq!(got.handle, theirs);
+    assert_eq!(
+        (received(&got.verb).0, received(&got.verb).2),
+        (PrimaryRc::DEALLOC_ABEND, vec![]),
+        "no data, and the conversation ended abnormally"
+    );
+}
+
+/// Waits (bounded) until `node` holds `n` queued attaches.
+fn await_queued(node: &Node, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while node.queued_attaches() != n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} queued attaches, not {n}",
+            node.queued_attaches()
+        );
+        thread::yield_now();
+    }
+}
+
+/// An attach from A waits on B for a RECEIVE_ALLOCATE; A's verb is
+/// cancelled, so the session fails before any TP on B took it: B drops the
+/// attach, and its next RECEIVE_ALLOCATE gets the next live conversation.
+#[test]
+fn an_attach_whose_session_fails_before_it_is_taken_leaves_the_queue() {
+    let (node_a, node_b) = two_nodes();
+    node_b.define_tp("ECHO");
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node_a).unwrap();
+    let (b, _) = Appc::startup(WINAPPC_VERSION, &node_b).unwrap();
+    let tp_id = tp(&a);
+    let Body::Allocate(al) = allocate(&a, tp_id, "ECHO", values::SYNC_NONE).body else {
+        unreachable!()
+    };
+    let conv = Conv {
+        tp_id,
+        conv_id: al.conv_id,
+    };
+    let pending = Receive {
+        conv,
+        max_len: 100,
+        ..Default::default()
+    };
+    let (tx, _rx) = a.queue();
+    let handle = a
+        .submit(
+            Verb::mapped(Body::ReceiveAndWait(pending)),
+            &Target::Queue(tx),
+        )
+        .unwrap();
+    await_queued(&node_b, 1);
+    assert_eq!(a.cancel(handle).code(), 0);
+    await_queued(&node_b, 0);
+
+    let (btx, mut brx) = b.queue();
+    let ra = ReceiveAllocate {
+        tp_name: name("ECHO"),
+        ..Default::default()
+    };
+    let ra = b
+        .submit(Verb::mapped(Body::ReceiveAllocate(ra)), &Target::Queue(btx))
+        .unwrap();
+    assert!(brx.try_recv().is_none(), "B took a dead conversation");
+    let Body::Allocate(al) = allocate(&a, tp_id, "ECHO", values::SYNC_NONE).body else {
+        unreachable!()
+    };
+    let live = SendData {
+        conv: Conv {
+            tp_id,
+            conv_id: al.conv_id,
+        },
+        send_type: values::SEND_DATA_FLUSH,
+        data: b"live".to_vec(),
+        rts_rcvd: false,
+    };
+    assert_eq!(call(&a, Body::SendData(live)).primary_rc, PrimaryRc::OK);
+    let got = brx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!((got.handle, got.verb.primary_rc), (ra, PrimaryRc::OK));
+    let Body::ReceiveAllocate(ra) = got.verb.body else {
+        unreachable!()
+    };
+    let conv = Conv {
+        tp_id: ra.tp_id,
+        conv_id: ra.conv_id,
+    };
+    assert_eq!(
+        received(&receive(&b, conv)),
+        (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE, b"live".to_vec())
+    );
+}

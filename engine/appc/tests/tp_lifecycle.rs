@@ -1,5 +1,6 @@
 //! TP_ENDED: AP_SOFT waits for the TP's active verbs (TP verbs get
-//! AP_TP_BUSY meanwhile); AP_HARD and a cancelled soft end do not wait.
+//! AP_TP_BUSY meanwhile); AP_HARD and a cancelled soft end do not wait;
+//! a cancelled soft end flushes nothing.
 
 #![cfg(not(loom))]
 
@@ -158,4 +159,103 @@ fn cancelling_a_waiting_soft_end_ends_the_tp_at_once() {
         })),
     );
     assert_eq!(v.primary_rc, PrimaryRc::DEALLOC_ABEND);
+}
+
+/// A cancelled TP verb flushes nothing. TP X holds c1 and c2 to a
+/// partner; a RECEIVE_AND_WAIT waits on c2, so X's TP_ENDED(AP_SOFT)
+/// waits; "secret" is buffered on c1 (SEND_DATA with AP_NONE); the soft
+/// end is cancelled. The partner's receive on c1 must get no data, only
+/// the abnormal end (with AP_HARD semantics it would get "secret", then
+/// AP_DEALLOC_NORMAL).
+#[test]
+fn a_cancelled_soft_end_flushes_nothing() {
+    let node = Node::new();
+    node.define_tp("RESP");
+    let (x, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+    let (partner, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+    let v = call(&x, Verb::mapped(Body::TpStarted(TpStarted::default())));
+    let Body::TpStarted(TpStarted { tp_id, .. }) = v.body else {
+        unreachable!()
+    };
+    // c1 and c2, each with its attach flowed and taken by the partner.
+    let open = || {
+        let v = call(
+            &x,
+            Verb::mapped(Body::Allocate(Allocate {
+                tp_id,
+                tp_name: name("RESP"),
+                ..Default::default()
+            })),
+        );
+        let Body::Allocate(Allocate { conv_id, .. }) = v.body else {
+            unreachable!()
+        };
+        let mine = Conv { tp_id, conv_id };
+        assert_eq!(
+            call(&x, Verb::mapped(Body::Flush(mine))).primary_rc,
+            PrimaryRc::OK
+        );
+        let v = call(
+            &partner,
+            Verb::mapped(Body::ReceiveAllocate(ReceiveAllocate {
+                tp_name: name("RESP"),
+                ..Default::default()
+            })),
+        );
+        let Body::ReceiveAllocate(ra) = v.body else {
+            unreachable!()
+        };
+        let theirs = Conv {
+            tp_id: ra.tp_id,
+            conv_id: ra.conv_id,
+        };
+        (mine, theirs)
+    };
+    let (c1, p1) = open();
+    let (c2, _p2) = open();
+    let receive = |conv| {
+        Verb::mapped(Body::ReceiveAndWait(Receive {
+            conv,
+            max_len: 64,
+            ..Default::default()
+        }))
+    };
+    let (ptx, mut prx) = partner.queue();
+    let theirs = partner.submit(receive(p1), &Target::Queue(ptx)).unwrap();
+    let (tx, mut rx) = x.queue();
+    let active = x.submit(receive(c2), &Target::Queue(tx.clone())).unwrap();
+    let send = Verb::mapped(Body::SendData(SendData {
+        conv: c1,
+        send_type: values::SEND_DATA_NONE,
+        data: b"secret".to_vec(),
+        rts_rcvd: false,
+    }));
+    assert_eq!(call(&x, send).primary_rc, PrimaryRc::OK);
+    let end = x
+        .submit(tp_ended(tp_id, values::SOFT), &Target::Queue(tx))
+        .unwrap();
+    assert!(
+        rx.try_recv().is_none(),
+        "the soft end waits for c2's receive"
+    );
+    assert_eq!(x.cancel(end).code(), 0);
+    let mut done: Vec<_> = (0..2)
+        .map(|_| rx.recv_timeout(WAIT).expect("completion"))
+        .map(|c| (c.handle, c.verb.primary_rc))
+        .collect();
+    done.sort_by_key(|(h, _)| u64::from(*h));
+    let mut want = vec![(active, PrimaryRc::CANCELLED), (end, PrimaryRc::CANCELLED)];
+    want.sort_by_key(|(h, _)| u64::from(*h));
+    assert_eq!(done, want);
+
+    let got = prx.recv_timeout(WAIT).expect("the partner's receive ends");
+    assert_eq!(got.handle, theirs);
+    let Body::ReceiveAndWait(r) = &got.verb.body else {
+        unreachable!()
+    };
+    assert_eq!(
+        (got.verb.primary_rc, r.data.as_slice()),
+        (PrimaryRc::DEALLOC_ABEND, &b""[..]),
+        "no data, and the conversation ended abnormally"
+    );
 }

@@ -1,6 +1,8 @@
 //! Limits of a [`TcpNode`](super::TcpNode): safe defaults for an untrusted
 //! peer.
 
+use std::time::Duration;
+
 use crate::backend;
 use crate::wire::frame::DEFAULT_MAX_PIU;
 
@@ -35,6 +37,43 @@ pub struct NodeConfig {
     /// of it waits (SEND_DATA, FLUSH); it completes once the backlog is
     /// down to half of this. Keep it below `max_session_buffer`.
     pub max_send_backlog: usize,
+    /// Protocol violations a link's peer may commit (sessions unbound for
+    /// a violation, refused BINDs, PIUs for no session that do not decode)
+    /// before the link is closed: a peer that sends garbage costs itself
+    /// its link, not the node a log line per frame. Counted over the
+    /// link's life.
+    pub max_link_violations: u32,
+    /// Links open at once, in both directions; a connection accepted
+    /// beyond it is closed at once. Each costs the node a descriptor and a
+    /// few KiB until its peer binds a session (then its sessions' memory,
+    /// bounded per session: see the module docs of `node`).
+    pub max_links: usize,
+    /// An accepted link on which no valid BIND came within this is closed:
+    /// a peer that connects and says nothing holds a descriptor for at
+    /// most this long.
+    pub handshake_timeout: Duration,
+    /// A link with no session for this long is closed (and opened again
+    /// by the next ALLOCATE that needs it).
+    pub idle_timeout: Duration,
+    /// Bytes all links together may hold in the node and its backend:
+    /// partial PIUs being gathered and bytes queued to send. Over it, the
+    /// links holding most are closed (their conversations fail as on a
+    /// lost link) until the node is under it again; the node goes on. One
+    /// link holds at most one partial PIU (`max_frame`) and its send queue
+    /// (`backend.max_queued_bytes`, whose breach closes it).
+    pub max_node_memory: usize,
+    /// How long dropping the node waits for what its conversations already
+    /// sent to go out and be answered ([`TcpNode::shutdown`](super::TcpNode::shutdown)):
+    /// a node dropped right after its TP's DEALLOCATE no longer cuts it
+    /// off. Returns at once when nothing is on its way.
+    pub linger: Duration,
+    /// The network this node's LU belongs to (its NETID, 1 to 8 letters,
+    /// digits or `$#@`). BINDs name both LUs network-qualified
+    /// (`NETID.LU`), a partner taken to be in the same network; a BIND
+    /// from a peer may name this LU either way, and one naming another
+    /// network's LU (or another LU) is refused. Set it to the network's
+    /// real NETID where partners check it; the default is `APPN`.
+    pub netid: String,
     /// Backend tuning (its `max_queued_bytes` bounds each link's output;
     /// the node raises it to at least [`CONTROL_BURST`] bytes a session, see
     /// [`NodeConfig::backend_config`]).
@@ -71,6 +110,13 @@ impl Default for NodeConfig {
             max_session_buffer: 1 << 20,
             pacing_window: 8,
             max_send_backlog: 512 << 10,
+            max_link_violations: 16,
+            max_links: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_node_memory: 64 << 20,
+            linger: Duration::from_secs(1),
+            netid: "APPN".to_owned(),
             backend: backend::Config::default(),
         }
     }

@@ -210,6 +210,21 @@ impl Bind {
             .map(|s| s.data.as_slice())
     }
 
+    /// The offset in the encoded RU of the secondary LU name (its length
+    /// byte): what a `-RSP(0835xxxx)` refusing the name points at.
+    pub fn secondary_lu_name_offset(&self) -> usize {
+        let user_data = if self.user_data.is_empty() {
+            0
+        } else {
+            1 + self
+                .user_data
+                .iter()
+                .map(|s| 2 + s.data.len())
+                .sum::<usize>()
+        };
+        BIND_FIXED_LEN + (1 + self.primary_lu_name.len()) + (1 + user_data) + (1 + self.urc.len())
+    }
+
     /// Appends the BIND RU.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
         if !self.control_vectors.is_empty() && self.ts_usage & 0x02 == 0 {

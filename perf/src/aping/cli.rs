@@ -1,289 +1,193 @@
-//! The command lines of `aping` and `apingd`.
+//! The command lines of `aping` and `apingd`, with `clap`.
 //!
-//! Hand-written rather than a parser crate: two small flag sets do not
-//! justify another dependency on a 2-core build machine. Flags are taken
-//! as `--flag value`, `--flag=value`, `-s value` or `-s100` (the original
-//! aping's getopt style). Every mistake is one [`UsageError`], which
-//! [`main`] prints as one line followed by the usage, exiting 2.
+//! The original aping's getopt flags stay (`-s 100`, `-s100`, `-i5`,
+//! `-1`); the node's flags are long ones. The usual conventions hold: every
+//! flag at most once, `--partner` and `--local` exclude each other, an
+//! argument that is not UTF-8 is refused like any bad flag (exit 2 with
+//! `clap`'s message and usage), and a `HOST:PORT` is resolved only when
+//! the run needs it, so a name that does not resolve is a failed run
+//! (exit 1), not a bad flag.
 
 use super::client::{Destination, Options as ClientOptions};
 use super::daemon::Options as DaemonOptions;
 use super::{DAEMON_LU, DEFAULT_ADDR, MAX_BLOCK};
-use appc_io::backend::Kind;
+use crate::flags::{number_in, Backend, HostPort};
+use clap::Parser;
 use std::error::Error;
-use std::fmt;
+use std::ffi::OsString;
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::Duration;
 
-/// `aping`'s usage.
-pub const APING_USAGE: &str = "\
-usage: aping [--partner ADDR | --local] [--lu NAME] [-s size] [-i iterations]
-             [-c consecutive] [-1] [--backend auto|uring|epoll] [--timeout SECS]
-  --partner ADDR   the apingd node to ping (default 127.0.0.1:6200)
-  --local          start an apingd in this process, on loopback, and ping it
-  --lu NAME        the apingd node's LU name (default APINGSRV)
-  -s size          bytes per block, 1..=32763 (default 100)
-  -i iterations    round trips (default 2)
-  -c consecutive   blocks sent per round trip (default 1)
-  -1               one-way: the partner confirms instead of echoing
-  --backend KIND   socket backend (default auto: io_uring, else epoll)
-  --timeout SECS   longest wait for any one verb (default 10)";
+/// `aping`'s command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "aping",
+    about = "APPC ping: times round trips of data blocks to the APINGD TP of an apingd node"
+)]
+pub struct Aping {
+    /// The apingd node to ping
+    #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_ADDR)]
+    partner: HostPort,
+    /// Start an apingd in this process, on loopback, and ping it
+    #[arg(long, conflicts_with = "partner")]
+    local: bool,
+    /// The apingd node's LU name: NAME or NETID.NAME
+    #[arg(long, value_parser = lu_name, default_value = DAEMON_LU, value_name = "NAME")]
+    lu: String,
+    /// Bytes per block, 1..=32763
+    #[arg(short = 's', value_parser = block, default_value_t = 100, value_name = "SIZE")]
+    size: usize,
+    /// Round trips
+    #[arg(short = 'i', value_parser = count, default_value_t = 2, value_name = "ITERATIONS")]
+    iterations: u32,
+    /// Blocks sent per round trip
+    #[arg(short = 'c', value_parser = count, default_value_t = 1, value_name = "CONSECUTIVE")]
+    consecutive: u32,
+    /// One-way: the partner confirms instead of echoing
+    #[arg(short = '1')]
+    one_way: bool,
+    /// Socket backend (auto: io_uring, else epoll)
+    #[arg(long, value_enum, default_value_t = Backend::Auto, value_name = "KIND")]
+    backend: Backend,
+    /// The longest wait for any one verb, in seconds
+    #[arg(long, value_parser = seconds, default_value = "10", value_name = "SECS")]
+    timeout: Duration,
+}
 
-/// `apingd`'s usage.
-pub const APINGD_USAGE: &str = "\
-usage: apingd [--listen ADDR] [--lu NAME] [--backend auto|uring|epoll]
-  --listen ADDR    where to accept links (default 127.0.0.1:6200; port 0 picks one)
-  --lu NAME        this node's LU name (default APINGSRV)
-  --backend KIND   socket backend (default auto: io_uring, else epoll)";
-
-/// A command line that does not parse.
-#[derive(Debug, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl From<Aping> for ClientOptions {
+    fn from(cli: Aping) -> Self {
+        ClientOptions {
+            destination: if cli.local {
+                Destination::Local
+            } else {
+                Destination::Partner(cli.partner)
+            },
+            lu: cli.lu,
+            size: cli.size,
+            iterations: cli.iterations,
+            consecutive: cli.consecutive,
+            one_way: cli.one_way,
+            backend: cli.backend.into(),
+            limit: cli.timeout,
+        }
     }
 }
 
-impl Error for UsageError {}
-
-/// What a command line asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Parsed<T> {
-    /// Run with these options.
-    Run(T),
-    /// Print the usage (`-h`, `--help`).
-    Help,
+/// `apingd`'s command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "apingd",
+    about = "The APPC ping daemon: serves the APINGD TP on a node that accepts links"
+)]
+pub struct Apingd {
+    /// Where to accept links (port 0 picks one)
+    #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_ADDR)]
+    listen: HostPort,
+    /// This node's LU name: NAME or NETID.NAME
+    #[arg(long, value_parser = lu_name, default_value = DAEMON_LU, value_name = "NAME")]
+    lu: String,
+    /// Socket backend (auto: io_uring, else epoll)
+    #[arg(long, value_enum, default_value_t = Backend::Auto, value_name = "KIND")]
+    backend: Backend,
 }
 
-/// The `main` of both binaries: parse, then run. A usage error exits 2
-/// with one line and the usage; a failed run exits 1 with one line.
-pub fn main<T>(
-    tool: &str,
-    usage: &str,
-    parse: fn(Vec<String>) -> Result<Parsed<T>, UsageError>,
-    run: fn(T) -> Result<(), Box<dyn Error>>,
-) -> ExitCode {
+impl From<Apingd> for DaemonOptions {
+    fn from(cli: Apingd) -> Self {
+        DaemonOptions {
+            listen: cli.listen,
+            lu: cli.lu,
+            backend: cli.backend.into(),
+        }
+    }
+}
+
+/// Parses a command line (the program name first) into `O`. `Err` is
+/// `clap`'s: `--help` (exit 0) or a usage error (exit 2), as
+/// [`clap::Error::exit`] prints and exits.
+pub fn parse<C, O, I, T>(args: I) -> Result<O, clap::Error>
+where
+    C: Parser + Into<O>,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    C::try_parse_from(args).map(Into::into)
+}
+
+/// The `main` of both binaries: parse (a usage error exits 2 with `clap`'s
+/// message and usage), then run (a failure exits 1 with one line).
+pub fn main<C, O>(run: fn(O) -> Result<(), Box<dyn Error>>) -> ExitCode
+where
+    C: Parser + Into<O>,
+{
     crate::malloc::tune();
-    match parse(std::env::args().skip(1).collect()) {
-        Ok(Parsed::Help) => {
-            println!("{usage}");
-            ExitCode::SUCCESS
-        }
+    let options = parse::<C, O, _, _>(std::env::args_os()).unwrap_or_else(|err| err.exit());
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{tool}: {error}\n{usage}");
-            ExitCode::from(2)
-        }
-        Ok(Parsed::Run(options)) => match run(options) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("{tool}: {error}");
-                ExitCode::FAILURE
-            }
-        },
-    }
-}
-
-/// Parses `aping`'s arguments.
-pub fn parse_aping(args: Vec<String>) -> Result<Parsed<ClientOptions>, UsageError> {
-    let mut options = ClientOptions {
-        destination: Destination::Partner(default_addr()),
-        lu: DAEMON_LU.to_owned(),
-        size: 100,
-        iterations: 2,
-        consecutive: 1,
-        one_way: false,
-        backend: Kind::Auto,
-        limit: Duration::from_secs(10),
-    };
-    let (mut partner, mut local) = (false, false);
-    let mut flags = Flags::new(args);
-    while let Some(flag) = flags.next_flag()? {
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "--partner" => {
-                options.destination = Destination::Partner(flags.parse(&flag)?);
-                partner = true;
-            }
-            "--local" => {
-                options.destination = Destination::Local;
-                local = true;
-            }
-            "--lu" => options.lu = lu_name(&flags.value(&flag)?)?,
-            "-s" => options.size = flags.in_range(&flag, 1, MAX_BLOCK)?,
-            "-i" => options.iterations = flags.in_range(&flag, 1, u32::MAX as usize)?,
-            "-c" => options.consecutive = flags.in_range(&flag, 1, u32::MAX as usize)?,
-            "-1" => options.one_way = true,
-            "--backend" => options.backend = backend(&flags.value(&flag)?)?,
-            "--timeout" => {
-                let secs: f64 = flags.parse(&flag)?;
-                options.limit = Duration::try_from_secs_f64(secs)
-                    .ok()
-                    .filter(|limit| !limit.is_zero())
-                    .ok_or_else(|| {
-                        UsageError(format!("--timeout: {secs} is not a positive time"))
-                    })?;
-            }
-            _ => return Err(unknown(&flag)),
+            eprintln!("{}: {error}", C::command().get_name());
+            ExitCode::FAILURE
         }
     }
-    if partner && local {
-        return Err(UsageError(
-            "--partner and --local exclude each other".into(),
-        ));
-    }
-    Ok(Parsed::Run(options))
 }
 
-/// Parses `apingd`'s arguments.
-pub fn parse_apingd(args: Vec<String>) -> Result<Parsed<DaemonOptions>, UsageError> {
-    let mut options = DaemonOptions {
-        listen: default_addr(),
-        lu: DAEMON_LU.to_owned(),
-        backend: Kind::Auto,
-    };
-    let mut flags = Flags::new(args);
-    while let Some(flag) = flags.next_flag()? {
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "--listen" => options.listen = flags.parse(&flag)?,
-            "--lu" => options.lu = lu_name(&flags.value(&flag)?)?,
-            "--backend" => options.backend = backend(&flags.value(&flag)?)?,
-            _ => return Err(unknown(&flag)),
-        }
-    }
-    Ok(Parsed::Run(options))
-}
-
-fn default_addr() -> std::net::SocketAddr {
-    DEFAULT_ADDR.parse().expect("a valid address")
-}
-
-fn unknown(flag: &str) -> UsageError {
-    UsageError(format!("unknown flag {flag}"))
-}
-
-/// A backend name.
-fn backend(value: &str) -> Result<Kind, UsageError> {
-    match value {
-        "auto" => Ok(Kind::Auto),
-        "uring" | "io_uring" => Ok(Kind::Uring),
-        "epoll" | "poll" => Ok(Kind::Poll),
-        _ => Err(UsageError(format!(
-            "--backend: {value:?} is not one of auto, uring, epoll"
-        ))),
-    }
-}
-
-/// An LU name as a VCB's 8-byte `plu_alias` can hold it: 1 to 8 of
-/// `A-Z 0-9 $ # @`, not starting with a digit; lower case is raised.
-fn lu_name(value: &str) -> Result<String, UsageError> {
+/// An LU name as the node takes it (and a BIND carries it): `NAME` or
+/// the network-qualified `NETID.NAME`, each part 1 to 8 of `A-Z 0-9 $ # @`
+/// not starting with a digit (so at most 17 characters); lower case is
+/// raised.
+fn lu_name(value: &str) -> Result<String, String> {
     let upper = value.to_ascii_uppercase();
-    let valid = (1..=8).contains(&upper.len())
-        && !upper.starts_with(|c: char| c.is_ascii_digit())
-        && upper
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "$#@".contains(c));
+    let part = |p: &str| {
+        (1..=8).contains(&p.len())
+            && !p.starts_with(|c: char| c.is_ascii_digit())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "$#@".contains(c))
+    };
+    let valid = match upper.split_once('.') {
+        Some((net, lu)) => part(net) && part(lu),
+        None => part(&upper),
+    };
     if valid {
         Ok(upper)
     } else {
-        Err(UsageError(format!(
-            "--lu: {value:?} is not an LU name (1-8 of A-Z 0-9 $ # @, not starting with a digit)"
-        )))
+        Err(format!(
+            "{value:?} is not an LU name (NAME or NETID.NAME, each 1-8 of A-Z 0-9 $ # @, not starting with a digit)"
+        ))
     }
 }
 
-/// The arguments, one flag at a time.
-struct Flags {
-    args: std::vec::IntoIter<String>,
-    /// The flag just returned, and the value written into it (`--f=v`, `-fv`).
-    current: Option<(String, Option<String>)>,
+fn block(value: &str) -> Result<usize, String> {
+    number_in(value, 1, MAX_BLOCK as u64).map(|n| n as usize)
 }
 
-impl Flags {
-    fn new(args: Vec<String>) -> Self {
-        Self {
-            args: args.into_iter(),
-            current: None,
-        }
-    }
+fn count(value: &str) -> Result<u32, String> {
+    number_in(value, 1, u64::from(u32::MAX)).map(|n| n as u32)
+}
 
-    /// The next flag; `None` at the end.
-    fn next_flag(&mut self) -> Result<Option<String>, UsageError> {
-        if let Some((flag, Some(value))) = self.current.take() {
-            return Err(UsageError(format!("{flag} takes no value (got {value:?})")));
-        }
-        let Some(arg) = self.args.next() else {
-            return Ok(None);
-        };
-        let (flag, inline) = if let Some((flag, value)) = arg.split_once('=') {
-            (flag.to_owned(), Some(value.to_owned()))
-        } else if arg.starts_with('-')
-            && !arg.starts_with("--")
-            && arg.len() > 2
-            && arg.is_char_boundary(2)
-        {
-            (arg[..2].to_owned(), Some(arg[2..].to_owned()))
-        } else {
-            (arg, None)
-        };
-        if !flag.starts_with('-') || flag == "-" || flag == "--" {
-            return Err(UsageError(format!("unexpected argument {flag:?}")));
-        }
-        self.current = Some((flag.clone(), inline));
-        Ok(Some(flag))
-    }
-
-    /// The value of `flag`: written into it, or the next argument.
-    fn value(&mut self, flag: &str) -> Result<String, UsageError> {
-        self.current
-            .as_mut()
-            .and_then(|(_, inline)| inline.take())
-            .or_else(|| self.args.next())
-            .ok_or_else(|| UsageError(format!("{flag} needs a value")))
-    }
-
-    /// The value of `flag`, parsed.
-    fn parse<T: FromStr>(&mut self, flag: &str) -> Result<T, UsageError>
-    where
-        T::Err: fmt::Display,
-    {
-        let value = self.value(flag)?;
-        value
-            .parse()
-            .map_err(|e| UsageError(format!("{flag}: {value:?} is not valid: {e}")))
-    }
-
-    /// The value of `flag`, a whole number in `min..=max`.
-    fn in_range<T: TryFrom<usize>>(
-        &mut self,
-        flag: &str,
-        min: usize,
-        max: usize,
-    ) -> Result<T, UsageError> {
-        let n: usize = self.parse(flag)?;
-        if !(min..=max).contains(&n) {
-            return Err(UsageError(format!("{flag}: {n} is outside {min}..={max}")));
-        }
-        T::try_from(n).map_err(|_| UsageError(format!("{flag}: {n} is too large")))
-    }
+fn seconds(value: &str) -> Result<Duration, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .filter(|limit| !limit.is_zero())
+        .ok_or_else(|| format!("{value:?} is not a positive number of seconds"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use appc_io::backend::Kind;
+    use clap::error::ErrorKind;
 
-    fn aping(line: &str) -> Result<Parsed<ClientOptions>, UsageError> {
-        parse_aping(line.split_whitespace().map(str::to_owned).collect())
+    fn aping(line: &str) -> Result<ClientOptions, clap::Error> {
+        parse::<Aping, _, _, _>(std::iter::once("aping").chain(line.split_whitespace()))
     }
 
-    fn run(parsed: Result<Parsed<ClientOptions>, UsageError>) -> ClientOptions {
-        match parsed {
-            Ok(Parsed::Run(options)) => options,
-            other => panic!("{other:?}"),
-        }
+    fn apingd(line: &str) -> Result<DaemonOptions, clap::Error> {
+        parse::<Apingd, _, _, _>(std::iter::once("apingd").chain(line.split_whitespace()))
+    }
+
+    fn run(parsed: Result<ClientOptions, clap::Error>) -> ClientOptions {
+        parsed.unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -293,18 +197,22 @@ mod tests {
             (options.size, options.iterations, options.consecutive),
             (100, 2, 1)
         );
-        assert_eq!(options.destination, Destination::Partner(default_addr()));
+        assert_eq!(
+            options.destination,
+            Destination::Partner(DEFAULT_ADDR.parse().unwrap())
+        );
         assert_eq!(options.lu, "APINGSRV");
+        assert_eq!(options.limit, Duration::from_secs(10));
     }
 
     #[test]
     fn every_flag_form() {
         let options = run(aping(
-            "--partner=10.0.0.1:7 -s 32763 -i5 -c=3 -1 --lu apingx --backend epoll --timeout 0.5",
+            "--partner=localhost:7 -s 32763 -i5 -c=3 -1 --lu apingx --backend epoll --timeout 0.5",
         ));
         assert_eq!(
             options.destination,
-            Destination::Partner("10.0.0.1:7".parse().unwrap())
+            Destination::Partner("localhost:7".parse().unwrap())
         );
         assert_eq!(
             (options.size, options.iterations, options.consecutive),
@@ -315,54 +223,81 @@ mod tests {
         assert_eq!(options.backend, Kind::Poll);
         assert_eq!(options.limit, Duration::from_millis(500));
         assert_eq!(run(aping("--local")).destination, Destination::Local);
-        assert_eq!(aping("-h"), Ok(Parsed::Help));
+        assert_eq!(run(aping("-s100")).size, 100);
+        assert_eq!(aping("-h").unwrap_err().kind(), ErrorKind::DisplayHelp);
     }
 
     #[test]
-    fn mistakes_are_one_line_each() {
-        for (line, expect) in [
-            ("--bogus", "unknown flag --bogus"),
-            ("-s 0", "-s: 0 is outside 1..=32763"),
-            ("-s 32764", "-s: 32764 is outside"),
-            ("-s x", "-s: \"x\" is not valid"),
-            ("-i", "-i needs a value"),
-            ("--partner nohost", "--partner: \"nohost\" is not valid"),
-            (
-                "--partner 1.2.3.4:5 --local",
-                "--partner and --local exclude each other",
-            ),
-            ("--lu 9LU", "--lu: \"9LU\" is not an LU name"),
-            (
-                "--lu TOOLONGNAME",
-                "--lu: \"TOOLONGNAME\" is not an LU name",
-            ),
-            ("--backend iocp2", "--backend: \"iocp2\""),
-            ("--timeout 0", "--timeout: 0 is not a positive time"),
-            ("-1=yes", "-1 takes no value"),
-            ("somehost", "unexpected argument \"somehost\""),
+    fn network_qualified_lu_names_are_taken() {
+        assert_eq!(run(aping("--lu netid.apingsrv")).lu, "NETID.APINGSRV");
+        assert_eq!(run(aping("--lu NETWORK1.APINGSRV")).lu, "NETWORK1.APINGSRV");
+        assert_eq!(apingd("--lu n.lu1").unwrap().lu, "N.LU1");
+        for bad in [
+            "9LU",
+            "TOOLONGNAME",
+            "NET.9LU",
+            ".LU",
+            "NET.",
+            "A.B.C",
+            "NETWORK12.LU",
         ] {
-            let error = aping(line).expect_err(line).0;
-            assert!(error.starts_with(expect), "{line}: {error}");
-            assert!(!error.contains('\n'), "{line}: {error}");
+            let err = aping(&format!("--lu {bad}")).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad}");
         }
     }
 
     #[test]
-    fn apingd_flags() {
-        let parsed = parse_apingd(
-            ["--listen", "0.0.0.0:0", "--lu=node1", "--backend", "uring"]
-                .map(str::to_owned)
-                .to_vec(),
+    fn mistakes_are_usage_errors() {
+        for (line, kind) in [
+            ("--bogus", ErrorKind::UnknownArgument),
+            ("-s 0", ErrorKind::ValueValidation),
+            ("-s 32764", ErrorKind::ValueValidation),
+            ("-s x", ErrorKind::ValueValidation),
+            ("-i", ErrorKind::InvalidValue),
+            ("--partner nohost", ErrorKind::ValueValidation),
+            ("--partner 1.2.3.4:5 --local", ErrorKind::ArgumentConflict),
+            ("--backend iocp2", ErrorKind::InvalidValue),
+            ("--timeout 0", ErrorKind::ValueValidation),
+            ("-1=yes", ErrorKind::UnknownArgument),
+            ("-s 5 -s 6", ErrorKind::ArgumentConflict),
+            ("somehost", ErrorKind::UnknownArgument),
+        ] {
+            let err = aping(line).expect_err(line);
+            assert_eq!(err.kind(), kind, "{line}: {err}");
+            assert_eq!(err.exit_code(), 2, "{line}");
+        }
+        assert_eq!(
+            apingd("-s 5").unwrap_err().kind(),
+            ErrorKind::UnknownArgument
         );
-        let Ok(Parsed::Run(options)) = parsed else {
-            panic!("{parsed:?}")
-        };
-        assert_eq!(options.listen, "0.0.0.0:0".parse().unwrap());
+    }
+
+    #[test]
+    fn apingd_flags() {
+        let options = apingd("--listen localhost:0 --lu=node1 --backend uring").unwrap();
+        assert_eq!(options.listen, "localhost:0".parse().unwrap());
         assert_eq!(
             (options.lu.as_str(), options.backend),
             ("NODE1", Kind::Uring)
         );
-        let error = parse_apingd(vec!["-s".into(), "5".into()]).unwrap_err();
-        assert_eq!(error.0, "unknown flag -s");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn arguments_that_are_not_utf8_are_refused() {
+        use std::os::unix::ffi::OsStringExt;
+        let args = [
+            OsString::from("aping"),
+            OsString::from_vec(vec![b'-', 0xff]),
+        ];
+        let err = parse::<Aping, ClientOptions, _, _>(args).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+        let args = [
+            "apingd".into(),
+            "--lu".into(),
+            OsString::from_vec(vec![0xff]),
+        ];
+        let err = parse::<Apingd, DaemonOptions, _, _>(args).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
     }
 }

@@ -22,6 +22,7 @@ use super::daemon;
 use super::tp::{Failure, Tp, Turn};
 use super::version::{self, Partner, ONE_WAY, OURS};
 use super::{CLIENT_LU, MAX_BLOCK};
+use crate::flags::HostPort;
 use appc_io::appc::verbs::{values, Conv};
 use appc_io::appc::{Appc, Node};
 use appc_io::backend::Kind;
@@ -33,10 +34,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Where the daemon is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Destination {
-    /// A node listening at this address.
-    Partner(SocketAddr),
+    /// A node listening at this address (resolved when the run starts).
+    Partner(HostPort),
     /// An APINGD started in this process on loopback (`--local`).
     Local,
 }
@@ -64,8 +65,8 @@ pub struct Options {
 
 /// `aping`: runs the exchange, printing the report to stdout as it goes.
 pub fn run(options: Options) -> Result<(), Box<dyn Error>> {
-    let addr = match options.destination {
-        Destination::Partner(addr) => addr,
+    let addr = match &options.destination {
+        Destination::Partner(addr) => addr.resolve()?,
         Destination::Local => {
             daemon::spawn_local(&options.lu, options.backend, NodeConfig::default())?
         }

@@ -11,6 +11,7 @@
 use super::tp::{Failure, Tp, Turn};
 use super::version::{self, Partner};
 use super::MAX_BLOCK;
+use crate::flags::HostPort;
 use appc_io::appc::verbs::{values, Conv};
 use appc_io::appc::{Appc, Node};
 use appc_io::backend::Kind;
@@ -23,8 +24,8 @@ use std::thread;
 /// What `apingd` was asked to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
-    /// Where to accept links.
-    pub listen: SocketAddr,
+    /// Where to accept links (resolved when the daemon starts).
+    pub listen: HostPort,
     /// This node's LU name.
     pub lu: String,
     /// The socket backend.
@@ -36,7 +37,7 @@ pub struct Options {
 pub fn run(options: Options) -> Result<(), Box<dyn Error>> {
     let daemon = Daemon::start(
         &options.lu,
-        options.listen,
+        options.listen.resolve()?,
         options.backend,
         NodeConfig::default(),
     )?;

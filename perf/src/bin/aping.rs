@@ -5,5 +5,8 @@ use appc_perf::aping::{cli, client};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::main("aping", cli::APING_USAGE, cli::parse_aping, client::run)
+    // The allocator first (before any thread), then the log's writer thread.
+    appc_perf::malloc::tune();
+    let _log = appc_perf::logging::install();
+    cli::main::<cli::Aping, _>(client::run)
 }

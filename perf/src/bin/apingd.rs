@@ -5,5 +5,8 @@ use appc_perf::aping::{cli, daemon};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::main("apingd", cli::APINGD_USAGE, cli::parse_apingd, daemon::run)
+    // The allocator first (before any thread), then the log's writer thread.
+    appc_perf::malloc::tune();
+    let _log = appc_perf::logging::install();
+    cli::main::<cli::Apingd, _>(daemon::run)
 }

@@ -138,13 +138,28 @@ struct Client<'a> {
     done: Arc<AtomicU64>,
     stopping: bool,
     fatal: Option<String>,
+    /// The first code a conversation failed with other than by its cancel.
+    first_failure: Option<PrimaryRc>,
     rng: fastrand::Rng,
 }
 
+/// What a run came to.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The measurements.
+    pub side: Side,
+    /// The exactly-once accounting.
+    pub tally: ClientTally,
+    /// Why conversations failed other than by their cancel (the partner
+    /// was lost), if any did: the run stopped early, or lost requests.
+    pub failure: Option<String>,
+}
+
 /// Runs the load on `app` (whose node knows `config.partner`). `Err` is a
-/// failure to reach the partner at all (allocation errors), with the
-/// partner's answer in words.
-pub fn run(app: &Appc, config: &ClientConfig) -> Result<(Side, ClientTally), String> {
+/// failure to reach the partner at all (no request answered), with the
+/// partner's answer in words; a partner lost during the run stops it
+/// early, and the outcome, with everything counted so far, says why.
+pub fn run(app: &Appc, config: &ClientConfig) -> Result<Outcome, String> {
     let done = Arc::new(AtomicU64::new(0));
     let mut client = Client {
         app,
@@ -160,6 +175,7 @@ pub fn run(app: &Appc, config: &ClientConfig) -> Result<(Side, ClientTally), Str
         done: Arc::clone(&done),
         stopping: false,
         fatal: None,
+        first_failure: None,
         rng: fastrand::Rng::with_seed(0x00A9_9C10),
     };
     let sampler = Sampler::start("appc", done, config.limit);
@@ -224,9 +240,19 @@ pub fn run(app: &Appc, config: &ClientConfig) -> Result<(Side, ClientTally), Str
             DRAIN_LIMIT.as_secs()
         ));
     }
-    if let Some(fatal) = client.fatal {
-        return Err(fatal);
+    if client.requests == 0 {
+        if let Some(fatal) = client.fatal {
+            return Err(fatal);
+        }
     }
+    let failure = client.fatal.or_else(|| {
+        client.first_failure.map(|code| {
+            format!(
+                "{} conversations failed with {code:?} (their sessions went down)",
+                client.tally.failures
+            )
+        })
+    });
     let side = Side {
         requests: client.requests,
         elapsed,
@@ -234,7 +260,11 @@ pub fn run(app: &Appc, config: &ClientConfig) -> Result<(Side, ClientTally), Str
         points,
         cancels: client.cancels,
     };
-    Ok((side, client.tally))
+    Ok(Outcome {
+        side,
+        tally: client.tally,
+        failure,
+    })
 }
 
 impl Client<'_> {
@@ -361,9 +391,22 @@ impl Client<'_> {
         }
         if verb.primary_rc != PrimaryRc::OK {
             if verb.primary_rc == PrimaryRc::ALLOCATION_ERROR && self.fatal.is_none() {
-                self.fatal = Some(allocation_error(self.config, verb.secondary_rc));
+                self.fatal = Some(match self.first_failure {
+                    // Sessions went down, and a new one cannot be had:
+                    // the partner is gone (ALLOCATE only reports it).
+                    Some(lost) if lost != PrimaryRc::ALLOCATION_ERROR => format!(
+                        "partner LU {} was lost: {} conversations failed with {lost:?} \
+                         (their sessions went down), then a new session could not be \
+                         set up (AP_ALLOCATION_ERROR, secondary {:#010X})",
+                        self.config.partner, self.tally.failures, verb.secondary_rc.0
+                    ),
+                    _ => allocation_error(self.config, verb.secondary_rc),
+                });
             }
-            self.tally.failures += u64::from(!cancelled);
+            if !cancelled {
+                self.tally.failures += 1;
+                self.first_failure.get_or_insert(verb.primary_rc);
+            }
             self.end(index);
             if !self.stopping {
                 self.start(index);

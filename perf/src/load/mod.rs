@@ -11,9 +11,10 @@
 //! answers and the exactly-once verdict; [`plot`] draws the latency
 //! distribution and the throughput over time. `--mode scale` ([`scale`])
 //! holds a million RECEIVE_AND_WAITs instead; `--mode bandwidth`
-//! ([`bandwidth`]) streams records on one session against raw TCP. The
-//! load and bandwidth modes set up and take down their two nodes the same
-//! way ([`Nodes`]).
+//! ([`bandwidth`]) streams records on one session against raw TCP;
+//! `--mode soak` ([`soak`]) runs the load for half an hour watching the
+//! process's memory, descriptors and live tasks. The load and bandwidth
+//! modes set up and take down their two nodes the same way ([`Nodes`]).
 
 pub mod bandwidth;
 pub mod client;
@@ -22,21 +23,24 @@ pub mod plot;
 pub mod report;
 pub mod sampler;
 pub mod scale;
+pub mod soak;
 pub mod tokio_peer;
 pub mod verbs;
 
-use crate::args::{Backend, Config, Peer};
+use crate::args::{Config, Peer};
 use crate::sysinfo::{proc_status_bytes, Machine};
 use crate::workload::CancelCounts;
 use appc_io::appc::{Appc, Node};
 use appc_io::backend::Kind;
 use appc_io::engine::{Stats, WINAPPC_VERSION};
 use appc_io::node::{NodeConfig, NodeStats, TcpNode};
+use appc_perf::flags::HostPort;
 use client::{ClientConfig, ClientTally};
 use hdrhistogram::Histogram;
 use partner::{Partner, PartnerTally};
 use sampler::Limit;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio_peer::PeerTally;
 
@@ -96,15 +100,6 @@ pub fn settle(stats: &NodeStats) -> (u64, Duration) {
     }
 }
 
-/// The backend kind for a flag value.
-pub fn kind(backend: Backend) -> Kind {
-    match backend {
-        Backend::Auto => Kind::Auto,
-        Backend::Uring => Kind::Uring,
-        Backend::Epoll => Kind::Poll,
-    }
-}
-
 /// Everything a load run measured.
 #[derive(Clone, Debug)]
 pub struct LoadReport {
@@ -128,6 +123,9 @@ pub struct LoadReport {
     pub ours: Side,
     /// Our exactly-once accounting.
     pub client: ClientTally,
+    /// Why conversations failed other than by their cancel (the partner
+    /// was lost), if any did.
+    pub failure: Option<String>,
     /// The in-process partner's accounting.
     pub partner: Option<PartnerTally>,
     /// The client node's `(binds_sent, _, sessions_reused, violations, links_closed)`.
@@ -154,6 +152,7 @@ impl LoadReport {
     /// flowed.
     pub fn exactly_once(&self) -> bool {
         self.client.exactly_once()
+            && self.failure.is_none()
             && self.partner.is_none_or(|p| p.exactly_once())
             && self.node.3 == 0
             && self.node_conversations_left == 0
@@ -195,17 +194,16 @@ impl Nodes {
     /// names one, which must accept a connection), then the client node
     /// knowing it as [`partner::LU`], and the client application.
     pub fn start(config: &Config, node_config: NodeConfig) -> Result<Nodes, String> {
-        let kind = kind(config.backend);
-        let partner = match config.partner {
+        let kind = Kind::from(config.backend);
+        let external = config.partner.as_ref().map(HostPort::resolve).transpose()?;
+        let partner = match external {
             Some(addr) => {
                 TcpStream::connect_timeout(&addr, Duration::from_secs(3))
                     .map_err(|e| format!("cannot reach the partner node at {addr}: {e}"))?;
                 None
             }
             None => {
-                let listen = config
-                    .listen
-                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+                let listen = config.listen_addr(SocketAddr::from(([127, 0, 0, 1], 0)))?;
                 Some(
                     Partner::start(kind, listen, node_config.clone(), true)
                         .map_err(|e| format!("cannot start the partner node: {e}"))?,
@@ -215,7 +213,7 @@ impl Nodes {
         let partner_addr = partner
             .as_ref()
             .map(Partner::addr)
-            .or(config.partner)
+            .or(external)
             .expect("one of the two");
         let engine = Node::new();
         let node = TcpNode::start(CLIENT_LU, engine.clone(), kind, node_config)
@@ -258,6 +256,17 @@ impl Nodes {
 /// Runs the load (and the peer), returning the report, or why it could
 /// not run.
 pub fn run(config: &Config) -> Result<LoadReport, String> {
+    run_watched(config, |_, _| ()).map(|(report, ())| report)
+}
+
+/// [`run`], with `watch` running on a thread of its own while the load
+/// runs: it is given the client application and a flag that is set (and
+/// its thread unparked) when the load is over, and what it returns comes
+/// back with the report.
+pub fn run_watched<W: Send>(
+    config: &Config,
+    watch: impl FnOnce(&Appc, &AtomicBool) -> W + Send,
+) -> Result<(LoadReport, W), String> {
     let limit = match config.requests {
         Some(n) => Limit::Requests(n),
         None => Limit::Time(config.duration()),
@@ -278,9 +287,28 @@ pub fn run(config: &Config) -> Result<LoadReport, String> {
         partner: partner::LU.into(),
         tp: partner::TP.into(),
     };
-    let result = client::run(&nodes.app, &client_config);
+    let over = AtomicBool::new(false);
+    let (result, watched) = std::thread::scope(|s| {
+        let watcher = s.spawn(|| watch(&nodes.app, &over));
+        let result = client::run(&nodes.app, &client_config);
+        over.store(true, Ordering::Release);
+        watcher.thread().unpark();
+        let watched = watcher
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (result, watched)
+    });
     let stopped = nodes.stop();
-    let (ours, client) = result?;
+    let client::Outcome {
+        side: ours,
+        tally: client,
+        failure,
+    } = result?;
+    // What the client saw, with what its node saw of the links.
+    let failure = failure.map(|why| match stopped.node.4 {
+        0 => why,
+        closed => format!("{why}; links to {partner_addr} closed (lost or refused): {closed}"),
+    });
     let peak_rss = proc_status_bytes("VmHWM");
 
     let peer = match config.peer {
@@ -292,7 +320,7 @@ pub fn run(config: &Config) -> Result<LoadReport, String> {
             limit,
         )?),
     };
-    Ok(LoadReport {
+    let report = LoadReport {
         machine: Machine::detect(),
         backend: stopped.backend,
         partner_addr,
@@ -303,6 +331,7 @@ pub fn run(config: &Config) -> Result<LoadReport, String> {
         limit,
         ours,
         client,
+        failure,
         partner: stopped.partner,
         node: stopped.node,
         node_conversations_left: stopped.node_conversations_left,
@@ -311,19 +340,18 @@ pub fn run(config: &Config) -> Result<LoadReport, String> {
         peak_rss,
         peer,
         peak_rss_end: proc_status_bytes("VmHWM"),
-    })
+    };
+    Ok((report, watched))
 }
 
 /// `--mode partner`: the echo partner alone, until the process is killed.
 pub fn serve(config: &Config) -> Result<(), String> {
-    let listen = config
-        .listen
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 6262)));
+    let listen = config.listen_addr(SocketAddr::from(([127, 0, 0, 1], 6262)))?;
     let node_config = NodeConfig {
         max_sessions_per_link: MAX_SERVED_SESSIONS,
         ..config.node_config()
     };
-    let partner = Partner::start(kind(config.backend), listen, node_config, true)
+    let partner = Partner::start(config.backend.into(), listen, node_config, true)
         .map_err(|e| format!("cannot start the partner node: {e}"))?;
     println!(
         "partner LU {} (TP {}) listening on {} ({}); Ctrl-C stops it",
@@ -372,7 +400,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let config = Config {
-            partner: Some(addr),
+            partner: Some(addr.into()),
             ..small(Peer::None)
         };
         let err = run(&config).expect_err("nobody listens");
@@ -383,7 +411,7 @@ mod tests {
     fn a_taken_port_is_an_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let config = Config {
-            listen: Some(listener.local_addr().unwrap()),
+            listen: Some(listener.local_addr().unwrap().into()),
             ..small(Peer::None)
         };
         let err = run(&config).expect_err("the port is taken");

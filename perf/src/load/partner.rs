@@ -9,7 +9,10 @@
 //! a thread per conversation. Per conversation it runs RECEIVE_ALLOCATE,
 //! then `RECEIVE_AND_WAIT` (with `rtn_status`, so data and the change of
 //! direction come in one completion) -> `SEND_DATA` (`P_TO_R_FLUSH`, the
-//! same bytes) -> `RECEIVE_AND_WAIT` ... until the conversation ends.
+//! same bytes) -> `RECEIVE_AND_WAIT` ... until the conversation ends. A
+//! request is held until the direction comes, so it is bounded by what one
+//! `SEND_DATA` can echo (`MAX_DATA`): a longer one is refused with
+//! `MC_SEND_ERROR` and dropped, and the conversation goes on.
 //!
 //! The sink is the same loop with another answer: the TP an attach names
 //! decides a conversation's [`Role`]. A sink keeps no data; it checks that
@@ -27,7 +30,9 @@
 
 use super::verbs;
 use appc_io::appc::rc::{PrimaryRc, WhatRcvd};
-use appc_io::appc::verbs::{name, values, Body, Conv, ReceiveAllocate, SendData, Verb, MAX_DATA};
+use appc_io::appc::verbs::{
+    name, values, Body, Conv, ReceiveAllocate, SendData, SendError, Verb, MAX_DATA,
+};
 use appc_io::appc::{Appc, Node};
 use appc_io::backend::Kind;
 use appc_io::engine::{Handle, Packet, Port, Target, WINAPPC_VERSION};
@@ -251,6 +256,12 @@ struct Slot {
     sunk: SinkSummary,
 }
 
+/// Whether `more` would take an echo's request past what one MC_SEND_DATA
+/// can send back.
+fn echo_overflows(slot: &Slot, more: &[u8]) -> bool {
+    slot.data.len() + more.len() > MAX_DATA
+}
+
 /// The partner TPs' pump: conversation slots and the one port.
 struct Pump {
     app: Appc,
@@ -397,6 +408,32 @@ impl Pump {
             return self.end(index);
         }
         match packet.verb.body {
+            Body::ReceiveAndWait(r) if slot.role == Role::Echo && echo_overflows(slot, &r.data) => {
+                // An echo is one MC_SEND_DATA, so a request longer than
+                // MAX_DATA can never be answered, and holding it would let
+                // a client that never turns the direction grow this
+                // process without bound. The request is in error, not the
+                // conversation, which is what MC_SEND_ERROR is for: it
+                // purges what is still arriving, the client's next verb
+                // gets AP_PROG_ERROR_NO_TRUNC (in SEND) or
+                // AP_PROG_ERROR_PURGING (in RECEIVE), and the receive that
+                // follows hands the direction back, so the client can go
+                // on with a request the echo can answer. MC_DEALLOCATE
+                // (AP_ABEND) would end a conversation the client may well
+                // want to keep, and in RECEIVE it must wait for the
+                // direction to reach the wire (KB Q136792).
+                slot.data = Vec::new();
+                let verb = Verb::mapped(Body::SendError(SendError {
+                    conv: slot.conv,
+                    err_type: values::ERR_PROG,
+                    // The error is in what was received (this also picks
+                    // the PURGING code if the direction came with the data).
+                    err_dir: values::RCV_DIR_ERROR,
+                    log_data: Vec::new(),
+                    rts_rcvd: false,
+                }));
+                self.next(index, verb);
+            }
             Body::ReceiveAndWait(r) => {
                 match slot.role {
                     Role::Echo => slot.data.extend_from_slice(&r.data),
@@ -424,6 +461,139 @@ impl Pump {
                 self.next(index, verb);
             }
             _ => self.receive(index),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use appc_io::appc::verbs::Receive;
+
+    /// A client on the same in-memory node as a pump.
+    struct Echoing {
+        client: Appc,
+        conv: Conv,
+        stop: Arc<AtomicBool>,
+        pump: Option<JoinHandle<PartnerTally>>,
+    }
+
+    impl Echoing {
+        fn start() -> Self {
+            let node = Node::new();
+            node.define_tp(TP);
+            let (app, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&stop);
+            let pump = thread::spawn(move || Pump::new(app).run(&flag));
+            let (client, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+            let tp_id = verbs::start_tp(&client).unwrap();
+            let allocated = client.call(verbs::allocate(tp_id, "ANY", TP)).unwrap();
+            let Body::Allocate(a) = allocated.body else {
+                unreachable!()
+            };
+            let conv = Conv {
+                tp_id,
+                conv_id: a.conv_id,
+            };
+            Self {
+                client,
+                conv,
+                stop,
+                pump: Some(pump),
+            }
+        }
+
+        fn send(&self, data: Vec<u8>, send_type: u8) -> PrimaryRc {
+            let verb = Verb::mapped(Body::SendData(SendData {
+                conv: self.conv,
+                send_type,
+                data,
+                rts_rcvd: false,
+            }));
+            self.client.call(verb).unwrap().primary_rc
+        }
+
+        fn receive(&self) -> (PrimaryRc, WhatRcvd, Vec<u8>) {
+            let verb = self
+                .client
+                .call(verbs::receive(self.conv, MAX_DATA))
+                .unwrap();
+            let Body::ReceiveAndWait(Receive {
+                what_rcvd, data, ..
+            }) = verb.body
+            else {
+                unreachable!()
+            };
+            (verb.primary_rc, what_rcvd.status_part(), data)
+        }
+    }
+
+    impl Drop for Echoing {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Release);
+            let tally = self.pump.take().unwrap().join().unwrap();
+            assert!(tally.exactly_once(), "{tally:?}");
+        }
+    }
+
+    /// A request the echo can never send back (two records that add up to
+    /// more than MAX_DATA) is refused with SEND_ERROR: the client's receive
+    /// gets AP_PROG_ERROR_*, then the direction back, and the conversation
+    /// goes on. (Holding it, the echo would grow with every record a client
+    /// sends without turning the direction.)
+    #[test]
+    fn a_request_longer_than_one_echo_is_refused_with_send_error() {
+        let echo = Echoing::start();
+        let half = MAX_DATA / 2 + 1;
+        assert_eq!(
+            echo.send(vec![1; half], values::SEND_DATA_FLUSH),
+            PrimaryRc::OK
+        );
+        assert_eq!(
+            echo.send(vec![2; half], values::SEND_DATA_FLUSH),
+            PrimaryRc::OK
+        );
+        let (rc, _, data) = echo.receive();
+        assert!(
+            matches!(
+                rc,
+                PrimaryRc::PROG_ERROR_NO_TRUNC | PrimaryRc::PROG_ERROR_PURGING
+            ),
+            "{rc:?}"
+        );
+        assert!(data.is_empty());
+        assert_eq!(echo.receive().1, WhatRcvd::SEND, "the direction comes back");
+        assert_eq!(
+            echo.send(b"ping".to_vec(), values::SEND_DATA_P_TO_R_FLUSH),
+            PrimaryRc::OK
+        );
+        let (rc, what, data) = echo.receive();
+        assert_eq!(
+            (rc, what, data),
+            (PrimaryRc::OK, WhatRcvd::SEND, b"ping".to_vec())
+        );
+    }
+
+    /// Up to MAX_DATA in several records is still one echo.
+    #[test]
+    fn a_request_of_max_data_in_two_records_is_echoed_whole() {
+        let echo = Echoing::start();
+        let first = MAX_DATA / 2;
+        assert_eq!(
+            echo.send(vec![1; first], values::SEND_DATA_NONE),
+            PrimaryRc::OK
+        );
+        let rest = vec![2; MAX_DATA - first];
+        assert_eq!(
+            echo.send(rest, values::SEND_DATA_P_TO_R_FLUSH),
+            PrimaryRc::OK
+        );
+        let (rc, what, data) = echo.receive();
+        assert_eq!((rc, data.len()), (PrimaryRc::OK, MAX_DATA));
+        // A full buffer may leave the change of direction to the next receive.
+        if what != WhatRcvd::SEND {
+            assert_eq!(echo.receive(), (PrimaryRc::OK, WhatRcvd::SEND, vec![]));
         }
     }
 }

@@ -23,11 +23,8 @@ const COLOURS: [&str; 2] = ["#1f77b4", "#ff7f0e"];
 /// The deepest percentile drawn: 99.999%.
 const MAX_NINES: f64 = 5.0;
 
-/// Writes the SVG to `path`, creating its directory if needed.
+/// Writes the SVG to `path` (whose directory [`Config::plot_ready`](crate::args::Config::plot_ready) checked).
 pub fn write(report: &LoadReport, path: &Path) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
     std::fs::write(path, svg(report))
 }
 

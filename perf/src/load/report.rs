@@ -89,6 +89,11 @@ pub fn checks(r: &LoadReport) -> Vec<Check> {
             ),
         },
         Check {
+            claim: "no conversation failed other than by its cancel",
+            ok: r.failure.is_none(),
+            detail: r.failure.clone().unwrap_or_else(|| "none failed".into()),
+        },
+        Check {
             claim: "every echo equals its request",
             ok: c.echo_mismatch == 0 && r.ours.requests > 0,
             detail: format!(
@@ -141,6 +146,16 @@ fn cancels_text(c: &CancelCounts) -> String {
 
 /// The human report.
 pub fn text(r: &LoadReport) -> String {
+    let mut out = summary(r);
+    out.push_str(&crate::workload::verdict_text(
+        checks(r).iter().all(|c| c.ok),
+    ));
+    out
+}
+
+/// [`text`] without the closing verdict, for a report that adds checks
+/// of its own (the soak's).
+pub fn summary(r: &LoadReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "appc-load: gateway load over LU 6.2 sessions on TCP");
     let _ = writeln!(out, "machine: {}", r.machine);
@@ -282,9 +297,7 @@ pub fn text(r: &LoadReport) -> String {
         }
     }
     let _ = writeln!(out, "\n== exactly once");
-    let checks = checks(r);
-    out.push_str(&crate::workload::checks_text(&checks));
-    out.push_str(&crate::workload::verdict_text(checks.iter().all(|c| c.ok)));
+    out.push_str(&crate::workload::checks_text(&checks(r)));
     out
 }
 
@@ -446,6 +459,7 @@ mod tests {
             limit: Limit::Time(Duration::from_secs(1)),
             ours: side(3_000, 100),
             client,
+            failure: None,
             partner: Some(PartnerTally {
                 accepted: 7,
                 completions: 7,

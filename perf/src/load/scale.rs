@@ -19,7 +19,7 @@
 
 use super::partner::{self, Partner};
 use super::sampler::{Limit, Sampler};
-use super::{kind, verbs};
+use super::verbs;
 use crate::args::Config;
 use crate::memory::budget_check;
 use crate::sysinfo::proc_status_bytes;
@@ -28,6 +28,7 @@ use crate::workload::{checks_text, verdict_text, CancelCounts, Check};
 use appc_io::appc::rc::PrimaryRc;
 use appc_io::appc::verbs::{Body, Conv, TpId};
 use appc_io::appc::{Appc, Node};
+use appc_io::backend::Kind;
 use appc_io::engine::{Handle, Target, WINAPPC_VERSION};
 use appc_io::node::{NodeConfig, TcpNode};
 use std::net::SocketAddr;
@@ -93,10 +94,8 @@ pub fn run(config: &Config) -> Result<bool, String> {
         max_sessions_per_link: per_link,
         ..config.node_config()
     };
-    let kind = kind(config.backend);
-    let listen = config
-        .listen
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let kind = Kind::from(config.backend);
+    let listen = config.listen_addr(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let partner = Partner::start(kind, listen, node_config.clone(), false)
         .map_err(|e| format!("cannot start the partner node: {e}"))?;
     let engine = Node::new();
@@ -104,7 +103,7 @@ pub fn run(config: &Config) -> Result<bool, String> {
         .map_err(|e| format!("cannot start the client node: {e}"))?;
     let aliases: Vec<String> = (0..links).map(|i| format!("ECHO{i:04}")).collect();
     for alias in &aliases {
-        node.add_partner(alias, partner.addr());
+        node.add_partner_as(alias, super::partner::LU, partner.addr());
     }
     let (mut app, _) =
         Appc::startup(WINAPPC_VERSION, &engine).map_err(|e| format!("WinAPPCStartup: {e:?}"))?;
