@@ -82,9 +82,10 @@ pub trait Events: Send + Sync + 'static {
 
     /// A reactor thread stopped on a panic (a bug in the backend or the
     /// handler): the links it carried are lost, and no callback comes for
-    /// them any more. Reported once per reactor, from that thread, after
-    /// its handler is dropped; the owner should treat the backend as
-    /// failed.
+    /// them any more. Reported once per reactor, from that thread, before
+    /// its handler is dropped (no callback reaches the handler in between),
+    /// so that the handler's drop knows why it goes; the owner should
+    /// treat the backend as failed.
     fn failed(&self, reason: &str) {
         let _ = reason;
     }

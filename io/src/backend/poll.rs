@@ -281,8 +281,8 @@ impl Reactor {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(reason) => {
-                    drop(handler);
                     self.sink.failed("epoll", &reason);
+                    drop(handler);
                     return;
                 }
             }

@@ -6,7 +6,7 @@ use crate::appc::Attach;
 use crate::wire::{self, ebcdic, ConversationType, SecurityKind, SecuritySubfield, SyncLevel};
 
 /// A blank- or zero-padded field without its padding.
-pub(crate) fn trim(field: &[u8]) -> &[u8] {
+fn trim(field: &[u8]) -> &[u8] {
     let end = field
         .iter()
         .rposition(|&b| b != b' ' && b != 0)

@@ -1,14 +1,18 @@
 //! A conversation as its shard holds it: the APPC end ([`RemoteEnd`]) and
-//! where its session traffic goes ([`Carrier`]), and the two [`Peer`]s the
-//! end sends to: [`SessionPeer`] (the session, for the end's own steps)
-//! and [`Recorder`] (while a PIU of that session is being read).
+//! where its session traffic goes ([`Carrier`]); what work from other
+//! threads asks of it ([`Step`]); and the [`Peer`]s the end sends to:
+//! [`SessionPeer`] (the session, for the end's own steps), [`Recorder`]
+//! (while a PIU of that session is being read) and [`Dead`] (no session
+//! will ever come: the node is down).
 
 use std::ops::Range;
 
 use super::sessions::{Core, Todo};
 use crate::appc::rc::{PrimaryRc, SecondaryRc};
-use crate::appc::verbs::ConvId;
-use crate::appc::{Attach, Confirmation, Failure, Flow, Peer, RemoteEnd};
+use crate::appc::verbs::{Conv as ConvIds, ConvId};
+use crate::appc::{
+    Attach, Attachment, Confirmation, Ending, Failure, Flow, Node, Peer, RemoteEnd, Request, Work,
+};
 use crate::backend::{Io, LinkId};
 use crate::wire;
 
@@ -17,6 +21,65 @@ use crate::wire;
 pub(crate) struct Conv {
     pub(crate) end: RemoteEnd,
     pub(crate) carrier: Carrier,
+}
+
+/// What one [`Work`] item asks of its conversation's end.
+#[derive(Debug)]
+pub(crate) enum Step {
+    Open,
+    Verb(Request),
+    Abort(ConvIds),
+    EndTp(Ending),
+    Attached(Attachment),
+}
+
+impl Step {
+    /// `work`'s conversation, the end it brings (a new conversation), and
+    /// what it asks of it.
+    pub(crate) fn of(work: Work) -> (ConvId, Option<Box<RemoteEnd>>, Step) {
+        let id = work.conv_id();
+        match work {
+            Work::Open(end) => (id, Some(end), Step::Open),
+            Work::Verb(request) => (id, None, Step::Verb(request)),
+            Work::Abort(ids, _) => (id, None, Step::Abort(ids)),
+            Work::EndTp(_, ending) => (id, None, Step::EndTp(ending)),
+            Work::Attached(_, attachment) => (id, None, Step::Attached(attachment)),
+        }
+    }
+
+    /// Runs on the conversation's end. `down`: the node is down, and a new
+    /// conversation fails at once with this code instead of opening.
+    pub(crate) fn run(self, end: &mut RemoteEnd, peer: &mut dyn Peer, down: Option<PrimaryRc>) {
+        match self {
+            Step::Open => match down {
+                Some(primary) => {
+                    let failure = Failure {
+                        primary,
+                        secondary: SecondaryRc(0),
+                    };
+                    end.fail(failure, peer);
+                }
+                None => end.open(peer),
+            },
+            Step::Verb(request) => end.issue(request, peer),
+            Step::Abort(ids) => end.abort(ids, peer),
+            Step::EndTp(ending) => {
+                end.end_tp(peer);
+                ending.done();
+            }
+            Step::Attached(attachment) => end.attached(attachment, peer),
+        }
+    }
+
+    /// The conversation is not held (it ended): a verb is refused, a TP's
+    /// end counted; the rest has nothing to act on.
+    pub(crate) fn unheld(self, engine: &Node) {
+        match self {
+            Step::Verb(request) => engine.refuse(request),
+            Step::EndTp(ending) => ending.done(),
+            Step::Open | Step::Abort(_) | Step::Attached(_) => {}
+        }
+    }
 }
 
 /// Where a conversation's traffic goes, and what it holds not yet sent.
@@ -169,4 +232,19 @@ impl Peer for Recorder {
     fn consumed(&mut self, bytes: usize) {
         self.consumed += bytes;
     }
+}
+
+/// A peer that is gone for good (the node is down): what the end sends
+/// goes nowhere; its failure was reported to it already.
+#[derive(Debug)]
+pub(crate) struct Dead;
+
+impl Peer for Dead {
+    fn attach(&mut self, _: &Attach) -> Result<(), SecondaryRc> {
+        Err(SecondaryRc::ALLOCATION_FAILURE_RETRY)
+    }
+
+    fn send(&mut self, _: Flow<'_>) {}
+
+    fn close(&mut self, _: bool) {}
 }

@@ -23,7 +23,7 @@
 
 use std::collections::VecDeque;
 
-use super::protocol::HalfSession;
+use super::protocol::{Event, HalfSession};
 use crate::appc::rc::PrimaryRc;
 use crate::appc::{Confirmation, Flow};
 use crate::wire::{Attach, ConversationType, Frame, FrameRef, Lfsid, SyncLevel};
@@ -93,8 +93,8 @@ impl Script<'_> {
     }
 }
 
-/// The flow a script byte names.
-fn flow(b: u8, len: u8) -> Flow {
+/// The flow a script byte names (its data, if any, in `data`).
+fn flow(b: u8, len: u8, data: &mut Vec<u8>) -> Flow<'_> {
     const ERRORS: [PrimaryRc; 4] = [
         PrimaryRc::PROG_ERROR_PURGING,
         PrimaryRc::PROG_ERROR_TRUNC,
@@ -113,7 +113,11 @@ fn flow(b: u8, len: u8) -> Flow {
     ];
     let pick = usize::from(b >> 3);
     match b & 7 {
-        0 | 1 => Flow::Data(vec![len; usize::from(len) * 7]),
+        0 | 1 => {
+            data.clear();
+            data.resize(usize::from(len) * 7, len);
+            Flow::Data(data)
+        }
         2 => Flow::ChangeDirection,
         3 => Flow::ConfirmRequest(CONFIRMATIONS[pick % 3]),
         4 => Flow::Confirmed,
@@ -135,6 +139,7 @@ pub fn session(data: &[u8]) {
         window: c % 9,
     };
     let mut ends = [End::new(true, settings), End::new(false, settings)];
+    let mut data = Vec::new();
     while let Some(op) = script.byte() {
         let side = usize::from(op >> 7);
         let mut out = Vec::new();
@@ -156,7 +161,7 @@ pub fn session(data: &[u8]) {
                 let (Some(which), Some(len)) = (script.byte(), script.byte()) else {
                     return;
                 };
-                ends[side].hs.send(flow(which, len), &mut out);
+                ends[side].hs.send(flow(which, len, &mut data), &mut out);
                 ends[side].emit(out);
             }
             5 => {
@@ -202,8 +207,8 @@ fn deliver(ends: &mut [End; 2], to: usize, piu: &[u8], settings: Settings) {
     };
     let end = &mut ends[to];
     end.largest_ru = end.largest_ru.max(frame.ru.len());
-    let (mut out, mut events) = (Vec::new(), Vec::new());
-    let result = end.hs.receive(frame, &mut out, &mut events);
+    let mut out = Vec::new();
+    let result = end.hs.receive(frame, &mut out, &mut |_: Event<'_>| {});
     end.emit(out);
     if result.is_err() {
         // UNBIND: both ends start afresh, nothing in flight survives.

@@ -10,9 +10,11 @@
 use rustc_hash::FxHashMap;
 use std::collections::{HashMap, VecDeque};
 
+use super::limits::Timers;
 use super::protocol::HalfSession;
 use crate::appc::rc::PrimaryRc;
 use crate::appc::verbs::ConvId;
+use crate::diag::Limits;
 use crate::wire::frame::{MIN_PIU, PREFIX_LEN};
 
 /// Splits the byte stream into PIUs (4-byte big-endian length prefix, as
@@ -45,6 +47,11 @@ impl Splitter {
             buf: Vec::new(),
             broken: false,
         }
+    }
+
+    /// Bytes it holds for a partial PIU.
+    pub(crate) fn held(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// The framing broke: whatever comes next is not read.
@@ -143,8 +150,10 @@ pub(crate) struct Sess {
 pub(crate) struct Link {
     pub initiator: bool,
     pub up: bool,
-    /// Initiator: the partner LU alias it was opened for.
-    pub partner: Option<String>,
+    /// Initiator: the partner LU alias it was opened for (blank-padded).
+    pub partner: Option<[u8; 8]>,
+    /// Initiator: that partner LU's name, as its BINDs name it.
+    pub partner_lu: String,
     pub split: Splitter,
     /// By session id, looked up for every PIU. `FxHash`, not SipHash (5%
     /// of a request/response run went to hashing). On an accepting link
@@ -159,20 +168,43 @@ pub(crate) struct Link {
     pub waiting: VecDeque<ConvId>,
     /// What the conversations on it report when it goes.
     pub failure: PrimaryRc,
+    /// Its span and the rate limits of what its peer can make it log.
+    pub log: Limits,
+    /// Protocol violations its peer committed (see
+    /// [`NodeConfig::max_link_violations`](super::NodeConfig::max_link_violations)).
+    pub violations: u32,
+    /// Being closed by this node: what else arrives is not read.
+    pub closing: bool,
+    /// Its handshake and idle clocks.
+    pub timers: Timers,
+    /// Bytes it held (partial PIU, send queue) when last accounted.
+    pub memory: usize,
 }
 
 impl Link {
-    pub(crate) fn new(initiator: bool, partner: Option<String>, max_frame: usize) -> Self {
+    pub(crate) fn new(
+        initiator: bool,
+        partner: Option<[u8; 8]>,
+        max_frame: usize,
+        log: Limits,
+        timers: Timers,
+    ) -> Self {
         Self {
             initiator,
             up: false,
             partner,
+            partner_lu: String::new(),
             split: Splitter::new(max_frame),
             sessions: FxHashMap::default(),
             next_sid: 0,
             idle: HashMap::new(),
             waiting: VecDeque::new(),
             failure: PrimaryRc::CONV_FAILURE_RETRY,
+            log,
+            violations: 0,
+            closing: false,
+            timers,
+            memory: 0,
         }
     }
 

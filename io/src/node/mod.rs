@@ -121,24 +121,41 @@
 //! do, or `GLIBC_TUNABLES=glibc.malloc.trim_threshold=4194304`); a library
 //! should not change its host's allocator, so the node does not.
 
+mod arrival;
 mod attach;
 mod config;
+mod control;
 mod conv;
+mod enforce;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
+mod limits;
 mod link;
+mod names;
+mod owner;
 mod protocol;
 mod sessions;
 mod shard;
+#[cfg(test)]
+mod tests;
 
 use std::io;
 use std::net::SocketAddr;
+#[cfg(test)]
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc::channel;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 pub use config::{NodeConfig, CONTROL_BURST};
 
+use crate::appc::rc::PrimaryRc;
 use crate::appc::{Node, Owner};
 use crate::backend::{self, Backend, Events, Handler, Kind, Waker};
-use shard::{Msg, Shard, ShardOwner};
+use names::LuName;
+use owner::{Msg, ShardOwner};
+use shard::Shard;
 
 /// Counters, for tests and monitoring.
 #[derive(Debug, Default)]
@@ -153,21 +170,30 @@ pub struct NodeStats {
     pub violations: AtomicU64,
     /// Links gone, counted once the link's conversations have been failed.
     pub links_closed: AtomicU64,
-    /// Gauge: conversations the driver holds now (with a session, waiting
-    /// for one, or closed by the engine with flows still to go). Back to 0
+    /// Gauge: conversations the node holds now (with a session, waiting
+    /// for one, or closed by the TP with flows still to go). Back to 0
     /// once every conversation has ended, whatever its links did: a leak
     /// check.
     pub conversations: AtomicU64,
-    /// Gauge: links open or opening now. The gauges are set after each
-    /// event the driver handles, so they lag it, never lead it.
+    /// Gauge: links open or opening now. The gauges are brought up to date
+    /// at the end of each reactor turn, so they lag the events, never lead
+    /// them.
     pub links: AtomicU64,
     /// High-water mark, over every session: bytes it delivered to its
     /// conversation that the TP had not yet taken (plus a mapped record
     /// being reassembled), as the session counts them (pacing).
     pub received_held_max: AtomicU64,
-    /// High-water mark, over every conversation: bytes of its flows posted
-    /// to the driver or held by pacing, not yet handed to the backend.
+    /// High-water mark, over every conversation: bytes of its flows queued
+    /// for a session or held by pacing, not yet written to the link.
     pub send_backlog_max: AtomicU64,
+    /// Gauge: bytes the links hold in the node and its backend (partial
+    /// PIUs, bytes queued to send), as last accounted; see
+    /// [`NodeConfig::max_node_memory`].
+    pub memory: AtomicU64,
+    /// Links this node closed to keep within its limits: over
+    /// [`NodeConfig::max_links`], past [`NodeConfig::handshake_timeout`]
+    /// or [`NodeConfig::idle_timeout`], over [`NodeConfig::max_node_memory`].
+    pub links_shed: AtomicU64,
 }
 
 impl NodeStats {
@@ -192,23 +218,84 @@ impl NodeStats {
     }
 }
 
-/// What every shard of a node shares (read-only but the counters).
+/// What every shard of a node shares: read-only but the counters and the
+/// node's fate.
 pub(crate) struct Shared {
     pub(crate) lu: String,
+    /// The LU as BINDs name it.
+    pub(crate) name: LuName,
     pub(crate) config: NodeConfig,
     pub(crate) stats: Arc<NodeStats>,
     pub(crate) engine: Node,
+    /// How many shards there are (set once the backend has started them).
+    shards: AtomicUsize,
+    /// Links open or opening, against [`NodeConfig::max_links`].
+    links_open: AtomicUsize,
+    /// The node was shut down.
+    stopped: std::sync::atomic::AtomicBool,
+    /// Set once, when a panic failed the node: why.
+    failure: OnceLock<String>,
+    /// Test hook: the next bytes received make the reactor panic.
+    #[cfg(test)]
+    pub(crate) panic_on_receive: AtomicBool,
 }
 
-/// A local LU on TCP. Dropping it stops its reactors and closes its links.
+impl Shared {
+    /// How many shards share the node's limits.
+    pub(crate) fn shards(&self) -> usize {
+        self.shards.load(Ordering::Relaxed).max(1)
+    }
+
+    /// Takes one of the node's [`NodeConfig::max_links`]; false if none is
+    /// left.
+    pub(crate) fn open_link(&self) -> bool {
+        self.links_open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.config.max_links).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a link taken with [`open_link`](Self::open_link).
+    pub(crate) fn close_link(&self) {
+        let _ = self
+            .links_open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// The code conversations get once the node is down: shut down
+    /// (`AP_COMM_SUBSYSTEM_NOT_LOADED`: no active node has the LU) or
+    /// failed (`AP_COMM_SUBSYSTEM_ABENDED`); `None` while it runs.
+    pub(crate) fn down(&self) -> Option<PrimaryRc> {
+        if self.failure.get().is_some() {
+            Some(PrimaryRc::COMM_SUBSYSTEM_ABENDED)
+        } else if self.stopped.load(Ordering::Acquire) {
+            Some(PrimaryRc::COMM_SUBSYSTEM_NOT_LOADED)
+        } else {
+            None
+        }
+    }
+
+    /// [`down`](Self::down) for a shard that is gone: its reactor stopped,
+    /// so the node is down even if no one said so yet (a panic is reported
+    /// after the shard is dropped).
+    pub(crate) fn down_failure(&self) -> PrimaryRc {
+        self.down().unwrap_or(PrimaryRc::COMM_SUBSYSTEM_ABENDED)
+    }
+}
+
+/// A local LU on TCP. Dropping it shuts it down ([`TcpNode::shutdown`]
+/// with [`NodeConfig::linger`]).
 pub struct TcpNode {
     lu: String,
     backend: Arc<dyn Backend>,
     engine: Node,
+    shared: Arc<Shared>,
     stats: Arc<NodeStats>,
     shards: Vec<Arc<ShardOwner>>,
     /// The shard the next partner goes to.
     next: AtomicUsize,
+    linger: Duration,
 }
 
 impl std::fmt::Debug for TcpNode {
@@ -221,7 +308,7 @@ impl std::fmt::Debug for TcpNode {
 }
 
 /// Makes each reactor's shard as the reactor starts, and keeps their
-/// owners for the node.
+/// owners, for the node and for [`Events::failed`].
 struct Reactors {
     node: Arc<Shared>,
     owners: Mutex<Vec<(usize, Arc<ShardOwner>)>>,
@@ -230,11 +317,45 @@ struct Reactors {
 impl Events for Reactors {
     fn reactor(&self, index: usize, waker: Waker) -> Box<dyn Handler> {
         let (owner, inbox) = ShardOwner::new(Arc::clone(&self.node));
+        owner.attach_reactor(waker);
         self.owners
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((index, owner.clone()));
-        Box::new(Shard::new(owner, inbox, waker))
+        Box::new(Shard::new(owner, inbox))
+    }
+
+    /// A reactor panicked (a bug in the node or the engine): the node
+    /// fails, for good. It is logged; every other shard closes its links
+    /// and fails its conversations with `AP_COMM_SUBSYSTEM_ABENDED` (the
+    /// code the API reference gives for a failed node or link station);
+    /// so does every later ALLOCATE; the owner sees it in
+    /// [`TcpNode::health`].
+    fn failed(&self, reason: &str) {
+        if self.node.failure.set(reason.to_owned()).is_err() {
+            return;
+        }
+        tracing::error!(
+            node = %self.node.lu,
+            reason,
+            "node failed (a panic on one of its threads): its links are closed \
+             and its conversations fail with AP_COMM_SUBSYSTEM_ABENDED"
+        );
+        let owners = self.owners.lock().unwrap_or_else(PoisonError::into_inner);
+        let (done, failed) = channel();
+        // This reactor's own shard fails its conversations as it is
+        // dropped, after this.
+        for (_, owner) in owners.iter().filter(|(_, o)| !o.is_current()) {
+            owner.send(Msg::Fail(done.clone()));
+        }
+        drop((done, owners));
+        // The other shards have failed theirs when this returns; a shard
+        // stuck elsewhere does not hold this reactor for long.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while failed
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
+        {}
     }
 }
 
@@ -254,34 +375,54 @@ impl TcpNode {
                 format!("{lu_name:?} is not an LU name"),
             ));
         }
+        if !names::is_sna_name(&config.netid) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{:?} is not a network identifier", config.netid),
+            ));
+        }
         let stats = Arc::new(NodeStats::default());
         let backend_config = config.backend_config();
+        let linger = config.linger;
         let node = Arc::new(Shared {
             lu: lu_name.to_owned(),
+            name: LuName::new(lu_name, &config.netid),
             config,
             stats: Arc::clone(&stats),
             engine: engine.clone(),
+            shards: AtomicUsize::new(0),
+            links_open: AtomicUsize::new(0),
+            stopped: Default::default(),
+            failure: OnceLock::new(),
+            #[cfg(test)]
+            panic_on_receive: AtomicBool::new(false),
         });
         let events = Arc::new(Reactors {
-            node,
+            node: Arc::clone(&node),
             owners: Mutex::new(Vec::new()),
         });
         // Every reactor has made its shard once `start` returns.
         let backend = backend::start(kind, events.clone(), backend_config)?;
-        let mut owners =
-            std::mem::take(&mut *events.owners.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut owners = events
+            .owners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         owners.sort_by_key(|(index, _)| *index);
         let shards: Vec<_> = owners.into_iter().map(|(_, owner)| owner).collect();
         if shards.is_empty() {
             return Err(io::Error::other("the backend started no reactor"));
         }
+        node.shards.store(shards.len(), Ordering::Relaxed);
         Ok(TcpNode {
             lu: lu_name.to_owned(),
             backend,
             engine,
+            shared: node,
             stats,
             shards,
             next: AtomicUsize::new(0),
+            linger,
         })
     }
 
@@ -296,17 +437,55 @@ impl TcpNode {
     }
 
     /// Accepts links from partner nodes on `addr` (port 0 picks one).
+    /// Fails once the node has failed ([`TcpNode::health`]) or shut down.
     pub fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        self.health()?;
+        if self.shared.down().is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("node {} is shut down", self.lu),
+            ));
+        }
         self.backend.listen(addr)
     }
 
-    /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`
-    /// (whose LU name the BIND names as `plu_alias`). The link is opened
-    /// by the first ALLOCATE that flushes, on the shard the partner is
-    /// given to.
+    /// `Ok` while the node works; once it has failed, for good, the error
+    /// says why. A node fails when a panic (a bug in the node or the
+    /// engine) stops one of its reactor threads: it then closes its links
+    /// and fails every conversation, and every later ALLOCATE to its
+    /// partners, with `AP_COMM_SUBSYSTEM_ABENDED` (logged once, as a
+    /// `tracing` error). A gateway checks this (say, with its other health
+    /// checks) and replaces the node: drop it and start a new one.
+    pub fn health(&self) -> io::Result<()> {
+        match self.shared.failure.get() {
+            None => Ok(()),
+            Some(reason) => Err(io::Error::other(format!(
+                "node {} failed: {reason}",
+                self.lu
+            ))),
+        }
+    }
+
+    /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`,
+    /// whose LU is named `plu_alias` too: [`add_partner_as`](Self::add_partner_as)
+    /// with the alias as the name.
     pub fn add_partner(&self, plu_alias: &str, addr: SocketAddr) {
+        self.add_partner_as(plu_alias, plu_alias, addr);
+    }
+
+    /// Makes ALLOCATE to `plu_alias` reach the node listening on `addr`,
+    /// whose LU is `partner_lu` (`LU` in this node's network, or
+    /// `NETID.LU`): the BINDs name it so, and that node refuses a BIND
+    /// for an LU it is not. Each alias has a link of its own (several
+    /// aliases may name one partner), opened by the first ALLOCATE that
+    /// flushes, on the shard the alias is given to (round-robin).
+    pub fn add_partner_as(&self, plu_alias: &str, partner_lu: &str, addr: SocketAddr) {
         let shard = &self.shards[self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len()];
-        shard.send(Msg::Partner(plu_alias.to_owned(), addr));
+        shard.send(Msg::Partner {
+            alias: plu_alias.to_owned(),
+            lu: partner_lu.to_owned(),
+            addr,
+        });
         let owner: Arc<dyn Owner> = shard.clone();
         self.engine.add_partner(plu_alias, owner);
     }
@@ -323,12 +502,53 @@ impl TcpNode {
     pub fn stats(&self) -> &NodeStats {
         &self.stats
     }
+
+    /// Stops the node gracefully: waits, for at most `linger`, until what
+    /// its conversations already sent has gone out and been answered where
+    /// the session needs an answer (a DEALLOCATE's end of bracket, whose
+    /// response frees the session), then closes every link (conversations
+    /// still running fail as on a lost link, `AP_CONV_FAILURE_RETRY`) and
+    /// stops its reactors: every socket is closed when it returns. Later
+    /// ALLOCATEs to its partners fail with `AP_COMM_SUBSYSTEM_NOT_LOADED`.
+    /// It does not wait for conversations to end: a gateway ends its TPs
+    /// first. Idempotent; dropping the node does it with
+    /// [`NodeConfig::linger`].
+    pub fn shutdown(&self, linger: Duration) {
+        if self.shared.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if self.shared.failure.get().is_none() {
+            self.linger(linger);
+        }
+        let (done, stopped) = channel();
+        for shard in &self.shards {
+            shard.send(Msg::Stop(done.clone()));
+        }
+        drop(done);
+        // Every shard has closed its links (or is gone) when the channel
+        // closes.
+        while stopped.recv().is_ok() {}
+        // Joins the reactors: every socket is closed, and every shard
+        // dropped, when this returns.
+        self.backend.shutdown();
+    }
+
+    /// Waits, for at most `linger`, until every shard is quiet: what was
+    /// posted before is run, and what it sent is out and answered. Polls
+    /// every millisecond: only a stopping node waits here.
+    fn linger(&self, linger: Duration) {
+        for shard in &self.shards {
+            shard.send(Msg::Linger);
+        }
+        let deadline = Instant::now() + linger;
+        while Instant::now() < deadline && !self.shards.iter().all(|s| s.is_quiet()) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 impl Drop for TcpNode {
     fn drop(&mut self) {
-        // Joins the reactors: every socket is closed, and every shard
-        // dropped, when this returns.
-        self.backend.shutdown();
+        self.shutdown(self.linger);
     }
 }

@@ -9,28 +9,31 @@
 //! worked on.
 
 use rustc_hash::FxHashMap;
-use std::cmp;
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::attach::{from_ebcdic, to_ebcdic, to_wire, trim};
+use super::attach::{to_ebcdic, to_wire};
 use super::conv::{Carrier, Conv, Pending};
+use super::limits::{Budget, Timers};
 use super::link::{Link, Sess};
-use super::protocol::{encode, HalfSession, Violation, Wire, SESSION_LIMIT_EXCEEDED};
+use super::names;
+use super::protocol::{encode, HalfSession, Violation, Wire};
 use super::Shared;
 use crate::appc::rc::{PrimaryRc, SecondaryRc};
 use crate::appc::verbs::{name, ConvId};
 use crate::appc::{Attach, Failure, Flow};
 use crate::backend::{Io, LinkId};
+use crate::diag::{limited, Limits};
 use crate::engine::id_hash::IdHashMap;
 use crate::wire::frame::MIN_PIU;
 use crate::wire::{
-    self, ebcdic, Bind, ControlRu, Frame, FrameRef, Lfsid, Pacing, Response, ResponseType, Rh, Rti,
-    RuCategory, RuSize, Sense, Th, Unbind, UnbindType,
+    ebcdic, Bind, ControlRu, Frame, Lfsid, Pacing, ResponseType, Rh, RuSize, Sense, Th, Unbind,
+    UnbindType,
 };
+use std::time::Instant;
 
 /// Work a step leaves for the shard, done once the step is over.
 #[derive(Debug)]
@@ -53,9 +56,16 @@ pub(crate) struct Core {
     pub(crate) node: Arc<Shared>,
     pub(crate) links: FxHashMap<LinkId, Link>,
     /// The link this shard opened to each partner LU alias.
-    pub(crate) out_links: HashMap<String, LinkId>,
-    /// The partner LUs whose conversations this shard carries.
-    pub(crate) partners: HashMap<String, SocketAddr>,
+    pub(crate) out_links: HashMap<[u8; 8], LinkId>,
+    /// The partner LUs whose conversations this shard carries, by alias
+    /// (blank-padded, as ALLOCATE names them): their aliases as given,
+    /// LU names and addresses.
+    pub(crate) partners: HashMap<[u8; 8], (String, String, SocketAddr)>,
+    /// What this shard's links hold, against its part of the node's
+    /// memory budget (`enforce.rs`).
+    pub(crate) budget: Budget,
+    /// The span and rate limits of what concerns no one link.
+    pub(crate) log: Limits,
     pub(crate) todo: VecDeque<Todo>,
     /// Conversations a step outside their own may have finished with (a
     /// bracket begun for one that closed while it waited): the shard
@@ -73,15 +83,28 @@ pub(crate) fn session(
     links.get_mut(&link_id)?.sessions.get_mut(&sid)
 }
 
+/// Runs `f` on `link`'s output, or on output that goes nowhere if the link
+/// is gone or closing.
+pub(crate) fn with_output<R>(
+    io: &mut dyn Io,
+    link: LinkId,
+    f: impl FnOnce(&mut dyn Wire) -> R,
+) -> R {
+    match io.output(link) {
+        Some(out) => f(out),
+        None => f(&mut Nowhere),
+    }
+}
+
 /// The largest RU a node receives, as a BIND states it: the largest size a
 /// BIND byte can state that fits `max_frame` (at least 256).
-fn ru_size(max_frame: usize) -> RuSize {
+pub(crate) fn ru_size(max_frame: usize) -> RuSize {
     RuSize::at_most(max_frame.saturating_sub(MIN_PIU).max(256))
         .expect("256 bytes is above the smallest RU size")
 }
 
 /// Writes frames made elsewhere (control RUs) to `link`.
-fn write(io: &mut dyn Io, link: LinkId, frames: &[Frame]) {
+pub(crate) fn write(io: &mut dyn Io, link: LinkId, frames: &[Frame]) {
     if let Some(out) = io.output(link) {
         for frame in frames {
             encode(frame, out);
@@ -98,14 +121,48 @@ impl Wire for Nowhere {
 
 impl Core {
     pub(crate) fn new(node: Arc<Shared>) -> Self {
+        let span = tracing::warn_span!(parent: None, "node", node = %node.lu);
         Self {
             node,
             links: FxHashMap::default(),
             out_links: HashMap::new(),
             partners: HashMap::new(),
+            budget: Budget::default(),
+            log: Limits::new(span),
             todo: VecDeque::new(),
             touched: Vec::new(),
         }
+    }
+
+    /// A new link's state, with its span (named for `partner`, an alias we
+    /// opened it for, or the `peer` that connected).
+    pub(crate) fn new_link(
+        &self,
+        link: LinkId,
+        partner: Option<([u8; 8], &str)>,
+        peer: SocketAddr,
+    ) -> Link {
+        let span = match partner {
+            Some((_, alias)) => tracing::warn_span!(
+                parent: None,
+                "link",
+                node = %self.node.lu,
+                link = link.0,
+                partner = %alias,
+                %peer
+            ),
+            None => {
+                tracing::warn_span!(parent: None, "link", node = %self.node.lu, link = link.0, %peer)
+            }
+        };
+        let (log, timers) = (Limits::new(span), Timers::new(Instant::now()));
+        Link::new(
+            partner.is_some(),
+            partner.map(|(key, _)| key),
+            self.node.config.max_frame,
+            log,
+            timers,
+        )
     }
 
     /// A conversation's attach, at its first flush: it waits on the link
@@ -118,23 +175,46 @@ impl Core {
         attach: &Attach,
     ) -> Result<(), SecondaryRc> {
         let wire_attach = to_wire(attach).ok_or(SecondaryRc::TP_NAME_NOT_RECOGNIZED)?;
-        let alias = String::from_utf8_lossy(trim(&attach.plu_alias)).into_owned();
-        let link = match self.out_links.get(&alias) {
+        let key = attach.plu_alias;
+        let link = match self.out_links.get(&key) {
             Some(&link) if self.links.contains_key(&link) => link,
             _ => {
-                let addr = *self
+                let (alias, lu, addr) = self
                     .partners
-                    .get(&alias)
+                    .get(&key)
+                    .cloned()
                     .ok_or(SecondaryRc::ALLOCATION_FAILURE_NO_RETRY)?;
-                let link = io.connect(addr).map_err(|e| {
-                    tracing::warn!(node = %self.node.lu, %addr, error = %e, "connect failed");
-                    SecondaryRc::ALLOCATION_FAILURE_RETRY
-                })?;
-                self.links.insert(
-                    link,
-                    Link::new(true, Some(alias.clone()), self.node.config.max_frame),
-                );
-                self.out_links.insert(alias, link);
+                if !self.node.open_link() {
+                    limited!(
+                        warn,
+                        &mut self.log,
+                        "max_links",
+                        partner = %alias,
+                        max_links = self.node.config.max_links,
+                        "connection limit reached: allocation failed"
+                    );
+                    return Err(SecondaryRc::ALLOCATION_FAILURE_RETRY);
+                }
+                let link = match io.connect(addr) {
+                    Ok(link) => link,
+                    Err(error) => {
+                        self.node.close_link();
+                        limited!(
+                            warn,
+                            &mut self.log,
+                            "connect_failed",
+                            partner = %alias,
+                            %addr,
+                            %error,
+                            "cannot connect to a partner"
+                        );
+                        return Err(SecondaryRc::ALLOCATION_FAILURE_RETRY);
+                    }
+                };
+                let mut l = self.new_link(link, Some((key, &alias)), addr);
+                l.partner_lu = lu;
+                self.links.insert(link, l);
+                self.out_links.insert(key, link);
                 link
             }
         };
@@ -168,10 +248,7 @@ impl Core {
         else {
             return;
         };
-        let detached = match io.output(link_id) {
-            Some(out) => sess.hs.send(flow, out),
-            None => sess.hs.send(flow, &mut Nowhere),
-        };
+        let detached = with_output(io, link_id, |out| sess.hs.send(flow, out));
         let held = sess.hs.held_bytes() as u64;
         node.stats
             .send_backlog_max
@@ -195,10 +272,7 @@ impl Core {
             return;
         };
         if let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id)) {
-            match io.output(link_id) {
-                Some(out) => sess.hs.consumed(bytes, out),
-                None => sess.hs.consumed(bytes, &mut Nowhere),
-            }
+            with_output(io, link_id, |out| sess.hs.consumed(bytes, out));
         }
     }
 
@@ -307,7 +381,7 @@ impl Core {
                 sidh,
                 sidl,
             };
-            let partner = link.partner.clone().unwrap_or_default();
+            let partner_name = self.node.name.partner(&link.partner_lu);
             // Until the image says otherwise, we send what we receive.
             let mut hs = HalfSession::new(
                 lfsid,
@@ -316,8 +390,8 @@ impl Core {
                 self.node.config.max_session_buffer,
             );
             let mut bind = Bind::lu62(
-                &ebcdic::encode(&self.node.lu).unwrap_or_default(),
-                &ebcdic::encode(&partner).unwrap_or_default(),
+                &ebcdic::encode(&self.node.name.qualified()).unwrap_or_default(),
+                &ebcdic::encode(&partner_name).unwrap_or_default(),
                 &to_ebcdic(&mode).unwrap_or_default(),
                 ru_size,
             );
@@ -336,7 +410,7 @@ impl Core {
                     hs,
                     bound: false,
                     mode,
-                    partner_lu: name(&partner),
+                    partner_lu: name(names::unqualified(&link.partner_lu)),
                     conv: Some(id),
                 },
             );
@@ -370,10 +444,7 @@ impl Core {
         let Some(sess) = session(&mut self.links, link_id, sid) else {
             return;
         };
-        let begun = match io.output(link_id) {
-            Some(out) => sess.hs.begin(&pending.attach, out),
-            None => sess.hs.begin(&pending.attach, &mut Nowhere),
-        };
+        let begun = with_output(io, link_id, |out| sess.hs.begin(&pending.attach, out));
         if let Err(v) = begun {
             tracing::warn!(node = %node.lu, reason = v.what, "attach not sent");
             sess.conv = None;
@@ -446,18 +517,21 @@ impl Core {
         sess.conv
     }
 
-    /// A protocol violation on `sid`: UNBIND with the sense; its
-    /// conversation fails.
+    /// A protocol violation on `sid`: UNBIND with the sense (its
+    /// conversation fails `NO_RETRY`, at both ends), counted against the
+    /// link.
     pub(crate) fn violate(&mut self, io: &mut dyn Io, link_id: LinkId, sid: u16, v: Violation) {
-        tracing::warn!(
-            node = %self.node.lu,
-            link = link_id.0,
-            session = sid,
-            reason = v.what,
-            sense = format_args!("{:08X}", v.sense.0),
-            "protocol violation; UNBIND"
-        );
-        self.node.stats.violations.fetch_add(1, Ordering::Relaxed);
+        if let Some(link) = self.links.get_mut(&link_id) {
+            limited!(
+                warn,
+                &mut link.log,
+                "violation",
+                session = sid,
+                sense = %v.sense,
+                what = v.what,
+                "protocol violation: session unbound"
+            );
+        }
         let kind = UnbindType::INVALID_SESSION_PARAMETERS;
         if let Some(id) = self.unbind(io, link_id, sid, kind, Some(v.sense)) {
             let failure = Failure {
@@ -466,15 +540,32 @@ impl Core {
             };
             self.todo.push_back(Todo::Fail(id, failure));
         }
+        self.offence(io, link_id, v.sense);
     }
 
-    /// A link came up (accepted, or our connect completed).
-    pub(crate) fn connected(&mut self, link_id: LinkId) {
-        let max_frame = self.node.config.max_frame;
-        self.links
-            .entry(link_id)
-            .or_insert_with(|| Link::new(false, None, max_frame))
-            .up = true;
+    /// A link came up: our connect completed, or a peer's was accepted
+    /// (closed at once beyond [`NodeConfig::max_links`](super::NodeConfig::max_links)).
+    pub(crate) fn connected(&mut self, io: &mut dyn Io, link_id: LinkId, peer: SocketAddr) {
+        if !self.links.contains_key(&link_id) {
+            if !self.node.open_link() {
+                limited!(
+                    warn,
+                    &mut self.log,
+                    "max_links",
+                    %peer,
+                    max_links = self.node.config.max_links,
+                    "connection limit reached: connection closed"
+                );
+                self.node.stats.links_shed.fetch_add(1, Ordering::Relaxed);
+                io.close(link_id);
+                return;
+            }
+            let link = self.new_link(link_id, None, peer);
+            self.links.insert(link_id, link);
+        }
+        if let Some(link) = self.links.get_mut(&link_id) {
+            link.up = true;
+        }
         self.todo.push_back(Todo::Assign(link_id));
     }
 
@@ -485,15 +576,17 @@ impl Core {
         link_id: LinkId,
         error: Option<io::Error>,
     ) {
-        let Some(link) = self.links.remove(&link_id) else {
+        let Some(mut link) = self.links.remove(&link_id) else {
             return;
         };
-        if let Some(e) = error {
-            tracing::info!(node = %self.node.lu, link = link_id.0, error = %e, "link lost");
+        self.node.close_link();
+        self.budget.account(&mut link.memory, 0, 0);
+        if let Some(error) = error {
+            tracing::info!(parent: link.log.span(), %error, "link lost");
         }
-        if let Some(alias) = &link.partner {
-            if self.out_links.get(alias) == Some(&link_id) {
-                self.out_links.remove(alias);
+        if let Some(key) = &link.partner {
+            if self.out_links.get(key) == Some(&link_id) {
+                self.out_links.remove(key);
             }
         }
         let on_sessions = link
@@ -519,203 +612,6 @@ impl Core {
                 }
             };
             self.todo.push_back(Todo::Fail(id, failure));
-        }
-    }
-
-    /// A session-control request (BIND, UNBIND) on `link_id`.
-    pub(crate) fn session_control(
-        &mut self,
-        io: &mut dyn Io,
-        link_id: LinkId,
-        sid: u16,
-        frame: FrameRef<'_>,
-    ) -> Option<(ConvId, Failure)> {
-        let Rh::Request(req) = frame.rh else {
-            return None;
-        };
-        let lfsid = frame.th.lfsid();
-        let respond = |negative: Option<Sense>, ru: Vec<u8>| {
-            let (rti, ru) = match negative {
-                Some(s) => (Rti::Negative, s.to_bytes().to_vec()),
-                None => (Rti::Positive, ru),
-            };
-            Frame {
-                th: Th::new(lfsid, wire::th::Flow::Expedited, frame.th.snf),
-                rh: Rh::Response(Response::to(&req, rti)),
-                ru,
-            }
-        };
-        let ru = match ControlRu::decode(RuCategory::Sc, frame.ru) {
-            Ok(ru) => ru,
-            Err(e) => {
-                tracing::warn!(node = %self.node.lu, link = link_id.0, error = %e, "bad SC RU");
-                let v = Violation {
-                    sense: Sense::FUNCTION_NOT_SUPPORTED,
-                    what: "SC RU",
-                };
-                self.violate(io, link_id, sid, v);
-                return None;
-            }
-        };
-        let config = &self.node.config;
-        let link = self.links.get_mut(&link_id)?;
-        match ru {
-            ControlRu::Bind(bind) => {
-                let refuse = if link.initiator {
-                    Some(Sense::FUNCTION_NOT_SUPPORTED)
-                } else if sid == 0 || link.sessions.contains_key(&sid) {
-                    Some(Sense::invalid_parameter(0))
-                } else if link.sessions.len() >= config.max_sessions_per_link {
-                    Some(SESSION_LIMIT_EXCEEDED)
-                } else if bind.fm_profile != 0x13 || bind.ts_profile != 0x07 {
-                    Some(Sense::invalid_parameter(2))
-                } else {
-                    None
-                };
-                if let Some(sense) = refuse {
-                    tracing::warn!(
-                        node = %self.node.lu,
-                        link = link_id.0,
-                        session = sid,
-                        sense = format_args!("{:08X}", sense.0),
-                        "BIND refused"
-                    );
-                    write(io, link_id, &[respond(Some(sense), Vec::new())]);
-                    return None;
-                }
-                let mode = bind
-                    .mode_name()
-                    .and_then(from_ebcdic::<8>)
-                    .unwrap_or([b' '; 8]);
-                let partner_lu = from_ebcdic::<8>(&bind.primary_lu_name).unwrap_or([b' '; 8]);
-                // Pacing: we receive in the window the BIND proposes, or
-                // less (none when it proposes 0, for interop); we send in
-                // the PLU's receive window.
-                let own = config.pacing_window.min(63);
-                let proposed = bind.secondary_receive_pacing.window;
-                let receive = if proposed == 0 || own == 0 {
-                    0
-                } else {
-                    proposed.min(own)
-                };
-                let send = bind.primary_receive_pacing.window;
-                // RU sizes: we send no more than the BIND lets the SLU
-                // send, and the image asks the PLU to send no more than
-                // our frame limit takes.
-                let ours = ru_size(config.max_frame);
-                let smaller = |theirs: RuSize| cmp::min_by_key(theirs, ours, |s| s.bytes());
-                let mut bind = bind;
-                bind.max_ru_secondary = smaller(bind.max_ru_secondary);
-                bind.max_ru_primary = smaller(bind.max_ru_primary);
-                bind.secondary_receive_pacing.window = receive;
-                bind.primary_send_pacing.window = receive;
-                bind.secondary_send_pacing.window = send;
-                let mut hs = HalfSession::new(
-                    lfsid,
-                    false,
-                    bind.max_ru_secondary.bytes(),
-                    config.max_session_buffer,
-                );
-                hs.set_pacing(send, receive);
-                link.sessions.insert(
-                    sid,
-                    Sess {
-                        hs,
-                        bound: true,
-                        mode,
-                        partner_lu,
-                        conv: None,
-                    },
-                );
-                self.node
-                    .stats
-                    .binds_accepted
-                    .fetch_add(1, Ordering::Relaxed);
-                let mut image = Vec::new();
-                let _ = bind.encode(&mut image);
-                write(io, link_id, &[respond(None, image)]);
-                None
-            }
-            ControlRu::Unbind(unbind) => {
-                let sess = link.sessions.remove(&sid)?;
-                for idle in link.idle.values_mut() {
-                    idle.retain(|&s| s != sid);
-                }
-                let initiator = link.initiator;
-                write(io, link_id, &[respond(None, Vec::new())]);
-                if initiator {
-                    self.todo.push_back(Todo::Assign(link_id));
-                }
-                let id = sess.conv?;
-                let primary = if unbind.kind == UnbindType::INVALID_SESSION_PARAMETERS {
-                    PrimaryRc::CONV_FAILURE_NO_RETRY
-                } else {
-                    PrimaryRc::CONV_FAILURE_RETRY
-                };
-                Some((
-                    id,
-                    Failure {
-                        primary,
-                        secondary: SecondaryRc(0),
-                    },
-                ))
-            }
-            _ => None,
-        }
-    }
-
-    /// A response to our BIND (initiator); other SC responses are ignored.
-    /// Returns the conversation to begin on the session, or to fail.
-    pub(crate) fn bind_response(
-        &mut self,
-        link_id: LinkId,
-        sid: u16,
-        rti: Rti,
-        frame: FrameRef<'_>,
-    ) -> Option<Result<ConvId, ConvId>> {
-        let max_window = self.node.config.pacing_window.min(63);
-        let link = self.links.get_mut(&link_id)?;
-        let sess = link.sessions.get_mut(&sid)?;
-        if sess.bound {
-            return None;
-        }
-        let conv = sess.conv;
-        if rti == Rti::Negative {
-            link.sessions.remove(&sid);
-            let sense = frame
-                .ru
-                .get(..4)
-                .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
-            tracing::warn!(
-                node = %self.node.lu,
-                link = link_id.0,
-                sense = format_args!("{sense:08X}"),
-                "our BIND was refused"
-            );
-            return conv.map(Err);
-        }
-        // Pacing as the image settled it: we send in the SLU's receive
-        // window, receive in ours (no image: a peer that does not pace).
-        // RUs: we send no more than the image lets the PLU send (no image:
-        // what we proposed).
-        let (send, receive) = match Bind::decode(frame.ru) {
-            Ok(image) => {
-                sess.hs.limit_ru(image.max_ru_primary.bytes());
-                (
-                    image.secondary_receive_pacing.window,
-                    image.primary_receive_pacing.window.min(max_window),
-                )
-            }
-            Err(_) => (0, 0),
-        };
-        sess.hs.set_pacing(send, receive);
-        sess.bound = true;
-        match conv {
-            Some(id) => Some(Ok(id)),
-            None => {
-                self.todo.push_back(Todo::Release(link_id, sid));
-                None
-            }
         }
     }
 }

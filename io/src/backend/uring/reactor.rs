@@ -271,8 +271,8 @@ impl Reactor {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(reason) => {
-                    drop(handler);
                     self.sink.failed("io_uring", &reason);
+                    drop(handler);
                     return self.shutdown();
                 }
             }
