@@ -183,12 +183,11 @@ impl<T> Consumer<T> {
     pub fn sleep(&mut self) -> bool {
         // `Release`: a push that sees the bit (with Acquire) sees
         // everything this consumer did before it.
-        match self.inbox.tail.compare_exchange(
-            self.head,
-            self.head | SLEEPING,
-            Release,
-            Relaxed,
-        ) {
+        match self
+            .inbox
+            .tail
+            .compare_exchange(self.head, self.head | SLEEPING, Release, Relaxed)
+        {
             Ok(_) => true,
             // Asleep already (no push since the last sleep): still so.
             Err(tail) => tail == self.head | SLEEPING,
