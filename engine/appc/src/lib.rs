@@ -33,5 +33,5 @@ pub mod verbs;
 
 pub use app::Appc;
 pub use conversation::{Attachment, Ending, RemoteEnd, Request, SEND_BUFFER};
-pub use node::Node;
-pub use session::{Attach, Confirmation, Failure, Flow, Owner, Peer, Work};
+pub use node::{Node, MAX_QUEUED_ATTACHES};
+pub use session::{Attach, Confirmation, Failure, Flow, Owner, Peer, TpEnd, Work};

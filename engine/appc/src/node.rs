@@ -18,13 +18,22 @@
 //! * Conversations by `conv_id`: the [`Pair`] and which end is whose, or
 //!   that the conversation is remote.
 //! * TP names that accept attaches: each with the `RECEIVE_ALLOCATE`s
-//!   waiting for one and the attaches waiting for a `RECEIVE_ALLOCATE`, both
-//!   unbounded queues (the original's bounded attach counter overflowed
+//!   waiting for one (unbounded) and the attaches waiting for a
+//!   `RECEIVE_ALLOCATE`, up to [`MAX_QUEUED_ATTACHES`] (a limit with a
+//!   documented refusal, where the original's attach counter overflowed
 //!   under stress: KB Q140833). A name accepts attaches once a
 //!   `RECEIVE_ALLOCATE` has named it, or once [`Node::define_tp`] has; an
 //!   attach for any other name is rejected with `AP_ALLOCATION_ERROR` /
 //!   `AP_TP_NAME_NOT_RECOGNIZED`, which the allocating TP sees on the verb
 //!   that flushed the attach or on a later one.
+//! * An attach whose conversation fails or is ended abnormally before any
+//!   RECEIVE_ALLOCATE takes it leaves its queue at once (its allocator's
+//!   verb was cancelled, its session was lost, its allocator abended it or
+//!   ended its TP or application outside SEND): no TP is started for a
+//!   conversation that is already over, and a name nobody serves holds
+//!   only live attaches. One its allocator deallocated normally
+//!   (SEND_CONVERSATION, DEALLOCATE(FLUSH), TP_ENDED in SEND) stays: its
+//!   data and its end are the TP's to receive.
 //!
 //! # Conversation ids and routing
 //!
@@ -50,8 +59,8 @@
 //! Per-session error state lives in the [`End`] of one conversation and
 //! dies with it; a new conversation starts clean (KB Q182578).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::conversation::{Attachment, End, Ending, Input, Pair, PairLock, RemoteEnd, Request};
@@ -59,7 +68,7 @@ use crate::lock::lock;
 use crate::outcome::{complete, done, AppCore, Attributes, Out};
 use crate::param::Refusal;
 use crate::rc::{PrimaryRc, SecondaryRc};
-use crate::session::{Attach, Owner, Work};
+use crate::session::{Attach, Owner, TpEnd, Work};
 use crate::states::{Entry, Step};
 use crate::verbs::{name, values, Body, Conv, ConvId, TpId, Verb};
 use appc_engine::activity::Activity;
@@ -71,6 +80,14 @@ use appc_engine::{CompleteOutcome, Handle, Rejected};
 const OWNER_SHIFT: u32 = 24;
 /// The owners a node can have (index 0 is the node itself).
 const MAX_OWNERS: usize = 1 << (32 - OWNER_SHIFT);
+
+/// The attaches one TP name queues while no `RECEIVE_ALLOCATE` takes them,
+/// unless [`Node::set_max_queued_attaches`] says otherwise. Microsoft's
+/// Host Integration Server documentation (`RECEIVE_ALLOCATE_EX`) gives a
+/// server 2,048 and rejects the next attach with sense `084B6031`
+/// (`AP_TRANS_PGM_NOT_AVAIL_RETRY`, under `AP_ALLOCATION_ERROR`), which is
+/// what this node does.
+pub const MAX_QUEUED_ATTACHES: usize = 2048;
 
 /// A node (local LU) that applications start TPs on.
 ///
@@ -99,6 +116,7 @@ impl Node {
                 next_tp: AtomicU64::new(0),
                 next_app: AtomicU64::new(0),
                 deferred: Arc::default(),
+                max_queued_attaches: AtomicUsize::new(MAX_QUEUED_ATTACHES),
             }),
         }
     }
@@ -135,6 +153,20 @@ impl Node {
     pub fn refuse(&self, request: Request) {
         let refusal = self.inner.lookup_refusal(&request);
         self.inner.refuse(request, refusal);
+    }
+
+    /// Attaches waiting for a RECEIVE_ALLOCATE, over every TP name.
+    pub fn queued_attaches(&self) -> usize {
+        lock(&self.inner.registry).queued_at.len()
+    }
+
+    /// Sets how many attaches one TP name may queue while no
+    /// `RECEIVE_ALLOCATE` takes them ([`MAX_QUEUED_ATTACHES`] unless set);
+    /// the next one is rejected with `AP_TRANS_PGM_NOT_AVAIL_RETRY`.
+    /// `usize::MAX` is the project's choice for a partner that holds every
+    /// attach it is sent (the load generator's scale mode holds a million).
+    pub fn set_max_queued_attaches(&self, limit: usize) {
+        self.inner.max_queued_attaches.store(limit, Relaxed);
     }
 
     /// Lets attaches for `tp_name` (blank-padded to 64 bytes) queue until a
@@ -176,6 +208,8 @@ pub(crate) struct NodeInner {
     /// finished while a conversation was being worked on (see
     /// [`Activity`]).
     deferred: Arc<Deferred<TpId>>,
+    /// See [`Node::set_max_queued_attaches`].
+    max_queued_attaches: AtomicUsize,
 }
 
 /// The node's applications, TPs and conversations, by the ids the node
@@ -189,6 +223,11 @@ struct Registry {
     tps: IdHashMap<TpId, TpRec>,
     convs: IdHashMap<ConvId, ConvRef>,
     names: HashMap<[u8; 64], NameRec>,
+    /// Where each queued attach waits, by its conversation id: its TP
+    /// name and its place in that name's queue.
+    queued_at: IdHashMap<ConvId, ([u8; 64], u64)>,
+    /// The next place in a name's queue.
+    next_place: u64,
     /// Partner LU aliases, by the index of their owner.
     partners: HashMap<[u8; 8], usize>,
     /// Owner indexes handed out (the `owners` entries set).
@@ -239,7 +278,9 @@ struct ConvRef {
 #[derive(Default)]
 struct NameRec {
     waiting: VecDeque<Waiter>,
-    queued: VecDeque<Incoming>,
+    /// In arrival order, by place (see [`Registry::queued_at`]), so that a
+    /// dead one leaves from anywhere in the queue.
+    queued: BTreeMap<u64, Incoming>,
 }
 
 /// A RECEIVE_ALLOCATE waiting for an attach.
@@ -367,7 +408,7 @@ impl NodeInner {
                 let mut reg = lock(&self.registry);
                 let (handle, extra) = submit(verb)?;
                 let name = reg.names.entry(tp_name).or_default();
-                match name.queued.pop_front() {
+                match name.queued.pop_first() {
                     None => {
                         name.waiting.push_back(Waiter {
                             app,
@@ -376,7 +417,8 @@ impl NodeInner {
                         });
                         Ok((handle, extra))
                     }
-                    Some(incoming) => {
+                    Some((_, incoming)) => {
+                        reg.queued_at.remove(&incoming.ids.conv_id);
                         let out = Out {
                             ids: Some(incoming.ids),
                             attach: Some(Box::new(incoming.attach.clone())),
@@ -727,8 +769,19 @@ impl NodeInner {
                 return Ok(Routed::Taken(waiter.app, waiter.core, activity, ids));
             }
         }
+        let limit = self.max_queued_attaches.load(Relaxed);
+        let Some(name) = reg.names.get_mut(&attach.tp_name) else {
+            return Err(SecondaryRc::TP_NAME_NOT_RECOGNIZED);
+        };
+        if name.queued.len() >= limit {
+            return Err(SecondaryRc::TRANS_PGM_NOT_AVAIL_RETRY);
+        }
         let incoming = incoming(self.new_tp_id());
         let ids = incoming.ids;
+        let place = reg.next_place;
+        reg.next_place += 1;
+        name.queued.insert(place, incoming);
+        reg.queued_at.insert(ids.conv_id, (attach.tp_name, place));
         reg.convs.insert(
             ids.conv_id,
             ConvRef {
@@ -736,9 +789,6 @@ impl NodeInner {
                 tp_id: ids.tp_id,
             },
         );
-        if let Some(name) = reg.names.get_mut(&attach.tp_name) {
-            name.queued.push_back(incoming);
-        }
         Ok(Routed::Queued(ids))
     }
 
@@ -766,22 +816,19 @@ impl NodeInner {
         }
     }
 
-    /// An invoked conversation whose attach waits for a RECEIVE_ALLOCATE
-    /// died (its session failed): its attach leaves the queue, so no TP
-    /// gets a dead conversation. False if a RECEIVE_ALLOCATE took it
-    /// already.
-    pub(crate) fn withdraw_incoming(&self, conv_id: ConvId) -> bool {
+    /// Takes the attach of invoked conversation `conv_id` out of its TP
+    /// name's queue, if it still waits for a RECEIVE_ALLOCATE (its
+    /// conversation failed or was ended abnormally; the end then ends,
+    /// which forgets its id). False if a RECEIVE_ALLOCATE took it already.
+    pub(crate) fn withdraw_attach(&self, conv_id: ConvId) -> bool {
         let mut reg = lock(&self.registry);
-        let withdrawn = reg.names.values_mut().any(|name| {
-            let before = name.queued.len();
-            name.queued
-                .retain(|incoming| incoming.ids.conv_id != conv_id);
-            name.queued.len() != before
-        });
-        if withdrawn {
-            reg.convs.remove(&conv_id);
-        }
-        withdrawn
+        let Some((tp_name, place)) = reg.queued_at.remove(&conv_id) else {
+            return false;
+        };
+        reg.names
+            .get_mut(&tp_name)
+            .and_then(|name| name.queued.remove(&place))
+            .is_some()
     }
 
     /// An end went to RESET: its conversation id is no longer valid.
@@ -804,6 +851,11 @@ impl NodeInner {
     /// for this completes (once its remote conversations' owners have
     /// ended theirs).
     pub(crate) fn end_tp(&self, tp_id: TpId) {
+        self.end_tp_as(tp_id, TpEnd::Ended);
+    }
+
+    /// [`NodeInner::end_tp`], its conversations ended `how`.
+    fn end_tp_as(&self, tp_id: TpId, how: TpEnd) {
         let (convs, ending): (Vec<(ConvId, ConvRef)>, _) = {
             let mut reg = lock(&self.registry);
             let Some(tp) = reg.tps.remove(&tp_id) else {
@@ -822,9 +874,9 @@ impl NodeInner {
         let ending = Ending::new(remote + 1, ending);
         for (conv_id, conv) in convs {
             match conv.route {
-                Route::Local(pair, side) => lock(&pair).end_tp(self, &pair, side),
+                Route::Local(pair, side) => lock(&pair).end_tp(self, &pair, side, how),
                 Route::Remote(index) => match self.owners[index].get() {
-                    Some(owner) => owner.post(Work::EndTp(conv_id, ending.clone())),
+                    Some(owner) => owner.post(Work::EndTp(conv_id, how, ending.clone())),
                     None => ending.clone().done(),
                 },
             }
@@ -860,8 +912,10 @@ impl NodeInner {
     /// withdrawn, so its TP never starts. Other TP verbs never wait.
     pub(crate) fn teardown(&self, handle: Handle, verb: &Verb) {
         if let Body::TpEnded(v) = &verb.body {
-            // A TP_ENDED(AP_SOFT) still waiting: end the TP now, as AP_HARD.
-            self.end_tp(v.tp_id);
+            // A TP_ENDED(AP_SOFT) still waiting: the TP ends now, as with
+            // AP_HARD, but flushing nothing (a cancelled verb never
+            // flushes).
+            self.end_tp_as(v.tp_id, TpEnd::Cancelled);
             return;
         }
         if let Body::ReceiveAllocate(v) = &verb.body {

@@ -135,7 +135,7 @@ impl ShardOwner {
     fn answer(&self, msg: Msg) {
         match msg {
             Msg::Work(Work::Verb(request)) => self.node.engine.refuse(request),
-            Msg::Work(Work::EndTp(_, ending)) => ending.done(),
+            Msg::Work(Work::EndTp(.., ending)) => ending.done(),
             _ => {}
         }
     }
@@ -255,8 +255,8 @@ impl Shard {
             Work::Abort(ids, _) => {
                 self.on_conv(io, ids.conv_id, |end, peer| end.abort(ids, peer));
             }
-            Work::EndTp(id, ending) => {
-                self.on_conv(io, id, |end, peer| end.end_tp(peer));
+            Work::EndTp(id, how, ending) => {
+                self.on_conv(io, id, |end, peer| end.end_tp(how, peer));
                 ending.done();
             }
             Work::Attached(id, attachment) => {

@@ -9,7 +9,7 @@ use crate::node::NodeInner;
 use crate::outcome::Out;
 use crate::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use crate::records::{RecordWriter, Take};
-use crate::session::{Confirmation, Flow, Peer};
+use crate::session::{Confirmation, Flow, Peer, TpEnd};
 use crate::states::{self, ConvState};
 use crate::verbs::values;
 use appc_engine::Handle;
@@ -24,7 +24,7 @@ impl End {
         flow: Flow<'_>,
         counted: bool,
     ) {
-        if !self.live {
+        if !self.admits(node, peer, &flow) {
             return;
         }
         let wanted = self.wants(&flow);
@@ -240,7 +240,9 @@ impl End {
     }
 
     /// The session is gone (or the attach was rejected): the waiting verb,
-    /// or the next verb, reports `primary` / `secondary`.
+    /// or the next verb, reports `primary` / `secondary`. An invoked end
+    /// whose attach still waits for a RECEIVE_ALLOCATE goes with its
+    /// attach instead (see [`End::withdraw_unclaimed`]).
     pub(crate) fn fail(
         &mut self,
         node: &NodeInner,
@@ -248,7 +250,7 @@ impl End {
         primary: PrimaryRc,
         secondary: SecondaryRc,
     ) {
-        if !self.live {
+        if !self.live || self.withdraw_unclaimed(node, peer) {
             return;
         }
         self.broken = Some((primary, secondary));
@@ -283,15 +285,17 @@ impl End {
     }
 
     /// This end's TP ended (TP_ENDED, a cancelled TP verb, cleanup): its
-    /// outstanding verbs end with `AP_CANCELLED`; in SEND at a record
-    /// boundary the conversation is deallocated normally (flushing), in
-    /// any other live state abnormally.
-    pub(crate) fn end_tp(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+    /// outstanding verbs end with `AP_CANCELLED`. If `how` is
+    /// [`TpEnd::Ended`] and the end is in SEND at a record boundary, the
+    /// conversation is deallocated normally (flushing); in any other case
+    /// abnormally, what it buffered dropped.
+    pub(crate) fn end_tp(&mut self, node: &NodeInner, peer: &mut dyn Peer, how: TpEnd) {
         self.cancel_waiting();
         if !self.live {
             return;
         }
-        if self.sending() && (self.mapped || self.writer.at_boundary()) {
+        let at_boundary = self.mapped || self.writer.at_boundary();
+        if how == TpEnd::Ended && self.sending() && at_boundary {
             self.send(peer, Flow::Deallocate(PrimaryRc::DEALLOC_NORMAL));
         } else {
             let code = self.abend_code(values::ABEND_PROG);
@@ -300,6 +304,33 @@ impl End {
             self.deliver(peer, Flow::Deallocate(code));
         }
         self.end_conversation(node, peer);
+    }
+
+    /// Whether a flow from the partner reaches this end: not once the end
+    /// is over, nor when the flow ends the conversation abnormally before
+    /// a RECEIVE_ALLOCATE took the end's attach (the end goes with its
+    /// attach, see [`End::withdraw_unclaimed`]).
+    pub(super) fn admits(
+        &mut self,
+        node: &NodeInner,
+        peer: &mut dyn Peer,
+        flow: &Flow<'_>,
+    ) -> bool {
+        self.live && !(flow.ends_abnormally() && self.withdraw_unclaimed(node, peer))
+    }
+
+    /// An invoked end whose attach still waits for a RECEIVE_ALLOCATE,
+    /// and whose conversation just failed or was ended abnormally by its
+    /// allocator: the attach leaves the queue and the end goes with it,
+    /// since a TP would be started only to learn that the conversation is
+    /// over. True if it did; false for an end a RECEIVE_ALLOCATE has taken
+    /// (its TP learns of the end on its next verb).
+    fn withdraw_unclaimed(&mut self, node: &NodeInner, peer: &mut dyn Peer) -> bool {
+        let unclaimed = self.tasks.is_none() && node.withdraw_attach(self.ids.conv_id);
+        if unclaimed {
+            self.end_conversation(node, peer);
+        }
+        unclaimed
     }
 
     /// SEND_CONVERSATION on a conversation just allocated: the data, then

@@ -9,7 +9,7 @@ use super::end::End;
 use super::input::Request;
 use crate::node::{AppId, NodeInner};
 use crate::outcome::{AppCore, Out};
-use crate::session::{Failure, Flow, Peer};
+use crate::session::{Failure, Flow, Peer, TpEnd};
 use crate::verbs::{Conv, ConvId};
 use appc_engine::activity::Activity;
 use appc_engine::Handle;
@@ -138,20 +138,14 @@ impl RemoteEnd {
 
     /// The session is gone, or the partner LU rejected the attach: the
     /// waiting verb, or the next verb, reports `failure`. An invoked end
-    /// whose attach still waits for a RECEIVE_ALLOCATE leaves the queue:
-    /// no TP will ever get a conversation that is already dead.
+    /// whose attach still waits for a RECEIVE_ALLOCATE leaves the queue
+    /// and is over: no TP will ever get a conversation that is already
+    /// dead. (One a RECEIVE_ALLOCATE took a moment ago, whose
+    /// [`Work::Attached`](crate::session::Work::Attached) is still on its
+    /// way, stays: its TP learns of the failure on its first verb.)
     pub fn fail(&mut self, failure: Failure, peer: &mut dyn Peer) {
-        let attached = self.is_attached();
-        let conv_id = self.conv_id;
         self.with_node(peer, |end, node, peer| {
-            if !attached && node.withdraw_incoming(conv_id) {
-                end.live = false;
-                end.close_peer(peer, false);
-                return;
-            }
-            // Attached, or a RECEIVE_ALLOCATE took it a moment ago (its TP
-            // learns of the failure on its first verb).
-            end.fail(node, peer, failure.primary, failure.secondary);
+            end.fail(node, peer, failure.primary, failure.secondary)
         });
     }
 
@@ -166,10 +160,11 @@ impl RemoteEnd {
     }
 
     /// The conversation's TP ended: its waiting verb ends with
-    /// `AP_CANCELLED`; deallocated normally (flushing) in SEND at a record
-    /// boundary, abnormally otherwise.
-    pub fn end_tp(&mut self, peer: &mut dyn Peer) {
-        self.with_node(peer, |end, node, peer| end.end_tp(node, peer));
+    /// `AP_CANCELLED`; the conversation is deallocated normally (flushing)
+    /// if the TP ended ([`TpEnd::Ended`]) with it in SEND at a record
+    /// boundary, abnormally, nothing flushed, otherwise.
+    pub fn end_tp(&mut self, how: TpEnd, peer: &mut dyn Peer) {
+        self.with_node(peer, |end, node, peer| end.end_tp(node, peer, how));
     }
 
     /// A RECEIVE_ALLOCATE took the attach: the end belongs to its TP now.
