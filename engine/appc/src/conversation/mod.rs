@@ -61,6 +61,10 @@
 //! cancel that won first leaves the completion a no-op (KB Q153523: the
 //! two never both release anything: the wait record is dropped exactly
 //! once, by the end's owner).
+//!
+//! [`Peer`]: crate::session::Peer
+//! [`Peer::consumed`]: crate::session::Peer::consumed
+//! [`Peer::backlogged`]: crate::session::Peer::backlogged
 
 mod end;
 mod input;
