@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use crate::conversation::{Attachment, Ending, RemoteEnd, Request};
+use crate::conversation::{Attachment, Ending, IssuedVerb, RemoteEnd};
 use crate::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use crate::verbs::{Conv, ConvId};
 use appc_engine::Handle;
@@ -173,7 +173,7 @@ pub enum Work {
     /// LUs: keep its end; its attach flows at its first flush.
     Open(Box<RemoteEnd>),
     /// A conversation verb: [`RemoteEnd::issue`].
-    Verb(Request),
+    Verb(IssuedVerb),
     /// A verb of the conversation (of the TP these ids name) was cancelled
     /// (the cancel has already posted its `AP_CANCELLED`):
     /// [`RemoteEnd::abort`].

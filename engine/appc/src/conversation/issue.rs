@@ -2,7 +2,7 @@
 //! reports instead of running, and what it does.
 
 use super::end::{End, Held, Status};
-use super::input::{Input, ReceiveParams, Request};
+use super::input::{Input, IssuedVerb, ReceiveParams};
 use super::wait::{Act, Wait, WaitKind};
 use super::SEND_BUFFER;
 use crate::node::NodeInner;
@@ -20,8 +20,8 @@ impl End {
     /// Runs conversation verb `request` on this end (see the module docs):
     /// its task gets its one completion here, at once or when what it waits
     /// for arrives.
-    pub(crate) fn issue(&mut self, request: Request, node: &NodeInner, peer: &mut dyn Peer) {
-        let Request {
+    pub(crate) fn issue(&mut self, request: IssuedVerb, node: &NodeInner, peer: &mut dyn Peer) {
+        let IssuedVerb {
             handle,
             step,
             entry,

@@ -18,7 +18,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::end::End;
-use super::input::Request;
+use super::input::IssuedVerb;
 use crate::node::NodeInner;
 use crate::outcome::Out;
 use crate::rc::{PrimaryRc, SecondaryRc};
@@ -85,7 +85,13 @@ impl Pair {
     }
 
     /// Runs conversation verb `request` on `side`.
-    pub(crate) fn issue(&mut self, node: &NodeInner, me: &PairLock, side: Side, request: Request) {
+    pub(crate) fn issue(
+        &mut self,
+        node: &NodeInner,
+        me: &PairLock,
+        side: Side,
+        request: IssuedVerb,
+    ) {
         self.run(node, me, side, |end, peer| end.issue(request, node, peer));
     }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use super::end::End;
-use super::input::Request;
+use super::input::IssuedVerb;
 use crate::node::{AppId, NodeInner};
 use crate::outcome::{AppCore, Out};
 use crate::session::{Failure, Flow, Peer, TpEnd};
@@ -101,7 +101,7 @@ impl RemoteEnd {
     /// A verb the application issued on this conversation. A verb whose
     /// task a cancel finished before it got here does nothing (the cancel's
     /// teardown, [`Work::Abort`](crate::session::Work::Abort), follows it).
-    pub fn issue(&mut self, request: Request, peer: &mut dyn Peer) {
+    pub fn issue(&mut self, request: IssuedVerb, peer: &mut dyn Peer) {
         let Some(node) = self.node.upgrade() else {
             self.end.live = false;
             return self.end.close_peer(peer, true);

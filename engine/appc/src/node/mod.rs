@@ -42,7 +42,7 @@
 //! (the low 24 bits count per owner, skipping ids still in use). So a verb
 //! on a remote conversation goes to its owner without the registry: the
 //! verb becomes a task, its inputs move into a
-//! [`Request`], and the owner runs it on its
+//! [`IssuedVerb`], and the owner runs it on its
 //! own thread, where the conversation lives. Only verbs on in-memory
 //! conversations, TP verbs, and the rare paths (a verb for a conversation
 //! that is gone, the end of a conversation) take the registry lock.
@@ -79,7 +79,7 @@ mod verb;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use crate::conversation::{RemoteEnd, Request};
+use crate::conversation::{IssuedVerb, RemoteEnd};
 use crate::lock::lock;
 use crate::outcome::AppCore;
 use crate::rc::SecondaryRc;
@@ -158,7 +158,7 @@ impl Node {
     /// Completes a verb for a conversation its owner no longer holds (it
     /// ended): `AP_PARAMETER_CHECK` with `AP_BAD_CONV_ID`, or `AP_BAD_TP_ID`
     /// if its TP is gone too.
-    pub fn refuse(&self, request: Request) {
+    pub fn refuse(&self, request: IssuedVerb) {
         let refusal = self.inner.lookup_refusal(&request);
         self.inner.refuse(request, refusal);
     }

@@ -6,7 +6,7 @@
 use super::entries::{AppId, Route};
 use super::registry::parameter_check;
 use super::NodeInner;
-use crate::conversation::{End, Input, Request};
+use crate::conversation::{End, Input, IssuedVerb};
 use crate::lock::lock;
 use crate::outcome::{complete, done, AppCore, Out, Submit};
 use crate::param::Refusal;
@@ -45,7 +45,7 @@ impl NodeInner {
         if let Some(owner) = owner {
             // Remote: the owner checks the ids against the conversation.
             let (handle, extra, input) = submit_taking(verb, submit)?;
-            owner.post(Work::Verb(Request {
+            owner.post(Work::Verb(IssuedVerb {
                 handle,
                 app,
                 ids,
@@ -83,7 +83,7 @@ impl NodeInner {
             );
         }
         let result = submit_taking(verb, submit).map(|(handle, extra, input)| {
-            let request = Request {
+            let request = IssuedVerb {
                 handle,
                 app,
                 ids,
@@ -102,7 +102,7 @@ impl NodeInner {
 
     /// Whether `request` names `end` (its TP, of its application), or the
     /// refusal that a verb for a conversation the caller does not hold gets.
-    pub(crate) fn check_remote_verb(&self, end: &End, request: &Request) -> Result<(), Refusal> {
+    pub(crate) fn check_remote_verb(&self, end: &End, request: &IssuedVerb) -> Result<(), Refusal> {
         if end.is_live(request.ids) && end.app == request.app {
             Ok(())
         } else {
@@ -113,13 +113,13 @@ impl NodeInner {
     /// The refusal of a verb whose conversation is not the caller's:
     /// `AP_BAD_TP_ID` if its TP is not one of the application's, else
     /// `AP_BAD_CONV_ID`.
-    pub(super) fn lookup_refusal(&self, request: &Request) -> Refusal {
+    pub(super) fn lookup_refusal(&self, request: &IssuedVerb) -> Refusal {
         lock(&self.registry).refusal(request.ids, request.app)
     }
 
     /// Completes `request` with `refusal`, through its application's
     /// engine (an application cleaned up meanwhile has cancelled the task).
-    pub(crate) fn refuse(&self, request: Request, refusal: Refusal) {
+    pub(crate) fn refuse(&self, request: IssuedVerb, refusal: Refusal) {
         let tasks = lock(&self.registry).apps.get(&request.app).cloned();
         if let Some(tasks) = tasks {
             let (primary, secondary) = refusal;
