@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::wait::Wait;
-use crate::node::{AppId, NodeInner};
+use crate::node::{AppId, Registrar};
 use crate::outcome::{AppCore, Attributes, Out};
 use crate::param::Refusal;
 use crate::rc::{PrimaryRc, SecondaryRc};
@@ -267,6 +267,14 @@ impl End {
         self.live && self.ids == ids
     }
 
+    /// Whether a cancel finished task `handle` of this end's application
+    /// (a verb that reaches its end after its cancel must not act).
+    pub(super) fn was_cancelled(&self, handle: Handle) -> bool {
+        self.tasks
+            .as_ref()
+            .is_some_and(|tasks| !tasks.is_pending(handle))
+    }
+
     /// Completes task `handle` of this end's application with `out`, if
     /// nothing finished it first.
     pub(super) fn complete(&self, handle: Handle, out: Out) {
@@ -440,7 +448,7 @@ impl End {
     /// The end goes to RESET: its id is forgotten, its TEST_RTS_AND_POST
     /// registration ends with `AP_CANCELLED`, flows to it are dropped, and
     /// its peer is released (`Peer::close(false)`).
-    pub(super) fn end_conversation(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+    pub(super) fn end_conversation(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) {
         if !self.live {
             return;
         }

@@ -100,7 +100,7 @@ impl NodeInner {
                 owner.post(Work::Open(Box::new(RemoteEnd::new(
                     end,
                     ids.conv_id,
-                    self.weak(),
+                    self.link(),
                 ))));
             }
             Route::Remote(owner)
@@ -146,7 +146,7 @@ impl NodeInner {
             complete(core, handle, out);
             self.run_deferred();
         } else if let Some(owner) = self.owners[new.owner].get() {
-            let mut remote = RemoteEnd::new(end, new.ids.conv_id, self.weak());
+            let mut remote = RemoteEnd::new(end, new.ids.conv_id, self.link());
             remote.send_conversation_on_open(handle, data);
             owner.post(Work::Open(Box::new(remote)));
         }

@@ -14,7 +14,7 @@ use crate::lock::lock;
 use crate::outcome::{complete, AppCore, Out, Submit};
 use crate::rc::SecondaryRc;
 use crate::session::{Attach, Owner, Work};
-use crate::verbs::{Conv, ConvId, Verb};
+use crate::verbs::{Conv, Verb};
 use appc_engine::activity::Activity;
 use appc_engine::{CompleteOutcome, Handle, Rejected};
 
@@ -99,7 +99,7 @@ impl NodeInner {
         drop(reg);
         let end = invoked_end(&attach, routed);
         let conv_id = end.ids.conv_id;
-        Ok(RemoteEnd::new(end, conv_id, self.weak()))
+        Ok(RemoteEnd::new(end, conv_id, self.link()))
     }
 
     /// Gives an attach to a waiting RECEIVE_ALLOCATE of its TP name, or
@@ -169,13 +169,5 @@ impl NodeInner {
                 }
             }
         }
-    }
-
-    /// Takes the attach of invoked conversation `conv_id` out of its TP
-    /// name's queue, if it still waits for a RECEIVE_ALLOCATE (its
-    /// conversation failed or was ended abnormally; the end then ends,
-    /// which forgets its id). False if a RECEIVE_ALLOCATE took it already.
-    pub(crate) fn withdraw_attach(&self, conv_id: ConvId) -> bool {
-        lock(&self.registry).names.withdraw(conv_id)
     }
 }

@@ -159,8 +159,7 @@ impl Node {
     /// ended): `AP_PARAMETER_CHECK` with `AP_BAD_CONV_ID`, or `AP_BAD_TP_ID`
     /// if its TP is gone too.
     pub fn refuse(&self, request: IssuedVerb) {
-        let refusal = self.inner.lookup_refusal(&request);
-        self.inner.refuse(request, refusal);
+        self.inner.refuse(request);
     }
 
     /// Attaches waiting for a RECEIVE_ALLOCATE, over every TP name.
@@ -272,13 +271,103 @@ impl NodeInner {
         }
     }
 
-    /// This node, for a [`RemoteEnd`].
-    pub(crate) fn weak(&self) -> Weak<NodeInner> {
-        self.me.clone()
+    /// How a [`RemoteEnd`] of this node reaches it.
+    pub(crate) fn link(&self) -> NodeLink {
+        NodeLink {
+            node: self.me.clone(),
+            deferred: self.deferred.clone(),
+        }
+    }
+}
+
+/// What a conversation end asks of its node, beyond completing its own
+/// verbs: the registry's part in the end of a conversation, the attach
+/// an end withdraws, and the refusal of a verb for a conversation that is
+/// not the caller's. None of it is on a verb's or an arrival's common
+/// path, which is what lets a [`RemoteEnd`] reach its node through a weak
+/// reference ([`NodeLink`]) it upgrades only here.
+pub(crate) trait Registrar {
+    /// An end went to RESET: its conversation id is no longer valid.
+    fn forget(&self, ids: Conv);
+
+    /// Takes the attach of invoked conversation `conv_id` out of its TP
+    /// name's queue, if it still waits for a RECEIVE_ALLOCATE (its
+    /// conversation failed or was ended abnormally; the end then ends,
+    /// which forgets its id). False if a RECEIVE_ALLOCATE took it already.
+    fn withdraw_attach(&self, conv_id: ConvId) -> bool;
+
+    /// Refuses `verb`: its conversation is not the caller's (see
+    /// [`Node::refuse`]).
+    fn refuse(&self, verb: IssuedVerb);
+}
+
+impl Registrar for NodeInner {
+    fn forget(&self, ids: Conv) {
+        lock(&self.registry).forget(ids);
     }
 
-    /// An end went to RESET: its conversation id is no longer valid.
-    pub(crate) fn forget(&self, ids: Conv) {
-        lock(&self.registry).forget(ids);
+    fn withdraw_attach(&self, conv_id: ConvId) -> bool {
+        lock(&self.registry).names.withdraw(conv_id)
+    }
+
+    fn refuse(&self, verb: IssuedVerb) {
+        NodeInner::refuse(self, verb);
+    }
+}
+
+/// A node that is gone has nothing to forget, withdraw or refuse.
+impl Registrar for Weak<NodeInner> {
+    fn forget(&self, ids: Conv) {
+        if let Some(node) = self.upgrade() {
+            node.forget(ids);
+        }
+    }
+
+    fn withdraw_attach(&self, conv_id: ConvId) -> bool {
+        self.upgrade()
+            .is_some_and(|node| Registrar::withdraw_attach(&*node, conv_id))
+    }
+
+    fn refuse(&self, verb: IssuedVerb) {
+        if let Some(node) = self.upgrade() {
+            node.refuse(verb);
+        }
+    }
+}
+
+/// How a [`RemoteEnd`] reaches its node. Weak, since the node holds the
+/// session layers (its owners) that hold the ends: a strong reference
+/// would make every owner that keeps an end a cycle with the node. And
+/// never upgraded on the common path of a verb or an arrival (a
+/// contended read-modify-write of the node's reference count per verb,
+/// from every session layer thread): that path checks that the node
+/// still exists with a load ([`NodeLink::is_gone`]) and whether a soft TP
+/// end waits with another ([`NodeLink::run_deferred`]); only the rare
+/// paths ([`Registrar`], a deferred end) upgrade.
+pub(crate) struct NodeLink {
+    node: Weak<NodeInner>,
+    deferred: Arc<Deferred<TpId>>,
+}
+
+impl NodeLink {
+    /// Whether the node was dropped: its conversations can only end.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.node.strong_count() == 0
+    }
+
+    /// The node's registry, for the rare paths that need it.
+    pub(crate) fn registrar(&self) -> &dyn Registrar {
+        &self.node
+    }
+
+    /// Runs the soft TP ends whose last active verb has finished, if any
+    /// (see [`NodeInner::run_deferred`]).
+    pub(crate) fn run_deferred(&self) {
+        if let Some(tp_id) = self.deferred.pop() {
+            if let Some(node) = self.node.upgrade() {
+                node.end_tp(tp_id);
+                node.run_deferred();
+            }
+        }
     }
 }

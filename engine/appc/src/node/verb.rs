@@ -6,10 +6,9 @@
 use super::entries::{AppId, Route};
 use super::registry::parameter_check;
 use super::NodeInner;
-use crate::conversation::{End, Input, IssuedVerb};
+use crate::conversation::{Input, IssuedVerb};
 use crate::lock::lock;
 use crate::outcome::{complete, done, AppCore, Out, Submit};
-use crate::param::Refusal;
 use crate::rc::{PrimaryRc, SecondaryRc};
 use crate::session::Work;
 use crate::states::{Entry, Step};
@@ -100,33 +99,25 @@ impl NodeInner {
         result
     }
 
-    /// Whether `request` names `end` (its TP, of its application), or the
-    /// refusal that a verb for a conversation the caller does not hold gets.
-    pub(crate) fn check_remote_verb(&self, end: &End, request: &IssuedVerb) -> Result<(), Refusal> {
-        if end.is_live(request.ids) && end.app == request.app {
-            Ok(())
-        } else {
-            Err(self.lookup_refusal(request))
-        }
-    }
-
-    /// The refusal of a verb whose conversation is not the caller's:
-    /// `AP_BAD_TP_ID` if its TP is not one of the application's, else
-    /// `AP_BAD_CONV_ID`.
-    pub(super) fn lookup_refusal(&self, request: &IssuedVerb) -> Refusal {
-        lock(&self.registry).refusal(request.ids, request.app)
-    }
-
-    /// Completes `request` with `refusal`, through its application's
-    /// engine (an application cleaned up meanwhile has cancelled the task).
-    pub(crate) fn refuse(&self, request: IssuedVerb, refusal: Refusal) {
-        let tasks = lock(&self.registry).apps.get(&request.app).cloned();
+    /// Completes `verb`, a verb for a conversation its caller does not
+    /// hold, with its refusal (`AP_PARAMETER_CHECK` with `AP_BAD_TP_ID` if
+    /// its TP is not one of the application's, else `AP_BAD_CONV_ID`),
+    /// through its application's engine (an application cleaned up
+    /// meanwhile has cancelled the task).
+    pub(crate) fn refuse(&self, verb: IssuedVerb) {
+        let (refusal, tasks) = {
+            let reg = lock(&self.registry);
+            (
+                reg.refusal(verb.ids, verb.app),
+                reg.apps.get(&verb.app).cloned(),
+            )
+        };
         if let Some(tasks) = tasks {
             let (primary, secondary) = refusal;
             complete(
                 &tasks,
-                request.handle,
-                request.input.back(Out::rc(primary, secondary)),
+                verb.handle,
+                verb.input.back(Out::rc(primary, secondary)),
             );
         }
     }
