@@ -129,6 +129,22 @@ fn unknown_tp_is_rejected_on_a_later_verb() {
     });
 }
 
+/// A node and its engine hold each other (the engine holds the node's
+/// shards as the owners of their conversations): once both sides are
+/// dropped after an exchange, each engine is freed.
+#[test]
+fn nodes_and_their_engines_are_freed() {
+    for_each_backend(|kind| {
+        let (a, b, _) = pair(kind);
+        echo_round(&a, &b, "LUB", 3);
+        let engines = [a.engine.downgrade(), b.engine.downgrade()];
+        drop((a, b));
+        for (side, engine) in ["A", "B"].iter().zip(&engines) {
+            assert!(engine.upgrade().is_none(), "{kind:?}: {side}'s engine lives on");
+        }
+    });
+}
+
 #[test]
 fn fifty_conversations_share_one_link_and_reuse_sessions() {
     for_each_backend(|kind| {

@@ -32,6 +32,6 @@ pub mod states;
 pub mod verbs;
 
 pub use app::Appc;
-pub use conversation::{Attachment, Ending, RemoteEnd, Request, SEND_BUFFER};
-pub use node::Node;
-pub use session::{Attach, Confirmation, Failure, Flow, Owner, Peer, Work};
+pub use conversation::{Attachment, Ending, IssuedVerb, RemoteEnd, SEND_BUFFER};
+pub use node::{Node, WeakNode, MAX_QUEUED_ATTACHES};
+pub use session::{Attach, Confirmation, Failure, Flow, Owner, Peer, TpEnd, Work};

@@ -70,7 +70,7 @@ use Group::{Allocation, Backout, Management, Parameter, State};
 /// One row of a code table: the value, its header name, and its meaning.
 /// `extra` is per-type data: for a primary code, the secondary groups it
 /// defines; for a secondary code, its group.
-struct Entry<T, X> {
+struct CodeRow<T, X> {
     value: T,
     name: &'static str,
     meaning: &'static str,
@@ -79,9 +79,9 @@ struct Entry<T, X> {
 
 /// The table row for `value`, if it is known.
 fn find<T: Copy + PartialEq, X>(
-    table: &'static [Entry<T, X>],
+    table: &'static [CodeRow<T, X>],
     value: T,
-) -> Option<&'static Entry<T, X>> {
+) -> Option<&'static CodeRow<T, X>> {
     table.iter().find(|entry| entry.value == value)
 }
 
@@ -148,9 +148,9 @@ macro_rules! codes {
             }
         }
 
-        static $table: &[Entry<$ty, $extra_ty>] = &[
+        static $table: &[CodeRow<$ty, $extra_ty>] = &[
             $(
-                Entry {
+                CodeRow {
                     value: $ty::$konst,
                     name: concat!("AP_", stringify!($konst)),
                     meaning: $meaning,
@@ -857,7 +857,7 @@ mod tests {
     }
 
     fn assert_table<T: Copy + PartialEq + fmt::Debug, X>(
-        table: &'static [Entry<T, X>],
+        table: &'static [CodeRow<T, X>],
         name: impl Fn(T) -> Option<&'static str>,
     ) {
         let mut names = HashSet::new();

@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use crate::conversation::{Attachment, Ending, RemoteEnd, Request};
+use crate::conversation::{Attachment, Ending, IssuedVerb, RemoteEnd};
 use crate::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use crate::verbs::{Conv, ConvId};
 use appc_engine::Handle;
@@ -52,6 +52,14 @@ pub enum Flow<'a> {
     Deallocate(PrimaryRc),
     /// REQUEST_TO_SEND (SIGNAL), expedited.
     RequestToSend,
+}
+
+impl Flow<'_> {
+    /// Whether this flow ends the conversation abnormally
+    /// (`AP_DEALLOC_ABEND*`).
+    pub(crate) fn ends_abnormally(&self) -> bool {
+        matches!(self, Flow::Deallocate(code) if *code != PrimaryRc::DEALLOC_NORMAL)
+    }
 }
 
 /// What a confirmation request asks for, and what follows CONFIRMED.
@@ -165,14 +173,14 @@ pub enum Work {
     /// LUs: keep its end; its attach flows at its first flush.
     Open(Box<RemoteEnd>),
     /// A conversation verb: [`RemoteEnd::issue`].
-    Verb(Request),
+    Verb(IssuedVerb),
     /// A verb of the conversation (of the TP these ids name) was cancelled
     /// (the cancel has already posted its `AP_CANCELLED`):
     /// [`RemoteEnd::abort`].
     Abort(Conv, Handle),
-    /// The conversation's TP ended: [`RemoteEnd::end_tp`], then
-    /// [`Ending::done`].
-    EndTp(ConvId, Ending),
+    /// The conversation's TP ended, as [`TpEnd`] says:
+    /// [`RemoteEnd::end_tp`], then [`Ending::done`].
+    EndTp(ConvId, TpEnd, Ending),
     /// A RECEIVE_ALLOCATE took the conversation's attach, which was waiting
     /// for one: [`RemoteEnd::attached`].
     Attached(ConvId, Attachment),
@@ -185,9 +193,23 @@ impl Work {
             Work::Open(end) => end.conv_id(),
             Work::Verb(request) => request.conv_id(),
             Work::Abort(ids, _) => ids.conv_id,
-            Work::EndTp(conv, _) | Work::Attached(conv, _) => *conv,
+            Work::EndTp(conv, ..) | Work::Attached(conv, _) => *conv,
         }
     }
+}
+
+/// How a TP's conversations end with it ([`Work::EndTp`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TpEnd {
+    /// `TP_ENDED`, or `WinAPPCCleanup`: a conversation in SEND at a record
+    /// boundary is deallocated normally, what it buffered flushed first;
+    /// any other is deallocated abnormally.
+    Ended,
+    /// A cancelled `TP_ENDED(AP_SOFT)`: the TP ends at once, as with
+    /// `AP_HARD`, but a cancelled verb flushes nothing, so every
+    /// conversation is deallocated abnormally and what it buffered is
+    /// dropped.
+    Cancelled,
 }
 
 /// A failure a session layer reports to a conversation

@@ -191,10 +191,10 @@ fn run(node: Node, me: Arc<dyn Owner>, far: Far, rx: Receiver<Msg>) {
                 Some(&key) => (key, Box::new(move |end, peer| end.abort(ids, peer))),
                 None => continue,
             },
-            Msg::Work(Work::EndTp(conv, ending)) => {
+            Msg::Work(Work::EndTp(conv, how, ending)) => {
                 if let Some(&key) = keys.get(&conv) {
                     if let Some(end) = convs.get_mut(&key) {
-                        end.end_tp(&mut WirePeer { key, far: &far });
+                        end.end_tp(how, &mut WirePeer { key, far: &far });
                     }
                 }
                 ending.done();
@@ -839,4 +839,237 @@ fn an_attach_whose_session_fails_before_it_is_taken_leaves_the_queue() {
         received(&receive(&b, conv)),
         (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE, b"live".to_vec())
     );
+}
+
+/// RECEIVE_ALLOCATE on B for "ECHO", submitted: it waits while no live
+/// attach is queued.
+fn submit_receive_allocate(b: &Appc) -> (appc_engine::Handle, appc_engine::Receiver<Verb>) {
+    let (btx, brx) = b.queue();
+    let ra = ReceiveAllocate {
+        tp_name: name("ECHO"),
+        ..Default::default()
+    };
+    let ra = b
+        .submit(Verb::mapped(Body::ReceiveAllocate(ra)), &Target::Queue(btx))
+        .unwrap();
+    (ra, brx)
+}
+
+/// An attach from A waits on B for a RECEIVE_ALLOCATE; A's TP abends the
+/// conversation (DEALLOCATE(ABEND)), and the abnormal end crosses the
+/// session before any TP on B took the attach: B drops the attach, and a
+/// RECEIVE_ALLOCATE on B waits for a live one.
+#[test]
+fn an_attach_its_allocator_abends_before_it_is_taken_leaves_the_queue() {
+    let (node_a, node_b) = two_nodes();
+    node_b.define_tp("ECHO");
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node_a).unwrap();
+    let (b, _) = Appc::startup(WINAPPC_VERSION, &node_b).unwrap();
+    let tp_id = tp(&a);
+    let Body::Allocate(al) = allocate(&a, tp_id, "ECHO", values::SYNC_NONE).body else {
+        unreachable!()
+    };
+    let conv = Conv {
+        tp_id,
+        conv_id: al.conv_id,
+    };
+    assert_eq!(call(&a, Body::Flush(conv)).primary_rc, PrimaryRc::OK);
+    await_queued(&node_b, 1);
+    let abend = Deallocate {
+        conv,
+        dealloc_type: values::ABEND,
+        log_data: Vec::new(),
+    };
+    assert_eq!(call(&a, Body::Deallocate(abend)).primary_rc, PrimaryRc::OK);
+    await_queued(&node_b, 0);
+    let (_ra, mut brx) = submit_receive_allocate(&b);
+    assert!(brx.try_recv().is_none(), "B took a dead conversation");
+}
+
+/// B queues at most the attaches its limit allows for a name nobody
+/// serves yet: here one. The next attach from A is refused with
+/// `AP_TRANS_PGM_NOT_AVAIL_RETRY`, which A's TP sees as an allocation
+/// error on its next verb; the queued one is still taken whole.
+#[test]
+fn an_attach_past_the_remote_queue_limit_is_refused() {
+    let (node_a, node_b) = two_nodes();
+    node_b.define_tp("ECHO");
+    node_b.set_max_queued_attaches(1);
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node_a).unwrap();
+    let (b, _) = Appc::startup(WINAPPC_VERSION, &node_b).unwrap();
+    let tp_id = tp(&a);
+    let open = |data: &[u8]| {
+        let Body::Allocate(al) = allocate(&a, tp_id, "ECHO", values::SYNC_NONE).body else {
+            unreachable!()
+        };
+        let conv = Conv {
+            tp_id,
+            conv_id: al.conv_id,
+        };
+        let send = SendData {
+            conv,
+            send_type: values::SEND_DATA_FLUSH,
+            data: data.to_vec(),
+            rts_rcvd: false,
+        };
+        assert_eq!(call(&a, Body::SendData(send)).primary_rc, PrimaryRc::OK);
+        conv
+    };
+    open(b"queued");
+    await_queued(&node_b, 1);
+    let refused = open(b"refused");
+    let verb = receive(&a, refused);
+    assert_eq!(
+        (verb.primary_rc, verb.secondary_rc),
+        (
+            PrimaryRc::ALLOCATION_ERROR,
+            SecondaryRc::TRANS_PGM_NOT_AVAIL_RETRY
+        )
+    );
+    assert_eq!(node_b.queued_attaches(), 1);
+    let (ra, mut brx) = submit_receive_allocate(&b);
+    let got = brx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!((got.handle, got.verb.primary_rc), (ra, PrimaryRc::OK));
+    let Body::ReceiveAllocate(ra) = got.verb.body else {
+        unreachable!()
+    };
+    let conv = Conv {
+        tp_id: ra.tp_id,
+        conv_id: ra.conv_id,
+    };
+    assert_eq!(
+        received(&receive(&b, conv)),
+        (PrimaryRc::OK, WhatRcvd::DATA_COMPLETE, b"queued".to_vec())
+    );
+}
+
+/// A session layer with no thread: it keeps what its node posts, and the
+/// conversations it opens, until the test runs them or drops it.
+struct Holder {
+    work: Mutex<Vec<Work>>,
+    convs: Mutex<HashMap<ConvId, RemoteEnd>>,
+    dropped: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Owner for Holder {
+    fn post(&self, work: Work) {
+        self.work.lock().unwrap().push(work);
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        self.dropped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A peer that records whether it was closed, and how.
+#[derive(Default)]
+struct Closing(Option<bool>);
+
+impl Peer for Closing {
+    fn attach(&mut self, _: &Attach) -> Result<(), SecondaryRc> {
+        Ok(())
+    }
+
+    fn send(&mut self, _: Flow<'_>) {}
+
+    fn close(&mut self, abort: bool) {
+        self.0 = Some(abort);
+    }
+}
+
+impl Holder {
+    fn new(dropped: &Arc<std::sync::atomic::AtomicBool>) -> Arc<Self> {
+        Arc::new(Self {
+            work: Mutex::default(),
+            convs: Mutex::default(),
+            dropped: dropped.clone(),
+        })
+    }
+
+    /// Runs what was posted: opens conversations and runs their verbs.
+    fn run(&self) {
+        let work = std::mem::take(&mut *self.work.lock().unwrap());
+        let mut convs = self.convs.lock().unwrap();
+        for item in work {
+            match item {
+                Work::Open(end) => {
+                    convs.insert(end.conv_id(), *end);
+                }
+                Work::Verb(verb) => {
+                    let end = convs.get_mut(&verb.conv_id()).expect("open");
+                    end.issue(verb, &mut Closing::default());
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+/// A node whose session layer holds its remote conversations is freed
+/// when the applications and the node are dropped: the ends it holds do
+/// not keep their node alive (no cycle through the node's owners), so the
+/// node goes, then the session layer it held, then the ends.
+#[test]
+fn a_node_is_freed_with_the_remote_conversations_its_owner_holds() {
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let node = Node::new();
+    let holder = Holder::new(&dropped);
+    node.add_partner("LUB", holder.clone());
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+    let tp_id = tp(&a);
+    let Body::Allocate(al) = allocate(&a, tp_id, "ECHO", values::SYNC_NONE).body else {
+        unreachable!()
+    };
+    let conv = Conv {
+        tp_id,
+        conv_id: al.conv_id,
+    };
+    let send = SendData {
+        conv,
+        send_type: values::SEND_DATA_NONE,
+        data: b"held".to_vec(),
+        rts_rcvd: false,
+    };
+    let (tx, mut rx) = a.queue();
+    a.submit(Verb::mapped(Body::SendData(send)), &Target::Queue(tx))
+        .unwrap();
+    holder.run();
+    assert_eq!(rx.try_recv().unwrap().verb.primary_rc, PrimaryRc::OK);
+    assert_eq!(holder.convs.lock().unwrap().len(), 1);
+    drop(holder);
+    drop(a);
+    assert!(!dropped.load(std::sync::atomic::Ordering::SeqCst));
+    drop(node);
+    assert!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        "the node, and the session layer it holds, leaked"
+    );
+}
+
+/// An end whose node was dropped while its session layer still holds it
+/// can only end: whatever reaches it next closes its session at once.
+#[test]
+fn an_end_outliving_its_node_ends_at_its_next_step() {
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let node = Node::new();
+    let holder = Holder::new(&dropped);
+    node.add_partner("LUB", holder.clone());
+    let (a, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
+    let tp_id = tp(&a);
+    let Body::Allocate(al) = allocate(&a, tp_id, "ECHO", values::SYNC_NONE).body else {
+        unreachable!()
+    };
+    holder.run();
+    drop(a);
+    drop(node);
+    let mut convs = holder.convs.lock().unwrap();
+    let end = convs.get_mut(&al.conv_id).expect("held");
+    assert!(!end.is_over());
+    let mut peer = Closing::default();
+    end.arrive(Flow::Data(b"late"), false, &mut peer);
+    assert!(end.is_over());
+    assert_eq!(peer.0, Some(true));
 }

@@ -229,7 +229,11 @@ impl super::protocol::Events for Arrival<'_> {
         match event {
             Event::Attach(wa) => {
                 let attach = from_wire(wa, self.partner_lu, &self.node.lu, self.mode);
-                match self.node.engine.incoming_attach(attach, self.owner) {
+                let accepted = match self.node.engine.upgrade() {
+                    Some(engine) => engine.incoming_attach(attach, self.owner),
+                    None => Err(SecondaryRc::TP_NAME_NOT_RECOGNIZED),
+                };
+                match accepted {
                     Ok(end) => {
                         let id = end.conv_id();
                         let carrier = Carrier {

@@ -11,7 +11,8 @@ use super::sessions::{Core, Todo};
 use crate::appc::rc::{PrimaryRc, SecondaryRc};
 use crate::appc::verbs::{Conv as ConvIds, ConvId};
 use crate::appc::{
-    Attach, Attachment, Confirmation, Ending, Failure, Flow, Node, Peer, RemoteEnd, Request, Work,
+    Attach, Attachment, Confirmation, Ending, Failure, Flow, IssuedVerb, Peer, RemoteEnd, TpEnd,
+    WeakNode, Work,
 };
 use crate::backend::{Io, LinkId};
 use crate::wire;
@@ -27,9 +28,9 @@ pub(crate) struct Conv {
 #[derive(Debug)]
 pub(crate) enum Step {
     Open,
-    Verb(Request),
+    Verb(IssuedVerb),
     Abort(ConvIds),
-    EndTp(Ending),
+    EndTp(TpEnd, Ending),
     Attached(Attachment),
 }
 
@@ -42,7 +43,7 @@ impl Step {
             Work::Open(end) => (id, Some(end), Step::Open),
             Work::Verb(request) => (id, None, Step::Verb(request)),
             Work::Abort(ids, _) => (id, None, Step::Abort(ids)),
-            Work::EndTp(_, ending) => (id, None, Step::EndTp(ending)),
+            Work::EndTp(_, how, ending) => (id, None, Step::EndTp(how, ending)),
             Work::Attached(_, attachment) => (id, None, Step::Attached(attachment)),
         }
     }
@@ -63,8 +64,8 @@ impl Step {
             },
             Step::Verb(request) => end.issue(request, peer),
             Step::Abort(ids) => end.abort(ids, peer),
-            Step::EndTp(ending) => {
-                end.end_tp(peer);
+            Step::EndTp(how, ending) => {
+                end.end_tp(how, peer);
                 ending.done();
             }
             Step::Attached(attachment) => end.attached(attachment, peer),
@@ -72,11 +73,16 @@ impl Step {
     }
 
     /// The conversation is not held (it ended): a verb is refused, a TP's
-    /// end counted; the rest has nothing to act on.
-    pub(crate) fn unheld(self, engine: &Node) {
+    /// end counted; the rest has nothing to act on. (A node that is gone
+    /// has no TP left to answer.)
+    pub(crate) fn unheld(self, engine: &WeakNode) {
         match self {
-            Step::Verb(request) => engine.refuse(request),
-            Step::EndTp(ending) => ending.done(),
+            Step::Verb(request) => {
+                if let Some(engine) = engine.upgrade() {
+                    engine.refuse(request);
+                }
+            }
+            Step::EndTp(_, ending) => ending.done(),
             Step::Open | Step::Abort(_) | Step::Attached(_) => {}
         }
     }

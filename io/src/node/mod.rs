@@ -151,7 +151,7 @@ use std::time::{Duration, Instant};
 pub use config::{NodeConfig, CONTROL_BURST};
 
 use crate::appc::rc::PrimaryRc;
-use crate::appc::{Node, Owner};
+use crate::appc::{Node, Owner, WeakNode};
 use crate::backend::{self, Backend, Events, Handler, Kind, Waker};
 use names::LuName;
 use owner::{Msg, ShardOwner};
@@ -226,7 +226,9 @@ pub(crate) struct Shared {
     pub(crate) name: LuName,
     pub(crate) config: NodeConfig,
     pub(crate) stats: Arc<NodeStats>,
-    pub(crate) engine: Node,
+    /// The engine's node, which holds the shards (as the owners of their
+    /// conversations) and so is not held here.
+    pub(crate) engine: WeakNode,
     /// How many shards there are (set once the backend has started them).
     shards: AtomicUsize,
     /// Links open or opening, against [`NodeConfig::max_links`].
@@ -389,7 +391,7 @@ impl TcpNode {
             name: LuName::new(lu_name, &config.netid),
             config,
             stats: Arc::clone(&stats),
-            engine: engine.clone(),
+            engine: engine.downgrade(),
             shards: AtomicUsize::new(0),
             links_open: AtomicUsize::new(0),
             stopped: Default::default(),

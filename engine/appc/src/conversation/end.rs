@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::wait::Wait;
-use crate::node::{AppId, NodeInner};
+use crate::node::{AppId, Registrar};
 use crate::outcome::{AppCore, Attributes, Out};
 use crate::param::Refusal;
 use crate::rc::{PrimaryRc, SecondaryRc};
@@ -80,10 +80,10 @@ impl Reader {
 }
 
 /// A flow held in an end's inbound queue: a status not yet reported, or
-/// data that arrived behind one (its bytes wait in [`Inbound::data`]).
+/// data that arrived behind one (its bytes wait in [`HeldFlows::data`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Held {
-    /// This many bytes of [`Inbound::data`].
+    /// This many bytes of [`HeldFlows::data`].
     Data(usize),
     /// Any other flow, as it arrived.
     Status(Status),
@@ -104,12 +104,12 @@ pub(super) enum Status {
 /// only data behind a status not yet reported waits here, since the reader
 /// may hold only what precedes the next status.
 #[derive(Debug, Default)]
-pub(super) struct Inbound {
+pub(super) struct HeldFlows {
     pub(super) held: VecDeque<Held>,
     pub(super) data: VecDeque<u8>,
 }
 
-impl Inbound {
+impl HeldFlows {
     pub(super) fn front(&self) -> Option<Held> {
         self.held.front().copied()
     }
@@ -177,7 +177,7 @@ pub(crate) struct End {
     /// (a mapped record each).
     pub(super) out: Vec<u8>,
     pub(super) out_lens: Vec<usize>,
-    pub(super) inbound: Inbound,
+    pub(super) inbound: HeldFlows,
     pub(super) reader: Reader,
     /// The partner's REQUEST_TO_SEND, not yet reported.
     pub(super) rts_in: bool,
@@ -213,7 +213,7 @@ impl End {
             writer: RecordWriter::new(),
             out: Vec::new(),
             out_lens: Vec::new(),
-            inbound: Inbound::default(),
+            inbound: HeldFlows::default(),
             reader: Reader::new(mapped),
             rts_in: false,
             delivered: 0,
@@ -265,6 +265,14 @@ impl End {
     /// Whether this is a live end with these ids.
     pub(crate) fn is_live(&self, ids: Conv) -> bool {
         self.live && self.ids == ids
+    }
+
+    /// Whether a cancel finished task `handle` of this end's application
+    /// (a verb that reaches its end after its cancel must not act).
+    pub(super) fn was_cancelled(&self, handle: Handle) -> bool {
+        self.tasks
+            .as_ref()
+            .is_some_and(|tasks| !tasks.is_pending(handle))
     }
 
     /// Completes task `handle` of this end's application with `out`, if
@@ -440,7 +448,7 @@ impl End {
     /// The end goes to RESET: its id is forgotten, its TEST_RTS_AND_POST
     /// registration ends with `AP_CANCELLED`, flows to it are dropped, and
     /// its peer is released (`Peer::close(false)`).
-    pub(super) fn end_conversation(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+    pub(super) fn end_conversation(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) {
         if !self.live {
             return;
         }

@@ -12,10 +12,10 @@ use appc_engine::{Event, Handle};
 
 /// A conversation verb that was accepted (its task exists, the application
 /// has its handle) and goes to the end that runs it. Opaque to a session
-/// layer, which only routes it ([`Request::conv_id`]) and hands it to its
+/// layer, which only routes it ([`IssuedVerb::conv_id`]) and hands it to its
 /// [`RemoteEnd`](super::RemoteEnd).
 #[derive(Debug)]
-pub struct Request {
+pub struct IssuedVerb {
     pub(crate) handle: Handle,
     pub(crate) app: AppId,
     pub(crate) ids: Conv,
@@ -26,7 +26,7 @@ pub struct Request {
     pub(crate) input: Input,
 }
 
-impl Request {
+impl IssuedVerb {
     /// The conversation the verb names.
     pub fn conv_id(&self) -> ConvId {
         self.ids.conv_id

@@ -2,10 +2,10 @@
 //! reports instead of running, and what it does.
 
 use super::end::{End, Held, Status};
-use super::input::{Input, ReceiveParams, Request};
+use super::input::{Input, IssuedVerb, ReceiveParams};
 use super::wait::{Act, Wait, WaitKind};
 use super::SEND_BUFFER;
-use crate::node::NodeInner;
+use crate::node::Registrar;
 use crate::outcome::Out;
 use crate::param::Refusal;
 use crate::rc::{PrimaryRc, SecondaryRc};
@@ -20,8 +20,8 @@ impl End {
     /// Runs conversation verb `request` on this end (see the module docs):
     /// its task gets its one completion here, at once or when what it waits
     /// for arrives.
-    pub(crate) fn issue(&mut self, request: Request, node: &NodeInner, peer: &mut dyn Peer) {
-        let Request {
+    pub(crate) fn issue(&mut self, request: IssuedVerb, node: &dyn Registrar, peer: &mut dyn Peer) {
+        let IssuedVerb {
             handle,
             step,
             entry,
@@ -110,7 +110,12 @@ impl End {
     /// What a verb that passed [`End::admit`] reports instead of running:
     /// the session failure, or (for a verb issued while sending) the
     /// partner's SEND_ERROR or abend that arrived meanwhile.
-    fn reported_first(&mut self, node: &NodeInner, peer: &mut dyn Peer, step: Step) -> Option<Out> {
+    fn reported_first(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        step: Step,
+    ) -> Option<Out> {
         if matches!(step, Step::GetType | Step::GetState | Step::GetAttributes) {
             return None;
         }
@@ -153,7 +158,7 @@ impl End {
     /// A send's data buffer is left in `buf`, to go back with the verb.
     fn act(
         &mut self,
-        node: &NodeInner,
+        node: &dyn Registrar,
         peer: &mut dyn Peer,
         step: Step,
         entry: Entry,
@@ -410,7 +415,7 @@ impl End {
         Act::Finish(Out::ok())
     }
 
-    fn deallocate(&mut self, node: &NodeInner, peer: &mut dyn Peer, confirm: bool) -> Act {
+    fn deallocate(&mut self, node: &dyn Registrar, peer: &mut dyn Peer, confirm: bool) -> Act {
         if confirm {
             return self.confirm(peer, Confirmation::Deallocate);
         }
@@ -428,7 +433,7 @@ impl End {
     /// DEALLOCATE(abend) and its kin: flush in SEND, purge in a receiving
     /// state (ending a pending post with `AP_CANCELLED`), then tell the
     /// partner and end.
-    pub(super) fn abend(&mut self, node: &NodeInner, peer: &mut dyn Peer, code: PrimaryRc) {
+    pub(super) fn abend(&mut self, node: &dyn Registrar, peer: &mut dyn Peer, code: PrimaryRc) {
         if self.sending() {
             self.send(peer, Flow::Deallocate(code));
         } else {
@@ -441,7 +446,7 @@ impl End {
 
     fn send_error(
         &mut self,
-        node: &NodeInner,
+        node: &dyn Registrar,
         peer: &mut dyn Peer,
         err_type: u8,
         err_dir: u8,

@@ -41,7 +41,7 @@
 //!
 //! # Verbs
 //!
-//! Every verb reaches its end as a [`Request`]: the verb is already an
+//! Every verb reaches its end as an [`IssuedVerb`]: the verb is already an
 //! engine task (the application has its handle), and its inputs, data
 //! buffers included, were moved out of it into the request, so nothing
 //! touches the verb in its slot until its one completion writes the
@@ -61,6 +61,10 @@
 //! cancel that won first leaves the completion a no-op (KB Q153523: the
 //! two never both release anything: the wait record is dropped exactly
 //! once, by the end's owner).
+//!
+//! [`Peer`]: crate::session::Peer
+//! [`Peer::consumed`]: crate::session::Peer::consumed
+//! [`Peer::backlogged`]: crate::session::Peer::backlogged
 
 mod end;
 mod input;
@@ -72,7 +76,7 @@ mod wait;
 
 pub(crate) use end::End;
 pub(crate) use input::Input;
-pub use input::Request;
+pub use input::IssuedVerb;
 pub(crate) use pair::{Pair, PairLock};
 pub use remote::{Attachment, Ending, RemoteEnd};
 

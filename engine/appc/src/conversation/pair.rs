@@ -18,11 +18,11 @@
 use std::sync::{Arc, Mutex};
 
 use super::end::End;
-use super::input::Request;
+use super::input::IssuedVerb;
 use crate::node::NodeInner;
 use crate::outcome::Out;
 use crate::rc::{PrimaryRc, SecondaryRc};
-use crate::session::{Attach, Flow, Peer};
+use crate::session::{Attach, Flow, Peer, TpEnd};
 use crate::states::ConvState;
 use crate::verbs::Conv;
 
@@ -85,7 +85,13 @@ impl Pair {
     }
 
     /// Runs conversation verb `request` on `side`.
-    pub(crate) fn issue(&mut self, node: &NodeInner, me: &PairLock, side: Side, request: Request) {
+    pub(crate) fn issue(
+        &mut self,
+        node: &NodeInner,
+        me: &PairLock,
+        side: Side,
+        request: IssuedVerb,
+    ) {
         self.run(node, me, side, |end, peer| end.issue(request, node, peer));
     }
 
@@ -94,9 +100,9 @@ impl Pair {
         self.run(node, me, side, |end, peer| end.abort(node, peer));
     }
 
-    /// `side`'s TP ended.
-    pub(crate) fn end_tp(&mut self, node: &NodeInner, me: &PairLock, side: Side) {
-        self.run(node, me, side, |end, peer| end.end_tp(node, peer));
+    /// `side`'s TP ended, as `how` says.
+    pub(crate) fn end_tp(&mut self, node: &NodeInner, me: &PairLock, side: Side, how: TpEnd) {
+        self.run(node, me, side, |end, peer| end.end_tp(node, peer, how));
     }
 
     /// SEND_CONVERSATION on a conversation just allocated by side 0.
@@ -125,7 +131,7 @@ impl Peer for LocalPeer<'_> {
     }
 
     fn send(&mut self, flow: Flow<'_>) {
-        if self.other.live && self.other.wants(&flow) {
+        if self.other.admits(self.node, &mut Quiet, &flow) && self.other.wants(&flow) {
             self.other.hold(flow);
         }
     }

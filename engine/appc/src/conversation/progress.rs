@@ -5,11 +5,11 @@
 use super::end::{End, Held, Status};
 use super::input::ReceiveParams;
 use super::wait::WaitKind;
-use crate::node::NodeInner;
+use crate::node::Registrar;
 use crate::outcome::Out;
 use crate::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use crate::records::{RecordWriter, Take};
-use crate::session::{Confirmation, Flow, Peer};
+use crate::session::{Confirmation, Flow, Peer, TpEnd};
 use crate::states::{self, ConvState};
 use crate::verbs::values;
 use appc_engine::Handle;
@@ -19,12 +19,12 @@ impl End {
     /// against what this end's TP consumes ([`Peer::consumed`]).
     pub(crate) fn arrive(
         &mut self,
-        node: &NodeInner,
+        node: &dyn Registrar,
         peer: &mut dyn Peer,
         flow: Flow<'_>,
         counted: bool,
     ) {
-        if !self.live {
+        if !self.admits(node, peer, &flow) {
             return;
         }
         let wanted = self.wants(&flow);
@@ -42,7 +42,7 @@ impl End {
     /// the peer what the TP consumed (before the completion is delivered,
     /// so the TP never sees data whose consumption its peer has not heard
     /// of).
-    pub(crate) fn progress(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+    pub(crate) fn progress(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) {
         let finished = self.finish_wait(node, peer);
         self.settle(peer);
         if let Some((handle, out)) = finished {
@@ -52,7 +52,7 @@ impl End {
 
     /// The waiting verb's task and completion, if what it waits for is
     /// there.
-    fn finish_wait(&mut self, node: &NodeInner, peer: &mut dyn Peer) -> Option<(Handle, Out)> {
+    fn finish_wait(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) -> Option<(Handle, Out)> {
         let mut wait = self.wait.take()?;
         let out = match wait.kind {
             WaitKind::Receive {
@@ -90,7 +90,7 @@ impl End {
     /// Data goes into `buf` (the verb's buffer; a post has none yet).
     pub(super) fn try_receive(
         &mut self,
-        node: &NodeInner,
+        node: &dyn Registrar,
         peer: &mut dyn Peer,
         params: ReceiveParams,
         immediate: bool,
@@ -155,7 +155,7 @@ impl End {
     /// The reply to a confirmation request, or `None` to keep waiting.
     fn try_confirmed(
         &mut self,
-        node: &NodeInner,
+        node: &dyn Registrar,
         peer: &mut dyn Peer,
         c: Confirmation,
     ) -> Option<Out> {
@@ -197,7 +197,7 @@ impl End {
     /// status is next; the session failure if the session failed.
     fn try_post_on_receipt(
         &mut self,
-        node: &NodeInner,
+        node: &dyn Registrar,
         peer: &mut dyn Peer,
         max_len: u16,
     ) -> Option<Out> {
@@ -224,7 +224,11 @@ impl End {
     }
 
     /// A broken session's code, reported once: the conversation ends.
-    pub(super) fn report_broken(&mut self, node: &NodeInner, peer: &mut dyn Peer) -> Option<Out> {
+    pub(super) fn report_broken(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+    ) -> Option<Out> {
         let (primary, secondary) = self.broken?;
         self.end_conversation(node, peer);
         Some(Out::rc(primary, secondary))
@@ -232,7 +236,7 @@ impl End {
 
     /// The session reported its backlog drained: a send waiting for it
     /// completes.
-    pub(crate) fn writable(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+    pub(crate) fn writable(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) {
         if self.live {
             self.writable = true;
             self.progress(node, peer);
@@ -240,15 +244,17 @@ impl End {
     }
 
     /// The session is gone (or the attach was rejected): the waiting verb,
-    /// or the next verb, reports `primary` / `secondary`.
+    /// or the next verb, reports `primary` / `secondary`. An invoked end
+    /// whose attach still waits for a RECEIVE_ALLOCATE goes with its
+    /// attach instead (see [`End::withdraw_unclaimed`]).
     pub(crate) fn fail(
         &mut self,
-        node: &NodeInner,
+        node: &dyn Registrar,
         peer: &mut dyn Peer,
         primary: PrimaryRc,
         secondary: SecondaryRc,
     ) {
-        if !self.live {
+        if !self.live || self.withdraw_unclaimed(node, peer) {
             return;
         }
         self.broken = Some((primary, secondary));
@@ -265,7 +271,7 @@ impl End {
     /// cancelled task is the wait or a post; completing it finds the
     /// cancel's win and does nothing. Any other waiting task gets
     /// `AP_CANCELLED`.
-    pub(crate) fn abort(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+    pub(crate) fn abort(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) {
         self.cancel_waiting();
         self.attach = None;
         self.drop_out();
@@ -283,15 +289,17 @@ impl End {
     }
 
     /// This end's TP ended (TP_ENDED, a cancelled TP verb, cleanup): its
-    /// outstanding verbs end with `AP_CANCELLED`; in SEND at a record
-    /// boundary the conversation is deallocated normally (flushing), in
-    /// any other live state abnormally.
-    pub(crate) fn end_tp(&mut self, node: &NodeInner, peer: &mut dyn Peer) {
+    /// outstanding verbs end with `AP_CANCELLED`. If `how` is
+    /// [`TpEnd::Ended`] and the end is in SEND at a record boundary, the
+    /// conversation is deallocated normally (flushing); in any other case
+    /// abnormally, what it buffered dropped.
+    pub(crate) fn end_tp(&mut self, node: &dyn Registrar, peer: &mut dyn Peer, how: TpEnd) {
         self.cancel_waiting();
         if !self.live {
             return;
         }
-        if self.sending() && (self.mapped || self.writer.at_boundary()) {
+        let at_boundary = self.mapped || self.writer.at_boundary();
+        if how == TpEnd::Ended && self.sending() && at_boundary {
             self.send(peer, Flow::Deallocate(PrimaryRc::DEALLOC_NORMAL));
         } else {
             let code = self.abend_code(values::ABEND_PROG);
@@ -302,12 +310,39 @@ impl End {
         self.end_conversation(node, peer);
     }
 
+    /// Whether a flow from the partner reaches this end: not once the end
+    /// is over, nor when the flow ends the conversation abnormally before
+    /// a RECEIVE_ALLOCATE took the end's attach (the end goes with its
+    /// attach, see [`End::withdraw_unclaimed`]).
+    pub(super) fn admits(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        flow: &Flow<'_>,
+    ) -> bool {
+        self.live && !(flow.ends_abnormally() && self.withdraw_unclaimed(node, peer))
+    }
+
+    /// An invoked end whose attach still waits for a RECEIVE_ALLOCATE,
+    /// and whose conversation just failed or was ended abnormally by its
+    /// allocator: the attach leaves the queue and the end goes with it,
+    /// since a TP would be started only to learn that the conversation is
+    /// over. True if it did; false for an end a RECEIVE_ALLOCATE has taken
+    /// (its TP learns of the end on its next verb).
+    fn withdraw_unclaimed(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) -> bool {
+        let unclaimed = self.tasks.is_none() && node.withdraw_attach(self.ids.conv_id);
+        if unclaimed {
+            self.end_conversation(node, peer);
+        }
+        unclaimed
+    }
+
     /// SEND_CONVERSATION on a conversation just allocated: the data, then
     /// DEALLOCATE(FLUSH). Whatever the partner LU makes of the attach is
     /// not reported.
     pub(crate) fn send_conversation(
         &mut self,
-        node: &NodeInner,
+        node: &dyn Registrar,
         peer: &mut dyn Peer,
         data: &[u8],
     ) -> Out {

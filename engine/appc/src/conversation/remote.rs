@@ -1,15 +1,23 @@
 //! The end of a conversation whose partner is on another node, as its
 //! session layer owns it.
+//!
+//! The end reaches its node through a [`NodeLink`]: a weak reference,
+//! upgraded only when the end needs the node's registry (its
+//! conversation ends, its attach leaves the queue, a verb is refused) or
+//! a soft TP end waits to run. A verb or an arrival that does none of
+//! that changes no reference count: the session layers' threads run verbs
+//! of one node at once, and a count they all changed per verb would be
+//! one contended cache line among them.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use super::end::End;
-use super::input::Request;
-use crate::node::{AppId, NodeInner};
+use super::input::IssuedVerb;
+use crate::node::{AppId, NodeLink, Registrar};
 use crate::outcome::{AppCore, Out};
-use crate::session::{Failure, Flow, Peer};
+use crate::session::{Failure, Flow, Peer, TpEnd};
 use crate::verbs::{Conv, ConvId};
 use appc_engine::activity::Activity;
 use appc_engine::Handle;
@@ -20,17 +28,19 @@ use appc_engine::Handle;
 /// and takes the owner's [`Peer`] for this conversation; none blocks.
 ///
 /// The conversation is over on this node once [`RemoteEnd::is_over`]:
-/// the owner then drops the end (the peer was closed by then).
+/// the owner then drops the end (the peer was closed by then). An end
+/// does not keep its node alive: once the node is dropped, whatever
+/// reaches the end next ends it and aborts its session.
 pub struct RemoteEnd {
     end: End,
     conv_id: ConvId,
-    node: Weak<NodeInner>,
+    node: NodeLink,
     /// A SEND_CONVERSATION's task and data, run by [`RemoteEnd::open`].
     send_conversation: Option<(Handle, Vec<u8>)>,
 }
 
 impl RemoteEnd {
-    pub(crate) fn new(end: End, conv_id: ConvId, node: Weak<NodeInner>) -> Self {
+    pub(crate) fn new(end: End, conv_id: ConvId, node: NodeLink) -> Self {
         Self {
             end,
             conv_id,
@@ -79,47 +89,35 @@ impl RemoteEnd {
         self.end.tasks.is_some()
     }
 
-    /// Runs `step` with the node, if the node still exists; a conversation
-    /// of a node that is gone can only end.
+    /// Runs `step` with the node's registry, if the node still exists (a
+    /// conversation of a node that is gone can only end), then the soft
+    /// TP ends it let run.
     fn with_node(
         &mut self,
         peer: &mut dyn Peer,
-        step: impl FnOnce(&mut End, &NodeInner, &mut dyn Peer),
+        step: impl FnOnce(&mut End, &dyn Registrar, &mut dyn Peer),
     ) {
-        match self.node.upgrade() {
-            Some(node) => {
-                step(&mut self.end, &node, peer);
-                node.run_deferred();
-            }
-            None => {
-                self.end.live = false;
-                self.end.close_peer(peer, true);
-            }
-        }
-    }
-
-    /// A verb the application issued on this conversation. A verb whose
-    /// task a cancel finished before it got here does nothing (the cancel's
-    /// teardown, [`Work::Abort`](crate::session::Work::Abort), follows it).
-    pub fn issue(&mut self, request: Request, peer: &mut dyn Peer) {
-        let Some(node) = self.node.upgrade() else {
+        if self.node.is_gone() {
             self.end.live = false;
             return self.end.close_peer(peer, true);
-        };
-        match node.check_remote_verb(&self.end, &request) {
-            Ok(()) => {
-                let cancelled = self
-                    .end
-                    .tasks
-                    .as_ref()
-                    .is_some_and(|tasks| !tasks.is_pending(request.handle));
-                if !cancelled {
-                    self.end.issue(request, &node, peer);
-                }
-            }
-            Err(refusal) => node.refuse(request, refusal),
         }
-        node.run_deferred();
+        step(&mut self.end, self.node.registrar(), peer);
+        self.node.run_deferred();
+    }
+
+    /// A verb the application issued on this conversation. A verb that
+    /// does not name this end's TP (of its application) is refused; one
+    /// whose task a cancel finished before it got here does nothing (the
+    /// cancel's teardown, [`Work::Abort`](crate::session::Work::Abort),
+    /// follows it).
+    pub fn issue(&mut self, verb: IssuedVerb, peer: &mut dyn Peer) {
+        self.with_node(peer, |end, node, peer| {
+            if !end.is_live(verb.ids) || end.app != verb.app {
+                node.refuse(verb);
+            } else if !end.was_cancelled(verb.handle) {
+                end.issue(verb, node, peer);
+            }
+        });
     }
 
     /// A flow arrived from the partner. `counted`: this peer paces the
@@ -138,20 +136,14 @@ impl RemoteEnd {
 
     /// The session is gone, or the partner LU rejected the attach: the
     /// waiting verb, or the next verb, reports `failure`. An invoked end
-    /// whose attach still waits for a RECEIVE_ALLOCATE leaves the queue:
-    /// no TP will ever get a conversation that is already dead.
+    /// whose attach still waits for a RECEIVE_ALLOCATE leaves the queue
+    /// and is over: no TP will ever get a conversation that is already
+    /// dead. (One a RECEIVE_ALLOCATE took a moment ago, whose
+    /// [`Work::Attached`](crate::session::Work::Attached) is still on its
+    /// way, stays: its TP learns of the failure on its first verb.)
     pub fn fail(&mut self, failure: Failure, peer: &mut dyn Peer) {
-        let attached = self.is_attached();
-        let conv_id = self.conv_id;
         self.with_node(peer, |end, node, peer| {
-            if !attached && node.withdraw_incoming(conv_id) {
-                end.live = false;
-                end.close_peer(peer, false);
-                return;
-            }
-            // Attached, or a RECEIVE_ALLOCATE took it a moment ago (its TP
-            // learns of the failure on its first verb).
-            end.fail(node, peer, failure.primary, failure.secondary);
+            end.fail(node, peer, failure.primary, failure.secondary)
         });
     }
 
@@ -166,10 +158,11 @@ impl RemoteEnd {
     }
 
     /// The conversation's TP ended: its waiting verb ends with
-    /// `AP_CANCELLED`; deallocated normally (flushing) in SEND at a record
-    /// boundary, abnormally otherwise.
-    pub fn end_tp(&mut self, peer: &mut dyn Peer) {
-        self.with_node(peer, |end, node, peer| end.end_tp(node, peer));
+    /// `AP_CANCELLED`; the conversation is deallocated normally (flushing)
+    /// if the TP ended ([`TpEnd::Ended`]) with it in SEND at a record
+    /// boundary, abnormally, nothing flushed, otherwise.
+    pub fn end_tp(&mut self, how: TpEnd, peer: &mut dyn Peer) {
+        self.with_node(peer, |end, node, peer| end.end_tp(node, peer, how));
     }
 
     /// A RECEIVE_ALLOCATE took the attach: the end belongs to its TP now.
