@@ -227,7 +227,7 @@ pub fn run(app: &Appc, config: &ClientConfig) -> Result<Outcome, String> {
         }
     }
     let elapsed = start.elapsed();
-    let points = sampler.finish();
+    let sampled = sampler.finish();
     for index in 0..client.slots.len() {
         client.end(index);
     }
@@ -257,8 +257,9 @@ pub fn run(app: &Appc, config: &ClientConfig) -> Result<Outcome, String> {
         requests: client.requests,
         elapsed,
         latency: client.latency,
-        points,
+        points: sampled.points,
         cancels: client.cancels,
+        window: sampled.window,
     };
     Ok(Outcome {
         side,

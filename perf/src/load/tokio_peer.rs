@@ -113,12 +113,14 @@ async fn load(
         tally.failures += t.failures;
     }
     let elapsed = start.elapsed();
+    let sampled = sampler.finish();
     let side = Side {
         requests: done.load(Ordering::Relaxed),
         elapsed,
         latency,
-        points: sampler.finish(),
+        points: sampled.points,
         cancels,
+        window: sampled.window,
     };
     Ok((side, tally))
 }
