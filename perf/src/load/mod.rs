@@ -19,6 +19,7 @@
 pub mod bandwidth;
 pub mod client;
 pub mod partner;
+pub mod payload;
 pub mod plot;
 pub mod report;
 pub mod sampler;

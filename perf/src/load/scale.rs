@@ -135,7 +135,7 @@ pub fn run(config: &Config) -> Result<bool, String> {
             tps.push(verbs::start_tp(&app)?);
         }
         let conv = allocate(&app, tps[i / CONVS_PER_TP], &aliases[i % links])?;
-        let receive = verbs::receive(conv, 64);
+        let receive = verbs::receive(conv, 64, Vec::new());
         let target = Target::Port {
             port: port.clone(),
             key: 0,
