@@ -5,6 +5,7 @@
 //! tests that run them) agree by construction.
 
 pub mod aping;
+pub mod counting;
 pub mod flags;
 pub mod logging;
 pub mod malloc;

@@ -31,6 +31,11 @@ mod workload;
 use args::{Config, Mode};
 use std::process::ExitCode;
 
+/// Every allocation in the process is counted, so that the report can say
+/// what a request costs the heap ([`load::window`]).
+#[global_allocator]
+static ALLOCATOR: appc_perf::counting::Counting = appc_perf::counting::Counting;
+
 fn main() -> ExitCode {
     appc_perf::malloc::tune();
     let _log = appc_perf::logging::install();

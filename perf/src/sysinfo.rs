@@ -1,4 +1,5 @@
-//! The machine the numbers were taken on, and the process's memory use.
+//! The machine the numbers were taken on, and the process's memory use
+//! and CPU time.
 //!
 //! Throughput figures mean little without the CPU and core count beside
 //! them, so the demo prints these first. Everything is read from `/proc`
@@ -65,4 +66,33 @@ pub fn proc_status_bytes(field: &str) -> Option<u64> {
         let kib = rest.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
         Some(kib * 1024)
     })
+}
+
+/// The CPU time the whole process has used so far, user plus system
+/// (`getrusage(RUSAGE_SELF)`); `None` where it cannot be read.
+#[cfg(target_os = "linux")]
+pub fn cpu_time() -> Option<std::time::Duration> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: `usage` is a valid place for the one `rusage` getrusage
+    // writes; it is read only if the call succeeded.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return None;
+        }
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| {
+        let micros = u32::try_from(t.tv_usec).ok()?;
+        Some(std::time::Duration::new(
+            t.tv_sec.try_into().ok()?,
+            micros * 1_000,
+        ))
+    };
+    Some(time(usage.ru_utime)? + time(usage.ru_stime)?)
+}
+
+/// The CPU time the whole process has used so far (not read here).
+#[cfg(not(target_os = "linux"))]
+pub fn cpu_time() -> Option<std::time::Duration> {
+    None
 }

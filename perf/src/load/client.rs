@@ -9,6 +9,15 @@
 //! HdrHistogram. The slot index rides in the port packet's token, so a
 //! completion finds its conversation without a lookup.
 //!
+//! Nothing is allocated per request. A slot owns its two verb control
+//! blocks, as a Windows TP owns its VCB memory: the SEND_DATA's holds the
+//! request buffer, restamped in place with each request's number, and the
+//! RECEIVE_AND_WAIT's holds a buffer of the request's size (the largest
+//! record the echo brings). Each goes to the engine with its verb and
+//! comes back in the completion; the engine moves the buffers, it does not
+//! copy or replace them. An echo is checked where it landed against the
+//! request's number ([`payload::matches()`]), never rebuilt to compare.
+//!
 //! Cancellation: each RECEIVE_AND_WAIT is picked with probability
 //! `cancel_fraction`, and the picked handles are cancelled after the next
 //! batch of completions has been pumped, so some are still pending (`0`)
@@ -22,11 +31,12 @@
 //! handle's cancel returned 0; every echo must equal its request; and at the
 //! end, completions equal accepted verbs and the engine holds no task.
 
+use super::payload::{self, payload};
 use super::sampler::{Limit, Sampler};
 use super::{verbs, Side};
 use crate::workload::CancelCounts;
 use appc_io::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
-use appc_io::appc::verbs::{values, Body, Conv, SendData, Verb};
+use appc_io::appc::verbs::{Body, Conv, Verb};
 use appc_io::appc::Appc;
 use appc_io::engine::{CancelOutcome, Handle, Packet, Port, Target};
 use hdrhistogram::Histogram;
@@ -104,6 +114,14 @@ impl ClientTally {
     }
 }
 
+/// What a slot does after a completion.
+#[derive(Clone, Copy, Debug)]
+enum Next {
+    Request,
+    Receive,
+    Fail,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
     Idle,
@@ -112,7 +130,6 @@ enum Stage {
     Receiving,
 }
 
-#[derive(Debug)]
 struct Slot {
     conv: Conv,
     stage: Stage,
@@ -120,7 +137,49 @@ struct Slot {
     cancel_won: bool,
     seq: u64,
     sent_at: Instant,
-    echo: Vec<u8>,
+    /// Echo bytes received so far for the request in flight.
+    echoed: usize,
+    /// Whether they all matched the request.
+    echo_ok: bool,
+    /// Where the slot's verbs complete: the port, the slot's index as token.
+    target: Target<Verb>,
+    /// The SEND_DATA VCB and its request buffer, while not submitted.
+    send: Option<Verb>,
+    /// The RECEIVE_AND_WAIT VCB and its buffer, while not submitted.
+    recv: Option<Verb>,
+}
+
+impl Slot {
+    fn new(port: &Port<Verb>, index: usize, size: usize, now: Instant) -> Self {
+        let conv = Conv::default();
+        Slot {
+            conv,
+            stage: Stage::Idle,
+            outstanding: None,
+            cancel_won: false,
+            seq: 0,
+            sent_at: now,
+            echoed: 0,
+            echo_ok: true,
+            target: Target::Port {
+                port: port.clone(),
+                key: 0,
+                token: index,
+                bytes: 0,
+            },
+            send: Some(verbs::send_and_turn(conv, payload(0, size))),
+            recv: Some(verbs::receive(conv, size, Vec::with_capacity(size))),
+        }
+    }
+
+    /// Takes back a VCB the engine returned (completed or refused).
+    fn keep(&mut self, verb: Verb) {
+        match verb.body {
+            Body::SendData(_) => self.send = Some(verb),
+            Body::ReceiveAndWait(_) => self.recv = Some(verb),
+            _ => {}
+        }
+    }
 }
 
 /// The client loop's state.
@@ -181,15 +240,8 @@ pub fn run(app: &Appc, config: &ClientConfig) -> Result<Outcome, String> {
     let sampler = Sampler::start("appc", done, config.limit);
     let start = Instant::now();
     for index in 0..config.sessions {
-        client.slots.push(Slot {
-            conv: Conv::default(),
-            stage: Stage::Idle,
-            outstanding: None,
-            cancel_won: false,
-            seq: 0,
-            sent_at: start,
-            echo: Vec::new(),
-        });
+        let slot = Slot::new(&client.port, index, config.size, start);
+        client.slots.push(slot);
         client.start(index);
     }
     let mut deadline = None;
@@ -227,7 +279,7 @@ pub fn run(app: &Appc, config: &ClientConfig) -> Result<Outcome, String> {
         }
     }
     let elapsed = start.elapsed();
-    let points = sampler.finish();
+    let sampled = sampler.finish();
     for index in 0..client.slots.len() {
         client.end(index);
     }
@@ -257,8 +309,9 @@ pub fn run(app: &Appc, config: &ClientConfig) -> Result<Outcome, String> {
         requests: client.requests,
         elapsed,
         latency: client.latency,
-        points,
+        points: sampled.points,
         cancels: client.cancels,
+        window: sampled.window,
     };
     Ok(Outcome {
         side,
@@ -269,18 +322,14 @@ pub fn run(app: &Appc, config: &ClientConfig) -> Result<Outcome, String> {
 
 impl Client<'_> {
     fn submit(&mut self, index: usize, verb: Verb) {
-        let target = Target::Port {
-            port: self.port.clone(),
-            key: 0,
-            token: index,
-            bytes: 0,
-        };
-        match self.app.submit(verb, &target) {
+        let slot = &mut self.slots[index];
+        match self.app.submit(verb, &slot.target) {
             Ok(handle) => {
                 self.tally.accepted += 1;
-                self.slots[index].outstanding = Some(handle);
+                slot.outstanding = Some(handle);
             }
-            Err(_) => {
+            Err(refused) => {
+                slot.keep(refused.verb);
                 self.tally.rejected += 1;
                 self.end(index);
             }
@@ -317,25 +366,25 @@ impl Client<'_> {
         let slot = &mut self.slots[index];
         slot.seq += 1;
         slot.stage = Stage::Sending;
-        slot.echo.clear();
-        let data = payload(slot.seq, size);
-        let conv = slot.conv;
+        slot.echoed = 0;
+        slot.echo_ok = true;
+        let mut verb = verbs::reuse(slot.send.take(), slot.conv, |conv| {
+            verbs::send_and_turn(conv, Vec::with_capacity(size))
+        });
+        if let Body::SendData(send) = &mut verb.body {
+            payload::refill(&mut send.data, slot.seq, size);
+        }
         slot.sent_at = Instant::now();
-        self.submit(
-            index,
-            Verb::mapped(Body::SendData(SendData {
-                conv,
-                send_type: values::SEND_DATA_P_TO_R_FLUSH,
-                data,
-                rts_rcvd: false,
-            })),
-        );
+        self.submit(index, verb);
     }
 
     fn receive(&mut self, index: usize) {
         let slot = &mut self.slots[index];
         slot.stage = Stage::Receiving;
-        let verb = verbs::receive(slot.conv, self.config.size);
+        let size = self.config.size;
+        let verb = verbs::reuse(slot.recv.take(), slot.conv, |conv| {
+            verbs::receive(conv, size, Vec::with_capacity(size))
+        });
         self.submit(index, verb);
         if let Some(handle) = self.slots[index].outstanding {
             if self.rng.f64() < self.config.cancel_fraction {
@@ -346,7 +395,7 @@ impl Client<'_> {
 
     /// Cancels the picked handles, each with a stale and a random one.
     fn cancel_doomed(&mut self) {
-        for (index, handle) in std::mem::take(&mut self.doomed) {
+        while let Some((index, handle)) = self.doomed.pop() {
             let outcome = self.app.cancel(handle);
             self.cancels.add(outcome);
             if outcome == CancelOutcome::Cancelled {
@@ -407,33 +456,42 @@ impl Client<'_> {
                 self.tally.failures += 1;
                 self.first_failure.get_or_insert(verb.primary_rc);
             }
+            slot.keep(verb);
             self.end(index);
             if !self.stopping {
                 self.start(index);
             }
             return;
         }
-        match (slot.stage, verb.body) {
+        let next = match (slot.stage, &verb.body) {
             (Stage::Allocating, Body::Allocate(a)) => {
                 slot.conv.conv_id = a.conv_id;
-                self.next_request(index);
+                Next::Request
             }
-            (Stage::Sending, _) => self.receive(index),
+            (Stage::Sending, _) => Next::Receive,
             (Stage::Receiving, Body::ReceiveAndWait(r)) => {
-                slot.echo.extend_from_slice(&r.data);
+                slot.echo_ok &= payload::matches(slot.seq, slot.echoed, &r.data);
+                slot.echoed += r.data.len();
                 if r.what_rcvd.status_part() != WhatRcvd::SEND {
-                    return self.receive(index);
+                    Next::Receive
+                } else {
+                    let latency = slot.sent_at.elapsed().as_nanos() as u64;
+                    let _ = self.latency.record(latency.max(1));
+                    if !slot.echo_ok || slot.echoed != self.config.size {
+                        self.tally.echo_mismatch += 1;
+                    }
+                    self.requests += 1;
+                    self.done.fetch_add(1, Ordering::Relaxed);
+                    Next::Request
                 }
-                let latency = slot.sent_at.elapsed().as_nanos() as u64;
-                let _ = self.latency.record(latency.max(1));
-                if slot.echo != payload(slot.seq, self.config.size) {
-                    self.tally.echo_mismatch += 1;
-                }
-                self.requests += 1;
-                self.done.fetch_add(1, Ordering::Relaxed);
-                self.next_request(index);
             }
-            _ => {
+            _ => Next::Fail,
+        };
+        slot.keep(verb);
+        match next {
+            Next::Request => self.next_request(index),
+            Next::Receive => self.receive(index),
+            Next::Fail => {
                 self.tally.failures += 1;
                 self.end(index);
             }
@@ -447,19 +505,6 @@ impl Client<'_> {
             self.request(index);
         }
     }
-}
-
-/// Request `seq`: its number (little-endian) then a filler, `size` bytes.
-pub fn payload(seq: u64, size: usize) -> Vec<u8> {
-    let mut data = vec![0x5A; size];
-    stamp(&mut data, seq);
-    data
-}
-
-/// Writes `seq` over the first (up to 8) bytes of a [`payload`].
-pub fn stamp(data: &mut [u8], seq: u64) {
-    let n = data.len().min(8);
-    data[..n].copy_from_slice(&seq.to_le_bytes()[..n]);
 }
 
 fn allocation_error(config: &ClientConfig, secondary: SecondaryRc) -> String {

@@ -19,6 +19,7 @@
 pub mod bandwidth;
 pub mod client;
 pub mod partner;
+pub mod payload;
 pub mod plot;
 pub mod report;
 pub mod sampler;
@@ -26,6 +27,7 @@ pub mod scale;
 pub mod soak;
 pub mod tokio_peer;
 pub mod verbs;
+pub mod window;
 
 use crate::args::{Config, Peer};
 use crate::sysinfo::{proc_status_bytes, Machine};
@@ -43,6 +45,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio_peer::PeerTally;
+use window::Window;
 
 /// The client LU's name.
 pub const CLIENT_LU: &str = "APPCLOAD";
@@ -64,6 +67,9 @@ pub struct Side {
     pub points: Vec<(f64, u64)>,
     /// Answers to the cancels of picked requests.
     pub cancels: CancelCounts,
+    /// What a request cost in steady state (allocations, CPU time); `None`
+    /// if the run was too short to measure one.
+    pub window: Option<Window>,
 }
 
 impl Side {
@@ -392,6 +398,13 @@ mod tests {
         assert!(report.ours.cancels.total() > 0, "cancels happened");
         let (peer, _) = report.peer.as_ref().expect("the peer ran");
         assert!(peer.requests > 0);
+        // This test binary counts with the load's allocator, and the run
+        // is long enough for a window after the warm-up on both sides.
+        for side in [&report.ours, peer] {
+            let window = side.window.expect("a measured window");
+            assert!(window.requests > 0 && window.requests <= side.requests);
+            assert!(window.heap.is_some() && window.cpu.is_some(), "{window:?}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! The sink is the same loop with another answer: the TP an attach names
 //! decides a conversation's [`Role`]. A sink keeps no data; it checks that
 //! each record starts with the next sequence number (1, 2, ...: the
-//! client's [`payload`](super::client::payload)), counts records and
+//! client's [`payload`](super::payload::payload)), counts records and
 //! bytes, and when the direction comes it answers with a [`SinkSummary`]
 //! of what arrived since the last one. The sender learns from it that its
 //! last byte arrived, and whether every record did, once and in order.
@@ -30,9 +30,7 @@
 
 use super::verbs;
 use appc_io::appc::rc::{PrimaryRc, WhatRcvd};
-use appc_io::appc::verbs::{
-    name, values, Body, Conv, ReceiveAllocate, SendData, SendError, Verb, MAX_DATA,
-};
+use appc_io::appc::verbs::{name, values, Body, Conv, ReceiveAllocate, SendError, Verb, MAX_DATA};
 use appc_io::appc::{Appc, Node};
 use appc_io::backend::Kind;
 use appc_io::engine::{Handle, Packet, Port, Target, WINAPPC_VERSION};
@@ -112,12 +110,12 @@ impl SinkSummary {
         self.out_of_order += other.out_of_order;
     }
 
-    /// The three counts, little-endian.
-    pub fn encode(&self) -> Vec<u8> {
-        [self.records, self.bytes, self.out_of_order]
-            .iter()
-            .flat_map(|n| n.to_le_bytes())
-            .collect()
+    /// Writes the three counts, little-endian, over `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        for n in [self.records, self.bytes, self.out_of_order] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
     }
 
     /// The counts back, or `None` if `data` is not [`Self::LEN`] bytes.
@@ -248,28 +246,73 @@ impl Partner {
     }
 }
 
-/// One accepted conversation: its ids, its one outstanding verb, and what
-/// arrived since the last change of direction: an echo's request data, a
-/// sink's counts.
+/// A conversation slot: the conversation it holds, if any, and what it
+/// keeps from one conversation to the next: its completion target and its
+/// two VCBs with their buffers.
 struct Slot {
+    live: Option<Live>,
+    /// Where the slot's verbs complete: the port, the slot's index as token.
+    target: Target<Verb>,
+    /// The RECEIVE_AND_WAIT VCB, while not submitted.
+    recv: Option<Verb>,
+    /// The SEND_DATA VCB, while not submitted. Its buffer gathers an
+    /// echo's request (the first piece by taking the received buffer
+    /// whole) and goes back with it; a sink writes its answer there.
+    send: Option<Verb>,
+}
+
+/// A slot's conversation: its ids, its TP, its one outstanding verb, and
+/// a sink's counts since the last change of direction.
+struct Live {
     conv: Conv,
     role: Role,
     outstanding: Option<Handle>,
-    data: Vec<u8>,
     sunk: SinkSummary,
 }
 
-/// Whether `more` would take an echo's request past what one MC_SEND_DATA
-/// can send back.
-fn echo_overflows(slot: &Slot, more: &[u8]) -> bool {
-    slot.data.len() + more.len() > MAX_DATA
+impl Slot {
+    /// Takes back a VCB the engine returned (completed or refused). A
+    /// send's buffer comes back as it went: emptied here, it starts the
+    /// next request.
+    fn keep(&mut self, mut verb: Verb) {
+        match &mut verb.body {
+            Body::SendData(send) => {
+                send.data.clear();
+                self.send = Some(verb);
+            }
+            Body::ReceiveAndWait(_) => self.recv = Some(verb),
+            _ => {}
+        }
+    }
+
+    /// The SEND_DATA VCB's buffer (made on first use).
+    fn send_buffer(&mut self) -> &mut Vec<u8> {
+        let verb = self
+            .send
+            .get_or_insert_with(|| verbs::send_and_turn(Conv::default(), Vec::new()));
+        match &mut verb.body {
+            Body::SendData(send) => &mut send.data,
+            _ => unreachable!("the slot keeps only a SEND_DATA here"),
+        }
+    }
 }
 
 /// The partner TPs' pump: conversation slots and the one port.
+///
+/// Nothing is allocated per request once a slot's buffers have grown to
+/// the requests' size (they are never shrunk, and a slot keeps them for
+/// its next conversation). An echo is zero-copy when its request comes in
+/// one piece: the received buffer becomes the SEND_DATA's, and the
+/// SEND_DATA's emptied one the next receive's. The receive's buffer is not
+/// sized up front: the partner serves any client, whose records may be of
+/// any size up to [`MAX_DATA`], and the engine grows a buffer only to what
+/// it delivers.
 struct Pump {
     app: Appc,
     port: Port<Verb>,
-    slots: Vec<Option<Slot>>,
+    /// The RECEIVE_ALLOCATEs' target.
+    arming: Target<Verb>,
+    slots: Vec<Slot>,
     free: Vec<usize>,
     /// Outstanding RECEIVE_ALLOCATE handles, with the TP each waits for.
     armed: Vec<(Handle, Role)>,
@@ -281,10 +324,16 @@ impl Pump {
         let port = app.port();
         Self {
             app,
+            arming: Target::Port {
+                port: port.clone(),
+                key: 0,
+                token: ALLOCATE_TOKEN,
+                bytes: 0,
+            },
             port,
             slots: Vec::new(),
             free: Vec::new(),
-            armed: Vec::new(),
+            armed: Vec::with_capacity(ARMED + SINK_ARMED),
             tally: PartnerTally::default(),
         }
     }
@@ -314,49 +363,68 @@ impl Pump {
         self.tally
     }
 
-    fn submit(&mut self, verb: Verb, token: usize) -> Option<Handle> {
-        let target = Target::Port {
-            port: self.port.clone(),
-            key: 0,
-            token,
-            bytes: 0,
-        };
-        let handle = self.app.submit(verb, &target).ok()?;
-        self.tally.accepted += 1;
-        Some(handle)
-    }
-
     fn arm(&mut self, role: Role) {
         let verb = Verb::mapped(Body::ReceiveAllocate(ReceiveAllocate {
             tp_name: name(role.tp()),
             ..ReceiveAllocate::default()
         }));
-        if let Some(handle) = self.submit(verb, ALLOCATE_TOKEN) {
+        if let Ok(handle) = self.app.submit(verb, &self.arming) {
+            self.tally.accepted += 1;
             self.armed.push((handle, role));
         }
     }
 
+    /// A free slot (with the buffers of its last conversation), or a new one.
+    fn slot(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            let index = self.slots.len();
+            self.slots.push(Slot {
+                live: None,
+                target: Target::Port {
+                    port: self.port.clone(),
+                    key: 0,
+                    token: index,
+                    bytes: 0,
+                },
+                recv: None,
+                send: None,
+            });
+            index
+        })
+    }
+
     fn receive(&mut self, index: usize) {
-        let Some(slot) = &self.slots[index] else {
+        let slot = &mut self.slots[index];
+        let Some(live) = &slot.live else {
             return;
         };
-        let verb = verbs::receive(slot.conv, MAX_DATA);
+        let verb = verbs::reuse(slot.recv.take(), live.conv, |conv| {
+            verbs::receive(conv, MAX_DATA, Vec::new())
+        });
         self.next(index, verb);
     }
 
     /// Submits `verb` as the slot's one outstanding verb, or ends it.
     fn next(&mut self, index: usize, verb: Verb) {
-        let handle = self.submit(verb, index);
-        match (&mut self.slots[index], handle) {
-            (Some(slot), Some(handle)) => slot.outstanding = Some(handle),
-            _ => self.end(index),
+        let slot = &mut self.slots[index];
+        match self.app.submit(verb, &slot.target) {
+            Ok(handle) => {
+                self.tally.accepted += 1;
+                if let Some(live) = &mut slot.live {
+                    live.outstanding = Some(handle);
+                }
+            }
+            Err(refused) => {
+                slot.keep(refused.verb);
+                self.end(index);
+            }
         }
     }
 
     /// TP_ENDED(AP_HARD) for the slot's TP, and the slot is free.
     fn end(&mut self, index: usize) {
-        if let Some(slot) = self.slots[index].take() {
-            let _ = self.app.call(verbs::end_tp(slot.conv.tp_id));
+        if let Some(live) = self.slots[index].live.take() {
+            let _ = self.app.call(verbs::end_tp(live.conv.tp_id));
             self.free.push(index);
         }
     }
@@ -366,52 +434,37 @@ impl Pump {
         self.tally.completions += 1;
         let ok = packet.verb.primary_rc == PrimaryRc::OK;
         if packet.token == ALLOCATE_TOKEN {
-            let Some(at) = self.armed.iter().position(|&(h, _)| h == packet.handle) else {
-                self.tally.unexpected += 1;
-                return;
-            };
-            let (_, role) = self.armed.swap_remove(at);
-            if let (true, Body::ReceiveAllocate(ra)) = (ok, &packet.verb.body) {
-                self.tally.conversations += 1;
-                let index = self.free.pop().unwrap_or_else(|| {
-                    self.slots.push(None);
-                    self.slots.len() - 1
-                });
-                self.slots[index] = Some(Slot {
-                    conv: Conv {
-                        tp_id: ra.tp_id,
-                        conv_id: ra.conv_id,
-                    },
-                    role,
-                    outstanding: None,
-                    data: Vec::new(),
-                    sunk: SinkSummary::default(),
-                });
-                if live {
-                    self.receive(index);
-                    self.arm(role);
-                } else {
-                    self.end(index);
-                }
-            }
-            return;
+            return self.allocated(packet, ok, live);
         }
         let index = packet.token;
-        let Some(Some(slot)) = self.slots.get_mut(index) else {
+        let Some(slot) = self.slots.get_mut(index) else {
             self.tally.unexpected += 1;
             return;
         };
-        if slot.outstanding != Some(packet.handle) {
+        let Some(conv) = slot
+            .live
+            .as_mut()
+            .filter(|conv| conv.outstanding == Some(packet.handle))
+        else {
             self.tally.unexpected += 1;
             return;
-        }
-        slot.outstanding = None;
+        };
+        conv.outstanding = None;
+        let mut verb = packet.verb;
         if !ok || !live {
+            slot.keep(verb);
             self.tally.ended += 1;
             return self.end(index);
         }
-        match packet.verb.body {
-            Body::ReceiveAndWait(r) if slot.role == Role::Echo && echo_overflows(slot, &r.data) => {
+        let Body::ReceiveAndWait(r) = &mut verb.body else {
+            // A SEND_DATA or SEND_ERROR done: receive the next request.
+            slot.keep(verb);
+            return self.receive(index);
+        };
+        let (role, conv_ids) = (conv.role, conv.conv);
+        let turned = r.what_rcvd.status_part() == WhatRcvd::SEND;
+        match role {
+            Role::Echo if slot.send_buffer().len() + r.data.len() > MAX_DATA => {
                 // An echo is one MC_SEND_DATA, so a request longer than
                 // MAX_DATA can never be answered, and holding it would let
                 // a client that never turns the direction grow this
@@ -425,9 +478,10 @@ impl Pump {
                 // (AP_ABEND) would end a conversation the client may well
                 // want to keep, and in RECEIVE it must wait for the
                 // direction to reach the wire (KB Q136792).
-                slot.data = Vec::new();
+                slot.send_buffer().clear();
+                slot.keep(verb);
                 let verb = Verb::mapped(Body::SendError(SendError {
-                    conv: slot.conv,
+                    conv: conv_ids,
                     err_type: values::ERR_PROG,
                     // The error is in what was received (this also picks
                     // the PURGING code if the direction came with the data).
@@ -435,35 +489,74 @@ impl Pump {
                     log_data: Vec::new(),
                     rts_rcvd: false,
                 }));
-                self.next(index, verb);
+                return self.next(index, verb);
             }
-            Body::ReceiveAndWait(r) => {
-                match slot.role {
-                    Role::Echo => slot.data.extend_from_slice(&r.data),
-                    // rtn_status: a data part is one whole record (the
-                    // receive's max_len is the most a record can hold).
-                    Role::Sink if !r.data.is_empty() => slot.sunk.add(&r.data),
-                    Role::Sink => {}
+            Role::Echo => {
+                let gathered = slot.send_buffer();
+                if gathered.is_empty() {
+                    std::mem::swap(gathered, &mut r.data);
+                } else {
+                    gathered.extend_from_slice(&r.data);
                 }
-                if r.what_rcvd.status_part() != WhatRcvd::SEND {
-                    return self.receive(index);
-                }
-                let data = match slot.role {
-                    Role::Echo => {
-                        self.tally.echoed += 1;
-                        std::mem::take(&mut slot.data)
-                    }
-                    Role::Sink => std::mem::take(&mut slot.sunk).encode(),
-                };
-                let verb = Verb::mapped(Body::SendData(SendData {
-                    conv: slot.conv,
-                    send_type: values::SEND_DATA_P_TO_R_FLUSH,
-                    data,
-                    rts_rcvd: false,
-                }));
-                self.next(index, verb);
             }
-            _ => self.receive(index),
+            // rtn_status: a data part is one whole record (the receive's
+            // max_len is the most a record can hold).
+            Role::Sink if !r.data.is_empty() => {
+                if let Some(conv) = &mut slot.live {
+                    conv.sunk.add(&r.data);
+                }
+            }
+            Role::Sink => {}
+        }
+        slot.keep(verb);
+        if !turned {
+            return self.receive(index);
+        }
+        match role {
+            Role::Echo => self.tally.echoed += 1,
+            Role::Sink => {
+                let sunk = slot
+                    .live
+                    .as_mut()
+                    .map(|conv| std::mem::take(&mut conv.sunk));
+                sunk.unwrap_or_default().encode_into(slot.send_buffer());
+            }
+        }
+        let verb = verbs::reuse(slot.send.take(), conv_ids, |conv| {
+            verbs::send_and_turn(conv, Vec::new())
+        });
+        self.next(index, verb);
+    }
+
+    /// A RECEIVE_ALLOCATE completed: a new conversation for a free slot.
+    fn allocated(&mut self, packet: Packet<Verb>, ok: bool, live: bool) {
+        let Some(at) = self.armed.iter().position(|&(h, _)| h == packet.handle) else {
+            self.tally.unexpected += 1;
+            return;
+        };
+        let (_, role) = self.armed.swap_remove(at);
+        let (true, Body::ReceiveAllocate(ra)) = (ok, &packet.verb.body) else {
+            return;
+        };
+        self.tally.conversations += 1;
+        let index = self.slot();
+        // What the slot's last conversation gathered and never sent back
+        // (it failed in between) is not this one's.
+        self.slots[index].send_buffer().clear();
+        self.slots[index].live = Some(Live {
+            conv: Conv {
+                tp_id: ra.tp_id,
+                conv_id: ra.conv_id,
+            },
+            role,
+            outstanding: None,
+            sunk: SinkSummary::default(),
+        });
+        if live {
+            self.receive(index);
+            self.arm(role);
+        } else {
+            self.end(index);
         }
     }
 }
@@ -471,7 +564,7 @@ impl Pump {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use appc_io::appc::verbs::Receive;
+    use appc_io::appc::verbs::{Receive, SendData};
 
     /// A client on the same in-memory node as a pump.
     struct Echoing {
@@ -490,21 +583,33 @@ mod tests {
             let flag = Arc::clone(&stop);
             let pump = thread::spawn(move || Pump::new(app).run(&flag));
             let (client, _) = Appc::startup(WINAPPC_VERSION, &node).unwrap();
-            let tp_id = verbs::start_tp(&client).unwrap();
-            let allocated = client.call(verbs::allocate(tp_id, "ANY", TP)).unwrap();
-            let Body::Allocate(a) = allocated.body else {
-                unreachable!()
-            };
-            let conv = Conv {
-                tp_id,
-                conv_id: a.conv_id,
-            };
+            let conv = Self::converse(&client);
             Self {
                 client,
                 conv,
                 stop,
                 pump: Some(pump),
             }
+        }
+
+        /// A new TP and conversation with the echo.
+        fn converse(client: &Appc) -> Conv {
+            let tp_id = verbs::start_tp(client).unwrap();
+            let allocated = client.call(verbs::allocate(tp_id, "ANY", TP)).unwrap();
+            let Body::Allocate(a) = allocated.body else {
+                unreachable!()
+            };
+            Conv {
+                tp_id,
+                conv_id: a.conv_id,
+            }
+        }
+
+        /// Ends the TP (its conversation fails at the echo) and starts
+        /// another conversation, which the echo gives the freed slot.
+        fn again(&mut self) {
+            self.client.call(verbs::end_tp(self.conv.tp_id)).unwrap();
+            self.conv = Self::converse(&self.client);
         }
 
         fn send(&self, data: Vec<u8>, send_type: u8) -> PrimaryRc {
@@ -520,7 +625,7 @@ mod tests {
         fn receive(&self) -> (PrimaryRc, WhatRcvd, Vec<u8>) {
             let verb = self
                 .client
-                .call(verbs::receive(self.conv, MAX_DATA))
+                .call(verbs::receive(self.conv, MAX_DATA, Vec::new()))
                 .unwrap();
             let Body::ReceiveAndWait(Receive {
                 what_rcvd, data, ..
@@ -574,6 +679,29 @@ mod tests {
         let (rc, what, data) = echo.receive();
         assert_eq!(
             (rc, what, data),
+            (PrimaryRc::OK, WhatRcvd::SEND, b"ping".to_vec())
+        );
+    }
+
+    /// A slot keeps its buffers for its next conversation, but not what
+    /// they held: a request cut short by the end of its conversation is
+    /// not echoed in front of the next conversation's.
+    #[test]
+    fn a_new_conversation_is_echoed_only_its_own_request() {
+        let mut echo = Echoing::start();
+        assert_eq!(
+            echo.send(b"cut short".to_vec(), values::SEND_DATA_FLUSH),
+            PrimaryRc::OK
+        );
+        // Let the echo take the first record before the conversation ends.
+        thread::sleep(Duration::from_millis(50));
+        echo.again();
+        assert_eq!(
+            echo.send(b"ping".to_vec(), values::SEND_DATA_P_TO_R_FLUSH),
+            PrimaryRc::OK
+        );
+        assert_eq!(
+            echo.receive(),
             (PrimaryRc::OK, WhatRcvd::SEND, b"ping".to_vec())
         );
     }

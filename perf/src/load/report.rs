@@ -7,6 +7,7 @@
 
 use super::client::ClientTally;
 use super::partner::PartnerTally;
+use super::window::Window;
 use super::{LoadReport, Side};
 use crate::sysinfo::Machine;
 use crate::units::{grouped, mib};
@@ -237,6 +238,7 @@ pub fn summary(r: &LoadReport) -> String {
         peer.map(|p| grouped(p.requests)),
         None,
     );
+    steady_rows(&mut out, o, peer);
     let _ = writeln!(out, "  cancels (picked requests)");
     let _ = writeln!(out, "    appc         {}", cancels_text(&o.cancels));
     if let Some(p) = peer {
@@ -301,6 +303,101 @@ pub fn summary(r: &LoadReport) -> String {
     out
 }
 
+/// A figure of a side's measured window, if it has one.
+fn per_request(side: &Side, figure: fn(&Window) -> Option<f64>) -> Option<f64> {
+    side.window.as_ref().and_then(figure)
+}
+
+/// A count per request, to the thousandth (0.001 is one in a thousand
+/// requests).
+fn per_thousand(v: f64) -> String {
+    format!("{v:.3}")
+}
+
+/// One steady-state row: `figure` of each side's window shown by `show`
+/// ("n/a" without a window), and their ratio if `ratio`.
+fn steady_row(
+    out: &mut String,
+    name: &str,
+    (o, peer): (&Side, Option<&Side>),
+    figure: fn(&Window) -> Option<f64>,
+    show: fn(f64) -> String,
+    ratio: bool,
+) {
+    let or_na = |value: Option<f64>| value.map(show).unwrap_or_else(|| "n/a".into());
+    let ours = per_request(o, figure);
+    let theirs = peer.map(|p| per_request(p, figure));
+    let _ = writeln!(
+        out,
+        "  {name:<16}{:>14}{:>14}{:>10}",
+        or_na(ours),
+        theirs.map(or_na).unwrap_or_default(),
+        match (ratio, ours, theirs.flatten()) {
+            (true, Some(a), Some(b)) => format!("{:.2}x", a / b.max(1e-9)),
+            _ => String::new(),
+        }
+    );
+}
+
+/// The steady-state rows of the table: heap and CPU per request over each
+/// side's measured window, and the window itself.
+fn steady_rows(out: &mut String, o: &Side, peer: Option<&Side>) {
+    let sides = (o, peer);
+    steady_row(
+        out,
+        "allocs/request",
+        sides,
+        Window::allocs_per_request,
+        per_thousand,
+        false,
+    );
+    steady_row(
+        out,
+        "reallocs/req",
+        sides,
+        Window::reallocs_per_request,
+        per_thousand,
+        false,
+    );
+    steady_row(
+        out,
+        "heap B/request",
+        sides,
+        Window::bytes_per_request,
+        |v| format!("{v:.0}"),
+        false,
+    );
+    steady_row(
+        out,
+        "CPU/request",
+        sides,
+        Window::cpu_micros_per_request,
+        us,
+        true,
+    );
+    let window = |side: &Side| match &side.window {
+        Some(w) => format!(
+            "{} requests in {:.1} s",
+            grouped(w.requests),
+            w.elapsed.as_secs_f64()
+        ),
+        None => "too short to measure".into(),
+    };
+    let _ = write!(
+        out,
+        "  (per request: the whole process, over a window after the warm-up: appc {}",
+        window(o)
+    );
+    match peer {
+        Some(p) => {
+            let _ = writeln!(out, ", tokio {})", window(p));
+        }
+        None => {
+            let _ = writeln!(out, ")");
+        }
+    }
+}
+
 /// A JSON string literal.
 pub fn string(s: &str) -> String {
     let mut out = String::from('"');
@@ -318,6 +415,34 @@ pub fn string(s: &str) -> String {
     out
 }
 
+/// A number for JSON, `null` for none.
+fn number(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "null".into(), |v| format!("{v:.decimals$}"))
+}
+
+/// A side's measured window as a JSON object, `null` without one.
+fn window_json(w: Option<&Window>) -> String {
+    let Some(w) = w else {
+        return "null".into();
+    };
+    let heap = match w.heap {
+        Some(h) => format!(
+            "{{\"allocs\":{},\"reallocs\":{},\"bytes\":{}}}",
+            h.allocs, h.reallocs, h.bytes
+        ),
+        None => "null".into(),
+    };
+    format!(
+        "{{\"requests\":{},\"seconds\":{:.3},\"heap\":{heap},\"allocs_per_request\":{},\"reallocs_per_request\":{},\"heap_bytes_per_request\":{},\"cpu_us_per_request\":{}}}",
+        w.requests,
+        w.elapsed.as_secs_f64(),
+        number(w.allocs_per_request(), 4),
+        number(w.reallocs_per_request(), 4),
+        number(w.bytes_per_request(), 1),
+        number(w.cpu_micros_per_request(), 3)
+    )
+}
+
 /// One side as a JSON object, with `extra` fields (`,"k":v...`) at its end.
 fn side_json(s: &Side, extra: &str) -> String {
     let rates: Vec<String> = super::sampler::rates(&s.points)
@@ -325,7 +450,7 @@ fn side_json(s: &Side, extra: &str) -> String {
         .map(|(t, r)| format!("[{t:.3},{r:.0}]"))
         .collect();
     format!(
-        "{{\"requests\":{},\"elapsed_s\":{:.3},\"requests_per_s\":{:.0},\"latency_us\":{{\"p50\":{:.1},\"p99\":{:.1},\"p99_9\":{:.1},\"max\":{:.1}}},\"cancels\":{{\"cancelled\":{},\"already\":{},\"invalid\":{}}},\"throughput\":[{}]{extra}}}",
+        "{{\"requests\":{},\"elapsed_s\":{:.3},\"requests_per_s\":{:.0},\"latency_us\":{{\"p50\":{:.1},\"p99\":{:.1},\"p99_9\":{:.1},\"max\":{:.1}}},\"cancels\":{{\"cancelled\":{},\"already\":{},\"invalid\":{}}},\"throughput\":[{}],\"steady\":{}{extra}}}",
         s.requests,
         s.elapsed.as_secs_f64(),
         s.rate(),
@@ -336,7 +461,8 @@ fn side_json(s: &Side, extra: &str) -> String {
         s.cancels.cancelled,
         s.cancels.already,
         s.cancels.invalid,
-        rates.join(",")
+        rates.join(","),
+        window_json(s.window.as_ref())
     )
 }
 
@@ -374,9 +500,15 @@ pub fn json(r: &LoadReport) -> String {
         Some((side, _)) => side_json(
             side,
             &format!(
-                ",\"ratio_appc_to_tokio\":{{\"requests_per_s\":{:.3},\"p99\":{:.3}}}",
+                ",\"ratio_appc_to_tokio\":{{\"requests_per_s\":{:.3},\"p99\":{:.3},\"cpu_per_request\":{}}}",
                 r.ours.rate() / side.rate().max(1e-9),
-                r.ours.micros(0.99) / side.micros(0.99).max(1e-9)
+                r.ours.micros(0.99) / side.micros(0.99).max(1e-9),
+                number(
+                    per_request(&r.ours, Window::cpu_micros_per_request)
+                        .zip(per_request(side, Window::cpu_micros_per_request))
+                        .map(|(a, b)| a / b.max(1e-9)),
+                    3
+                )
             ),
         ),
         None => "null".into(),
@@ -409,6 +541,7 @@ mod tests {
     use super::*;
     use crate::load::sampler::Limit;
     use crate::load::tokio_peer::PeerTally;
+    use appc_perf::counting::Counts;
     use std::time::Duration;
 
     fn side(requests: u64, latency_us: u64) -> Side {
@@ -426,6 +559,18 @@ mod tests {
                 already: 2,
                 invalid: 0,
             },
+            // Each request costs `latency_us / 100` allocations and
+            // `latency_us / 10` us of CPU.
+            window: Some(Window {
+                requests,
+                elapsed: Duration::from_millis(800),
+                heap: Some(Counts {
+                    allocs: requests * latency_us / 100,
+                    reallocs: 0,
+                    bytes: requests * latency_us,
+                }),
+                cpu: Some(Duration::from_micros(requests * latency_us / 10)),
+            }),
         }
     }
 
@@ -498,8 +643,24 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("verdict: PASS\n"), "{text}");
-        let alone = super::text(&report(false));
+        let line = |name: &str| {
+            let line = text.lines().find(|l| l.trim_start().starts_with(name));
+            line.unwrap_or_else(|| panic!("no {name} in {text}"))
+                .to_owned()
+        };
+        let allocs = line("allocs/request");
+        assert!(
+            allocs.contains("1.000") && allocs.contains("3.000"),
+            "{allocs}"
+        );
+        let cpu = line("CPU/request");
+        assert!(cpu.contains("10.0 us") && cpu.contains("30.0 us"), "{cpu}");
+        assert!(cpu.ends_with("0.33x"), "{cpu}");
+        let mut short = report(false);
+        short.ours.window = None;
+        let alone = super::text(&short);
         assert!(!alone.contains("tokio"), "{alone}");
+        assert!(alone.contains("too short to measure"), "{alone}");
     }
 
     #[test]
@@ -527,6 +688,11 @@ mod tests {
             "{json}"
         );
         assert!(json.contains("\"exactly_once\":true}"), "{json}");
+        assert!(
+            json.contains("\"steady\":{\"requests\":3000,\"seconds\":0.800,\"heap\":{\"allocs\":3000,\"reallocs\":0,\"bytes\":300000},\"allocs_per_request\":1.0000,\"reallocs_per_request\":0.0000,\"heap_bytes_per_request\":100.0,\"cpu_us_per_request\":10.000}"),
+            "{json}"
+        );
+        assert!(json.contains("\"cpu_per_request\":0.333}"), "{json}");
         let depth = json.chars().try_fold(0i32, |depth, c| {
             let depth = match c {
                 '{' | '[' => depth + 1,

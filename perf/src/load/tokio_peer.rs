@@ -13,8 +13,18 @@
 //! is one task per accepted connection. The runtime is tokio's default
 //! multi-threaded one (a worker per core), in the same process, so both
 //! sides share the same two cores the same way.
+//!
+//! Its buffers are reused as our client's are, so that the allocation
+//! counts compare the two designs and not two habits: a driver's one
+//! request buffer goes out with each request and comes back holding the
+//! echo (zeroed in between, so that the check sees only what the socket
+//! brought), is checked in place and restamped for the next; each
+//! connection task and each echo task writes its frames out of one buffer
+//! of its own. What is left per request is the design's own: the request
+//! task, its `oneshot`, and (for an aborted request) the buffer the abort
+//! drops.
 
-use super::client::payload;
+use super::payload::{self, payload};
 use super::sampler::{Limit, Sampler};
 use super::Side;
 use crate::workload::CancelCounts;
@@ -40,6 +50,7 @@ pub struct PeerTally {
     pub failures: u64,
 }
 
+/// A request's bytes, and where its echo goes back (in the same buffer).
 type Request = (Vec<u8>, oneshot::Sender<Vec<u8>>);
 
 /// Runs the tokio load: `sessions` connections, `size`-byte requests,
@@ -113,12 +124,14 @@ async fn load(
         tally.failures += t.failures;
     }
     let elapsed = start.elapsed();
+    let sampled = sampler.finish();
     let side = Side {
         requests: done.load(Ordering::Relaxed),
         elapsed,
         latency,
-        points: sampler.finish(),
+        points: sampled.points,
         cancels,
+        window: sampled.window,
     };
     Ok((side, tally))
 }
@@ -141,8 +154,10 @@ async fn echo(stream: TcpStream) -> io::Result<()> {
 /// The client's task for one connection: one request at a time.
 async fn connection(stream: TcpStream, mut requests: mpsc::Receiver<Request>) {
     let mut stream = BufReader::new(stream);
-    while let Some((data, reply)) = requests.recv().await {
-        let mut frame = Vec::with_capacity(4 + data.len());
+    // Prefix and bytes go out in one write, from one buffer for all.
+    let mut frame = Vec::new();
+    while let Some((mut data, reply)) = requests.recv().await {
+        frame.clear();
         frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
         frame.extend_from_slice(&data);
         if stream.write_all(&frame).await.is_err() {
@@ -151,12 +166,14 @@ async fn connection(stream: TcpStream, mut requests: mpsc::Receiver<Request>) {
         let Ok(len) = stream.read_u32().await else {
             return;
         };
-        let mut echo = vec![0; len as usize];
-        if stream.read_exact(&mut echo).await.is_err() {
+        // The echo lands in the request's buffer, zeroed first.
+        data.clear();
+        data.resize(len as usize, 0);
+        if stream.read_exact(&mut data).await.is_err() {
             return;
         }
         // The requester may have been aborted: its answer is dropped.
-        let _ = reply.send(echo);
+        let _ = reply.send(data);
     }
 }
 
@@ -175,9 +192,10 @@ async fn drive(
     let mut cancels = CancelCounts::default();
     let mut tally = PeerTally::default();
     let mut seq = 0u64;
+    let mut data = payload(seq, size);
     while !limit.reached(start.elapsed(), done.load(Ordering::Relaxed)) {
         seq += 1;
-        let data = payload(seq, size);
+        payload::refill(&mut data, seq, size);
         let sent = Instant::now();
         let connection = connection.clone();
         let request = tokio::spawn(async move {
@@ -194,17 +212,23 @@ async fn drive(
         let joined = request.await;
         tally.joined += 1;
         match joined {
-            Ok(Some(echo)) => {
+            Ok(Some(mut echo)) => {
                 if cancel {
                     cancels.already += 1;
                 }
                 let _ = latency.record((sent.elapsed().as_nanos() as u64).max(1));
-                if echo != payload(seq, size) {
+                if echo.len() != size || !payload::matches(seq, 0, &echo) {
                     tally.echo_mismatch += 1;
+                    echo.clear();
                 }
                 done.fetch_add(1, Ordering::Relaxed);
+                data = echo;
             }
-            Err(e) if e.is_cancelled() => cancels.cancelled += 1,
+            Err(e) if e.is_cancelled() => {
+                cancels.cancelled += 1;
+                // The abort dropped the buffer with the task.
+                data = Vec::with_capacity(size);
+            }
             _ => {
                 tally.failures += 1;
                 break;

@@ -1,11 +1,13 @@
 //! The verbs the load builds, in one place: the client, the partner and
-//! the scale mode issue the same TP_STARTED, ALLOCATE, RECEIVE_AND_WAIT and
-//! TP_ENDED, and must not drift apart (one mapped conversation type, one
-//! sync level, one mode).
+//! the scale mode issue the same TP_STARTED, ALLOCATE, SEND_DATA,
+//! RECEIVE_AND_WAIT and TP_ENDED, and must not drift apart (one mapped
+//! conversation type, one sync level, one mode). The request/response verbs
+//! are built once per slot and then reused ([`reuse`]), their buffers with
+//! them.
 
 use appc_io::appc::rc::PrimaryRc;
 use appc_io::appc::verbs::{
-    name, values, Allocate, Body, Conv, Receive, TpEnded, TpId, TpStarted, Verb,
+    name, values, Allocate, Body, Conv, Receive, SendData, TpEnded, TpId, TpStarted, Verb,
 };
 use appc_io::appc::Appc;
 
@@ -52,13 +54,41 @@ pub fn allocate(tp_id: TpId, partner: &str, tp: &str) -> Verb {
     }))
 }
 
+/// `MC_SEND_DATA` of `data` with `P_TO_R_FLUSH`: the data and the change
+/// of direction in one flush.
+pub fn send_and_turn(conv: Conv, data: Vec<u8>) -> Verb {
+    Verb::mapped(Body::SendData(SendData {
+        conv,
+        send_type: values::SEND_DATA_P_TO_R_FLUSH,
+        data,
+        rts_rcvd: false,
+    }))
+}
+
+/// A VCB the engine gave back, with its buffer, pointed at `conv` for its
+/// next use; `fresh(conv)` if there is none (the first use, or it was
+/// lost with a failed conversation).
+pub fn reuse(vcb: Option<Verb>, conv: Conv, fresh: impl FnOnce(Conv) -> Verb) -> Verb {
+    let Some(mut verb) = vcb else {
+        return fresh(conv);
+    };
+    match &mut verb.body {
+        Body::SendData(v) => v.conv = conv,
+        Body::ReceiveAndWait(v) => v.conv = conv,
+        _ => {}
+    }
+    verb
+}
+
 /// `MC_RECEIVE_AND_WAIT` with `rtn_status`, so that data and the change of
-/// direction come back in one completion.
-pub fn receive(conv: Conv, max_len: usize) -> Verb {
+/// direction come back in one completion, into `buf` (whose capacity is
+/// kept: a buffer of `max_len` is never grown).
+pub fn receive(conv: Conv, max_len: usize, buf: Vec<u8>) -> Verb {
     Verb::mapped(Body::ReceiveAndWait(Receive {
         conv,
         rtn_status: true,
         max_len: max_len.clamp(1, usize::from(u16::MAX)) as u16,
+        data: buf,
         ..Receive::default()
     }))
 }
