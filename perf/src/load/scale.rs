@@ -102,10 +102,8 @@ pub fn run(config: &Config) -> Result<bool, String> {
     let node = TcpNode::start(super::CLIENT_LU, engine.clone(), kind, node_config)
         .map_err(|e| format!("cannot start the client node: {e}"))?;
     let aliases: Vec<String> = (0..links).map(|i| format!("ECHO{i:04}")).collect();
-    // The shard node's BIND names the alias as the partner LU, and its
-    // partner accepts any name.
     for alias in &aliases {
-        node.add_partner(alias, partner.addr());
+        node.add_partner_as(alias, super::partner::LU, partner.addr());
     }
     let (mut app, _) =
         Appc::startup(WINAPPC_VERSION, &engine).map_err(|e| format!("WinAPPCStartup: {e:?}"))?;
