@@ -140,7 +140,10 @@ fn nodes_and_their_engines_are_freed() {
         let engines = [a.engine.downgrade(), b.engine.downgrade()];
         drop((a, b));
         for (side, engine) in ["A", "B"].iter().zip(&engines) {
-            assert!(engine.upgrade().is_none(), "{kind:?}: {side}'s engine lives on");
+            assert!(
+                engine.upgrade().is_none(),
+                "{kind:?}: {side}'s engine lives on"
+            );
         }
     });
 }

@@ -72,6 +72,7 @@ impl Mode {
                 "peer",
                 "partner",
                 "listen",
+                "tps",
                 "idle_poll",
                 "json",
                 "plot",
@@ -87,7 +88,7 @@ impl Mode {
                 "json",
             ],
             Mode::Engine => &["requests", "cancel_fraction", "outstanding", "threads"],
-            Mode::Partner => &["listen", "backend", "idle_poll"],
+            Mode::Partner => &["listen", "backend", "tps", "idle_poll"],
             Mode::Soak => &[
                 "duration",
                 "sample_every",
@@ -96,6 +97,7 @@ impl Mode {
                 "cancel_fraction",
                 "backend",
                 "listen",
+                "tps",
                 "idle_poll",
             ],
         }
@@ -117,6 +119,20 @@ pub enum Peer {
     /// The same load written with tokio (a task per connection, a oneshot per
     /// request, abort to cancel), side by side
     Tokio,
+}
+
+/// Where the load's TPs (the client's, and the in-process partner's) run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Tps {
+    /// As a task on their node's reactor thread (TcpNode::spawn), awaiting
+    /// their completion port: the thread-per-core shape, where a request
+    /// and its reply cross no thread
+    #[default]
+    Task,
+    /// On a thread of their own, blocked on their completion port between
+    /// batches (the WinAsyncAPPCIOCP shape): each request crosses to the
+    /// reactor and back
+    Thread,
 }
 
 /// The command line as `clap` sees it; [`parse`] turns it into a [`Config`].
@@ -161,6 +177,9 @@ struct Cli {
     /// Load: also run the same load with another implementation
     #[arg(long, value_enum, default_value_t = Peer::None, value_name = "PEER")]
     peer: Peer,
+    /// Load, soak and partner: where the TPs run
+    #[arg(long, value_enum, default_value_t = Tps::Task, value_name = "WHERE")]
+    tps: Tps,
     /// Load: use the partner node listening there (see --mode partner) instead
     /// of starting one in this process
     #[arg(long, value_name = "HOST:PORT", conflicts_with = "listen")]
@@ -237,6 +256,8 @@ pub struct Config {
     pub plot: Option<PathBuf>,
     /// io_uring reactors poll before they sleep.
     pub idle_poll: bool,
+    /// Where the TPs run.
+    pub tps: Tps,
 }
 
 impl Default for Config {
@@ -259,6 +280,7 @@ impl Default for Config {
             json: false,
             plot: Some(PathBuf::from(DEFAULT_PLOT)),
             idle_poll: false,
+            tps: Tps::Task,
         }
     }
 }
@@ -396,6 +418,7 @@ where
             (false, plot) => plot.or(defaults.plot),
         },
         idle_poll: cli.idle_poll,
+        tps: cli.tps,
     })
 }
 

@@ -34,6 +34,12 @@
 //!   and only the first push after a consumer went to sleep pays for a
 //!   wake-up; the pushes that follow, while the consumer is still waking,
 //!   see no `SLEEPY` and pay nothing.
+//! * **push vs an async consumer** ([`Queue::poll_wait`]): the same, with
+//!   the consumer's `Waker` left under the wake lock instead of a thread
+//!   waiting on the condition variable: the push that clears `SLEEPY`
+//!   takes the lock, so it finds the waker registered, and wakes it (after
+//!   letting go of the lock). A waker is woken once and forgotten; a
+//!   consumer polled again registers again.
 //!
 //! # Lifetime
 //!
@@ -58,6 +64,7 @@ use crate::handle::Handle;
 use crate::sync::{lock, Arc, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::table::Slot;
 use crossbeam_utils::CachePadded;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 const TOP: u64 = u32::MAX as u64;
@@ -114,9 +121,48 @@ impl<V: crate::Request> EngineQueue<V> {
 /// Where consumers sleep. Shared by reference count with the pushers that
 /// wake them, so a wake-up stays valid when the queue itself is gone.
 struct Wake {
-    /// Consumers waiting on `cond`.
-    sleepers: Mutex<usize>,
+    sleepers: Mutex<Sleepers>,
     cond: Condvar,
+}
+
+/// Who waits for the next push.
+#[derive(Default)]
+struct Sleepers {
+    /// Threads waiting on `cond`.
+    threads: usize,
+    /// Async consumers' wakers, each to be woken once: the first (the
+    /// common case, one task awaiting its port) kept inline, so that
+    /// registering and waking allocate nothing.
+    waker: Option<Waker>,
+    more: Vec<Waker>,
+}
+
+impl Sleepers {
+    fn none(&self) -> bool {
+        self.threads == 0 && self.waker.is_none()
+    }
+
+    fn register(&mut self, waker: &Waker) {
+        match &self.waker {
+            None => self.waker = Some(waker.clone()),
+            Some(first) if first.will_wake(waker) => {}
+            Some(_) => {
+                if !self.more.iter().any(|w| w.will_wake(waker)) {
+                    self.more.push(waker.clone());
+                }
+            }
+        }
+    }
+
+    /// The wakers to wake, taken.
+    fn take(&mut self) -> (Option<Waker>, Vec<Waker>) {
+        let more = if self.more.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut self.more)
+        };
+        (self.waker.take(), more)
+    }
 }
 
 /// Slots a consumer has taken off the shared stack, oldest first.
@@ -130,7 +176,7 @@ impl Queue {
         Self {
             head: CachePadded::new(AtomicU64::new(u64::from(NIL))),
             wake: Arc::new(Wake {
-                sleepers: Mutex::new(0),
+                sleepers: Mutex::new(Sleepers::default()),
                 cond: Condvar::new(),
             }),
         }
@@ -177,8 +223,9 @@ impl Queue {
         // their `fetch_or` until they wait, so once we have taken it every
         // one of them is waiting.
         if let Some(wake) = wake {
-            drop(lock(&wake.sleepers));
+            let (first, more) = lock(&wake.sleepers).take();
             wake.cond.notify_all();
+            first.into_iter().chain(more).for_each(Waker::wake);
         }
         true
     }
@@ -246,7 +293,7 @@ impl Queue {
             // Leaving: if nobody else relies on SLEEPY (they would be
             // waiting, under this lock), spare the next push a wake-up.
             if let Some(item) = poll() {
-                if *sleepers == 0 {
+                if sleepers.none() {
                     self.head.fetch_and(!SLEEPY, Relaxed);
                 }
                 return Some(item);
@@ -255,7 +302,7 @@ impl Queue {
                 None => None,
                 Some(deadline) => match deadline.saturating_duration_since(Instant::now()) {
                     left if left.is_zero() => {
-                        if *sleepers == 0 {
+                        if sleepers.none() {
                             self.head.fetch_and(!SLEEPY, Relaxed);
                         }
                         return None;
@@ -263,10 +310,33 @@ impl Queue {
                     left => Some(left),
                 },
             };
-            *sleepers += 1;
+            sleepers.threads += 1;
             sleepers = notify::sleep(&self.wake.cond, sleepers, left);
-            *sleepers -= 1;
+            sleepers.threads -= 1;
         }
+    }
+
+    /// [`wait`](Self::wait) for async code: the first `Some` of `poll`, or
+    /// `Pending` with `cx`'s waker registered for the next push (see the
+    /// module docs).
+    pub(crate) fn poll_wait<T>(
+        &self,
+        cx: &mut Context<'_>,
+        mut poll: impl FnMut() -> Option<T>,
+    ) -> Poll<T> {
+        if let Some(item) = poll() {
+            return Poll::Ready(item);
+        }
+        let mut sleepers = lock(&self.wake.sleepers);
+        self.head.fetch_or(SLEEPY, Acquire);
+        if let Some(item) = poll() {
+            if sleepers.none() {
+                self.head.fetch_and(!SLEEPY, Relaxed);
+            }
+            return Poll::Ready(item);
+        }
+        sleepers.register(cx.waker());
+        Poll::Pending
     }
 
     /// Closes the queue and frees everything in it; later pushes are refused

@@ -13,6 +13,7 @@ use super::intrusive::{Batch, EngineQueue};
 use crate::sync::{lock, Arc, Mutex};
 use crate::{Handle, Request};
 use std::fmt;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// One dequeued completion packet.
@@ -70,6 +71,13 @@ impl<V: Request> Port<V> {
     /// Waits for a packet; `None` after `timeout` (`None`: wait forever).
     pub fn get(&self, timeout: Option<Duration>) -> Option<Packet<V>> {
         self.0.queue.queue.wait(timeout, || self.next())
+    }
+
+    /// A packet, or `Pending` until one is posted (and the task woken):
+    /// the port awaited from async code, the calling task's waker taking
+    /// the place of a waiting thread.
+    pub fn poll_get(&self, cx: &mut Context<'_>) -> Poll<Packet<V>> {
+        self.0.queue.queue.poll_wait(cx, || self.next())
     }
 
     fn next(&self) -> Option<Packet<V>> {

@@ -127,6 +127,7 @@ mod config;
 mod control;
 mod conv;
 mod enforce;
+mod exec;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
 mod limits;
@@ -139,20 +140,23 @@ mod shard;
 #[cfg(test)]
 mod tests;
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 #[cfg(test)]
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{channel, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 pub use config::{NodeConfig, CONTROL_BURST};
+pub use exec::{sleep, Sleep, Spawned};
 
 use crate::appc::rc::PrimaryRc;
 use crate::appc::{Node, Owner, WeakNode};
 use crate::backend::{self, Backend, Events, Handler, Kind, Waker};
+use exec::MakeTask;
 use names::LuName;
 use owner::{Msg, ShardOwner};
 use shard::Shard;
@@ -297,6 +301,8 @@ pub struct TcpNode {
     shards: Vec<Arc<ShardOwner>>,
     /// The shard the next partner goes to.
     next: AtomicUsize,
+    /// The shard the next task goes to.
+    next_task: AtomicUsize,
     linger: Duration,
 }
 
@@ -424,6 +430,7 @@ impl TcpNode {
             stats,
             shards,
             next: AtomicUsize::new(0),
+            next_task: AtomicUsize::new(0),
             linger,
         })
     }
@@ -498,6 +505,34 @@ impl TcpNode {
         for shard in &self.shards {
             shard.send(Msg::Disconnect(plu_alias.to_owned()));
         }
+    }
+
+    /// Runs a task on one of the node's reactor threads (dealt
+    /// round-robin, as partners are): `make` runs there and makes the
+    /// future, which is polled there until it is done (so it need not be
+    /// `Send`). This is how an application gets the thread-per-core shape:
+    /// its verbs on conversations of that reactor and their completions
+    /// cross no thread and wake none (see `exec.rs`). The task must not
+    /// block: a blocking verb (`Appc::call`) on a conversation of its own
+    /// reactor would wait for the very thread it holds; await
+    /// `Appc::submit_future` or a port's `poll_get` instead. [`Spawned::join`]
+    /// gives its output, or `None` if the node stopped first.
+    pub fn spawn<F, Fut>(&self, make: F) -> Spawned<Fut::Output>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let (done, output) = sync_channel(1);
+        let make = MakeTask(Box::new(move || {
+            let future = make();
+            Box::pin(async move {
+                let _ = done.send(future.await);
+            })
+        }));
+        let index = self.next_task.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+        self.shards[index].send(Msg::Spawn(make));
+        Spawned::new(output)
     }
 
     /// The node's counters.

@@ -16,7 +16,7 @@
 //! verb still gets its answer (`AP_COMM_SUBSYSTEM_NOT_LOADED` or
 //! `_ABENDED`) until the TP is done with the conversation.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,6 +24,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::conv::{Dead, Step};
+use super::exec::MakeTask;
 use super::Shared;
 use crate::appc::verbs::ConvId;
 use crate::appc::{Owner, RemoteEnd, Work};
@@ -57,6 +58,10 @@ pub(crate) enum Msg {
     /// The node failed: close every link, fail every conversation with
     /// `AP_COMM_SUBSYSTEM_ABENDED`; then say so.
     Fail(Sender<()>),
+    /// Start a task on the shard (`exec.rs`).
+    Spawn(MakeTask),
+    /// A task of the shard was woken on another thread.
+    Wake(usize),
 }
 
 thread_local! {
@@ -64,6 +69,24 @@ thread_local! {
     /// itself is kept aside, never pushed into its own inbox (a full inbox
     /// would wait for this very thread).
     static ON_SHARD: Cell<usize> = const { Cell::new(0) };
+    /// What this reactor thread posted to its own shard, in order.
+    static LOCAL: RefCell<VecDeque<Msg>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// Whether the current thread runs a shard.
+pub(crate) fn on_shard() -> bool {
+    ON_SHARD.with(Cell::get) != 0
+}
+
+/// Whether the current thread posted to its own shard.
+pub(crate) fn has_local() -> bool {
+    LOCAL.with(|local| !local.borrow().is_empty())
+}
+
+/// What the current thread posted to its own shard, in order (its queue's
+/// memory stays for the next).
+pub(crate) fn take_local(into: &mut Vec<Msg>) {
+    LOCAL.with(|local| into.extend(local.borrow_mut().drain(..)));
 }
 
 /// Conversations of a shard that is gone, failed, and answered on the
@@ -114,10 +137,6 @@ pub(crate) struct ShardOwner {
     /// Locked only to wake a reactor that sleeps, which costs a system
     /// call anyway.
     waker: Mutex<Option<Waker>>,
-    /// What the shard's own thread posted to itself, and whether there is
-    /// any (read without the lock every turn).
-    local: Mutex<VecDeque<Msg>>,
-    has_local: AtomicBool,
     /// The shard is gone: work is answered on the poster's thread.
     gone: AtomicBool,
     /// Lingering, the shard found nothing on its way ([`Msg::Linger`]).
@@ -144,8 +163,6 @@ impl ShardOwner {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             inbox,
             waker: Mutex::new(None),
-            local: Mutex::new(VecDeque::new()),
-            has_local: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             quiet: AtomicBool::new(false),
             orphans: Orphans::default(),
@@ -171,7 +188,9 @@ impl ShardOwner {
         while let Some(msg) = inbox.pop() {
             self.answer(msg);
         }
-        for msg in self.take_local() {
+        let mut local = Vec::new();
+        take_local(&mut local);
+        for msg in local {
             self.answer(msg);
         }
         ON_SHARD.with(|on| on.set(0));
@@ -188,11 +207,7 @@ impl ShardOwner {
             return self.answer(msg);
         }
         if self.is_current() {
-            self.local
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push_back(msg);
-            self.has_local.store(true, Ordering::Relaxed);
+            LOCAL.with(|local| local.borrow_mut().push_back(msg));
             return;
         }
         let backoff = crossbeam_utils::Backoff::new();
@@ -218,19 +233,6 @@ impl ShardOwner {
         }
     }
 
-    /// Whether the shard's own thread posted to itself.
-    pub(crate) fn has_local(&self) -> bool {
-        self.has_local.load(Ordering::Relaxed)
-    }
-
-    /// What the shard's own thread posted to itself, in order.
-    pub(crate) fn take_local(&self) -> VecDeque<Msg> {
-        if !self.has_local.swap(false, Ordering::Relaxed) {
-            return VecDeque::new();
-        }
-        std::mem::take(&mut *self.local.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
     /// Lingering: whether everything sent is out and answered (as of the
     /// shard's last turn).
     pub(crate) fn is_quiet(&self) -> bool {
@@ -248,7 +250,11 @@ impl ShardOwner {
             Msg::Stop(done) | Msg::Fail(done) => {
                 let _ = done.send(());
             }
-            Msg::Partner { .. } | Msg::Disconnect(_) | Msg::Linger => {}
+            Msg::Partner { .. }
+            | Msg::Disconnect(_)
+            | Msg::Linger
+            | Msg::Spawn(_)
+            | Msg::Wake(_) => {}
         }
     }
 }

@@ -27,9 +27,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::conv::{Carrier, Conv, Dead, SessionPeer, Step};
+use super::exec::{self, Tasks};
 use super::limits::tick_period;
 use super::link::Piu;
-use super::owner::{Msg, ShardOwner, INBOX};
+use super::owner::{self, Msg, ShardOwner, INBOX};
 use super::sessions::{Core, Todo, FRAMING_SENSE};
 use crate::appc::rc::{PrimaryRc, SecondaryRc};
 use crate::appc::verbs::{name, ConvId};
@@ -37,6 +38,9 @@ use crate::appc::{Failure, Owner, Work};
 use crate::backend::{Handler, Io, LinkId};
 use crate::engine::id_hash::IdHashMap;
 use crate::engine::inbox::Consumer;
+
+/// Rounds of ready tasks a turn polls at most (see [`Handler::turn`]).
+const TASK_ROUNDS: usize = 64;
 
 /// One reactor's part of the node.
 pub(crate) struct Shard {
@@ -57,6 +61,8 @@ pub(crate) struct Shard {
     next_tick: Instant,
     /// The gauges as this shard last added them to the node's.
     reported: Gauges,
+    /// Tasks running on this reactor (`exec.rs`).
+    tasks: Tasks,
 }
 
 /// A shard's share of the node's gauges.
@@ -83,6 +89,7 @@ impl Shard {
             lingering: false,
             next_tick: Instant::now() + tick_period(&node.config),
             reported: Gauges::default(),
+            tasks: Tasks::default(),
         }
     }
 
@@ -166,6 +173,8 @@ impl Shard {
                 self.fail(io);
                 let _ = done.send(());
             }
+            Msg::Spawn(make) => self.tasks.spawn(&self.owner, make),
+            Msg::Wake(index) => self.tasks.woken(index),
         }
     }
 
@@ -186,6 +195,16 @@ impl Shard {
         } else {
             step.unheld(&self.core.node.engine);
         }
+    }
+
+    /// Runs the messages in `batch`, in order.
+    fn run_batch(&mut self, io: &mut dyn Io) {
+        let mut batch = std::mem::take(&mut self.batch);
+        for msg in batch.drain(..) {
+            self.message(io, msg);
+            self.todo(io);
+        }
+        self.batch = batch;
     }
 
     /// Closes every link; their conversations fail as on a lost link, and
@@ -357,14 +376,21 @@ impl Handler for Shard {
                 None => break,
             }
         }
-        self.batch.extend(self.owner.take_local());
-        let mut batch = std::mem::take(&mut self.batch);
-        for msg in batch.drain(..) {
-            self.message(io, msg);
-            self.todo(io);
-        }
-        self.batch = batch;
+        owner::take_local(&mut self.batch);
+        self.run_batch(io);
         let now = Instant::now();
+        exec::fire_timers(now);
+        // The tasks the turn made ready, and what they post to this shard,
+        // until none is left: a reply that arrived and the next request a
+        // task makes of it go out in this turn's write. Bounded, so that a
+        // task that always wakes itself does not starve the links.
+        for _ in 0..TASK_ROUNDS {
+            if !self.tasks.poll_ready() {
+                break;
+            }
+            owner::take_local(&mut self.batch);
+            self.run_batch(io);
+        }
         if now >= self.next_tick {
             self.next_tick = now + tick_period(&self.core.node.config);
             self.core.tick(io, now);
@@ -376,15 +402,15 @@ impl Handler for Shard {
     }
 
     fn busy(&self) -> bool {
-        !self.inbox.is_empty() || self.owner.has_local()
+        !self.inbox.is_empty() || owner::has_local() || exec::any_ready()
     }
 
     fn sleep(&mut self) -> bool {
-        !self.owner.has_local() && self.inbox.sleep()
+        !owner::has_local() && !exec::any_ready() && self.inbox.sleep()
     }
 
     fn deadline(&self) -> Option<Instant> {
-        Some(self.next_tick)
+        Some(exec::next_timer().map_or(self.next_tick, |at| at.min(self.next_tick)))
     }
 }
 
@@ -395,6 +421,9 @@ impl Drop for Shard {
     /// where later verbs are answered; later work is answered by the
     /// posters' threads.
     fn drop(&mut self) {
+        // Tasks go first, while this thread is still the shard's: what
+        // their drops post (cancels) is answered with the rest below.
+        self.tasks.clear();
         // What it held leaves the node's gauges before any verb it fails
         // completes.
         for _ in 0..self.core.links.len() {

@@ -39,9 +39,13 @@ use appc_io::appc::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
 use appc_io::appc::verbs::{Body, Conv, Verb};
 use appc_io::appc::Appc;
 use appc_io::engine::{CancelOutcome, Handle, Packet, Port, Target};
+use appc_io::node::sleep;
 use hdrhistogram::Histogram;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// How long the run waits, after its limit, for requests in flight.
@@ -128,6 +132,10 @@ enum Stage {
     Allocating,
     Sending,
     Receiving,
+    /// Its TP_ENDED is outstanding; then a new TP if `restart`.
+    Ending {
+        restart: bool,
+    },
 }
 
 struct Slot {
@@ -197,6 +205,11 @@ struct Client<'a> {
     done: Arc<AtomicU64>,
     stopping: bool,
     fatal: Option<String>,
+    /// The requests' rate over time, sampled on a thread of its own.
+    sampler: Sampler,
+    start: Instant,
+    /// Once stopping: when the drain gives up.
+    deadline: Option<Instant>,
     /// The first code a conversation failed with other than by its cancel.
     first_failure: Option<PrimaryRc>,
     rng: fastrand::Rng,
@@ -214,113 +227,163 @@ pub struct Outcome {
     pub failure: Option<String>,
 }
 
-/// Runs the load on `app` (whose node knows `config.partner`). `Err` is a
+/// Runs the load on `app` (whose node knows `config.partner`) from the
+/// calling thread, which waits on the port between batches. `Err` is a
 /// failure to reach the partner at all (no request answered), with the
 /// partner's answer in words; a partner lost during the run stops it
 /// early, and the outcome, with everything counted so far, says why.
 pub fn run(app: &Appc, config: &ClientConfig) -> Result<Outcome, String> {
-    let done = Arc::new(AtomicU64::new(0));
-    let mut client = Client {
-        app,
-        port: app.port(),
-        config,
-        slots: Vec::with_capacity(config.sessions),
-        doomed: Vec::new(),
-        recent: Vec::with_capacity(RECENT),
-        latency: super::histogram(),
-        cancels: CancelCounts::default(),
-        tally: ClientTally::default(),
-        requests: 0,
-        done: Arc::clone(&done),
-        stopping: false,
-        fatal: None,
-        first_failure: None,
-        rng: fastrand::Rng::with_seed(0x00A9_9C10),
-    };
-    let sampler = Sampler::start("appc", done, config.limit);
-    let start = Instant::now();
-    for index in 0..config.sessions {
-        let slot = Slot::new(&client.port, index, config.size, start);
-        client.slots.push(slot);
-        client.start(index);
-    }
-    let mut deadline = None;
+    let mut client = Client::new(app, config);
     loop {
-        if let Some(packet) = client.port.get(Some(Duration::from_millis(10))) {
-            client.take(packet);
+        let packet = client.port.get(Some(TICK));
+        if !client.step(packet) {
+            return client.finish();
+        }
+    }
+}
+
+/// [`run`] as a task on the client node's reactor
+/// ([`TcpNode::spawn`](appc_io::node::TcpNode::spawn)): the port is
+/// awaited, so the requests and their completions never leave that thread.
+pub async fn run_task(app: &Appc, config: &ClientConfig) -> Result<Outcome, String> {
+    let mut client = Client::new(app, config);
+    let mut tick = sleep(TICK);
+    loop {
+        let packet = poll_fn(|cx| {
+            if let Poll::Ready(packet) = client.port.poll_get(cx) {
+                return Poll::Ready(Some(packet));
+            }
+            if Pin::new(&mut tick).poll(cx).is_ready() {
+                tick = sleep(TICK);
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await;
+        if !client.step(packet) {
+            return client.finish();
+        }
+    }
+}
+
+/// How long the client waits for a completion before it looks at the
+/// clock (the run's limit, the drain's deadline).
+const TICK: Duration = Duration::from_millis(10);
+
+impl<'a> Client<'a> {
+    /// The client, its slots' TPs started and their ALLOCATEs submitted.
+    fn new(app: &'a Appc, config: &'a ClientConfig) -> Self {
+        let done = Arc::new(AtomicU64::new(0));
+        let mut client = Client {
+            app,
+            port: app.port(),
+            config,
+            slots: Vec::with_capacity(config.sessions),
+            doomed: Vec::new(),
+            recent: Vec::with_capacity(RECENT),
+            latency: super::histogram(),
+            cancels: CancelCounts::default(),
+            tally: ClientTally::default(),
+            requests: 0,
+            done: Arc::clone(&done),
+            stopping: false,
+            fatal: None,
+            first_failure: None,
+            rng: fastrand::Rng::with_seed(0x00A9_9C10),
+            sampler: Sampler::start("appc", done, config.limit),
+            start: Instant::now(),
+            deadline: None,
+        };
+        for index in 0..config.sessions {
+            let slot = Slot::new(&client.port, index, config.size, client.start);
+            client.slots.push(slot);
+            client.start(index);
+        }
+        client
+    }
+
+    /// Takes `packet` (if the wait gave one) and what else is queued, up
+    /// to a batch; then the cancels and the clock. False once the run is
+    /// over: stopped, and every slot idle (or stuck past the drain limit).
+    fn step(&mut self, packet: Option<Packet<Verb>>) -> bool {
+        if let Some(packet) = packet {
+            self.take(packet);
             for _ in 1..BATCH {
-                match client.port.try_get() {
-                    Some(packet) => client.take(packet),
+                match self.port.try_get() {
+                    Some(packet) => self.take(packet),
                     None => break,
                 }
             }
         }
-        client.cancel_doomed();
-        if !client.stopping
-            && (client.fatal.is_some() || config.limit.reached(start.elapsed(), client.requests))
+        self.cancel_doomed();
+        if !self.stopping
+            && (self.fatal.is_some()
+                || self
+                    .config
+                    .limit
+                    .reached(self.start.elapsed(), self.requests))
         {
-            client.stopping = true;
-            deadline = Some(Instant::now() + DRAIN_LIMIT);
+            self.stopping = true;
+            self.deadline = Some(Instant::now() + DRAIN_LIMIT);
         }
-        if !client.stopping {
-            continue;
+        if !self.stopping {
+            return true;
         }
-        let busy = client
+        let busy = self
             .slots
             .iter()
             .filter(|s| s.outstanding.is_some())
             .count();
         if busy == 0 {
-            break;
+            return false;
         }
-        if deadline.is_some_and(|d| Instant::now() > d) {
-            client.tally.stuck = busy as u64;
-            break;
+        if self.deadline.is_some_and(|d| Instant::now() > d) {
+            self.tally.stuck = busy as u64;
+            return false;
         }
+        true
     }
-    let elapsed = start.elapsed();
-    let sampled = sampler.finish();
-    for index in 0..client.slots.len() {
-        client.end(index);
-    }
-    client.tally.live_after = app.stats().live_tasks;
-    if client.requests == 0 && client.tally.stuck > 0 && client.fatal.is_none() {
-        client.fatal = Some(format!(
-            "partner LU {} answered no request during the run and {} s after it \
-             (is it an appc-load partner node, --mode partner?)",
-            config.partner,
-            DRAIN_LIMIT.as_secs()
-        ));
-    }
-    if client.requests == 0 {
-        if let Some(fatal) = client.fatal {
-            return Err(fatal);
-        }
-    }
-    let failure = client.fatal.or_else(|| {
-        client.first_failure.map(|code| {
-            format!(
-                "{} conversations failed with {code:?} (their sessions went down)",
-                client.tally.failures
-            )
-        })
-    });
-    let side = Side {
-        requests: client.requests,
-        elapsed,
-        latency: client.latency,
-        points: sampled.points,
-        cancels: client.cancels,
-        window: sampled.window,
-    };
-    Ok(Outcome {
-        side,
-        tally: client.tally,
-        failure,
-    })
-}
 
-impl Client<'_> {
+    /// The outcome, once [`step`](Self::step) said the run is over.
+    fn finish(mut self) -> Result<Outcome, String> {
+        let elapsed = self.start.elapsed();
+        let sampled = self.sampler.finish();
+        self.tally.live_after = self.app.stats().live_tasks;
+        if self.requests == 0 && self.tally.stuck > 0 && self.fatal.is_none() {
+            self.fatal = Some(format!(
+                "partner LU {} answered no request during the run and {} s after it \
+                 (is it an appc-load partner node, --mode partner?)",
+                self.config.partner,
+                DRAIN_LIMIT.as_secs()
+            ));
+        }
+        if self.requests == 0 {
+            if let Some(fatal) = self.fatal {
+                return Err(fatal);
+            }
+        }
+        let failure = self.fatal.or_else(|| {
+            self.first_failure.map(|code| {
+                format!(
+                    "{} conversations failed with {code:?} (their sessions went down)",
+                    self.tally.failures
+                )
+            })
+        });
+        let side = Side {
+            requests: self.requests,
+            elapsed,
+            latency: self.latency,
+            points: sampled.points,
+            cancels: self.cancels,
+            window: sampled.window,
+        };
+        Ok(Outcome {
+            side,
+            tally: self.tally,
+            failure,
+        })
+    }
     fn submit(&mut self, index: usize, verb: Verb) {
         let slot = &mut self.slots[index];
         match self.app.submit(verb, &slot.target) {
@@ -331,7 +394,7 @@ impl Client<'_> {
             Err(refused) => {
                 slot.keep(refused.verb);
                 self.tally.rejected += 1;
-                self.end(index);
+                self.end(index, false);
             }
         }
     }
@@ -351,14 +414,28 @@ impl Client<'_> {
         self.submit(index, allocate);
     }
 
-    /// Ends the slot's TP ([`verbs::end_tp`]).
-    fn end(&mut self, index: usize) {
+    /// Ends the slot's TP ([`verbs::end_tp`], awaited like any verb: a
+    /// TP's end waits for its conversation's session layer, which may be
+    /// the very thread the client runs on); then, with `restart` and
+    /// unless stopping, a new TP takes the slot.
+    fn end(&mut self, index: usize, restart: bool) {
         let slot = &mut self.slots[index];
-        if slot.stage == Stage::Idle {
+        if matches!(slot.stage, Stage::Idle | Stage::Ending { .. }) {
             return;
         }
-        slot.stage = Stage::Idle;
-        let _ = self.app.call(verbs::end_tp(slot.conv.tp_id));
+        slot.stage = Stage::Ending { restart };
+        slot.cancel_won = false;
+        let end = verbs::end_tp(slot.conv.tp_id);
+        match self.app.submit(end, &slot.target) {
+            Ok(handle) => {
+                self.tally.accepted += 1;
+                slot.outstanding = Some(handle);
+            }
+            Err(_) => {
+                self.tally.rejected += 1;
+                slot.stage = Stage::Idle;
+            }
+        }
     }
 
     fn request(&mut self, index: usize) {
@@ -434,6 +511,13 @@ impl Client<'_> {
             self.recent[at] = packet.handle;
         }
         let verb = packet.verb;
+        if let Stage::Ending { restart } = slot.stage {
+            slot.stage = Stage::Idle;
+            if restart && !self.stopping {
+                self.start(index);
+            }
+            return;
+        }
         let cancelled = verb.primary_rc == PrimaryRc::CANCELLED;
         if cancelled != slot.cancel_won {
             self.tally.cancel_mismatch += 1;
@@ -457,10 +541,7 @@ impl Client<'_> {
                 self.first_failure.get_or_insert(verb.primary_rc);
             }
             slot.keep(verb);
-            self.end(index);
-            if !self.stopping {
-                self.start(index);
-            }
+            self.end(index, true);
             return;
         }
         let next = match (slot.stage, &verb.body) {
@@ -493,14 +574,14 @@ impl Client<'_> {
             Next::Receive => self.receive(index),
             Next::Fail => {
                 self.tally.failures += 1;
-                self.end(index);
+                self.end(index, false);
             }
         }
     }
 
     fn next_request(&mut self, index: usize) {
         if self.stopping {
-            self.end(index);
+            self.end(index, false);
         } else {
             self.request(index);
         }

@@ -29,7 +29,7 @@ pub mod tokio_peer;
 pub mod verbs;
 pub mod window;
 
-use crate::args::{Config, Peer};
+use crate::args::{Config, Peer, Tps};
 use crate::sysinfo::{proc_status_bytes, Machine};
 use crate::workload::CancelCounts;
 use appc_io::appc::{Appc, Node};
@@ -43,6 +43,7 @@ use partner::{Partner, PartnerTally};
 use sampler::Limit;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_peer::PeerTally;
 use window::Window;
@@ -175,8 +176,9 @@ pub struct Nodes {
     /// Where the partner listens.
     pub partner_addr: SocketAddr,
     node: TcpNode,
-    /// The client application (`WinAPPCStartup` done).
-    pub app: Appc,
+    /// The client application (`WinAPPCStartup` done), shared with the
+    /// client's task while it runs.
+    pub app: Arc<Appc>,
 }
 
 /// What [`Nodes::stop`] found.
@@ -211,7 +213,7 @@ impl Nodes {
             None => {
                 let listen = config.listen_addr(SocketAddr::from(([127, 0, 0, 1], 0)))?;
                 Some(
-                    Partner::start(kind, listen, node_config.clone(), true)
+                    Partner::start(kind, listen, node_config.clone(), Some(config.tps))
                         .map_err(|e| format!("cannot start the partner node: {e}"))?,
                 )
             }
@@ -231,7 +233,7 @@ impl Nodes {
             partner,
             partner_addr,
             node,
-            app,
+            app: Arc::new(app),
         })
     }
 
@@ -239,7 +241,9 @@ impl Nodes {
     /// go of its conversations, closes it, then stops the partner.
     pub fn stop(mut self) -> Stopped {
         let stats = self.app.stats();
-        self.app.cleanup();
+        Arc::get_mut(&mut self.app)
+            .expect("the client has let go of the application")
+            .cleanup();
         let backend = self.node.backend_name();
         let (node_conversations_left, _) = settle(self.node.stats());
         // The partner too, so that what it still sends when a conversation
@@ -296,7 +300,23 @@ pub fn run_watched<W: Send>(
     let over = AtomicBool::new(false);
     let (result, watched) = std::thread::scope(|s| {
         let watcher = s.spawn(|| watch(&nodes.app, &over));
-        let result = client::run(&nodes.app, &client_config);
+        let result = match config.tps {
+            Tps::Thread => client::run(&nodes.app, &client_config),
+            Tps::Task => {
+                let (app, client_config) = (Arc::clone(&nodes.app), client_config.clone());
+                nodes
+                    .node
+                    .spawn(move || async move {
+                        let outcome = client::run_task(&app, &client_config).await;
+                        // Let go of the application before the outcome is
+                        // out, so that it can be cleaned up.
+                        drop(app);
+                        outcome
+                    })
+                    .join()
+                    .unwrap_or_else(|| Err("the client node stopped under the client".into()))
+            }
+        };
         over.store(true, Ordering::Release);
         watcher.thread().unpark();
         let watched = watcher
@@ -357,7 +377,7 @@ pub fn serve(config: &Config) -> Result<(), String> {
         max_sessions_per_link: MAX_SERVED_SESSIONS,
         ..config.node_config()
     };
-    let partner = Partner::start(config.backend.into(), listen, node_config, true)
+    let partner = Partner::start(config.backend.into(), listen, node_config, Some(config.tps))
         .map_err(|e| format!("cannot start the partner node: {e}"))?;
     println!(
         "partner LU {} (TP {}) listening on {} ({}); Ctrl-C stops it",

@@ -29,16 +29,20 @@
 //! once, nothing left in its engine) is part of the run's verdict.
 
 use super::verbs;
+use crate::args::Tps;
 use appc_io::appc::rc::{PrimaryRc, WhatRcvd};
 use appc_io::appc::verbs::{name, values, Body, Conv, ReceiveAllocate, SendError, Verb, MAX_DATA};
 use appc_io::appc::{Appc, Node};
 use appc_io::backend::Kind;
 use appc_io::engine::{Handle, Packet, Port, Target, WINAPPC_VERSION};
-use appc_io::node::{NodeConfig, NodeStats, TcpNode};
+use appc_io::node::{sleep, NodeConfig, NodeStats, Spawned, TcpNode};
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -55,6 +59,12 @@ const ARMED: usize = 64;
 const SINK_ARMED: usize = 2;
 /// The token of a RECEIVE_ALLOCATE on the port (conversations use their slot).
 const ALLOCATE_TOKEN: usize = usize::MAX;
+/// The port token of the TP_ENDEDs (whose completions carry nothing the
+/// pump needs).
+const ENDED_TOKEN: usize = usize::MAX - 1;
+/// How long the pump waits for a completion before it looks at its stop
+/// flag.
+const TICK: Duration = Duration::from_millis(20);
 
 /// What a conversation's TP does with what it receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,21 +181,30 @@ pub struct Partner {
     node: TcpNode,
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    pump: Option<JoinHandle<PartnerTally>>,
+    pump: Option<Running>,
+}
+
+/// The partner's TPs as they run ([`Tps`]).
+#[derive(Debug)]
+enum Running {
+    Thread(JoinHandle<PartnerTally>),
+    /// A task on the node's reactor, which hands the pump back to be
+    /// finished off it (`WinAPPCCleanup` waits for the reactor).
+    Task(Spawned<Pump>),
 }
 
 impl Partner {
     /// Starts the partner LU listening on `listen` (port 0 picks one).
     /// With `serve`, the echo TP answers every request and the sink TP
-    /// takes every record; without, attaches are accepted and left waiting
-    /// for a RECEIVE_ALLOCATE that never comes, so the partner holds
-    /// conversations without answering (the scale mode). Fails if the
-    /// backend cannot start or the address is taken.
+    /// takes every record, running where it says; without, attaches are
+    /// accepted and left waiting for a RECEIVE_ALLOCATE that never comes,
+    /// so the partner holds conversations without answering (the scale
+    /// mode). Fails if the backend cannot start or the address is taken.
     pub fn start(
         kind: Kind,
         listen: SocketAddr,
         config: NodeConfig,
-        serve: bool,
+        serve: Option<Tps>,
     ) -> io::Result<Partner> {
         let engine = Node::new();
         engine.define_tp(TP);
@@ -198,16 +217,21 @@ impl Partner {
             .listen(listen)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let pump = if serve {
-            let (app, _) = Appc::startup(WINAPPC_VERSION, &engine)
-                .map_err(|e| io::Error::other(format!("partner WinAPPCStartup: {e:?}")))?;
-            let flag = Arc::clone(&stop);
-            let pump = thread::Builder::new()
-                .name("appc-echo".into())
-                .spawn(move || Pump::new(app).run(&flag))?;
-            Some(pump)
-        } else {
-            None
+        let pump = match serve {
+            Some(tps) => {
+                let (app, _) = Appc::startup(WINAPPC_VERSION, &engine)
+                    .map_err(|e| io::Error::other(format!("partner WinAPPCStartup: {e:?}")))?;
+                let flag = Arc::clone(&stop);
+                Some(match tps {
+                    Tps::Thread => Running::Thread(
+                        thread::Builder::new()
+                            .name("appc-echo".into())
+                            .spawn(move || Pump::new(app).run(&flag))?,
+                    ),
+                    Tps::Task => Running::Task(node.spawn(move || Pump::new(app).run_task(flag))),
+                })
+            }
+            None => None,
         };
         Ok(Partner {
             node,
@@ -237,7 +261,10 @@ impl Partner {
     /// closes its links.
     pub fn stop(self) -> Option<PartnerTally> {
         self.stop.store(true, Ordering::Release);
-        let mut tally = self.pump.map(|pump| pump.join().unwrap_or_default());
+        let mut tally = self.pump.map(|pump| match pump {
+            Running::Thread(pump) => pump.join().unwrap_or_default(),
+            Running::Task(pump) => pump.join().map(Pump::finish).unwrap_or_default(),
+        });
         if let Some(tally) = &mut tally {
             tally.node_conversations_left = super::settle(self.node.stats()).0;
         }
@@ -338,21 +365,59 @@ impl Pump {
         }
     }
 
+    /// Serves on the calling thread until `stop`, then finishes.
     fn run(mut self, stop: &AtomicBool) -> PartnerTally {
+        self.arm_all();
+        while !stop.load(Ordering::Acquire) {
+            let packet = self.port.get(Some(TICK));
+            self.step(packet);
+        }
+        self.finish()
+    }
+
+    /// Serves as a task on the node's reactor until `stop`; the caller
+    /// finishes the pump it returns.
+    async fn run_task(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.arm_all();
+        let mut tick = sleep(TICK);
+        while !stop.load(Ordering::Acquire) {
+            let packet = poll_fn(|cx| {
+                if let Poll::Ready(packet) = self.port.poll_get(cx) {
+                    return Poll::Ready(Some(packet));
+                }
+                if Pin::new(&mut tick).poll(cx).is_ready() {
+                    tick = sleep(TICK);
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            })
+            .await;
+            self.step(packet);
+        }
+        self
+    }
+
+    fn arm_all(&mut self) {
         for _ in 0..ARMED {
             self.arm(Role::Echo);
         }
         for _ in 0..SINK_ARMED {
             self.arm(Role::Sink);
         }
-        while !stop.load(Ordering::Acquire) {
-            if let Some(packet) = self.port.get(Some(Duration::from_millis(20))) {
+    }
+
+    /// Takes `packet` and what else is queued.
+    fn step(&mut self, packet: Option<Packet<Verb>>) {
+        if let Some(packet) = packet {
+            self.take(packet, true);
+            while let Some(packet) = self.port.try_get() {
                 self.take(packet, true);
-                while let Some(packet) = self.port.try_get() {
-                    self.take(packet, true);
-                }
             }
         }
+    }
+
+    /// `WinAPPCCleanup`, the port drained, the tally (off the reactor).
+    fn finish(mut self) -> PartnerTally {
         // WinAPPCCleanup: every TP ends, every waiting verb gets its one
         // AP_CANCELLED, already posted when cleanup returns.
         self.app.cleanup();
@@ -421,10 +486,25 @@ impl Pump {
         }
     }
 
-    /// TP_ENDED(AP_HARD) for the slot's TP, and the slot is free.
+    /// TP_ENDED(AP_HARD) for the slot's TP, and the slot is free. The
+    /// TP's end is submitted, not waited for: it waits for the
+    /// conversation's session layer, which may be the very thread the pump
+    /// runs on.
     fn end(&mut self, index: usize) {
         if let Some(live) = self.slots[index].live.take() {
-            let _ = self.app.call(verbs::end_tp(live.conv.tp_id));
+            let target = Target::Port {
+                port: self.port.clone(),
+                key: 0,
+                token: ENDED_TOKEN,
+                bytes: 0,
+            };
+            if self
+                .app
+                .submit(verbs::end_tp(live.conv.tp_id), &target)
+                .is_ok()
+            {
+                self.tally.accepted += 1;
+            }
             self.free.push(index);
         }
     }
@@ -435,6 +515,9 @@ impl Pump {
         let ok = packet.verb.primary_rc == PrimaryRc::OK;
         if packet.token == ALLOCATE_TOKEN {
             return self.allocated(packet, ok, live);
+        }
+        if packet.token == ENDED_TOKEN {
+            return;
         }
         let index = packet.token;
         let Some(slot) = self.slots.get_mut(index) else {

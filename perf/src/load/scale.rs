@@ -96,7 +96,7 @@ pub fn run(config: &Config) -> Result<bool, String> {
     };
     let kind = Kind::from(config.backend);
     let listen = config.listen_addr(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-    let partner = Partner::start(kind, listen, node_config.clone(), false)
+    let partner = Partner::start(kind, listen, node_config.clone(), None)
         .map_err(|e| format!("cannot start the partner node: {e}"))?;
     let engine = Node::new();
     let node = TcpNode::start(super::CLIENT_LU, engine.clone(), kind, node_config)
