@@ -9,7 +9,6 @@
 //! session's protocol costs its session (UNBIND) or counts against its
 //! link's peer (`enforce.rs`).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::attach::from_wire;
@@ -119,7 +118,8 @@ impl Shard {
     /// A PIU of a session's bracket: what it means for the conversation on
     /// the session runs at once, on the data as it lies in the PIU.
     fn session_traffic(&mut self, io: &mut dyn Io, link_id: LinkId, sid: u16, frame: FrameRef<'_>) {
-        let node = self.core.node.clone();
+        let node: &Shared = &self.core.node;
+        let max_send_backlog = node.config.max_send_backlog;
         let Some(sess) = session(&mut self.core.links, link_id, sid) else {
             return;
         };
@@ -135,7 +135,7 @@ impl Shard {
             convs: &mut self.convs,
             conv: sess.conv,
             owner: &self.as_owner,
-            node: &node,
+            node,
             link: link_id,
             sid,
             partner_lu: sess.partner_lu,
@@ -155,9 +155,7 @@ impl Shard {
             ..
         } = arrival;
         let received = sess.hs.received_held() as u64;
-        node.stats
-            .received_held_max
-            .fetch_max(received, Ordering::Relaxed);
+        self.core.maxima.received_held = self.core.maxima.received_held.max(received);
         if let Some(sense) = rejected {
             with_output(io, link_id, |out| sess.hs.reject(sense, out));
         }
@@ -191,7 +189,7 @@ impl Shard {
         // An IPR let a window go: a send waiting for the backlog may go on.
         if held < before {
             if let Some(c) = self.convs.get_mut(&id) {
-                if c.carrier.armed && held <= node.config.max_send_backlog / 2 {
+                if c.carrier.armed && held <= max_send_backlog / 2 {
                     c.carrier.armed = false;
                     self.core.todo.push_back(Todo::Writable(id));
                 }

@@ -83,10 +83,9 @@ pub(crate) fn has_local() -> bool {
     LOCAL.with(|local| !local.borrow().is_empty())
 }
 
-/// What the current thread posted to its own shard, in order (its queue's
-/// memory stays for the next).
-pub(crate) fn take_local(into: &mut Vec<Msg>) {
-    LOCAL.with(|local| into.extend(local.borrow_mut().drain(..)));
+/// The oldest message the current thread posted to its own shard.
+pub(crate) fn pop_local() -> Option<Msg> {
+    LOCAL.with(|local| local.borrow_mut().pop_front())
 }
 
 /// Conversations of a shard that is gone, failed, and answered on the
@@ -188,9 +187,7 @@ impl ShardOwner {
         while let Some(msg) = inbox.pop() {
             self.answer(msg);
         }
-        let mut local = Vec::new();
-        take_local(&mut local);
-        for msg in local {
+        while let Some(msg) = pop_local() {
             self.answer(msg);
         }
         ON_SHARD.with(|on| on.set(0));

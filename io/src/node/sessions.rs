@@ -66,11 +66,21 @@ pub(crate) struct Core {
     pub(crate) budget: Budget,
     /// The span and rate limits of what concerns no one link.
     pub(crate) log: Limits,
+    /// The high-water marks seen here, published to the node's counters
+    /// once a turn (`NodeStats::received_held_max`, `send_backlog_max`).
+    pub(crate) maxima: Maxima,
     pub(crate) todo: VecDeque<Todo>,
     /// Conversations a step outside their own may have finished with (a
     /// bracket begun for one that closed while it waited): the shard
     /// forgets those that are over.
     pub(crate) touched: Vec<ConvId>,
+}
+
+/// High-water marks a shard keeps for the node's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Maxima {
+    pub(crate) received_held: u64,
+    pub(crate) send_backlog: u64,
 }
 
 /// Session `sid` of link `link_id`, if both exist (a free function, so
@@ -129,6 +139,7 @@ impl Core {
             partners: HashMap::new(),
             budget: Budget::default(),
             log: Limits::new(span),
+            maxima: Maxima::default(),
             todo: VecDeque::new(),
             touched: Vec::new(),
         }
@@ -243,16 +254,13 @@ impl Core {
         let Some((link_id, sid)) = carrier.at else {
             return;
         };
-        let node = &self.node;
         let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id))
         else {
             return;
         };
         let detached = with_output(io, link_id, |out| sess.hs.send(flow, out));
         let held = sess.hs.held_bytes() as u64;
-        node.stats
-            .send_backlog_max
-            .fetch_max(held, Ordering::Relaxed);
+        self.maxima.send_backlog = self.maxima.send_backlog.max(held);
         if detached {
             sess.conv = None;
             carrier.at = None;

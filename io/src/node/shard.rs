@@ -31,7 +31,7 @@ use super::exec::{self, Tasks};
 use super::limits::tick_period;
 use super::link::Piu;
 use super::owner::{self, Msg, ShardOwner, INBOX};
-use super::sessions::{Core, Todo, FRAMING_SENSE};
+use super::sessions::{Core, Maxima, Todo, FRAMING_SENSE};
 use crate::appc::rc::{PrimaryRc, SecondaryRc};
 use crate::appc::verbs::{name, ConvId};
 use crate::appc::{Failure, Owner, Work};
@@ -50,8 +50,6 @@ pub(crate) struct Shard {
     inbox: Consumer<Msg>,
     pub(super) core: Core,
     pub(super) convs: IdHashMap<ConvId, Conv>,
-    /// Messages taken off the inbox and the local queue, reused.
-    batch: Vec<Msg>,
     /// The node is down (see the module docs): the code new conversations
     /// fail with.
     down: Option<PrimaryRc>,
@@ -61,6 +59,8 @@ pub(crate) struct Shard {
     next_tick: Instant,
     /// The gauges as this shard last added them to the node's.
     reported: Gauges,
+    /// The high-water marks as last published.
+    published: Maxima,
     /// Tasks running on this reactor (`exec.rs`).
     tasks: Tasks,
 }
@@ -84,11 +84,11 @@ impl Shard {
             owner,
             inbox,
             convs: IdHashMap::default(),
-            batch: Vec::new(),
             down: None,
             lingering: false,
             next_tick: Instant::now() + tick_period(&node.config),
             reported: Gauges::default(),
+            published: Maxima::default(),
             tasks: Tasks::default(),
         }
     }
@@ -119,6 +119,16 @@ impl Shard {
             }
         }
         self.reported = now;
+        let maxima = self.core.maxima;
+        if maxima != self.published {
+            stats
+                .received_held_max
+                .fetch_max(maxima.received_held, Ordering::Relaxed);
+            stats
+                .send_backlog_max
+                .fetch_max(maxima.send_backlog, Ordering::Relaxed);
+            self.published = maxima;
+        }
     }
 
     /// Runs `step` on conversation `id` with its session as its peer, then
@@ -197,14 +207,12 @@ impl Shard {
         }
     }
 
-    /// Runs the messages in `batch`, in order.
-    fn run_batch(&mut self, io: &mut dyn Io) {
-        let mut batch = std::mem::take(&mut self.batch);
-        for msg in batch.drain(..) {
+    /// Runs what this thread posted to its own shard, in order.
+    fn run_local(&mut self, io: &mut dyn Io) {
+        while let Some(msg) = owner::pop_local() {
             self.message(io, msg);
             self.todo(io);
         }
-        self.batch = batch;
     }
 
     /// Closes every link; their conversations fail as on a lost link, and
@@ -368,16 +376,16 @@ impl Handler for Shard {
 
     fn turn(&mut self, io: &mut dyn Io) {
         self.inbox.awake();
-        // What is there now; what comes meanwhile waits for the next turn,
-        // so that the reactor goes on with its I/O between batches.
+        // At most what the inbox holds: what comes meanwhile may wait for
+        // the next turn, so that the reactor goes on with its I/O.
         for _ in 0..INBOX {
-            match self.inbox.pop() {
-                Some(msg) => self.batch.push(msg),
-                None => break,
-            }
+            let Some(msg) = self.inbox.pop() else {
+                break;
+            };
+            self.message(io, msg);
+            self.todo(io);
         }
-        owner::take_local(&mut self.batch);
-        self.run_batch(io);
+        self.run_local(io);
         let now = Instant::now();
         exec::fire_timers(now);
         // The tasks the turn made ready, and what they post to this shard,
@@ -388,8 +396,7 @@ impl Handler for Shard {
             if !self.tasks.poll_ready() {
                 break;
             }
-            owner::take_local(&mut self.batch);
-            self.run_batch(io);
+            self.run_local(io);
         }
         if now >= self.next_tick {
             self.next_tick = now + tick_period(&self.core.node.config);
