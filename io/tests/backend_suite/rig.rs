@@ -421,6 +421,27 @@ impl Rig {
         total
     }
 
+    /// In one callback: appends `chunk`-sized copies until the output
+    /// holds the limit, then runs `then` (so it surely finds it there);
+    /// the bytes appended, and what `then` returned.
+    pub fn top_up<T: Send + 'static>(
+        &self,
+        link: LinkId,
+        chunk: usize,
+        then: impl FnOnce(&mut dyn Io) -> T + Send + 'static,
+    ) -> (usize, T) {
+        let max = self.max_queued;
+        self.call(self.reactor_of(link), move |io| {
+            let mut appended = 0;
+            while io.queued(link) < max {
+                let out = io.output(link).expect("the link is gone");
+                out.resize(out.len() + chunk, 7);
+                appended += chunk;
+            }
+            (appended, then(io))
+        })
+    }
+
     pub fn wait_connected(&self, link: LinkId) -> SocketAddr {
         self.shared
             .wait("connected", |s| s.links.get(&link)?.connected)

@@ -36,9 +36,12 @@ use crate::backend::{Handler, Io, LinkId};
 
 /// Receive buffer per link.
 const RECV_BUF: usize = 64 * 1024;
-/// Bytes handed to one `WSASend` at most (its lengths are `u32`s); the
-/// rest goes with the next.
-const MAX_WRITE: usize = 1 << 30;
+/// Bytes handed to one `WSASend` at most; the rest goes with the next. A
+/// send's bytes count as unwritten ([`Io::queued`], the output limit)
+/// until its packet comes, though the kernel may have taken most of them
+/// long before, and a close cannot take them back: the cap bounds both
+/// (under Wine, a close after one 3.5 MiB send let all of it through).
+const MAX_WRITE: usize = 256 * 1024;
 
 /// One TCP link on the reactor.
 #[derive(Debug)]
