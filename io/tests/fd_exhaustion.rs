@@ -11,7 +11,7 @@
 
 #[cfg(target_os = "linux")]
 fn main() {
-    use appc_io::backend::{self, Config, Events, Kind, LinkId};
+    use appc_io::backend::{self, Config, Events, Handler, Io, Kind, LinkId, Waker};
     use std::fs::File;
     use std::net::SocketAddr;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,14 +19,27 @@ fn main() {
     use std::thread;
     use std::time::{Duration, Instant};
 
-    #[derive(Default)]
-    struct Count(AtomicUsize);
+    /// Counts the links its handlers are given.
+    struct Count(Arc<AtomicUsize>);
     impl Events for Count {
-        fn connected(&self, _: LinkId, _: SocketAddr) {
+        fn reactor(&self, _: usize, _: Waker) -> Box<dyn Handler> {
+            Box::new(Counter(Arc::clone(&self.0)))
+        }
+    }
+    struct Counter(Arc<AtomicUsize>);
+    impl Handler for Counter {
+        fn connected(&mut self, _: &mut dyn Io, _: LinkId, _: SocketAddr) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
-        fn received(&self, _: LinkId, _: &[u8]) {}
-        fn closed(&self, _: LinkId, _: Option<std::io::Error>) {}
+        fn received(&mut self, _: &mut dyn Io, _: LinkId, _: &[u8]) {}
+        fn closed(&mut self, _: &mut dyn Io, _: LinkId, _: Option<std::io::Error>) {}
+        fn turn(&mut self, _: &mut dyn Io) {}
+        fn busy(&self) -> bool {
+            false
+        }
+        fn sleep(&mut self) -> bool {
+            true
+        }
     }
 
     fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -48,8 +61,9 @@ fn main() {
     const CLIENTS: usize = 8;
     let mut passed = 0;
     for kind in [Kind::Uring, Kind::Poll] {
-        let count = Arc::new(Count::default());
-        let backend = match backend::start(kind, count.clone(), Config::default()) {
+        let count = Arc::new(AtomicUsize::new(0));
+        let events = Arc::new(Count(Arc::clone(&count)));
+        let backend = match backend::start(kind, events, Config::default()) {
             Ok(backend) => backend,
             Err(e) => {
                 println!("fd_exhaustion: {kind:?} skipped: {e}");
@@ -78,10 +92,10 @@ fn main() {
             during <= 20,
             "{kind:?}: {during} accept attempts in half a second while exhausted"
         );
-        assert_eq!(count.0.load(Ordering::SeqCst), 0, "{kind:?}");
+        assert_eq!(count.load(Ordering::SeqCst), 0, "{kind:?}");
         drop(taken);
         wait_for("the backlog is accepted", || {
-            count.0.load(Ordering::SeqCst) == CLIENTS
+            count.load(Ordering::SeqCst) == CLIENTS
         });
         println!("fd_exhaustion: {kind:?}: ok ({during} accept errors in 500 ms while exhausted)");
         drop(clients);

@@ -1,7 +1,7 @@
 //! Requests from caller threads to a reactor, with doorbell coalescing.
 //!
 //! A caller pushes a request and rings the reactor's doorbell (a
-//! `mio::Waker`, an eventfd) only when the reactor has drained its mailbox
+//! `mio::Waker`, an eventfd, a completion packet) only when the reactor has drained its mailbox
 //! since the last ring, so a burst of `send`s costs one wake-up syscall, not
 //! one each.
 

@@ -45,26 +45,28 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+// Shared by every backend (portable: std only).
 #[cfg(any(target_os = "linux", windows))]
 mod backoff;
-#[cfg(windows)]
-mod iocp;
-// Shared by the Linux backends; portable (std only), so IOCP may use them
-// too by widening the `cfg`.
+#[cfg(any(target_os = "linux", windows))]
+mod links;
+#[cfg(any(target_os = "linux", windows))]
+mod mailbox;
+#[cfg(any(target_os = "linux", windows))]
+mod output;
+#[cfg(any(target_os = "linux", windows))]
+mod sink;
+
 #[cfg(target_os = "linux")]
 mod idle;
 #[cfg(target_os = "linux")]
-mod links;
-#[cfg(target_os = "linux")]
-mod mailbox;
-#[cfg(target_os = "linux")]
-mod output;
-#[cfg(target_os = "linux")]
 mod poll;
-#[cfg(target_os = "linux")]
-mod sink;
-// Hands memory to the kernel, so `unsafe` is allowed here (see
-// `uring/mod.rs`); `iocp.rs` allows it for itself.
+
+// Hand memory to the kernel, so `unsafe` is allowed here (see
+// `iocp/op.rs` and `uring/mod.rs`).
+#[cfg(windows)]
+#[allow(unsafe_code)]
+mod iocp;
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod uring;
