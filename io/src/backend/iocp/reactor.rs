@@ -95,8 +95,8 @@ impl Reactor {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(reason) => {
-                    drop(handler);
                     self.sink.failed("iocp", &reason);
+                    drop(handler);
                     return self.shutdown();
                 }
             }
