@@ -14,12 +14,12 @@
 //!   max RU sizes from [`NodeConfig::max_frame`]) / `+RSP(BIND)` with the
 //!   image, whose RU sizes are the smaller of both ends' in each direction;
 //!   UNBIND ends one. Each session runs one bracket (= one conversation) at a
-//!   time (`protocol.rs` maps flows to RUs, sna-wire.md §4).
+//!   time (`protocol/` maps flows to RUs, sna-wire.md §4).
 //! * **Pool.** Per link (= per partner) and mode, the idle bound sessions;
 //!   a conversation takes one, or BINDs a new one up to
 //!   [`NodeConfig::max_sessions_per_link`], or waits in FIFO order. A session
 //!   whose bracket ended cleanly returns to the pool.
-//! * **Pacing** (session-level, fixed; `protocol.rs`). The PLU's BIND
+//! * **Pacing** (session-level, fixed; `protocol/pacing.rs`). The PLU's BIND
 //!   proposes [`NodeConfig::pacing_window`] (W RUs) in bytes 8/9/12/13; the
 //!   SLU receives in `min(proposed, its own)` (answered in bytes 9/12 of its
 //!   image) and sends in the PLU's receive window (byte 13); a BIND or image
