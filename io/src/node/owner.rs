@@ -136,6 +136,10 @@ pub(crate) struct ShardOwner {
     /// Locked only to wake a reactor that sleeps, which costs a system
     /// call anyway.
     waker: Mutex<Option<Waker>>,
+    /// What did not fit in the inbox, in order, and whether there is any
+    /// (see [`ShardOwner::send`]).
+    overflow: Mutex<VecDeque<Msg>>,
+    overflowed: AtomicBool,
     /// The shard is gone: work is answered on the poster's thread.
     gone: AtomicBool,
     /// Lingering, the shard found nothing on its way ([`Msg::Linger`]).
@@ -162,6 +166,8 @@ impl ShardOwner {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             inbox,
             waker: Mutex::new(None),
+            overflow: Mutex::new(VecDeque::new()),
+            overflowed: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             quiet: AtomicBool::new(false),
             orphans: Orphans::default(),
@@ -190,6 +196,9 @@ impl ShardOwner {
         while let Some(msg) = pop_local() {
             self.answer(msg);
         }
+        for msg in self.take_overflow() {
+            self.answer(msg);
+        }
         ON_SHARD.with(|on| on.set(0));
     }
 
@@ -198,8 +207,15 @@ impl ShardOwner {
         ON_SHARD.with(Cell::get) == self.id
     }
 
-    /// Hands `msg` to the shard.
-    pub(crate) fn send(&self, mut msg: Msg) {
+    /// Hands `msg` to the shard. Never waits for the reactor: what does
+    /// not fit in the inbox (a storm of cancels' teardowns, say) goes to
+    /// the overflow queue, and once there is an overflow everything goes
+    /// there until the reactor takes it, so each poster's messages keep
+    /// their order (the reactor takes the overflow after the inbox, and
+    /// runs it before it pops the inbox again). Every message stands for a
+    /// task the engine accepted (a verb, its cancel, its TP's end), so the
+    /// engine's table bounds what waits here.
+    pub(crate) fn send(&self, msg: Msg) {
         if self.gone.load(Ordering::Acquire) {
             return self.answer(msg);
         }
@@ -207,27 +223,45 @@ impl ShardOwner {
             LOCAL.with(|local| local.borrow_mut().push_back(msg));
             return;
         }
-        let backoff = crossbeam_utils::Backoff::new();
-        loop {
+        let msg = if self.overflowed.load(Ordering::Acquire) {
+            msg
+        } else {
             match self.inbox.push(msg) {
                 Ok(Pushed::Queued) => return,
-                Ok(Pushed::Wake) => {
-                    let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
-                    if let Some(waker) = &*waker {
-                        waker.wake();
-                    }
-                    return;
-                }
-                Err(back) => {
-                    // Full: the reactor is awake and draining it.
-                    msg = back;
-                    if self.gone.load(Ordering::Acquire) {
-                        return self.answer(msg);
-                    }
-                    backoff.snooze();
-                }
+                Ok(Pushed::Wake) => return self.wake(),
+                Err(full) => full,
             }
+        };
+        let first = {
+            let mut overflow = self.overflow.lock().unwrap_or_else(PoisonError::into_inner);
+            overflow.push_back(msg);
+            !self.overflowed.swap(true, Ordering::AcqRel)
+        };
+        // The reactor may have just emptied its inbox and gone to sleep:
+        // the first message of an overflow wakes it (the others find it
+        // awake, or woken).
+        if first {
+            self.wake();
         }
+    }
+
+    fn wake(&self) {
+        let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(waker) = &*waker {
+            waker.wake();
+        }
+    }
+
+    /// Whether messages wait in the overflow queue.
+    pub(crate) fn has_overflow(&self) -> bool {
+        self.overflowed.load(Ordering::Acquire)
+    }
+
+    /// The overflow queue's messages, in order (the reactor's).
+    pub(crate) fn take_overflow(&self) -> VecDeque<Msg> {
+        let mut overflow = self.overflow.lock().unwrap_or_else(PoisonError::into_inner);
+        self.overflowed.store(false, Ordering::Release);
+        std::mem::take(&mut *overflow)
     }
 
     /// Lingering: whether everything sent is out and answered (as of the

@@ -377,13 +377,23 @@ impl Handler for Shard {
     fn turn(&mut self, io: &mut dyn Io) {
         self.inbox.awake();
         // At most what the inbox holds: what comes meanwhile may wait for
-        // the next turn, so that the reactor goes on with its I/O.
+        // the next turn, so that the reactor goes on with its I/O. The
+        // overflow only once the inbox is empty: its messages came after
+        // everything in the inbox (see `ShardOwner::send`).
+        let mut emptied = false;
         for _ in 0..INBOX {
             let Some(msg) = self.inbox.pop() else {
+                emptied = true;
                 break;
             };
             self.message(io, msg);
             self.todo(io);
+        }
+        if emptied && self.owner.has_overflow() {
+            for msg in self.owner.take_overflow() {
+                self.message(io, msg);
+                self.todo(io);
+            }
         }
         self.run_local(io);
         let now = Instant::now();
@@ -409,11 +419,17 @@ impl Handler for Shard {
     }
 
     fn busy(&self) -> bool {
-        !self.inbox.is_empty() || owner::has_local() || exec::any_ready()
+        !self.inbox.is_empty()
+            || self.owner.has_overflow()
+            || owner::has_local()
+            || exec::any_ready()
     }
 
     fn sleep(&mut self) -> bool {
-        !owner::has_local() && !exec::any_ready() && self.inbox.sleep()
+        !owner::has_local()
+            && !exec::any_ready()
+            && !self.owner.has_overflow()
+            && self.inbox.sleep()
     }
 
     fn deadline(&self) -> Option<Instant> {
