@@ -23,6 +23,31 @@ use support::*;
 /// The attach and the data wait in the send buffer: nothing reaches the
 /// responder until FLUSH.
 #[test]
+fn startup_refuses_versions_as_the_engine_does() {
+    use appc_engine::appc::{Appc, Node};
+    use appc_engine::{StartupError, WAPPCINVALID, WAPPCVERNOTSUPPORTED, WINAPPC_VERSION};
+    let node = Node::new();
+    for below in [0x0000, 0x0100, 0xFF00] {
+        let err = Appc::startup(below, &node).err().expect("refused");
+        assert_eq!((err, err.code()), (StartupError::Invalid, WAPPCINVALID));
+    }
+    for above in [0x0002, 0x0102, 0x00FF] {
+        let err = Appc::startup(above, &node).err().expect("refused");
+        assert_eq!(
+            (err, err.code()),
+            (StartupError::VersionNotSupported, WAPPCVERNOTSUPPORTED)
+        );
+    }
+    // 1.x is granted as 1.0, and the refusals left the node usable.
+    let (app, data) = Appc::startup(0x0501, &node).expect("1.5 is granted");
+    assert_eq!(data.version, WINAPPC_VERSION);
+    let v = app
+        .call(Verb::mapped(Body::TpStarted(Default::default())))
+        .expect("accepted");
+    assert_eq!(v.primary_rc, P::OK);
+}
+
+#[test]
 fn allocate_and_send_data_are_buffered_until_flush() {
     let (_node, a, b) = setup();
     let mut req = Tp::started(&a, MAPPED);

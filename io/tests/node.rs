@@ -77,6 +77,30 @@ fn full_conversation(kind: Kind, mapped: bool) {
 }
 
 #[test]
+fn start_refuses_what_is_not_an_lu_name() {
+    use appc_io::engine::appc::Node;
+    use appc_io::node::TcpNode;
+    let kind = if cfg!(windows) {
+        Kind::Iocp
+    } else {
+        Kind::Poll
+    };
+    // Empty, one past the 17 characters of a network-qualified name, and
+    // characters outside the EBCDIC name set.
+    for bad in ["", "NETWORK1.LUNAME123", "LU-1", "LU\u{e9}"] {
+        let error = TcpNode::start(bad, Node::new(), kind, NodeConfig::default())
+            .err()
+            .unwrap_or_else(|| panic!("{bad:?} was taken for an LU name"));
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{bad:?}");
+        assert!(error.to_string().contains("not an LU name"), "{error}");
+    }
+    for good in ["L", "NETWORK1.LUNAME12"] {
+        TcpNode::start(good, Node::new(), kind, NodeConfig::default())
+            .unwrap_or_else(|e| panic!("{good:?}: {e}"));
+    }
+}
+
+#[test]
 fn mapped_conversation() {
     for_each_backend(|kind| full_conversation(kind, true));
 }
