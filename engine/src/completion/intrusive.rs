@@ -177,6 +177,7 @@ impl Queue {
         // their `fetch_or` until they wait, so once we have taken it every
         // one of them is waiting.
         if let Some(wake) = wake {
+            crate::sync::took!(PushWokeSleepers);
             drop(lock(&wake.sleepers));
             wake.cond.notify_all();
         }
@@ -264,6 +265,7 @@ impl Queue {
                 },
             };
             *sleepers += 1;
+            crate::sync::took!(ConsumerSlept);
             sleepers = notify::sleep(&self.wake.cond, sleepers, left);
             *sleepers -= 1;
         }
