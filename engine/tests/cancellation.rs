@@ -618,7 +618,9 @@ fn cancel_racing_completion_gives_exactly_one_completion() {
 
 /// From the hook of a blocking RECEIVE_AND_WAIT: `is_blocking` is true,
 /// `cancel_blocking_call` returns 0 (and a second one `WAPPCINVALID`), the
-/// call returns `WAPPCCANCEL` in `primary_rc`, and the partner sees the
+/// call returns `WAPPCCANCEL` in `primary_rc` (the project's choice of
+/// field: the documentation names the code, not where it goes), and the
+/// partner sees the
 /// closed session. Outside a call, `is_blocking` is false and
 /// `cancel_blocking_call` is `WAPPCINVALID`.
 #[test]

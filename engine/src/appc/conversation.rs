@@ -996,6 +996,8 @@ impl Pair {
     ) -> Out {
         self.cancel_wait(side);
         let end = &mut self.ends[side];
+        // Project's choice: MC_SEND_ERROR has no `err_type`, so a mapped
+        // end's is ignored and the partner sees a program error.
         let svc = !end.mapped && err_type == values::ERR_SVC;
         let (no_trunc, trunc, purging) = if svc {
             (

@@ -41,6 +41,6 @@ pub use app::Appc;
 #[cfg(not(loom))]
 pub use conversation::SEND_BUFFER;
 #[cfg(not(loom))]
-pub use node::Node;
+pub use node::{Node, MAX_QUEUED_ATTACHES};
 #[cfg(not(loom))]
 pub use session::{Attach, Confirmation, ConvPort, Flow, Partner, Session};

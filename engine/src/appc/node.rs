@@ -13,9 +13,10 @@
 //!   one; `TP_ENDED`, a cancelled TP verb and `WinAPPCCleanup` end it.
 //! * Conversations by `conv_id`: the [`Pair`] and which end is whose.
 //! * TP names that accept attaches: each with the `RECEIVE_ALLOCATE`s
-//!   waiting for one and the attaches waiting for a `RECEIVE_ALLOCATE`, both
-//!   unbounded queues (the original's bounded attach counter overflowed
-//!   under stress: KB Q140833). A name accepts attaches once a
+//!   waiting for one (unbounded) and the attaches waiting for a
+//!   `RECEIVE_ALLOCATE`, up to [`MAX_QUEUED_ATTACHES`] (see there; a
+//!   limit with a documented refusal, where the original's attach counter
+//!   overflowed under stress: KB Q140833). A name accepts attaches once a
 //!   `RECEIVE_ALLOCATE` has named it, or once [`Node::define_tp`] has; an
 //!   attach for any other name is rejected with `AP_ALLOCATION_ERROR` /
 //!   `AP_TP_NAME_NOT_RECOGNIZED`, which the allocating TP sees on the verb
@@ -44,8 +45,16 @@ use super::states::Entry;
 use super::verbs::{name, values, Body, Conv, ConvId, TpId, Verb};
 use crate::id_hash::IdHashMap;
 use crate::state::{Finisher, Verdict};
-use crate::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering::Relaxed, Weak};
+use crate::sync::{lock, Arc, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering::Relaxed, Weak};
 use crate::{Handle, Rejected};
+
+/// The attaches one TP name queues while no `RECEIVE_ALLOCATE` takes them,
+/// by default: Microsoft's Host Integration Server documentation
+/// (`RECEIVE_ALLOCATE_EX`) gives a server 2,048 and rejects the next attach
+/// with sense `084B6031` (`AP_TRANS_PGM_NOT_AVAIL_RETRY`, under
+/// `AP_ALLOCATION_ERROR`), which is what this node does. See
+/// [`Node::set_max_queued_attaches`].
+pub const MAX_QUEUED_ATTACHES: usize = 2048;
 
 /// A node (local LU) that applications start TPs on.
 ///
@@ -73,6 +82,7 @@ impl Node {
                 next_tp: AtomicU64::new(0),
                 next_app: AtomicU64::new(0),
                 deferred: Arc::default(),
+                max_queued_attaches: AtomicUsize::new(MAX_QUEUED_ATTACHES),
             }),
         }
     }
@@ -99,6 +109,15 @@ impl Node {
         session: Arc<dyn Session>,
     ) -> Result<ConvPort, SecondaryRc> {
         self.inner.incoming_attach(attach, session)
+    }
+
+    /// Sets how many attaches one TP name may queue while no
+    /// `RECEIVE_ALLOCATE` takes them ([`MAX_QUEUED_ATTACHES`] unless set);
+    /// the next one is rejected with `AP_TRANS_PGM_NOT_AVAIL_RETRY`.
+    /// `usize::MAX` is the project's choice for a partner that holds every
+    /// attach it is sent (the load generator's scale mode holds a million).
+    pub fn set_max_queued_attaches(&self, limit: usize) {
+        self.inner.max_queued_attaches.store(limit, Relaxed);
     }
 
     /// Lets attaches for `tp_name` (blank-padded to 64 bytes) queue until a
@@ -135,6 +154,8 @@ pub(crate) struct NodeInner {
     /// TPs whose `TP_ENDED(AP_SOFT)` may now run: their last active verb
     /// finished while a conversation was locked (see [`Activity`]).
     deferred: Arc<Deferred>,
+    /// See [`Node::set_max_queued_attaches`].
+    max_queued_attaches: AtomicUsize,
 }
 
 /// The node's TPs and conversations, by the ids the node hands out. Those
@@ -524,6 +545,14 @@ impl NodeInner {
                 reg.register(waiter.app, incoming, &self.deferred);
                 return Ok(ids);
             }
+        }
+        let limit = self.max_queued_attaches.load(Relaxed);
+        if reg
+            .names
+            .get(&attach.tp_name)
+            .is_some_and(|name| name.queued.len() >= limit)
+        {
+            return Err(SecondaryRc::TRANS_PGM_NOT_AVAIL_RETRY);
         }
         let incoming = incoming(self.new_tp_id());
         let ids = incoming.ids;

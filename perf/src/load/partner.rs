@@ -189,6 +189,9 @@ impl Partner {
         let engine = Node::new();
         engine.define_tp(TP);
         engine.define_tp(SINK_TP);
+        // The scale mode leaves a million attaches queued, far past the
+        // 2,048 a node queues by default.
+        engine.set_max_queued_attaches(usize::MAX);
         let node = TcpNode::start(LU, engine.clone(), kind, config)?;
         let addr = node
             .listen(listen)
