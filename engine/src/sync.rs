@@ -157,8 +157,8 @@ pub(crate) fn current_thread() -> Thread {
     }
 }
 
-/// Notes that the current thread took `$path` (a [`paths::Path`]); nothing
-/// outside loom.
+/// Notes that the current thread took `$path` (a `paths::Path`, which
+/// exists under loom only); nothing outside loom.
 macro_rules! took {
     ($path:ident) => {{
         #[cfg(loom)]

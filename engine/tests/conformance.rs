@@ -28,11 +28,11 @@ fn startup_refuses_versions_as_the_engine_does() {
     use appc_engine::{StartupError, WAPPCINVALID, WAPPCVERNOTSUPPORTED, WINAPPC_VERSION};
     let node = Node::new();
     for below in [0x0000, 0x0100, 0xFF00] {
-        let err = Appc::startup(below, &node).err().expect("refused");
+        let err = Appc::startup(below, &node).unwrap_err();
         assert_eq!((err, err.code()), (StartupError::Invalid, WAPPCINVALID));
     }
     for above in [0x0002, 0x0102, 0x00FF] {
-        let err = Appc::startup(above, &node).err().expect("refused");
+        let err = Appc::startup(above, &node).unwrap_err();
         assert_eq!(
             (err, err.code()),
             (StartupError::VersionNotSupported, WAPPCVERNOTSUPPORTED)
