@@ -421,6 +421,8 @@ mod tests {
                 )
             );
         }
+        let (cell, g) = pending(Kind::Queue);
+        assert_eq!(format!("{cell:?}"), format!("{:?}", State::at(g, PENDING)));
         let flags = State::at(5, FINISHING).0 | CANCELLED | ABANDONED | TAKEN;
         assert_eq!(
             show(flags),
