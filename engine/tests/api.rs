@@ -468,6 +468,92 @@ fn an_exited_threads_free_slots_are_not_lost() {
 }
 
 #[test]
+fn an_exited_threads_slots_return_though_it_used_other_engines_after() {
+    // As above, but the thread goes on to own a shard in other engines
+    // after this one: each registration prunes the thread's exit hooks of
+    // engines that are gone, and must keep this live engine's.
+    let engine = Arc::new(
+        Engine::<Verb>::startup_with_capacity(WINAPPC_VERSION, 32)
+            .unwrap()
+            .0,
+    );
+    let worker = Arc::clone(&engine);
+    std::thread::spawn(move || {
+        let (tx, mut rx) = worker.queue();
+        let target = Target::Queue(tx);
+        for i in 0..4 {
+            let h = worker.submit(verb(i), &target).unwrap();
+            assert_eq!(worker.complete(h, |_| {}), CompleteOutcome::Delivered);
+            assert_eq!(rx.try_recv().unwrap().handle, h);
+        }
+        for _ in 0..2 {
+            let other = Engine::<Verb>::startup(WINAPPC_VERSION).unwrap().0;
+            let (tx, mut rx) = other.queue();
+            let h = other.submit(verb(9), &Target::Queue(tx)).unwrap();
+            assert_eq!(other.cancel(h), CancelOutcome::Cancelled);
+            assert_eq!(rx.try_recv().unwrap().handle, h);
+        }
+    })
+    .join()
+    .unwrap();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let held: Vec<_> = std::iter::from_fn(|| engine.submit(verb(0), &target).ok()).collect();
+    assert_eq!(
+        held.len(),
+        32,
+        "slots stranded on a dead thread's free list"
+    );
+    for h in held {
+        assert_eq!(engine.cancel(h), CancelOutcome::Cancelled);
+    }
+    assert_eq!(std::iter::from_fn(|| rx.try_recv()).count(), 32);
+}
+
+#[test]
+fn live_tasks_counts_accepted_tasks_not_yet_consumed() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    assert_eq!(engine.stats().live_tasks, 0);
+    let handles: Vec<_> = (0..3)
+        .map(|i| engine.submit(verb(i), &target).unwrap())
+        .collect();
+    assert_eq!(engine.stats().live_tasks, 3);
+    assert_eq!(
+        engine.complete(handles[0], |_| {}),
+        CompleteOutcome::Delivered
+    );
+    assert_eq!(engine.stats().live_tasks, 3, "delivered, not yet consumed");
+    assert_eq!(rx.try_recv().unwrap().handle, handles[0]);
+    assert_eq!(engine.stats().live_tasks, 2);
+}
+
+#[test]
+fn collect_tells_forged_stale_and_collected_handles_apart() {
+    let engine = engine();
+    let event = Event::new(true);
+    let target = Target::Event(event.clone());
+    let first = engine.submit(verb(1), &target).unwrap();
+    // The same slot at a generation never issued: invalid, not collected.
+    let forged = appc_engine::Handle::from_raw(first.raw() + (1 << 32)).unwrap();
+    assert_eq!(engine.collect(forged).unwrap_err(), CollectError::Invalid);
+    assert_eq!(engine.complete(first, |_| {}), CompleteOutcome::Delivered);
+    engine.collect(first).unwrap();
+    // The slot is reused (a thread's freed slot is its next) by a pending
+    // event task: the old handle is collected, not "not ready".
+    let second = engine.submit(verb(2), &target).unwrap();
+    assert_eq!(
+        second.raw() & 0xFFFF_FFFF,
+        first.raw() & 0xFFFF_FFFF,
+        "same slot"
+    );
+    assert_eq!(engine.collect(first).unwrap_err(), CollectError::Collected);
+    assert_eq!(engine.collect(second).unwrap_err(), CollectError::NotReady);
+    assert_eq!(engine.cancel(second), CancelOutcome::Cancelled);
+}
+
+#[test]
 fn a_panicking_completion_still_delivers_exactly_once() {
     let engine = engine();
     let (tx, mut rx) = engine.queue();
