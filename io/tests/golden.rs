@@ -820,6 +820,69 @@ fn framing_errors() {
 }
 
 #[test]
+fn th_every_mpf() {
+    // TH byte 0 bits 2-3: 00 middle, 01 last, 10 first, 11 whole BIU.
+    for (byte0, mpf) in [
+        (0x20, Mpf::Middle),
+        (0x24, Mpf::Last),
+        (0x28, Mpf::First),
+        (0x2C, Mpf::Whole),
+    ] {
+        let th = Th::decode(&[byte0, 0, 1, 2, 0, 0]).unwrap();
+        assert_eq!(th.mpf, mpf, "{byte0:#04x}");
+        assert_eq!(th.to_bytes()[0], byte0);
+    }
+    // Only a whole BIU is framed; a last segment is refused as a first is.
+    let stream = [0, 0, 0, 9, 0x24, 0, 1, 2, 0, 0, 0x03, 0x90, 0x20];
+    assert_eq!(
+        Decoder::new(100).frames(&stream).next(),
+        Some(Err(WireError::Unsupported {
+            field: "TH MPF",
+            offset: 4,
+            value: 1
+        }))
+    );
+}
+
+#[test]
+fn decoder_is_idle_only_between_frames() {
+    let stream = [0, 0, 0, 9, 0x2C, 0, 1, 2, 0, 1, 0x03, 0x90, 0x20];
+    let mut d = Decoder::new(100);
+    assert!(d.is_idle());
+    assert_eq!(d.frames(&stream[..2]).count(), 0);
+    assert!(!d.is_idle(), "half a length prefix");
+    assert_eq!(d.frames(&stream[2..6]).count(), 0);
+    assert!(!d.is_idle(), "part of a PIU");
+    assert!(d.frames(&stream[6..]).next().unwrap().is_ok());
+    assert!(d.is_idle());
+    let mut broken = Decoder::new(100);
+    assert!(broken.frames(&[0, 0, 0, 5]).next().unwrap().is_err());
+    assert!(!broken.is_idle(), "a broken stream");
+}
+
+#[test]
+fn default_frame_limit_takes_a_72_kib_ru() {
+    let frame = |ru_len| Frame {
+        th: Th::decode(&[0x2C, 0, 1, 2, 0, 0]).unwrap(),
+        rh: Rh::decode(&[0x03, 0x90, 0x20]).unwrap(),
+        ru: vec![0x40; ru_len],
+    };
+    let mut out = Vec::new();
+    frame(73_728).encode(DEFAULT_MAX_PIU, &mut out).unwrap();
+    let decoded: Vec<_> = Decoder::new(DEFAULT_MAX_PIU).frames(&out).collect();
+    assert_eq!(decoded, [Ok(frame(73_728))]);
+    assert!(frame(73_729)
+        .encode(DEFAULT_MAX_PIU, &mut Vec::new())
+        .is_err());
+}
+
+#[test]
+fn sense_codes_print_as_eight_hex_digits() {
+    assert_eq!(Sense::TP_UNAVAILABLE_RETRY.to_string(), "084B6031");
+    assert_eq!(Sense::invalid_parameter(0x1B).to_string(), "0835001B");
+}
+
+#[test]
 fn ebcdic_names() {
     assert_eq!(ebcdic::encode("TP1").unwrap(), [0xE3, 0xD7, 0xF1]);
     assert_eq!(
