@@ -295,6 +295,7 @@ fn future_resolves_on_completion_and_on_cancel() {
 
     let mut fut = pin!(engine.submit_future(verb(8)).unwrap());
     assert!(fut.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(counter.0.load(Ordering::SeqCst), 0, "registered, not woken");
     let h = fut.handle();
     assert_eq!(
         engine.complete(h, |v| v.secondary_rc = 1),
@@ -314,6 +315,25 @@ fn future_resolves_on_completion_and_on_cancel() {
         Poll::Pending => panic!("cancelled future is pending"),
     }
     assert_eq!(engine.stats().live_tasks, 0);
+}
+
+#[test]
+fn a_future_polled_again_wakes_its_newest_waker() {
+    let engine = engine();
+    let counters = [0, 1].map(|_| Arc::new(CountingWaker(AtomicUsize::new(0))));
+    let wakers = counters.clone().map(Waker::from);
+    let mut fut = pin!(engine.submit_future(verb(8)).unwrap());
+    assert!(format!("{fut:?}").starts_with("TaskFuture { handle: "));
+    for waker in &wakers {
+        let mut cx = Context::from_waker(waker);
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+    }
+    assert_eq!(
+        engine.complete(fut.handle(), |_| {}),
+        CompleteOutcome::Delivered
+    );
+    let woken = counters.map(|c| c.0.load(Ordering::SeqCst));
+    assert_eq!(woken, [0, 1], "the waker of the last poll, once");
 }
 
 #[test]
