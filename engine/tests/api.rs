@@ -574,6 +574,69 @@ fn collect_tells_forged_stale_and_collected_handles_apart() {
 }
 
 #[test]
+fn dropping_the_engine_cancels_what_is_pending() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let h = engine.submit(verb(4), &Target::Queue(tx)).unwrap();
+    drop(engine);
+    let done = rx.try_recv().expect("cancelled and posted by the drop");
+    assert_eq!((done.handle, done.verb.primary_rc), (h, AP_CANCELLED));
+}
+
+#[test]
+fn stats_count_allocated_slots_in_bytes() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let handles: Vec<_> = (0..1000)
+        .map(|i| engine.submit(verb(i), &target).unwrap())
+        .collect();
+    let s = engine.stats();
+    assert_eq!(s.live_tasks, 1000);
+    assert!(s.slot_bytes > s.slot_overhead_bytes && s.slot_overhead_bytes > 0);
+    assert_eq!(s.table_bytes % s.slot_bytes, 0);
+    assert_eq!(s.state_bytes % s.slot_overhead_bytes, 0);
+    let slots = s.table_bytes / s.slot_bytes;
+    assert_eq!(s.state_bytes / s.slot_overhead_bytes, slots);
+    assert!(slots >= 1000, "{slots} slots for 1000 tasks");
+    for h in handles {
+        assert_eq!(engine.cancel(h), CancelOutcome::Cancelled);
+    }
+    assert_eq!(std::iter::from_fn(|| rx.try_recv()).count(), 1000);
+}
+
+#[test]
+fn errors_and_the_engine_describe_themselves() {
+    let texts = [
+        StartupError::Invalid,
+        StartupError::VersionNotSupported,
+        StartupError::TooManyEngines,
+    ]
+    .map(|e| e.to_string());
+    assert_eq!(
+        texts,
+        [
+            "requested version is below 1.0 (WAPPCINVALID)",
+            "requested major version is not supported (WAPPCVERNOTSUPPORTED)",
+            "255 engines are already alive in this process (WAPPCSYSNOTREADY)",
+        ]
+    );
+    let mut engine = engine();
+    assert!(format!("{engine:?}").starts_with("Engine { tag: "));
+    assert!(engine.cleanup());
+    let (tx, _rx) = engine.queue();
+    let rejected = engine.submit(verb(1), &Target::Queue(tx)).unwrap_err();
+    assert_eq!(
+        rejected.to_string(),
+        "submission refused: the engine was cleaned up"
+    );
+    assert_eq!(
+        format!("{rejected:?}"),
+        "Rejected { reason: CleanedUp, .. }"
+    );
+}
+
+#[test]
 fn a_panicking_completion_still_delivers_exactly_once() {
     let engine = engine();
     let (tx, mut rx) = engine.queue();
