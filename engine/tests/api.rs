@@ -637,6 +637,40 @@ fn errors_and_the_engine_describe_themselves() {
 }
 
 #[test]
+fn dropping_the_last_port_frees_what_it_holds_and_refuses_the_rest() {
+    let engine = engine();
+    let port = engine.port();
+    assert_eq!(format!("{port:?}"), "Port { .. }");
+    let target = Target::Port {
+        port: port.clone(),
+        key: 1,
+        token: 2,
+        bytes: 3,
+    };
+    let queued = engine.submit(verb(1), &target).unwrap();
+    let pending = engine.submit(verb(2), &target).unwrap();
+    assert_eq!(engine.complete(queued, |_| {}), CompleteOutcome::Delivered);
+    drop((port, target));
+    assert_eq!(engine.stats().live_tasks, 1, "the queued packet is freed");
+    assert_eq!(engine.complete(pending, |_| {}), CompleteOutcome::Delivered);
+    assert_eq!(engine.stats().live_tasks, 0, "refused by the closed port");
+}
+
+#[test]
+fn an_event_describes_itself() {
+    let event = Event::new(true);
+    assert_eq!(
+        format!("{event:?}"),
+        "Event { signalled: false, manual_reset: true }"
+    );
+    event.set();
+    assert_eq!(
+        format!("{event:?}"),
+        "Event { signalled: true, manual_reset: true }"
+    );
+}
+
+#[test]
 fn a_panicking_completion_still_delivers_exactly_once() {
     let engine = engine();
     let (tx, mut rx) = engine.queue();
