@@ -657,6 +657,16 @@ fn dropping_the_last_port_frees_what_it_holds_and_refuses_the_rest() {
 }
 
 #[test]
+fn a_queue_describes_itself() {
+    let engine = engine();
+    let (tx, rx) = engine.queue();
+    assert_eq!(
+        (format!("{tx:?}"), format!("{rx:?}")),
+        ("Sender { .. }".to_owned(), "Receiver { .. }".to_owned())
+    );
+}
+
+#[test]
 fn an_event_describes_itself() {
     let event = Event::new(true);
     assert_eq!(
