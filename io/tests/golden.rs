@@ -883,6 +883,96 @@ fn sense_codes_print_as_eight_hex_digits() {
 }
 
 #[test]
+fn an_empty_fmh5_tp_name_points_at_its_length_byte() {
+    let mut bytes = IBM_FMH5;
+    bytes[9] = 0x00; // TP name length
+    assert_eq!(
+        Fmh::decode(&bytes).map(|_| ()),
+        Err(WireError::Invalid {
+            field: "FMH-5 TP name length",
+            offset: 9,
+            value: 0
+        })
+    );
+}
+
+#[test]
+fn wire_errors_move_name_their_field_and_print() {
+    let errors = [
+        WireError::Truncated {
+            field: "a",
+            offset: 1,
+            needed: 4,
+            available: 2,
+        },
+        WireError::Invalid {
+            field: "b",
+            offset: 2,
+            value: 0x1F,
+        },
+        WireError::Unsupported {
+            field: "c",
+            offset: 3,
+            value: 2,
+        },
+        WireError::Length {
+            field: "d",
+            offset: 4,
+            declared: 9,
+            actual: 7,
+        },
+        WireError::TooLarge {
+            field: "e",
+            len: 70_000,
+            max: 65_535,
+        },
+    ];
+    let moved = errors.clone().map(|e| e.at(10));
+    assert_eq!(
+        moved,
+        [
+            WireError::Truncated {
+                field: "a",
+                offset: 11,
+                needed: 4,
+                available: 2,
+            },
+            WireError::Invalid {
+                field: "b",
+                offset: 12,
+                value: 0x1F,
+            },
+            WireError::Unsupported {
+                field: "c",
+                offset: 13,
+                value: 2,
+            },
+            WireError::Length {
+                field: "d",
+                offset: 14,
+                declared: 9,
+                actual: 7,
+            },
+            errors[4].clone(),
+        ]
+    );
+    assert_eq!(
+        errors.each_ref().map(WireError::field),
+        ["a", "b", "c", "d", "e"]
+    );
+    assert_eq!(
+        errors.map(|e| e.to_string()),
+        [
+            "a at offset 1 needs 4 bytes, 2 available",
+            "b at offset 2: invalid value 0x1f",
+            "c at offset 3: unsupported value 0x2",
+            "d at offset 4 declares 9 bytes, found 7",
+            "e of 70000 bytes exceeds the limit of 65535",
+        ]
+    );
+}
+
+#[test]
 fn ebcdic_names() {
     assert_eq!(ebcdic::encode("TP1").unwrap(), [0xE3, 0xD7, 0xF1]);
     assert_eq!(
