@@ -654,6 +654,20 @@ fn dropping_the_last_port_frees_what_it_holds_and_refuses_the_rest() {
     assert_eq!(engine.stats().live_tasks, 1, "the queued packet is freed");
     assert_eq!(engine.complete(pending, |_| {}), CompleteOutcome::Delivered);
     assert_eq!(engine.stats().live_tasks, 0, "refused by the closed port");
+    // The freed slots went back where they belong: new tasks each get a
+    // slot of their own.
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let handles: Vec<_> = (0..64)
+        .map(|i| engine.submit(verb(i), &target).unwrap())
+        .collect();
+    for &h in &handles {
+        assert_eq!(engine.complete(h, |_| {}), CompleteOutcome::Delivered);
+    }
+    for (i, &h) in (0..).zip(&handles) {
+        let done = rx.try_recv().unwrap();
+        assert_eq!((done.handle, done.verb.tag), (h, i));
+    }
 }
 
 #[test]
