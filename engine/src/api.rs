@@ -330,6 +330,24 @@ impl<V: Request> Engine<V> {
         &self.core
     }
 
+    /// Under loom: makes the calling thread the owner of its home shard if
+    /// nobody owns it (true if it did), as its first submission does
+    /// outside loom. Models claim explicitly, so that each runs the
+    /// free-list protocol it is about (see [`crate::table`]).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn claim_home_shard(&self) -> bool {
+        self.core.table.try_claim(crate::sync::current_thread())
+    }
+
+    /// Under loom: gives the calling thread's shard up, as its exit does
+    /// outside loom.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn disown_home_shard(&self) {
+        self.core.table.disown(crate::sync::current_thread());
+    }
+
     /// Occupancy and memory figures (scans the table: not for hot paths).
     pub fn stats(&self) -> Stats {
         let slots = self.core.table.allocated_slots();

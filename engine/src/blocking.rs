@@ -13,8 +13,9 @@
 //!   same thread (Windows' `WinAPPCSetBlockingHook`; the default, [`Engine::call`],
 //!   simply sleeps). From the hook, [`Engine::cancel_blocking_call`] cancels
 //!   the thread's call, which then returns with `WAPPCCANCEL` (0xF002) in
-//!   `primary_rc` (the reference is unsure which field carries it; this is
-//!   the most likely reading).
+//!   `primary_rc`. Project's choice: the documentation says the call
+//!   completes with `WAPPCCANCEL`, not which field carries it, and
+//!   `primary_rc` is the one a caller checks.
 //!
 //! The per-thread record exists only while a call is in progress: a guard
 //! removes it when the call returns, even by unwinding. So nothing survives

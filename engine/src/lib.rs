@@ -62,6 +62,9 @@ pub use blocking::HOOK_PERIOD;
 pub use completion::{Completion, Event, Packet, Port, Receiver, Sender, Target, TaskFuture};
 pub use core::{CollectError, Reason, Teardown};
 pub use handle::Handle;
+#[cfg(loom)]
+#[doc(hidden)]
+pub use sync::paths as loom_paths;
 pub use verb::{Opcode, Request, Verb, AP_CANCELLED, AP_OK, AP_THREAD_BLOCKING};
 
 impl From<Handle> for u64 {

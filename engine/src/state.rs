@@ -390,6 +390,49 @@ mod tests {
     }
 
     #[test]
+    fn pending_and_taken_are_read_from_the_word() {
+        let (cell, g) = pending(Kind::Event);
+        assert!(cell.load().is_pending() && !cell.load().is_taken());
+        let owned = cell.finish(g, Finisher::Completer).unwrap();
+        assert!(!owned.is_pending() && !owned.is_taken());
+        assert_eq!(cell.publish(owned), Published::Ready);
+        assert!(!cell.load().is_pending() && !cell.load().is_taken());
+        let taken = cell.take(g).unwrap();
+        // A second consumer racing for the task reads "taken": collected,
+        // not "not finished yet".
+        assert!(taken.is_taken() && cell.load().is_taken());
+        assert!(!cell.load().is_pending());
+    }
+
+    #[test]
+    fn debug_shows_every_field() {
+        let show = |word: u64| format!("{:?}", State(word));
+        for (lifecycle, name) in [
+            (FREE, "FREE"),
+            (PENDING, "PENDING"),
+            (FINISHING, "FINISHING"),
+            (READY, "READY"),
+            (RETIRED, "RETIRED"),
+        ] {
+            assert_eq!(
+                show(State::at(5, lifecycle).0),
+                format!(
+                    "State {{ generation: 5, lifecycle: {name:?}, kind: Queue, \
+                     cancelled: false, abandoned: false, taken: false }}"
+                )
+            );
+        }
+        let (cell, g) = pending(Kind::Queue);
+        assert_eq!(format!("{cell:?}"), format!("{:?}", State::at(g, PENDING)));
+        let flags = State::at(5, FINISHING).0 | CANCELLED | ABANDONED | TAKEN;
+        assert_eq!(
+            show(flags),
+            "State { generation: 5, lifecycle: \"FINISHING\", kind: Queue, \
+             cancelled: true, abandoned: true, taken: true }"
+        );
+    }
+
+    #[test]
     fn complete_then_cancel_is_already() {
         let (cell, g) = pending(Kind::Event);
         let owned = cell.finish(g, Finisher::Completer).unwrap();

@@ -98,11 +98,11 @@ pub(crate) fn release_engine_tag(tag: u8, next_floor: u64) {
 /// Who the current thread is, for shard ownership (see [`crate::table`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Thread {
-    /// Nonzero and unique for the life of the process; 0 means "never owns a
-    /// shard" (every thread under loom, so that models take the shared,
-    /// modelled path and stay deterministic).
+    /// Nonzero and unique for the life of the process (under loom: of the
+    /// execution); 0 means "never owns a shard".
     pub(crate) token: usize,
-    /// Round-robin spread of threads over shards.
+    /// Round-robin spread of threads over shards; under loom always 0, so a
+    /// model's threads meet on one shard's free lists.
     pub(crate) home: usize,
 }
 
@@ -111,7 +111,20 @@ pub(crate) struct Thread {
 pub(crate) fn current_thread() -> Thread {
     #[cfg(loom)]
     {
-        Thread { token: 0, home: 0 }
+        use std::cell::Cell;
+        loom::lazy_static! {
+            // Reset for every execution of a model, so tokens are the same
+            // from one execution to the next.
+            static ref NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        }
+        loom::thread_local!(static TOKEN: Cell<usize> = Cell::new(0));
+        let token = TOKEN.with(|token| {
+            if token.get() == 0 {
+                token.set(NEXT.fetch_add(1, Ordering::Relaxed));
+            }
+            token.get()
+        });
+        Thread { token, home: 0 }
     }
     #[cfg(not(loom))]
     {
@@ -128,6 +141,72 @@ pub(crate) fn current_thread() -> Thread {
             token,
             home: token - 1,
         }
+    }
+}
+
+/// Notes that the current thread took `$path` (a `paths::Path`, which
+/// exists under loom only); nothing outside loom.
+macro_rules! took {
+    ($path:ident) => {{
+        #[cfg(loom)]
+        $crate::sync::paths::hit($crate::sync::paths::Path::$path);
+    }};
+}
+pub(crate) use took;
+
+/// Under loom: which of the protocols' rarer paths the executions took, so
+/// that a model can assert its race reached each of them, not only that it
+/// started in different orders. Counts are per OS thread, and loom runs
+/// every thread of a model on its test's OS thread, so tests that run in
+/// parallel do not see each other's counts.
+#[cfg(loom)]
+pub mod paths {
+    use std::cell::Cell;
+
+    /// A path through a protocol that only some interleavings take.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Path {
+        /// An event waiter found no signal after counting itself a sleeper,
+        /// and slept.
+        EventWaiterSlept,
+        /// A queue or port consumer found nothing after setting `SLEEPY`, and
+        /// slept.
+        ConsumerSlept,
+        /// A push onto a queue found `SLEEPY` set and woke the sleepers.
+        PushWokeSleepers,
+        /// A pop of a shard's shared free list lost its CAS and tried again.
+        SharedPopRetried,
+        /// A push onto a shard's shared free list lost its CAS and tried
+        /// again.
+        SharedPushRetried,
+        /// A shard's owner took a non-empty shared free list as its own.
+        SharedListAdopted,
+        /// The owner's take of the shared free list lost its CAS and tried
+        /// again.
+        AdoptRetried,
+        /// A future's waker registration found its cell closed by the
+        /// finisher (the future wakes itself).
+        RegistrationFoundClosed,
+        /// A dropped future's task was cancelled (it was still pending).
+        AbandonCancelled,
+        /// A dropped future's task was finished and taken by the drop.
+        AbandonTookReady,
+        /// A dropped future's task was being delivered: the finisher frees it.
+        AbandonLeftToFinisher,
+    }
+
+    const COUNT: usize = Path::AbandonLeftToFinisher as usize + 1;
+
+    std::thread_local!(static HITS: [Cell<u64>; COUNT] = const { [const { Cell::new(0) }; COUNT] });
+
+    /// Counts one taking of `path`.
+    pub(crate) fn hit(path: Path) {
+        HITS.with(|hits| hits[path as usize].set(hits[path as usize].get() + 1));
+    }
+
+    /// How often `path` was taken on this OS thread so far.
+    pub fn hits(path: Path) -> u64 {
+        HITS.with(|hits| hits[path as usize].get())
     }
 }
 

@@ -21,8 +21,12 @@
 //! them) allocates and frees without a single atomic read-modify-write on the
 //! free lists. A thread gives its shard up when it exits
 //! ([`Table::disown`]), its private list joining the shared one. Under loom
-//! no thread owns a shard, so the models exercise the shared protocol; the
-//! private list is, by construction, never touched by two threads.
+//! every thread has a token of its own and shard 0 as its home, and a
+//! thread owns it only when its model claims it (`Engine::claim_home_shard`,
+//! `Engine::disown_home_shard`): the ownership models run the owner's path,
+//! the adoption of remote frees and the hand-over, and the other models the
+//! shared lists. Loom checks that the private list is never touched by two
+//! threads without the ownership hand-over ordering them.
 //!
 //! Generations only move forward: [`StateCell::release`] bumps them, and a
 //! slot at [`LAST_GENERATION`](crate::handle::LAST_GENERATION) is retired
@@ -274,10 +278,17 @@ impl<V> Shard<V> {
                 .free
                 .compare_exchange_weak(head, emptied, AcqRel, Acquire)
             {
-                // SAFETY: only the owner calls this; `local` is empty (we
-                // just failed to pop it), so the chain replaces it whole.
-                Ok(_) => return self.local.with_mut(|local| unsafe { *local = head as u32 }),
-                Err(actual) => head = actual,
+                Ok(_) => {
+                    crate::sync::took!(SharedListAdopted);
+                    // SAFETY: only the owner calls this; `local` is empty
+                    // (we just failed to pop it), so the chain replaces it
+                    // whole.
+                    return self.local.with_mut(|local| unsafe { *local = head as u32 });
+                }
+                Err(actual) => {
+                    crate::sync::took!(AdoptRetried);
+                    head = actual;
+                }
             }
         }
     }
@@ -297,7 +308,10 @@ impl<V> Shard<V> {
                 .compare_exchange_weak(head, popped, AcqRel, Acquire)
             {
                 Ok(_) => return Some((index, slot)),
-                Err(actual) => head = actual,
+                Err(actual) => {
+                    crate::sync::took!(SharedPopRetried);
+                    head = actual;
+                }
             }
         }
         None
@@ -360,7 +374,10 @@ impl<V> Shard<V> {
                 .compare_exchange_weak(head, pushed, Release, Relaxed)
             {
                 Ok(_) => return,
-                Err(actual) => head = actual,
+                Err(actual) => {
+                    crate::sync::took!(SharedPushRetried);
+                    head = actual;
+                }
             }
         }
     }
@@ -487,7 +504,6 @@ impl<V> Table<V> {
 
     /// Makes `me` the owner of its home shard if nobody owns it. True if it
     /// did: the caller must arrange for [`Table::disown`] at thread exit.
-    #[cfg(not(loom))]
     pub(crate) fn try_claim(&self, me: Thread) -> bool {
         let shard = &self.shards[me.home % SHARDS];
         me.token != 0
@@ -501,7 +517,6 @@ impl<V> Table<V> {
     /// Gives up `me`'s ownership of its home shard (on its way out): its
     /// private free list joins the shared one, and the shard can be claimed
     /// again.
-    #[cfg(not(loom))]
     pub(crate) fn disown(&self, me: Thread) {
         let shard = &self.shards[me.home % SHARDS];
         if !shard.is_owner(me) {

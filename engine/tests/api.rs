@@ -295,6 +295,7 @@ fn future_resolves_on_completion_and_on_cancel() {
 
     let mut fut = pin!(engine.submit_future(verb(8)).unwrap());
     assert!(fut.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(counter.0.load(Ordering::SeqCst), 0, "registered, not woken");
     let h = fut.handle();
     assert_eq!(
         engine.complete(h, |v| v.secondary_rc = 1),
@@ -314,6 +315,25 @@ fn future_resolves_on_completion_and_on_cancel() {
         Poll::Pending => panic!("cancelled future is pending"),
     }
     assert_eq!(engine.stats().live_tasks, 0);
+}
+
+#[test]
+fn a_future_polled_again_wakes_its_newest_waker() {
+    let engine = engine();
+    let counters = [0, 1].map(|_| Arc::new(CountingWaker(AtomicUsize::new(0))));
+    let wakers = counters.clone().map(Waker::from);
+    let mut fut = pin!(engine.submit_future(verb(8)).unwrap());
+    assert!(format!("{fut:?}").starts_with("TaskFuture { handle: "));
+    for waker in &wakers {
+        let mut cx = Context::from_waker(waker);
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+    }
+    assert_eq!(
+        engine.complete(fut.handle(), |_| {}),
+        CompleteOutcome::Delivered
+    );
+    let woken = counters.map(|c| c.0.load(Ordering::SeqCst));
+    assert_eq!(woken, [0, 1], "the waker of the last poll, once");
 }
 
 #[test]
@@ -465,6 +485,213 @@ fn an_exited_threads_free_slots_are_not_lost() {
         assert_eq!(engine.cancel(h), CancelOutcome::Cancelled);
     }
     assert_eq!(std::iter::from_fn(|| rx.try_recv()).count(), 32);
+}
+
+#[test]
+fn an_exited_threads_slots_return_though_it_used_other_engines_after() {
+    // As above, but the thread goes on to own a shard in other engines
+    // after this one: each registration prunes the thread's exit hooks of
+    // engines that are gone, and must keep this live engine's.
+    let engine = Arc::new(
+        Engine::<Verb>::startup_with_capacity(WINAPPC_VERSION, 32)
+            .unwrap()
+            .0,
+    );
+    let worker = Arc::clone(&engine);
+    std::thread::spawn(move || {
+        let (tx, mut rx) = worker.queue();
+        let target = Target::Queue(tx);
+        for i in 0..4 {
+            let h = worker.submit(verb(i), &target).unwrap();
+            assert_eq!(worker.complete(h, |_| {}), CompleteOutcome::Delivered);
+            assert_eq!(rx.try_recv().unwrap().handle, h);
+        }
+        for _ in 0..2 {
+            let other = Engine::<Verb>::startup(WINAPPC_VERSION).unwrap().0;
+            let (tx, mut rx) = other.queue();
+            let h = other.submit(verb(9), &Target::Queue(tx)).unwrap();
+            assert_eq!(other.cancel(h), CancelOutcome::Cancelled);
+            assert_eq!(rx.try_recv().unwrap().handle, h);
+        }
+    })
+    .join()
+    .unwrap();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let held: Vec<_> = std::iter::from_fn(|| engine.submit(verb(0), &target).ok()).collect();
+    assert_eq!(
+        held.len(),
+        32,
+        "slots stranded on a dead thread's free list"
+    );
+    for h in held {
+        assert_eq!(engine.cancel(h), CancelOutcome::Cancelled);
+    }
+    assert_eq!(std::iter::from_fn(|| rx.try_recv()).count(), 32);
+}
+
+#[test]
+fn live_tasks_counts_accepted_tasks_not_yet_consumed() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    assert_eq!(engine.stats().live_tasks, 0);
+    let handles: Vec<_> = (0..3)
+        .map(|i| engine.submit(verb(i), &target).unwrap())
+        .collect();
+    assert_eq!(engine.stats().live_tasks, 3);
+    assert_eq!(
+        engine.complete(handles[0], |_| {}),
+        CompleteOutcome::Delivered
+    );
+    assert_eq!(engine.stats().live_tasks, 3, "delivered, not yet consumed");
+    assert_eq!(rx.try_recv().unwrap().handle, handles[0]);
+    assert_eq!(engine.stats().live_tasks, 2);
+}
+
+#[test]
+fn collect_tells_forged_stale_and_collected_handles_apart() {
+    let engine = engine();
+    let event = Event::new(true);
+    let target = Target::Event(event.clone());
+    let first = engine.submit(verb(1), &target).unwrap();
+    // The same slot at a generation never issued: invalid, not collected.
+    let forged = appc_engine::Handle::from_raw(first.raw() + (1 << 32)).unwrap();
+    assert_eq!(engine.collect(forged).unwrap_err(), CollectError::Invalid);
+    assert_eq!(engine.complete(first, |_| {}), CompleteOutcome::Delivered);
+    engine.collect(first).unwrap();
+    // The slot is reused (a thread's freed slot is its next) by a pending
+    // event task: the old handle is collected, not "not ready".
+    let second = engine.submit(verb(2), &target).unwrap();
+    assert_eq!(
+        second.raw() & 0xFFFF_FFFF,
+        first.raw() & 0xFFFF_FFFF,
+        "same slot"
+    );
+    assert_eq!(engine.collect(first).unwrap_err(), CollectError::Collected);
+    assert_eq!(engine.collect(second).unwrap_err(), CollectError::NotReady);
+    assert_eq!(engine.cancel(second), CancelOutcome::Cancelled);
+}
+
+#[test]
+fn dropping_the_engine_cancels_what_is_pending() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let h = engine.submit(verb(4), &Target::Queue(tx)).unwrap();
+    drop(engine);
+    let done = rx.try_recv().expect("cancelled and posted by the drop");
+    assert_eq!((done.handle, done.verb.primary_rc), (h, AP_CANCELLED));
+}
+
+#[test]
+fn stats_count_allocated_slots_in_bytes() {
+    let engine = engine();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let handles: Vec<_> = (0..1000)
+        .map(|i| engine.submit(verb(i), &target).unwrap())
+        .collect();
+    let s = engine.stats();
+    assert_eq!(s.live_tasks, 1000);
+    assert!(s.slot_bytes > s.slot_overhead_bytes && s.slot_overhead_bytes > 0);
+    assert_eq!(s.table_bytes % s.slot_bytes, 0);
+    assert_eq!(s.state_bytes % s.slot_overhead_bytes, 0);
+    let slots = s.table_bytes / s.slot_bytes;
+    assert_eq!(s.state_bytes / s.slot_overhead_bytes, slots);
+    assert!(slots >= 1000, "{slots} slots for 1000 tasks");
+    for h in handles {
+        assert_eq!(engine.cancel(h), CancelOutcome::Cancelled);
+    }
+    assert_eq!(std::iter::from_fn(|| rx.try_recv()).count(), 1000);
+}
+
+#[test]
+fn errors_and_the_engine_describe_themselves() {
+    let texts = [
+        StartupError::Invalid,
+        StartupError::VersionNotSupported,
+        StartupError::TooManyEngines,
+    ]
+    .map(|e| e.to_string());
+    assert_eq!(
+        texts,
+        [
+            "requested version is below 1.0 (WAPPCINVALID)",
+            "requested major version is not supported (WAPPCVERNOTSUPPORTED)",
+            "no engine tag is free in this process (WAPPCSYSNOTREADY)",
+        ]
+    );
+    let mut engine = engine();
+    assert!(format!("{engine:?}").starts_with("Engine { tag: "));
+    assert!(engine.cleanup());
+    let (tx, _rx) = engine.queue();
+    let rejected = engine.submit(verb(1), &Target::Queue(tx)).unwrap_err();
+    assert_eq!(
+        rejected.to_string(),
+        "submission refused: the engine was cleaned up"
+    );
+    assert_eq!(
+        format!("{rejected:?}"),
+        "Rejected { reason: CleanedUp, .. }"
+    );
+}
+
+#[test]
+fn dropping_the_last_port_frees_what_it_holds_and_refuses_the_rest() {
+    let engine = engine();
+    let port = engine.port();
+    assert_eq!(format!("{port:?}"), "Port { .. }");
+    let target = Target::Port {
+        port: port.clone(),
+        key: 1,
+        token: 2,
+        bytes: 3,
+    };
+    let queued = engine.submit(verb(1), &target).unwrap();
+    let pending = engine.submit(verb(2), &target).unwrap();
+    assert_eq!(engine.complete(queued, |_| {}), CompleteOutcome::Delivered);
+    drop((port, target));
+    assert_eq!(engine.stats().live_tasks, 1, "the queued packet is freed");
+    assert_eq!(engine.complete(pending, |_| {}), CompleteOutcome::Delivered);
+    assert_eq!(engine.stats().live_tasks, 0, "refused by the closed port");
+    // The freed slots went back where they belong: new tasks each get a
+    // slot of their own.
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    let handles: Vec<_> = (0..64)
+        .map(|i| engine.submit(verb(i), &target).unwrap())
+        .collect();
+    for &h in &handles {
+        assert_eq!(engine.complete(h, |_| {}), CompleteOutcome::Delivered);
+    }
+    for (i, &h) in (0..).zip(&handles) {
+        let done = rx.try_recv().unwrap();
+        assert_eq!((done.handle, done.verb.tag), (h, i));
+    }
+}
+
+#[test]
+fn a_queue_describes_itself() {
+    let engine = engine();
+    let (tx, rx) = engine.queue();
+    assert_eq!(
+        (format!("{tx:?}"), format!("{rx:?}")),
+        ("Sender { .. }".to_owned(), "Receiver { .. }".to_owned())
+    );
+}
+
+#[test]
+fn an_event_describes_itself() {
+    let event = Event::new(true);
+    assert_eq!(
+        format!("{event:?}"),
+        "Event { signalled: false, manual_reset: true }"
+    );
+    event.set();
+    assert_eq!(
+        format!("{event:?}"),
+        "Event { signalled: true, manual_reset: true }"
+    );
 }
 
 #[test]

@@ -105,6 +105,8 @@ fn cancel_blocking_call_from_the_hook() {
             true
         })
         .unwrap();
+    // In `primary_rc`: the project's choice of field (the documentation
+    // names the code, not where it goes).
     assert_eq!(done.primary_rc, WAPPCCANCEL as u16);
     assert_eq!(answers, vec![0], "cancelled once, then the call returned");
     assert_eq!(engine.stats().live_tasks, 0);

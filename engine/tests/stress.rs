@@ -1,7 +1,9 @@
 //! Exactly-once under contention: submitters, completers and a canceller
 //! race on real threads, then a per-handle tally checks that every accepted
-//! task was delivered exactly once and that every cancel and complete
-//! outcome agrees with what was delivered. The table must end empty.
+//! task was delivered exactly once, carrying its own verb (a tag unique to
+//! the task) to the consumer it was submitted for (its submitter's queue or
+//! port), and that every cancel and complete outcome agrees with what was
+//! delivered. The table must end empty.
 //!
 //! Submitters alternate between a message queue and a completion port, keep
 //! a bounded window of outstanding tasks, and send every handle to the
@@ -29,10 +31,35 @@ const WINDOW: usize = if cfg!(miri) { 16 } else { 512 };
 /// completion from a cancel's in the delivered verb.
 const COMPLETED_MARK: u32 = 0xC0DE;
 
+/// Where a task's completion goes, or was received: a submitter's queue or
+/// port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    Queue(usize),
+    Port(usize),
+}
+
+/// A task as submitted: its unique tag and where its completion must go.
+#[derive(Clone, Copy, Debug)]
+struct Submitted {
+    raw: u64,
+    tag: u64,
+    via: Via,
+}
+
+/// A completion as received: the verb's codes and tag, and who received it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Received {
+    primary: u16,
+    secondary: u32,
+    tag: u64,
+    via: Via,
+}
+
 #[derive(Default)]
 struct Tally {
-    delivered: HashMap<u64, Vec<(u16, u32)>>,
-    accepted: Vec<u64>,
+    delivered: HashMap<u64, Vec<Received>>,
+    accepted: Vec<Submitted>,
     completes: HashMap<u64, Vec<CompleteOutcome>>,
     cancels: HashMap<u64, Vec<CancelOutcome>>,
 }
@@ -108,32 +135,55 @@ fn every_accepted_task_completes_exactly_once() {
                         bytes: 0,
                     },
                 ];
+                let vias = [Via::Queue(sid), Via::Port(sid)];
                 let mut accepted = Vec::new();
-                let mut delivered: HashMap<u64, Vec<(u16, u32)>> = HashMap::new();
+                let mut delivered: HashMap<u64, Vec<Received>> = HashMap::new();
                 let mut outstanding = 0usize;
-                let mut record = |raw: u64, verb: Verb, outstanding: &mut usize| {
-                    delivered
-                        .entry(raw)
-                        .or_default()
-                        .push((verb.primary_rc, verb.secondary_rc));
+                let mut record = |raw: u64, verb: Verb, via: Via, outstanding: &mut usize| {
+                    assert_eq!(
+                        verb.opcode,
+                        Opcode::SendData,
+                        "{raw:#x}: the verb untouched"
+                    );
+                    delivered.entry(raw).or_default().push(Received {
+                        primary: verb.primary_rc,
+                        secondary: verb.secondary_rc,
+                        tag: verb.tag,
+                        via,
+                    });
                     *outstanding -= 1;
+                };
+                let mut receive = |outstanding: &mut usize, wait: bool| {
+                    let queued = if wait {
+                        rx.recv_timeout(Duration::from_millis(1))
+                    } else {
+                        rx.try_recv()
+                    };
+                    if let Some(c) = queued {
+                        record(c.handle.raw(), c.verb, vias[0], outstanding);
+                    } else if let Some(p) = port.try_get() {
+                        assert_eq!(p.key, sid as u32, "key untouched");
+                        record(p.handle.raw(), p.verb, vias[1], outstanding);
+                    } else if !wait {
+                        std::thread::yield_now();
+                    }
                 };
                 for i in 0..PER_SUBMITTER {
                     while outstanding >= WINDOW {
-                        if let Some(c) = rx.try_recv() {
-                            record(c.handle.raw(), c.verb, &mut outstanding);
-                        } else if let Some(p) = port.try_get() {
-                            assert_eq!(p.key, sid as u32, "key untouched");
-                            record(p.handle.raw(), p.verb, &mut outstanding);
-                        } else {
-                            std::thread::yield_now();
-                        }
+                        receive(&mut outstanding, false);
                     }
                     let target = &targets[(i % 2) as usize];
+                    // Unique across submitters: a completion carrying
+                    // another task's verb shows.
+                    let tag = ((sid as u64) << 32) | i;
                     let h = engine
-                        .submit(Verb::new(Opcode::SendData, i), target)
+                        .submit(Verb::new(Opcode::SendData, tag), target)
                         .expect("table has room");
-                    accepted.push(h.raw());
+                    accepted.push(Submitted {
+                        raw: h.raw(),
+                        tag,
+                        via: vias[(i % 2) as usize],
+                    });
                     outstanding += 1;
                     if i % 3 == 0 {
                         to_canceller.send(h.raw()).unwrap();
@@ -141,12 +191,7 @@ fn every_accepted_task_completes_exactly_once() {
                     to_completers[(i as usize) % COMPLETERS].send(h).unwrap();
                 }
                 while outstanding > 0 {
-                    if let Some(c) = rx.recv_timeout(Duration::from_millis(1)) {
-                        record(c.handle.raw(), c.verb, &mut outstanding);
-                    }
-                    if let Some(p) = port.try_get() {
-                        record(p.handle.raw(), p.verb, &mut outstanding);
-                    }
+                    receive(&mut outstanding, true);
                 }
                 (accepted, delivered)
             }));
@@ -156,7 +201,11 @@ fn every_accepted_task_completes_exactly_once() {
         for submitter in submitters {
             let (accepted, delivered) = submitter.join().unwrap();
             tally.accepted.extend(accepted);
-            tally.delivered.extend(delivered);
+            // Appended, not replaced: a task delivered to two submitters
+            // must show as delivered twice.
+            for (raw, received) in delivered {
+                tally.delivered.entry(raw).or_default().extend(received);
+            }
         }
         for completer in completers {
             tally.completes.extend(completer.join().unwrap());
@@ -173,7 +222,8 @@ fn check(tally: &Tally) {
     assert_eq!(tally.accepted.len(), total);
     assert_eq!(tally.delivered.len(), total, "a task was never delivered");
     let mut cancelled = 0;
-    for raw in &tally.accepted {
+    for submitted in &tally.accepted {
+        let raw = &submitted.raw;
         let deliveries = &tally.delivered[raw];
         assert_eq!(
             deliveries.len(),
@@ -181,7 +231,17 @@ fn check(tally: &Tally) {
             "{raw:#x} delivered {} times",
             deliveries.len()
         );
-        let (primary, secondary) = deliveries[0];
+        let Received {
+            primary,
+            secondary,
+            tag,
+            via,
+        } = deliveries[0];
+        assert_eq!(
+            (tag, via),
+            (submitted.tag, submitted.via),
+            "{raw:#x}: another task's verb, or the wrong consumer"
+        );
         let cancels = tally.cancels.get(raw).map(Vec::as_slice).unwrap_or(&[]);
         let won = cancels
             .iter()
@@ -212,7 +272,7 @@ fn check(tally: &Tally) {
             other => panic!("{raw:#x}: unexpected delivered codes {other:?}"),
         }
     }
-    let accepted: std::collections::HashSet<_> = tally.accepted.iter().collect();
+    let accepted: std::collections::HashSet<_> = tally.accepted.iter().map(|s| &s.raw).collect();
     for (raw, outcomes) in &tally.cancels {
         if !accepted.contains(raw) {
             assert!(
@@ -267,18 +327,21 @@ fn blocked_port_consumers_are_woken_by_every_burst() {
                 let port = port.clone();
                 let (received, counted) = (&received, &counted);
                 s.spawn(move || loop {
-                    // Bursts come every millisecond, so a wait that lasts
-                    // seconds is a lost wake-up (its timeout would find the
-                    // packets and hide it; and no timeout would hang the
-                    // test instead of failing it). Not checked under Miri,
-                    // whose clock runs at its own pace.
+                    // Bursts come every millisecond, so a wait of a minute
+                    // is a lost wake-up (its timeout would find the packets
+                    // and hide it; and no timeout would hang the test
+                    // instead of failing it). The bound is far above any
+                    // scheduling delay, under ThreadSanitizer on a loaded
+                    // 2-core machine too: it fails only a consumer the
+                    // bursts never woke. Not checked under Miri, whose
+                    // clock runs at its own pace.
                     let asked = Instant::now();
                     let packet = port
-                        .get(Some(Duration::from_secs(10)))
-                        .expect("a packet within 10 s");
+                        .get(Some(Duration::from_secs(120)))
+                        .expect("a packet within 120 s");
                     assert!(
-                        cfg!(miri) || asked.elapsed() < Duration::from_secs(5),
-                        "a consumer slept 5 s with packets queued: a lost wake-up"
+                        cfg!(miri) || asked.elapsed() < Duration::from_secs(60),
+                        "a consumer slept 60 s with packets queued: a lost wake-up"
                     );
                     let tag = packet.verb.tag;
                     if tag >= TASKS {
@@ -353,15 +416,17 @@ fn queues_dropped_under_in_flight_completions() {
     let (engine, _) = Engine::<Verb>::startup(WINAPPC_VERSION).unwrap();
     let engine = &engine;
 
-    let (delivered, received) = std::thread::scope(|s| {
+    let (completed, submitted, received) = std::thread::scope(|s| {
         let (to_completers, completers): (Vec<_>, Vec<_>) = (0..COMPLETERS)
             .map(|_| {
                 let (tx, rx) = mpsc::channel::<Handle>();
                 let completer = s.spawn(move || {
                     rx.into_iter()
-                        .map(|h| engine.complete(h, |v| v.secondary_rc = COMPLETED_MARK))
-                        .inspect(|&outcome| assert_eq!(outcome, CompleteOutcome::Delivered))
-                        .count()
+                        .inspect(|&h| {
+                            let outcome = engine.complete(h, |v| v.secondary_rc = COMPLETED_MARK);
+                            assert_eq!(outcome, CompleteOutcome::Delivered, "{h:?}");
+                        })
+                        .collect::<Vec<Handle>>()
                 });
                 (tx, completer)
             })
@@ -372,6 +437,7 @@ fn queues_dropped_under_in_flight_completions() {
                 s.spawn(move || {
                     let mut rng = 0x2545_F491_4F6C_DD1D_u64 ^ sid;
                     let mut received = 0;
+                    let mut submitted = Vec::new();
                     for round in 0..ROUNDS {
                         let (tx, mut rx) = engine.queue();
                         let target = Target::Queue(tx);
@@ -382,6 +448,7 @@ fn queues_dropped_under_in_flight_completions() {
                                 .submit(Verb::new(Opcode::ReceiveAndWait, tag), &target)
                                 .expect("table has room");
                             mine.insert(h.raw(), tag);
+                            submitted.push(h);
                             to_completers[(xorshift(&mut rng) % COMPLETERS as u64) as usize]
                                 .send(h)
                                 .unwrap();
@@ -397,18 +464,39 @@ fn queues_dropped_under_in_flight_completions() {
                             received += 1;
                         }
                     }
-                    received
+                    (received, submitted)
                 })
             })
             .collect();
         drop(to_completers);
-        let received: usize = submitters.into_iter().map(|t| t.join().unwrap()).sum();
-        let delivered: usize = completers.into_iter().map(|t| t.join().unwrap()).sum();
-        (delivered, received)
+        let mut received = 0;
+        let mut submitted = Vec::new();
+        for submitter in submitters {
+            let (r, s) = submitter.join().unwrap();
+            received += r;
+            submitted.extend(s);
+        }
+        let completed: Vec<Handle> = completers
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        (completed, submitted, received)
     });
 
     let tasks = (ROUNDS * BATCH) as usize * SUBMITTERS;
-    assert_eq!(delivered, tasks, "a task was not completed exactly once");
+    assert_eq!(submitted.len(), tasks);
+    // Per handle: each task completed once, whether its queue was still
+    // there or dropped.
+    let mut times: HashMap<Handle, usize> = submitted.iter().map(|&h| (h, 0)).collect();
+    assert_eq!(times.len(), tasks, "a handle was issued twice");
+    for h in completed {
+        *times
+            .get_mut(&h)
+            .expect("a completed handle was never submitted") += 1;
+    }
+    if let Some((h, n)) = times.iter().find(|(_, &n)| n != 1) {
+        panic!("{h:?} completed {n} times");
+    }
     // Both fates occurred: received, and dropped with their queue.
     assert!(
         0 < received && received < tasks,

@@ -824,6 +824,159 @@ fn framing_errors() {
 }
 
 #[test]
+fn th_every_mpf() {
+    // TH byte 0 bits 2-3: 00 middle, 01 last, 10 first, 11 whole BIU.
+    for (byte0, mpf) in [
+        (0x20, Mpf::Middle),
+        (0x24, Mpf::Last),
+        (0x28, Mpf::First),
+        (0x2C, Mpf::Whole),
+    ] {
+        let th = Th::decode(&[byte0, 0, 1, 2, 0, 0]).unwrap();
+        assert_eq!(th.mpf, mpf, "{byte0:#04x}");
+        assert_eq!(th.to_bytes()[0], byte0);
+    }
+    // Only a whole BIU is framed; a last segment is refused as a first is.
+    let stream = [0, 0, 0, 9, 0x24, 0, 1, 2, 0, 0, 0x03, 0x90, 0x20];
+    assert_eq!(
+        Decoder::new(100).frames(&stream).next(),
+        Some(Err(WireError::Unsupported {
+            field: "TH MPF",
+            offset: 4,
+            value: 1
+        }))
+    );
+}
+
+#[test]
+fn decoder_is_idle_only_between_frames() {
+    let stream = [0, 0, 0, 9, 0x2C, 0, 1, 2, 0, 1, 0x03, 0x90, 0x20];
+    let mut d = Decoder::new(100);
+    assert!(d.is_idle());
+    assert_eq!(d.frames(&stream[..2]).count(), 0);
+    assert!(!d.is_idle(), "half a length prefix");
+    assert_eq!(d.frames(&stream[2..6]).count(), 0);
+    assert!(!d.is_idle(), "part of a PIU");
+    assert!(d.frames(&stream[6..]).next().unwrap().is_ok());
+    assert!(d.is_idle());
+    let mut broken = Decoder::new(100);
+    assert!(broken.frames(&[0, 0, 0, 5]).next().unwrap().is_err());
+    assert!(!broken.is_idle(), "a broken stream");
+}
+
+#[test]
+fn default_frame_limit_takes_a_72_kib_ru() {
+    let frame = |ru_len| Frame {
+        th: Th::decode(&[0x2C, 0, 1, 2, 0, 0]).unwrap(),
+        rh: Rh::decode(&[0x03, 0x90, 0x20]).unwrap(),
+        ru: vec![0x40; ru_len],
+    };
+    let mut out = Vec::new();
+    frame(73_728).encode(DEFAULT_MAX_PIU, &mut out).unwrap();
+    let decoded: Vec<_> = Decoder::new(DEFAULT_MAX_PIU).frames(&out).collect();
+    assert_eq!(decoded, [Ok(frame(73_728))]);
+    assert!(frame(73_729)
+        .encode(DEFAULT_MAX_PIU, &mut Vec::new())
+        .is_err());
+}
+
+#[test]
+fn sense_codes_print_as_eight_hex_digits() {
+    assert_eq!(Sense::TP_UNAVAILABLE_RETRY.to_string(), "084B6031");
+    assert_eq!(Sense::invalid_parameter(0x1B).to_string(), "0835001B");
+}
+
+#[test]
+fn an_empty_fmh5_tp_name_points_at_its_length_byte() {
+    let mut bytes = IBM_FMH5;
+    bytes[9] = 0x00; // TP name length
+    assert_eq!(
+        Fmh::decode(&bytes).map(|_| ()),
+        Err(WireError::Invalid {
+            field: "FMH-5 TP name length",
+            offset: 9,
+            value: 0
+        })
+    );
+}
+
+#[test]
+fn wire_errors_move_name_their_field_and_print() {
+    let errors = [
+        WireError::Truncated {
+            field: "a",
+            offset: 1,
+            needed: 4,
+            available: 2,
+        },
+        WireError::Invalid {
+            field: "b",
+            offset: 2,
+            value: 0x1F,
+        },
+        WireError::Unsupported {
+            field: "c",
+            offset: 3,
+            value: 2,
+        },
+        WireError::Length {
+            field: "d",
+            offset: 4,
+            declared: 9,
+            actual: 7,
+        },
+        WireError::TooLarge {
+            field: "e",
+            len: 70_000,
+            max: 65_535,
+        },
+    ];
+    let moved = errors.clone().map(|e| e.at(10));
+    assert_eq!(
+        moved,
+        [
+            WireError::Truncated {
+                field: "a",
+                offset: 11,
+                needed: 4,
+                available: 2,
+            },
+            WireError::Invalid {
+                field: "b",
+                offset: 12,
+                value: 0x1F,
+            },
+            WireError::Unsupported {
+                field: "c",
+                offset: 13,
+                value: 2,
+            },
+            WireError::Length {
+                field: "d",
+                offset: 14,
+                declared: 9,
+                actual: 7,
+            },
+            errors[4].clone(),
+        ]
+    );
+    assert_eq!(
+        errors.each_ref().map(WireError::field),
+        ["a", "b", "c", "d", "e"]
+    );
+    assert_eq!(
+        errors.map(|e| e.to_string()),
+        [
+            "a at offset 1 needs 4 bytes, 2 available",
+            "b at offset 2: invalid value 0x1f",
+            "c at offset 3: unsupported value 0x2",
+            "d at offset 4 declares 9 bytes, found 7",
+            "e of 70000 bytes exceeds the limit of 65535",
+        ]
+    );
+}
+
+#[test]
 fn ebcdic_names() {
     assert_eq!(ebcdic::encode("TP1").unwrap(), [0xE3, 0xD7, 0xF1]);
     assert_eq!(

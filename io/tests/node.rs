@@ -77,6 +77,30 @@ fn full_conversation(kind: Kind, mapped: bool) {
 }
 
 #[test]
+fn start_refuses_what_is_not_an_lu_name() {
+    use appc_io::appc::Node;
+    use appc_io::node::TcpNode;
+    let kind = if cfg!(windows) {
+        Kind::Iocp
+    } else {
+        Kind::Poll
+    };
+    // Empty, one past the 17 characters of a network-qualified name, and
+    // characters outside the EBCDIC name set.
+    for bad in ["", "NETWORK1.LUNAME123", "LU-1", "LU\u{e9}"] {
+        let error = TcpNode::start(bad, Node::new(), kind, NodeConfig::default())
+            .err()
+            .unwrap_or_else(|| panic!("{bad:?} was taken for an LU name"));
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{bad:?}");
+        assert!(error.to_string().contains("not an LU name"), "{error}");
+    }
+    for good in ["L", "NETWORK1.LUNAME12"] {
+        TcpNode::start(good, Node::new(), kind, NodeConfig::default())
+            .unwrap_or_else(|e| panic!("{good:?}: {e}"));
+    }
+}
+
+#[test]
 fn mapped_conversation() {
     for_each_backend(|kind| full_conversation(kind, true));
 }
@@ -461,23 +485,28 @@ fn bulk_to_a_tp_that_does_not_receive(kind: Kind, mapped: bool) {
             assert_eq!(v.primary_rc, PrimaryRc::OK);
         });
         let conv = receive_allocate(&b.app);
-        // Until A's sends stop: the first time nothing more was accepted
-        // for 300 ms (not a timing assertion: the bounds hold throughout).
-        let (mut last, mut since) = (usize::MAX, Instant::now());
-        loop {
+        // Until the gauges show both ends at their limits: B's session
+        // holds a full buffer (it withholds pacing) and A's backlog went
+        // past `max_send_backlog` (so A's next SEND_DATA waits). The bounds
+        // hold throughout.
+        let limits_reached = || {
+            let held = b.node.stats().received_held_max.load(Ordering::SeqCst) as usize;
+            let backlog = a.node.stats().send_backlog_max.load(Ordering::SeqCst) as usize;
+            held >= config.max_session_buffer && backlog > config.max_send_backlog
+        };
+        wait_until("both ends at their limits", || {
             let now = accepted.load(Ordering::SeqCst);
             assert!(
                 now <= outstanding_bound,
                 "{now} accepted, bound {outstanding_bound}"
             );
-            if now != last {
-                (last, since) = (now, Instant::now());
-            } else if since.elapsed() > Duration::from_millis(300) {
-                break;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        assert!(last < COUNT * RECORD, "A's sends waited");
+            limits_reached()
+        });
+        let last = accepted.load(Ordering::SeqCst);
+        assert!(
+            COUNT * RECORD > outstanding_bound,
+            "A's sends must outrun the bound"
+        );
         let held = b.node.stats().received_held_max.load(Ordering::SeqCst) as usize;
         let backlog = a.node.stats().send_backlog_max.load(Ordering::SeqCst) as usize;
         eprintln!(
@@ -712,19 +741,29 @@ fn a_send_waiting_for_the_backlog_is_cancelled() {
                 }),
             )
         };
-        // Sends until one does not complete within 300 ms (B's TP does not
-        // receive; the bound makes that happen after a few MB at most).
-        let waiting = loop {
+        // Sends until one waits: it has not completed, and A's backlog has
+        // gone past its bound (B's TP does not receive, so the backlog
+        // stays there; that happens after a few MB at most).
+        let max_send_backlog = NodeConfig::default().max_send_backlog as u64;
+        let over_bound =
+            || a.node.stats().send_backlog_max.load(Ordering::SeqCst) > max_send_backlog;
+        let waiting = 'sending: loop {
             let handle = a
                 .app
                 .submit(send_verb(), &Target::Queue(tx.clone()))
                 .unwrap();
-            match rx.recv_timeout(Duration::from_millis(300)) {
-                Some(done) => {
-                    assert_eq!((done.handle, done.verb.primary_rc), (handle, PrimaryRc::OK));
+            let deadline = Instant::now() + LIMIT / 2;
+            while Instant::now() < deadline {
+                match rx.recv_timeout(Duration::from_millis(20)) {
+                    Some(done) => {
+                        assert_eq!((done.handle, done.verb.primary_rc), (handle, PrimaryRc::OK));
+                        continue 'sending;
+                    }
+                    None if over_bound() => break 'sending handle,
+                    None => {}
                 }
-                None => break handle,
             }
+            panic!("a send neither completed nor met a full backlog");
         };
         assert_eq!(a.app.cancel(waiting).code(), 0);
         let done = rx

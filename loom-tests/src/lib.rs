@@ -19,7 +19,12 @@
 //! * [`same_slot`] and [`generation`], which read a handle's documented
 //!   layout (slot bits in the low half, generation in the high half) so that
 //!   models can check slot reuse and retirement.
-//! * Under `--cfg loom`, `start`, the engine every model runs against.
+//! * Under `--cfg loom`, `start`, the engine every model runs against, and
+//!   `Took`, which tells whether an execution took one of the engine's rarer
+//!   paths (`appc_engine::loom_paths`: a waiter slept, a CAS lost and tried
+//!   again, a dropped future's task was cancelled). A model that records
+//!   where its threads *started* shows only that loom reordered them;
+//!   recording the path *taken* shows that the race reached each branch.
 //!
 //! # Conventions of the models
 //!
@@ -112,6 +117,30 @@ pub fn start() -> loom::sync::Arc<appc_engine::Engine> {
     let (engine, _) = appc_engine::Engine::startup(appc_engine::WINAPPC_VERSION)
         .expect("version 1.0 is supported");
     loom::sync::Arc::new(engine)
+}
+
+/// Whether the current execution took `path` since [`Took::start`].
+#[cfg(loom)]
+#[derive(Debug)]
+pub struct Took {
+    path: appc_engine::loom_paths::Path,
+    before: u64,
+}
+
+#[cfg(loom)]
+impl Took {
+    /// Starts watching `path` (call it at the start of the execution).
+    pub fn start(path: appc_engine::loom_paths::Path) -> Self {
+        Self {
+            path,
+            before: appc_engine::loom_paths::hits(path),
+        }
+    }
+
+    /// True if `path` was taken since [`Took::start`].
+    pub fn taken(&self) -> bool {
+        appc_engine::loom_paths::hits(self.path) > self.before
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,13 @@
 //! Outcomes that must both occur: a pusher found the queue running and
 //! left its item to the runner; a pusher found it idle (the runner had
 //! finished) and ran its item itself.
+//!
+//! Model 2, order: one thread pushes two items (running the queue when its
+//! push finds it idle) while another pushes one. Asserted in every
+//! execution: all three run once, the first thread's in its push order.
+//! Outcomes that must all occur: the other thread's item ran before, between
+//! and after the first thread's two; the other thread ran a batch, and the
+//! first thread ran every batch.
 
 #![cfg(loom)]
 
@@ -18,6 +25,14 @@ use loom::sync::Arc;
 use loom::thread;
 
 static PUSHER: Outcomes<2> = Outcomes::new(["left it to the runner", "ran it itself"]);
+
+static ORDER: Outcomes<5> = Outcomes::new([
+    "the other's item ran first",
+    "the other's item ran between",
+    "the other's item ran last",
+    "the other thread ran a batch",
+    "the first thread ran every batch",
+]);
 
 /// Runs a batch, checking that no other batch runs at the same time, and
 /// counts each item.
@@ -74,9 +89,11 @@ fn one_pushers_items_run_in_order() {
         let other = {
             let (combiner, seen) = (combiner.clone(), seen.clone());
             thread::spawn(move || {
-                if combiner.push([10]) {
+                let runner = combiner.push([10]);
+                if runner {
                     combiner.run(|batch| seen.lock().unwrap().extend(batch));
                 }
+                runner
             })
         };
         for item in [1, 2] {
@@ -84,10 +101,22 @@ fn one_pushers_items_run_in_order() {
                 combiner.run(|batch| seen.lock().unwrap().extend(batch));
             }
         }
-        other.join().unwrap();
+        let other_ran = other.join().unwrap();
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 3);
         let mine: Vec<_> = seen.iter().filter(|&&i| i != 10).collect();
         assert_eq!(mine, [&1, &2], "push order kept");
+        ORDER.record(match seen.iter().position(|&i| i == 10) {
+            Some(0) => "the other's item ran first",
+            Some(1) => "the other's item ran between",
+            Some(2) => "the other's item ran last",
+            _ => panic!("the other's item did not run: {seen:?}"),
+        });
+        ORDER.record(if other_ran {
+            "the other thread ran a batch"
+        } else {
+            "the first thread ran every batch"
+        });
     });
+    ORDER.assert_all_seen();
 }

@@ -10,6 +10,13 @@
 //!
 //! Outcomes that must both occur: the racing pop took it; the pusher's own
 //! pop took it.
+//!
+//! Model 2: two threads each push a TP and then pop until the list is empty.
+//! Asserted in every execution: each TP is popped exactly once and nothing
+//! is left. Outcomes that must all occur: each thread popped its own TP;
+//! one thread popped both (either of them). (Each popping the other's is
+//! legal too, the list being a stack, but needs more preemptions than the
+//! bound CI runs with.)
 
 #![cfg(loom)]
 
@@ -19,6 +26,12 @@ use loom::sync::Arc;
 use loom::thread;
 
 static WHO_POPPED: Outcomes<2> = Outcomes::new(["the racing pop", "the pusher"]);
+
+static TWO_PUSHERS: Outcomes<3> = Outcomes::new([
+    "each popped its own",
+    "the main thread popped both",
+    "the spawned thread popped both",
+]);
 
 #[test]
 fn push_then_pop_races_a_pop() {
@@ -63,9 +76,19 @@ fn two_pushers_each_popping_get_every_tp_out_once() {
         while let Some(tp) = deferred.pop() {
             popped.push(tp);
         }
-        popped.extend(other.join().unwrap());
+        let by_other = other.join().unwrap();
+        match (popped.len(), by_other.len()) {
+            (2, 0) => TWO_PUSHERS.record("the main thread popped both"),
+            (0, 2) => TWO_PUSHERS.record("the spawned thread popped both"),
+            _ if popped == [[2; 8]] => TWO_PUSHERS.record("each popped its own"),
+            // Each popped the other's: legal (the list is a stack), and
+            // not reached within the preemption bound.
+            _ => {}
+        }
+        popped.extend(by_other);
         popped.sort();
         assert_eq!(popped, [[1; 8], [2; 8]], "each popped exactly once");
         assert_eq!(deferred.pop(), None, "nothing left");
     });
+    TWO_PUSHERS.assert_all_seen();
 }

@@ -15,7 +15,10 @@
 //! * the handle is stale afterwards and no task is live.
 //!
 //! Outcomes that must occur for each kind of event: the waiter found the
-//! event already set, and the waiter looked before it was set.
+//! event already set; the waiter looked before it was set; and, as the path
+//! taken, a waiter went to sleep (it counted itself a sleeper, found no
+//! signal and waited, so the wake-up under the lock is what ended the
+//! wait).
 //!
 //! The completer is the main thread and the waiters are spawned, so that loom
 //! moves the waiters' reads before the signal (see the crate docs'
@@ -23,13 +26,16 @@
 
 #![cfg(loom)]
 
+use appc_engine::loom_paths::Path;
 use appc_engine::{CollectError, CompleteOutcome, Event, Handle, Opcode, Target, Verb, AP_OK};
-use appc_loom_tests::{start, Outcomes};
+use appc_loom_tests::{start, Outcomes, Took};
 use loom::sync::Arc;
 use loom::thread;
 
-static AUTO_RESET: Outcomes<2> = Outcomes::new(["set before wait", "wait before set"]);
-static MANUAL_RESET: Outcomes<2> = Outcomes::new(["set before wait", "wait before set"]);
+static AUTO_RESET: Outcomes<3> =
+    Outcomes::new(["set before wait", "wait before set", "a waiter slept"]);
+static MANUAL_RESET: Outcomes<3> =
+    Outcomes::new(["set before wait", "wait before set", "a waiter slept"]);
 
 const TRANSPORT_RC: u32 = 0x17;
 
@@ -65,6 +71,7 @@ fn complete(engine: &appc_engine::Engine, handle: Handle) {
 #[test]
 fn auto_reset_event() {
     loom::model(|| {
+        let slept = Took::start(Path::EventWaiterSlept);
         let engine = start();
         let event = Event::new(false);
         let handle = engine
@@ -84,6 +91,9 @@ fn auto_reset_event() {
         } else {
             "wait before set"
         });
+        if slept.taken() {
+            AUTO_RESET.record("a waiter slept");
+        }
         check_collected(&collected.expect("signalled before the verb was ready"));
         assert!(
             !event.try_wait(),
@@ -98,6 +108,7 @@ fn auto_reset_event() {
 #[test]
 fn manual_reset_event_wakes_every_waiter() {
     loom::model(|| {
+        let slept = Took::start(Path::EventWaiterSlept);
         let engine = start();
         let event = Event::new(true);
         let handle = engine
@@ -127,6 +138,9 @@ fn manual_reset_event_wakes_every_waiter() {
                 // that the verb was collected, not that it is not ready.
                 Err(error) => assert_eq!(error, CollectError::Collected),
             }
+        }
+        if slept.taken() {
+            MANUAL_RESET.record("a waiter slept");
         }
         assert_eq!(verbs.len(), 1, "the verb was not collected exactly once");
         check_collected(&verbs[0]);

@@ -15,19 +15,28 @@
 //! carrying its own verb; no task is live at the end.
 //!
 //! Outcomes that must all occur: X got slot 1 (the free list's head), slot 0,
-//! or a never-used slot (the main thread had emptied the free list).
+//! or a never-used slot (the main thread had emptied the free list); and, as
+//! the path taken, X's pop lost its CAS to the main thread's pops and pushes
+//! and tried again (the ABA counter at work, or a plain lost race).
 
 #![cfg(loom)]
 
+use appc_engine::loom_paths::Path;
 use appc_engine::{CancelOutcome, CompleteOutcome, Handle, Opcode, Target, Verb};
-use appc_loom_tests::{same_slot, start, Outcomes};
+use appc_loom_tests::{same_slot, start, Outcomes, Took};
 use loom::thread;
 
-static X_SLOT: Outcomes<3> = Outcomes::new(["slot 1", "slot 0", "a never-used slot"]);
+static X_SLOT: Outcomes<4> = Outcomes::new([
+    "slot 1",
+    "slot 0",
+    "a never-used slot",
+    "a pop retried its CAS",
+]);
 
 #[test]
 fn concurrent_pops_and_a_push() {
     loom::model(|| {
+        let retried = Took::start(Path::SharedPopRetried);
         let engine = start();
         let (tx, mut rx) = engine.queue();
         let target = Target::Queue(tx.clone());
@@ -66,6 +75,9 @@ fn concurrent_pops_and_a_push() {
         } else {
             "a never-used slot"
         });
+        if retried.taken() {
+            X_SLOT.record("a pop retried its CAS");
+        }
         let w = submit(13);
         let live = [(x, 10), (z, 12), (w, 13)];
         for (i, &(a, _)) in live.iter().enumerate() {

@@ -9,7 +9,11 @@
 //! the handle is stale afterwards (`AlreadyCompleted` / `Late`). Outcomes that
 //! must all occur: the drop cancelled the task (`Late`); the drop started after
 //! `complete` returned (delivered, then dropped); the drop started while
-//! `complete` was running and the completion still won.
+//! `complete` was running and the completion still won. And each of the
+//! drop's three paths, as taken (not inferred from where it started): it
+//! cancelled the pending task and freed it; it took the ready task and freed
+//! it; it found the task being delivered and left it to the finisher. A
+//! `Late` completion must coincide with the first.
 //!
 //! Model 2, poll vs complete: one thread drives the future with
 //! `loom::future::block_on` while the main thread completes the task. The
@@ -18,7 +22,8 @@
 //! must all occur: ready at the first poll; pending, then woken by the
 //! completer; pending because the waker cell was already closed, then woken by
 //! the future itself (told apart by a waker wrapper that notes the waking
-//! thread).
+//! thread, and checked against the path taken: the registration found the
+//! cell closed exactly when the future woke itself).
 //!
 //! When a poll finds the waker cell already closed (the completer is between
 //! closing it and publishing `READY`), the future wakes itself and returns
@@ -35,18 +40,22 @@
 
 #![cfg(loom)]
 
+use appc_engine::loom_paths::Path;
 use appc_engine::{CancelOutcome, CompleteOutcome, Opcode, Verb, AP_OK};
-use appc_loom_tests::{start, Outcomes};
+use appc_loom_tests::{start, Outcomes, Took};
 use loom::thread::{self, ThreadId};
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::task::{Context, Wake, Waker};
 
-static DROP_VS_COMPLETE: Outcomes<3> = Outcomes::new([
+static DROP_VS_COMPLETE: Outcomes<6> = Outcomes::new([
     "cancelled by the drop",
     "delivered, then dropped",
     "dropped during a delivery",
+    "the drop cancelled the pending task",
+    "the drop took the ready task",
+    "the drop left the task to its finisher",
 ]);
 
 static POLL_VS_COMPLETE: Outcomes<3> = Outcomes::new([
@@ -86,6 +95,9 @@ const TRANSPORT_RC: u32 = 0x99;
 fn drop_vs_complete() {
     loom::model(|| {
         COMPLETE_RETURNED.store(false, Relaxed);
+        let cancelled = Took::start(Path::AbandonCancelled);
+        let took_ready = Took::start(Path::AbandonTookReady);
+        let left = Took::start(Path::AbandonLeftToFinisher);
         let engine = start();
         let future = engine
             .submit_future(Verb::new(Opcode::ReceiveAndWait, 8))
@@ -107,6 +119,19 @@ fn drop_vs_complete() {
             (CompleteOutcome::Delivered, false) => "dropped during a delivery",
             other => panic!("impossible outcome {other:?}"),
         });
+        let paths = [
+            (cancelled.taken(), "the drop cancelled the pending task"),
+            (took_ready.taken(), "the drop took the ready task"),
+            (left.taken(), "the drop left the task to its finisher"),
+        ];
+        let taken: Vec<&str> = paths.iter().filter(|(t, _)| *t).map(|(_, n)| *n).collect();
+        assert_eq!(taken.len(), 1, "the drop took one path: {taken:?}");
+        DROP_VS_COMPLETE.record(taken[0]);
+        assert_eq!(
+            completed == CompleteOutcome::Late,
+            cancelled.taken(),
+            "a Late completion must mean the drop cancelled the task"
+        );
         assert_eq!(
             engine.stats().live_tasks,
             0,
@@ -125,6 +150,7 @@ fn drop_vs_complete() {
 fn poll_vs_complete() {
     loom::model(|| {
         SELF_WOKEN.store(false, Relaxed);
+        let found_closed = Took::start(Path::RegistrationFoundClosed);
         let engine = start();
         let future = engine
             .submit_future(Verb::new(Opcode::ReceiveAndWait, 8))
@@ -160,6 +186,11 @@ fn poll_vs_complete() {
         assert_eq!(
             (verb.opcode, verb.tag, verb.primary_rc, verb.secondary_rc),
             (Opcode::ReceiveAndWait, 8, AP_OK, TRANSPORT_RC)
+        );
+        assert_eq!(
+            found_closed.taken(),
+            SELF_WOKEN.load(Relaxed),
+            "the future woke itself exactly when its registration found the cell closed"
         );
         POLL_VS_COMPLETE.record(match (polls, SELF_WOKEN.load(Relaxed)) {
             (1, _) => "ready at the first poll",

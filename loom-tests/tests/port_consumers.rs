@@ -12,7 +12,9 @@
 //! * nothing is left in the port and no task is live.
 //!
 //! Outcomes that must all occur: either consumer got the first task's packet;
-//! a `try_get` found a packet; a `try_get` found the port empty.
+//! a `try_get` found a packet; a `try_get` found the port empty; and, as the
+//! paths taken, a consumer went to sleep in `get` (it set `SLEEPY`, found
+//! nothing and waited) and a push found `SLEEPY` and woke it.
 //!
 //! The completer is the main thread and the consumers are spawned, so that
 //! loom moves the consumers' reads before each push (see the crate docs'
@@ -20,15 +22,18 @@
 
 #![cfg(loom)]
 
+use appc_engine::loom_paths::Path;
 use appc_engine::{CompleteOutcome, Handle, Opcode, Packet, Port, Target, Verb, AP_OK};
-use appc_loom_tests::{start, Outcomes};
+use appc_loom_tests::{start, Outcomes, Took};
 use loom::thread;
 
-static PORT: Outcomes<4> = Outcomes::new([
+static PORT: Outcomes<6> = Outcomes::new([
     "consumer 1 got task 1",
     "consumer 2 got task 1",
     "try_get found a packet",
     "try_get found the port empty",
+    "a consumer slept",
+    "a push woke the sleepers",
 ]);
 
 /// What each task was posted with: (tag, key, token, bytes).
@@ -50,6 +55,8 @@ fn consumer(port: Port<Verb>) -> thread::JoinHandle<Packet<Verb>> {
 #[test]
 fn two_consumers_one_completer() {
     loom::model(|| {
+        let slept = Took::start(Path::ConsumerSlept);
+        let woke = Took::start(Path::PushWokeSleepers);
         let engine = start();
         let port = engine.port();
         let tasks: Vec<Handle> = POSTED
@@ -79,6 +86,12 @@ fn two_consumers_one_completer() {
         } else {
             "consumer 2 got task 1"
         });
+        if slept.taken() {
+            PORT.record("a consumer slept");
+        }
+        if woke.taken() {
+            PORT.record("a push woke the sleepers");
+        }
         for (&handle, &(tag, key, token, bytes)) in tasks.iter().zip(&POSTED) {
             let mut matching = packets.iter().filter(|packet| packet.handle == handle);
             let packet = matching.next().expect("a packet was lost");

@@ -10,7 +10,9 @@
 //! (loom reports a deadlock if `recv` never returns); nothing is left queued
 //! or live. Outcomes that must all occur: the first `try_recv` found a
 //! completion / found the queue empty, and either task's completion came out
-//! first.
+//! first; and, as the paths taken, the consumer went to sleep in `recv` (it
+//! set `SLEEPY`, found nothing and waited) and a push found `SLEEPY` and
+//! woke it.
 //!
 //! The main thread is a producer, not the consumer, on purpose (see "The
 //! writer runs first" in the crate docs): with the consumer first, loom
@@ -26,15 +28,18 @@
 
 #![cfg(loom)]
 
+use appc_engine::loom_paths::Path;
 use appc_engine::{CancelOutcome, CompleteOutcome, Event, Handle, Opcode, Target, Verb, AP_OK};
-use appc_loom_tests::{same_slot, start, Outcomes};
+use appc_loom_tests::{same_slot, start, Outcomes, Took};
 use loom::thread;
 
-static PUSH_POP: Outcomes<4> = Outcomes::new([
+static PUSH_POP: Outcomes<6> = Outcomes::new([
     "try_recv found a completion",
     "try_recv found the queue empty",
     "task 1 came out first",
     "task 2 came out first",
+    "the consumer slept",
+    "a push woke the consumer",
 ]);
 
 static CLOSE_PUSH: Outcomes<2> =
@@ -48,6 +53,8 @@ static FREED_UNDER_PUSH: Outcomes<2> = Outcomes::new([
 #[test]
 fn two_producers_one_consumer() {
     loom::model(|| {
+        let slept = Took::start(Path::ConsumerSlept);
+        let woke = Took::start(Path::PushWokeSleepers);
         let engine = start();
         let (tx, mut rx) = engine.queue();
         let target = Target::Queue(tx);
@@ -89,6 +96,12 @@ fn two_producers_one_consumer() {
         } else {
             "task 2 came out first"
         });
+        if slept.taken() {
+            PUSH_POP.record("the consumer slept");
+        }
+        if woke.taken() {
+            PUSH_POP.record("a push woke the consumer");
+        }
         for (tag, &handle) in (1..).zip(&tasks) {
             let mut matching = received.iter().filter(|done| done.handle == handle);
             let done = matching.next().expect("a completion was lost");

@@ -5,31 +5,23 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{run, Output};
+use support::{run, Daemon, Output};
 
 const APING: &str = env!("CARGO_BIN_EXE_aping");
 const APINGD: &str = env!("CARGO_BIN_EXE_apingd");
 
 /// An `apingd` process on a loopback port it picked; killed on drop.
-struct Daemon {
-    child: Child,
-    lines: BufReader<ChildStdout>,
+struct Apingd {
+    daemon: Daemon,
     addr: SocketAddr,
 }
 
-impl Daemon {
+impl Apingd {
     fn start(backend: &str) -> Self {
-        let mut child = Command::new(APINGD)
-            .args(["--listen", "127.0.0.1:0", "--backend", backend])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn apingd");
-        let mut lines = BufReader::new(child.stdout.take().unwrap());
-        let first = next_line(&mut lines);
+        let mut daemon = Daemon::spawn(APINGD, &["--listen", "127.0.0.1:0", "--backend", backend]);
+        let first = daemon.next_line();
         // "apingd: LU APINGSRV serving TP APINGD on 127.0.0.1:PORT (epoll)"
         let words: Vec<&str> = first.split_whitespace().collect();
         assert_eq!(
@@ -37,26 +29,12 @@ impl Daemon {
             ["apingd:", "LU", "APINGSRV", "serving", "TP", "APINGD"]
         );
         let addr = words[7].parse().expect(&first);
-        Self { child, lines, addr }
+        Self { daemon, addr }
     }
 
     fn addr(&self) -> String {
         self.addr.to_string()
     }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn next_line(lines: &mut BufReader<ChildStdout>) -> String {
-    let mut line = String::new();
-    lines.read_line(&mut line).expect("apingd stdout");
-    assert!(!line.is_empty(), "apingd exited");
-    line
 }
 
 /// The report's table: (bytes, has rates) per iteration row, then the totals.
@@ -108,8 +86,8 @@ fn assert_report(out: &Output, iterations: usize, bytes_per_row: u64) {
 
 #[test]
 fn echo_against_a_separate_apingd() {
-    let mut daemon = Daemon::start("epoll");
-    let addr = daemon.addr();
+    let mut apingd = Apingd::start("epoll");
+    let addr = apingd.addr();
     let out = run(
         APING,
         &[
@@ -127,7 +105,7 @@ fn echo_against_a_separate_apingd() {
     );
     // 3 blocks of 1000 bytes each way.
     assert_report(&out, 4, 6000);
-    let contact = next_line(&mut daemon.lines);
+    let contact = apingd.daemon.next_line();
     assert!(
         contact.starts_with("apingd: contacted by partner LU APING: APING 2.40 on linux"),
         "{contact}"
@@ -208,13 +186,11 @@ fn arguments_that_are_not_utf8_are_usage_errors() {
 fn host_names_and_qualified_lu_names_are_taken() {
     // apingd listens on a host name; aping reaches it by one, naming the
     // daemon's LU network-qualified.
-    let mut child = Command::new(APINGD)
-        .args(["--listen", "localhost:0", "--lu", "NETA.APINGSRV"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn apingd");
-    let mut lines = BufReader::new(child.stdout.take().unwrap());
-    let first = next_line(&mut lines);
+    let mut daemon = Daemon::spawn(
+        APINGD,
+        &["--listen", "localhost:0", "--lu", "NETA.APINGSRV"],
+    );
+    let first = daemon.next_line();
     let words: Vec<&str> = first.split_whitespace().collect();
     assert_eq!(words[..3], ["apingd:", "LU", "NETA.APINGSRV"], "{first}");
     let addr: SocketAddr = words[7].parse().expect(&first);
@@ -223,8 +199,7 @@ fn host_names_and_qualified_lu_names_are_taken() {
         APING,
         &["--partner", &partner, "--lu", "neta.apingsrv", "-i", "1"],
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(daemon);
     assert_report(&out, 1, 200);
 }
 

@@ -20,6 +20,33 @@ use support::*;
 // ALLOCATE and SEND_DATA buffering (§5.5)
 // ---------------------------------------------------------------------------
 
+/// `WinAPPCStartup` refuses the versions the engine refuses, and a 1.x
+/// request is granted as 1.0.
+#[test]
+fn startup_refuses_versions_as_the_engine_does() {
+    use appc::{Appc, Node};
+    use appc_engine::{StartupError, WAPPCINVALID, WAPPCVERNOTSUPPORTED, WINAPPC_VERSION};
+    let node = Node::new();
+    for below in [0x0000, 0x0100, 0xFF00] {
+        let err = Appc::startup(below, &node).unwrap_err();
+        assert_eq!((err, err.code()), (StartupError::Invalid, WAPPCINVALID));
+    }
+    for above in [0x0002, 0x0102, 0x00FF] {
+        let err = Appc::startup(above, &node).unwrap_err();
+        assert_eq!(
+            (err, err.code()),
+            (StartupError::VersionNotSupported, WAPPCVERNOTSUPPORTED)
+        );
+    }
+    // 1.x is granted as 1.0, and the refusals left the node usable.
+    let (app, data) = Appc::startup(0x0501, &node).expect("1.5 is granted");
+    assert_eq!(data.version, WINAPPC_VERSION);
+    let v = app
+        .call(Verb::mapped(Body::TpStarted(Default::default())))
+        .expect("accepted");
+    assert_eq!(v.primary_rc, P::OK);
+}
+
 /// The attach and the data wait in the send buffer: nothing reaches the
 /// responder until FLUSH.
 #[test]
@@ -417,7 +444,9 @@ fn pair<'a>(a: &'a appc::Appc, b: &'a appc::Appc, mapped: bool, sync: u8) -> (Tp
 }
 
 /// SEND_ERROR in SEND at a record boundary: the partner gets the data,
-/// then *_NO_TRUNC (PROG or SVC per err_type on basic; mapped is PROG).
+/// then *_NO_TRUNC (PROG or SVC per err_type on basic). Mapped is PROG
+/// whatever `err_type` says: the project's choice, since MC_SEND_ERROR has
+/// no `err_type` and the documentation says nothing of one set anyway.
 #[test]
 fn send_error_at_record_boundary_is_no_trunc() {
     for (mapped, err_type, code) in [

@@ -81,6 +81,7 @@ impl<V: Request> Future for TaskFuture<V> {
             // The finisher is between closing the cell and publishing, a few
             // instructions away: spin briefly, then ask to be polled again.
             Registration::Closed => {
+                crate::sync::took!(RegistrationFoundClosed);
                 #[cfg(not(loom))]
                 for _ in 0..CLOSED_SPINS {
                     std::hint::spin_loop();
@@ -103,9 +104,15 @@ impl<V: Request> Drop for TaskFuture<V> {
         }
         let slot = self.core.slot(self.handle);
         match slot.state.abandon(self.handle.generation()) {
-            Abandon::Cancelled => self.core.discard_abandoned(self.handle, slot),
-            Abandon::Taken => self.core.discard(self.core.id(self.handle), slot),
-            Abandon::HandedOver => {}
+            Abandon::Cancelled => {
+                crate::sync::took!(AbandonCancelled);
+                self.core.discard_abandoned(self.handle, slot);
+            }
+            Abandon::Taken => {
+                crate::sync::took!(AbandonTookReady);
+                self.core.discard(self.core.id(self.handle), slot);
+            }
+            Abandon::HandedOver => crate::sync::took!(AbandonLeftToFinisher),
         }
     }
 }

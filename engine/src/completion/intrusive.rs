@@ -223,6 +223,7 @@ impl Queue {
         // their `fetch_or` until they wait, so once we have taken it every
         // one of them is waiting.
         if let Some(wake) = wake {
+            crate::sync::took!(PushWokeSleepers);
             let (first, more) = lock(&wake.sleepers).take();
             wake.cond.notify_all();
             first.into_iter().chain(more).for_each(Waker::wake);
@@ -311,6 +312,7 @@ impl Queue {
                 },
             };
             sleepers.threads += 1;
+            crate::sync::took!(ConsumerSlept);
             sleepers = notify::sleep(&self.wake.cond, sleepers, left);
             sleepers.threads -= 1;
         }

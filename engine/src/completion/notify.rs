@@ -74,6 +74,7 @@ impl Notify {
                 self.sleepers.fetch_sub(1, Relaxed);
                 return None;
             }
+            crate::sync::took!(EventWaiterSlept);
             guard = sleep(&self.cond, guard, left);
             self.sleepers.fetch_sub(1, Relaxed);
         }

@@ -1,6 +1,7 @@
-//! Helpers shared by the `TcpNode` test binaries (`node.rs`,
-//! `node_faults.rs`): the per-backend watchdog, a node with its engine and
-//! application, and the verbs as one-liners.
+//! Helpers shared by the io crate's test binaries (`node.rs`,
+//! `node_faults.rs`, `tshark.rs`): the per-backend watchdog, what a test may
+//! find missing, a node with its engine and application, and the verbs as
+//! one-liners.
 
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
@@ -26,16 +27,49 @@ const KINDS: [Kind; 1] = [Kind::Iocp];
 #[cfg(not(windows))]
 const KINDS: [Kind; 2] = [Kind::Poll, Kind::Uring];
 
-/// Runs `body` for each backend that can start here (epoll and, where the
-/// kernel allows, io_uring on Linux; IOCP on Windows), failing on a hang.
+/// The environment variable naming what a test run may find missing: a
+/// comma-separated list of `uring`, `poll`, `iocp` (a backend that cannot
+/// start here, e.g. io_uring blocked by a container's seccomp) and `tshark`
+/// (not installed). Unset, as in CI, anything missing fails the test, so a
+/// test never passes having tested nothing.
+pub const ALLOW_MISSING_ENV: &str = "APPC_TEST_ALLOW_MISSING";
+
+/// Whether [`ALLOW_MISSING_ENV`] lets `what` be missing.
+pub fn may_be_missing(what: &str) -> bool {
+    std::env::var(ALLOW_MISSING_ENV)
+        .is_ok_and(|list| list.split(',').any(|name| name.trim() == what))
+}
+
+/// A backend's name in [`ALLOW_MISSING_ENV`].
+fn missing_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Auto => "auto",
+        Kind::Uring => "uring",
+        Kind::Poll => "poll",
+        Kind::Iocp => "iocp",
+    }
+}
+
+/// Runs `body` for each backend of this platform (epoll and io_uring on
+/// Linux, IOCP on Windows). A hang ends the test process (see below). A backend that cannot start
+/// fails the test unless [`ALLOW_MISSING_ENV`] names it, and a test that
+/// ran on no backend fails whatever it names.
 pub fn for_each_backend(body: impl Fn(Kind) + Copy + Send + 'static) {
+    let mut ran = 0;
     for kind in KINDS {
         let probe = TcpNode::start("PROBE", Node::new(), kind, NodeConfig::default());
         if let Err(e) = probe {
-            eprintln!("skipping {kind:?}: {e}");
+            let name = missing_name(kind);
+            assert!(
+                may_be_missing(name),
+                "the {kind:?} backend cannot start here ({e}); \
+                 set {ALLOW_MISSING_ENV}={name} to run without it"
+            );
+            eprintln!("skipping {kind:?} ({ALLOW_MISSING_ENV} allows it): {e}");
             continue;
         }
         drop(probe);
+        ran += 1;
         let (tx, rx) = channel();
         thread::spawn(move || {
             body(kind);
@@ -44,11 +78,17 @@ pub fn for_each_backend(body: impl Fn(Kind) + Copy + Send + 'static) {
         match rx.recv_timeout(LIMIT) {
             Ok(()) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                panic!("{kind:?}: test timed out after {LIMIT:?}")
+                // The body cannot be stopped: a panic here would fail this
+                // test but leave the body running beside the next tests,
+                // holding sockets their descriptor counts would see. So the
+                // whole test binary fails here.
+                eprintln!("{kind:?}: test timed out after {LIMIT:?}; ending the test process");
+                std::process::abort();
             }
             Err(_) => panic!("{kind:?}: test body panicked"),
         }
     }
+    assert!(ran > 0, "no backend could start: the test ran nothing");
 }
 
 /// Waits (polling, up to half of [`LIMIT`], so that the failure names

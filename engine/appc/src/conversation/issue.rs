@@ -452,6 +452,8 @@ impl End {
         err_dir: u8,
     ) -> Out {
         self.cancel_wait();
+        // Project's choice: MC_SEND_ERROR has no `err_type`, so a mapped
+        // end's is ignored and the partner sees a program error.
         let svc = !self.mapped && err_type == values::ERR_SVC;
         let (no_trunc, trunc, purging) = if svc {
             (
