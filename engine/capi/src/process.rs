@@ -1,0 +1,170 @@
+//! The process's one APPC application, between `WinAPPCStartup` and the
+//! matching `WinAPPCCleanup`, and the node it runs on.
+//!
+//! The Windows API is process-global: no handle names the application, so
+//! the library keeps it in a static. Startups are counted as Winsock's
+//! are: each `WinAPPCStartup` needs a `WinAPPCCleanup`, and the last one
+//! ends the application (every TP ended as by `TP_ENDED(AP_HARD)`, every
+//! pending verb completed with `AP_CANCELLED`).
+//!
+//! # The node
+//!
+//! HIS reads its node from the SNA server's configuration; this library
+//! reads it from the environment when the first `WinAPPCStartup` runs:
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `APPC_LOCAL_LU` | the local LU's name (default `APPCLU`) |
+//! | `APPC_NETID` | its network (default the node's, `APPN`) |
+//! | `APPC_PARTNERS` | `ALIAS=host:port,...`: partner LUs over TCP |
+//! | `APPC_LISTEN` | `host:port`: accept partners' sessions here |
+//! | `APPC_TP_NAMES` | `NAME,...`: TP names whose attaches may queue before a `RECEIVE_ALLOCATE` |
+//!
+//! With neither `APPC_PARTNERS` nor `APPC_LISTEN` the node is in memory
+//! only, and every partner alias reaches this process's own TPs (two TPs
+//! of one program can converse, as the C tests do).
+//!
+//! # Ordering contract
+//!
+//! The application sits in an `RwLock<Option<Arc<..>>>`. Entry points read
+//! it under the read lock for the length of a submission; a blocking call
+//! clones the `Arc` and lets the lock go. Cleanup takes the write lock, so
+//! no submission runs beside it, and drops the application: the last
+//! reference (a blocking call still returning, or cleanup itself) ends it.
+
+use crate::posts::Posts;
+use appc::{Appc, Node};
+use appc_engine::{StartupError, WAPPCSYSNOTREADY};
+use appc_io::backend::Kind;
+use appc_io::node::{NodeConfig, TcpNode};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+
+/// The running application.
+pub(crate) struct Process {
+    /// The APPC application.
+    pub(crate) app: Arc<Appc>,
+    /// The relay of its posting verbs.
+    pub(crate) posts: Arc<Posts>,
+    /// Outstanding startups.
+    startups: usize,
+    /// The TCP side of the node, when partners are configured (declared
+    /// last: dropped after the application).
+    _tcp: Option<TcpNode>,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("startups", &self.startups)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // Then the fields in order: the application (its TPs end, its
+        // conversations close), then the links.
+        self.posts.stop();
+    }
+}
+
+static PROCESS: RwLock<Option<Arc<Process>>> = RwLock::new(None);
+
+/// The running application, under the read lock (`None` before startup).
+pub(crate) fn current() -> RwLockReadGuard<'static, Option<Arc<Process>>> {
+    PROCESS.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `WinAPPCStartup`: 0, or the `WAPPC*` error.
+pub(crate) fn startup(version: u16) -> i32 {
+    let [major, _] = version.to_le_bytes();
+    match major {
+        0 => return StartupError::Invalid.code(),
+        1 => {}
+        _ => return StartupError::VersionNotSupported.code(),
+    }
+    let mut slot = PROCESS.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(process) = slot.as_mut().and_then(Arc::get_mut) {
+        process.startups += 1;
+        return 0;
+    }
+    match start() {
+        Ok(process) => {
+            *slot = Some(Arc::new(process));
+            0
+        }
+        Err(code) => code,
+    }
+}
+
+/// `WinAPPCCleanup`: false if the application was not started.
+pub(crate) fn cleanup() -> bool {
+    let mut slot = PROCESS.write().unwrap_or_else(PoisonError::into_inner);
+    let Some(process) = slot.as_mut() else {
+        return false;
+    };
+    if let Some(p) = Arc::get_mut(process) {
+        if p.startups > 1 {
+            p.startups -= 1;
+            return true;
+        }
+    }
+    let process = slot.take();
+    drop(slot);
+    drop(process);
+    true
+}
+
+fn start() -> Result<Process, i32> {
+    let node = Node::new();
+    let tcp = tcp_node(&node).map_err(|error| {
+        eprintln!("appc-capi: the node could not start: {error}");
+        WAPPCSYSNOTREADY
+    })?;
+    let (app, _) = Appc::startup(appc_engine::WINAPPC_VERSION, &node).map_err(|e| e.code())?;
+    let app = Arc::new(app);
+    Ok(Process {
+        posts: Posts::new(Arc::downgrade(&app)),
+        app,
+        startups: 1,
+        _tcp: tcp,
+    })
+}
+
+/// The TCP node the environment asks for, if any.
+fn tcp_node(node: &Node) -> Result<Option<TcpNode>, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    for tp in var("APPC_TP_NAMES").iter().flat_map(|v| v.split(',')) {
+        node.define_tp(tp.trim());
+    }
+    let partners = var("APPC_PARTNERS");
+    let listen = var("APPC_LISTEN");
+    if partners.is_none() && listen.is_none() {
+        return Ok(None);
+    }
+    let lu = var("APPC_LOCAL_LU").unwrap_or_else(|| "APPCLU".to_owned());
+    let mut config = NodeConfig::default();
+    if let Some(netid) = var("APPC_NETID") {
+        config.netid = netid;
+    }
+    let tcp = TcpNode::start(&lu, node.clone(), Kind::Auto, config).map_err(|e| e.to_string())?;
+    for partner in partners.iter().flat_map(|v| v.split(',')) {
+        let (alias, addr) = partner
+            .split_once('=')
+            .ok_or_else(|| format!("APPC_PARTNERS entry {partner:?} is not ALIAS=host:port"))?;
+        tcp.add_partner(alias.trim(), resolve(addr)?);
+    }
+    if let Some(addr) = listen {
+        tcp.listen(resolve(&addr)?).map_err(|e| e.to_string())?;
+    }
+    Ok(Some(tcp))
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.trim()
+        .to_socket_addrs()
+        .map_err(|e| format!("{addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))
+}
