@@ -46,6 +46,8 @@ typedef uint16_t WORD;
 typedef uint32_t DWORD;
 typedef unsigned int UINT;
 typedef int BOOL;
+#define TRUE 1
+#define FALSE 0
 #define WINAPI
 #define FAR
 /* The blocking hook: returns non-zero to go on hooking. */

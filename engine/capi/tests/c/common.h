@@ -42,7 +42,7 @@ static int t_failures, t_checks;
     }                                                                        \
   } while (0)
 
-static int report(const char *name)
+static inline int report(const char *name)
 {
   printf("%s: %d checks\n", name, t_checks);
   printf("%d passed, %d failed\n", t_checks - t_failures, t_failures);
@@ -50,7 +50,7 @@ static int report(const char *name)
 }
 
 /* An ASCII name, blank-padded, into an ASCII VCB field. */
-static void ascii_field(unsigned char *field, size_t len, const char *name)
+static inline void ascii_field(unsigned char *field, size_t len, const char *name)
 {
   size_t n = strlen(name);
   memset(field, ' ', len);
@@ -58,7 +58,7 @@ static void ascii_field(unsigned char *field, size_t len, const char *name)
 }
 
 /* An ASCII name into an EBCDIC VCB field (name characters only). */
-static void ebcdic_field(unsigned char *field, size_t len, const char *name)
+static inline void ebcdic_field(unsigned char *field, size_t len, const char *name)
 {
   size_t i;
   memset(field, 0x40, len);
@@ -81,7 +81,7 @@ static void ebcdic_field(unsigned char *field, size_t len, const char *name)
 #define EBCDIC(field, name) ebcdic_field((field), sizeof(field), (name))
 
 /* An auto-reset event for WinAsyncAPPCEx. */
-static HANDLE new_event(void)
+static inline HANDLE new_event(void)
 {
 #ifdef _WIN32
   return CreateEvent(NULL, FALSE, FALSE, NULL);
@@ -90,7 +90,7 @@ static HANDLE new_event(void)
 #endif
 }
 
-static void close_event(HANDLE event)
+static inline void close_event(HANDLE event)
 {
 #ifdef _WIN32
   CloseHandle(event);
@@ -100,7 +100,7 @@ static void close_event(HANDLE event)
 }
 
 /* Waits up to `ms` for the event; consumes one signal. 1 if it came. */
-static int wait_event(HANDLE event, int ms)
+static inline int wait_event(HANDLE event, int ms)
 {
 #ifdef _WIN32
   return WaitForSingleObject(event, (DWORD)ms) == WAIT_OBJECT_0;
@@ -124,7 +124,7 @@ static int wait_event(HANDLE event, int ms)
 
 #define VCB(v) ((APPC_VCB)(intptr_t)&(v))
 
-static void startup(void)
+static inline void startup(void)
 {
   WAPPCDATA data;
   memset(&data, 0, sizeof data);
@@ -134,7 +134,7 @@ static void startup(void)
 }
 
 /* TP_STARTED (blocking); returns the tp_id in `tp_id`. */
-static void tp_started(unsigned char tp_id[8], const char *name)
+static inline void tp_started(unsigned char tp_id[8], const char *name)
 {
   TP_STARTED v;
   memset(&v, 0, sizeof v);
@@ -146,7 +146,7 @@ static void tp_started(unsigned char tp_id[8], const char *name)
   memcpy(tp_id, v.tp_id, 8);
 }
 
-static void tp_ended(const unsigned char tp_id[8])
+static inline void tp_ended(const unsigned char tp_id[8])
 {
   TP_ENDED v;
   memset(&v, 0, sizeof v);
@@ -158,7 +158,7 @@ static void tp_ended(const unsigned char tp_id[8])
 }
 
 /* An MC_ALLOCATE at sync level CONFIRM to `plu` / `tp` (blocking). */
-static AP_ULONG mc_allocate(const unsigned char tp_id[8], const char *plu, const char *tp)
+static inline AP_ULONG mc_allocate(const unsigned char tp_id[8], const char *plu, const char *tp)
 {
   MC_ALLOCATE v;
   memset(&v, 0, sizeof v);
@@ -176,7 +176,7 @@ static AP_ULONG mc_allocate(const unsigned char tp_id[8], const char *plu, const
   return v.conv_id;
 }
 
-static void mc_send(const unsigned char tp_id[8], AP_ULONG conv, const char *data,
+static inline void mc_send(const unsigned char tp_id[8], AP_ULONG conv, const char *data,
                     unsigned char type, unsigned short prc, AP_ULONG src)
 {
   MC_SEND_DATA v;
@@ -192,7 +192,7 @@ static void mc_send(const unsigned char tp_id[8], AP_ULONG conv, const char *dat
   CHECK_RC(v, prc, src);
 }
 
-static void mc_receive_vcb(MC_RECEIVE_AND_WAIT *v, const unsigned char tp_id[8], AP_ULONG conv,
+static inline void mc_receive_vcb(MC_RECEIVE_AND_WAIT *v, const unsigned char tp_id[8], AP_ULONG conv,
                            unsigned char *buf, unsigned short max)
 {
   memset(v, 0, sizeof *v);
@@ -205,7 +205,7 @@ static void mc_receive_vcb(MC_RECEIVE_AND_WAIT *v, const unsigned char tp_id[8],
   v->dptr = buf;
 }
 
-static void mc_conv_vcb(void *vcb, size_t size, unsigned short opcode,
+static inline void mc_conv_vcb(void *vcb, size_t size, unsigned short opcode,
                         const unsigned char tp_id[8], AP_ULONG conv)
 {
   struct mc_confirmed *v = (struct mc_confirmed *)vcb;

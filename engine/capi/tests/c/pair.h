@@ -14,7 +14,7 @@ typedef struct
   AP_ULONG a_conv, b_conv;
 } PAIR;
 
-static void open_pair(PAIR *p, const char *tp_name)
+static inline void open_pair(PAIR *p, const char *tp_name)
 {
   RECEIVE_ALLOCATE ra;
   MC_FLUSH flush;
@@ -42,7 +42,7 @@ static void open_pair(PAIR *p, const char *tp_name)
   close_event(event);
 }
 
-static void close_pair(PAIR *p)
+static inline void close_pair(PAIR *p)
 {
   tp_ended(p->a_tp);
   tp_ended(p->b_tp);
