@@ -22,11 +22,10 @@ use std::sync::Arc;
 /// `HANDLE`, `HWND`.
 pub type Handle = *mut c_void;
 
-/// `FARPROC` as the blocking hook: returns non-zero to go on hooking.
-#[cfg(windows)]
-pub type BlockingHook = Option<unsafe extern "system" fn() -> isize>;
-/// `FARPROC` as the blocking hook: returns non-zero to go on hooking.
-#[cfg(not(windows))]
+/// `FARPROC` as the blocking hook: a `BOOL` function, non-zero to go on
+/// hooking. Only the `BOOL`'s 32 bits are read, as a hook declared `BOOL
+/// WINAPI hook(void)` and cast to `FARPROC` (what applications write)
+/// returns them.
 pub type BlockingHook = Option<unsafe extern "system" fn() -> i32>;
 
 /// `WAPPCDATA`.

@@ -35,10 +35,13 @@
 use crate::posts::Posts;
 use appc::{Appc, Node};
 use appc_engine::{StartupError, WAPPCSYSNOTREADY};
-use appc_io::backend::Kind;
-use appc_io::node::{NodeConfig, TcpNode};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+
+#[cfg(feature = "tcp")]
+use appc_io::node::TcpNode;
+/// Without the `tcp` feature the node has no TCP side.
+#[cfg(not(feature = "tcp"))]
+type TcpNode = std::convert::Infallible;
 
 /// The running application.
 pub(crate) struct Process {
@@ -132,9 +135,12 @@ fn start() -> Result<Process, i32> {
     })
 }
 
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 /// The TCP node the environment asks for, if any.
 fn tcp_node(node: &Node) -> Result<Option<TcpNode>, String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     for tp in var("APPC_TP_NAMES").iter().flat_map(|v| v.split(',')) {
         node.define_tp(tp.trim());
     }
@@ -143,6 +149,23 @@ fn tcp_node(node: &Node) -> Result<Option<TcpNode>, String> {
     if partners.is_none() && listen.is_none() {
         return Ok(None);
     }
+    start_tcp(node, partners, listen)
+}
+
+#[cfg(not(feature = "tcp"))]
+fn start_tcp(_: &Node, _: Option<String>, _: Option<String>) -> Result<Option<TcpNode>, String> {
+    Err("APPC_PARTNERS / APPC_LISTEN need the library built with its `tcp` feature".to_owned())
+}
+
+#[cfg(feature = "tcp")]
+fn start_tcp(
+    node: &Node,
+    partners: Option<String>,
+    listen: Option<String>,
+) -> Result<Option<TcpNode>, String> {
+    use appc_io::backend::Kind;
+    use appc_io::node::NodeConfig;
+
     let lu = var("APPC_LOCAL_LU").unwrap_or_else(|| "APPCLU".to_owned());
     let mut config = NodeConfig::default();
     if let Some(netid) = var("APPC_NETID") {
@@ -161,7 +184,9 @@ fn tcp_node(node: &Node) -> Result<Option<TcpNode>, String> {
     Ok(Some(tcp))
 }
 
-fn resolve(addr: &str) -> Result<SocketAddr, String> {
+#[cfg(feature = "tcp")]
+fn resolve(addr: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
     addr.trim()
         .to_socket_addrs()
         .map_err(|e| format!("{addr}: {e}"))?

@@ -51,7 +51,7 @@ int main(void)
 
   startup();
   send_event = new_event();
-  CHECK(WinAPPCSetBlockingHook((FARPROC)hook) == NULL);
+  CHECK(WinAPPCSetBlockingHook((FARPROC)(uintptr_t)hook) == NULL);
   CHECK(WinAPPCIsBlocking() == 0);
   CHECK(WinAPPCCancelBlockingCall() == WAPPCINVALID);
 
@@ -82,8 +82,8 @@ int main(void)
   CHECK(WinAPPCIsBlocking() == 0);
   CHECK(WinAPPCCancelBlockingCall() == WAPPCINVALID);
 
-  CHECK(WinAPPCSetBlockingHook(NULL) == (FARPROC)hook);
-  CHECK(WinAPPCSetBlockingHook((FARPROC)hook) == NULL);
+  CHECK(WinAPPCSetBlockingHook(NULL) == (FARPROC)(uintptr_t)hook);
+  CHECK(WinAPPCSetBlockingHook((FARPROC)(uintptr_t)hook) == NULL);
   CHECK(WinAPPCUnhookBlockingHook());
   CHECK(WinAPPCSetBlockingHook(NULL) == NULL);
 

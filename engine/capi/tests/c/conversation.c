@@ -3,7 +3,8 @@
  * CONFIRM / CONFIRMED, DEALLOCATE, with the data landing in the caller's
  * buffer and the return codes flipped in the VCB; then the partner's
  * verb failing (an abend seen as AP_DEALLOC_ABEND, a verb on the dead
- * conversation refused), and GET_STATE / GET_TYPE / GET_ATTRIBUTES.
+ * conversation refused), GET_STATE / GET_TYPE / GET_ATTRIBUTES, and the
+ * posting verbs, whose second completion sets the VCB's own event.
  */
 #include "pair.h"
 
@@ -128,12 +129,64 @@ static void state_check(void)
   close_pair(&p);
 }
 
+static void posting_verbs(void)
+{
+  PAIR p;
+  MC_RECEIVE_AND_POST post;
+  MC_TEST_RTS_AND_POST rts_post;
+  MC_REQUEST_TO_SEND rts;
+  unsigned char buf[32];
+  HANDLE sema = new_event(), rts_event = new_event(), entry = new_event(), task;
+
+  open_pair(&p, "CAPIPOST");
+
+  /* B: RECEIVE_AND_POST; the initial completion through the entry point,
+   * the post (the data) through sema once A sends. */
+  memset(&post, 0, sizeof post);
+  post.opcode = AP_M_RECEIVE_AND_POST;
+  post.opext = AP_MAPPED_CONVERSATION;
+  memcpy(post.tp_id, p.b_tp, 8);
+  post.conv_id = p.b_conv;
+  post.max_len = sizeof buf;
+  post.dptr = buf;
+  post.sema = (unsigned char *)sema;
+  task = WinAsyncAPPCEx(entry, VCB(post));
+  CHECK(task != NULL);
+  CHECK(wait_event(entry, 5000));
+  CHECK_RC(post, 0x0000, 0);
+  CHECK(!wait_event(sema, 50));
+  mc_send(p.a_tp, p.a_conv, "posted", AP_SEND_DATA_FLUSH, 0x0000, 0);
+  CHECK(wait_event(sema, 5000));
+  CHECK_RC(post, 0x0000, 0);
+  CHECK(post.what_rcvd == AP_DATA_COMPLETE);
+  CHECK(post.dlen == 6 && memcmp(buf, "posted", 6) == 0);
+  CHECK(!wait_event(entry, 50)); /* the post never signals the entry's event */
+
+  /* A: TEST_RTS_AND_POST; B's REQUEST_TO_SEND sets its event. */
+  mc_conv_vcb(&rts_post, sizeof rts_post, AP_M_TEST_RTS_AND_POST, p.a_tp, p.a_conv);
+  rts_post.handle = (AP_ULONG)(uintptr_t)rts_event;
+  APPC(VCB(rts_post));
+  CHECK_RC(rts_post, 0x0000, 0);
+  CHECK(!wait_event(rts_event, 50));
+  mc_conv_vcb(&rts, sizeof rts, AP_M_REQUEST_TO_SEND, p.b_tp, p.b_conv);
+  APPC(VCB(rts));
+  CHECK_RC(rts, 0x0000, 0);
+  CHECK(wait_event(rts_event, 5000));
+  CHECK_RC(rts_post, 0x0000, 0);
+
+  close_pair(&p);
+  close_event(sema);
+  close_event(rts_event);
+  close_event(entry);
+}
+
 int main(void)
 {
   startup();
   exchange();
   partner_fails();
   state_check();
+  posting_verbs();
   CHECK(WinAPPCCleanup());
   CHECK(!WinAPPCCleanup());
   return report("conversation");
