@@ -76,8 +76,8 @@ pub(crate) struct Finish {
 impl Finish {
     /// Writes `verb` into the VCB and hands a posting verb's post to the
     /// relay. Returns after the VCB is complete.
-    pub(crate) fn complete(self, verb: Verb) {
-        let post = verb_post(&verb);
+    pub(crate) fn complete(self, verb: &mut Verb) {
+        let post = verb_post(verb);
         // SAFETY: the VCB this call was decoded from, still the library's.
         unsafe { encode(self.vcb.0, verb, self.refusal) };
         if let (Some(handle), Some((posts, event))) = (post, self.post) {
@@ -136,7 +136,7 @@ impl Call {
     /// outstanding, or ready.
     fn run(self: &Arc<Self>) {
         loop {
-            if let Some(verb) = self.poll() {
+            if let Some(mut verb) = self.poll() {
                 self.state.store(DONE, Release);
                 let finish = self
                     .finish
@@ -145,7 +145,7 @@ impl Call {
                     .take();
                 if let Some(finish) = finish {
                     let vcb = finish.vcb;
-                    finish.complete(verb);
+                    finish.complete(&mut verb);
                     self.notify.send(self.task, vcb.0);
                 }
                 return;

@@ -13,6 +13,7 @@ use crate::decode::Refusal;
 use crate::names::to_ebcdic;
 use crate::vcb;
 use appc::verbs::{Body, Receive, Verb};
+use std::mem;
 use std::ptr::{self, addr_of_mut};
 
 /// Writes `value` into field `$field` of the mirror `$ty` at `$vcb`.
@@ -37,7 +38,8 @@ macro_rules! get {
 /// # Safety
 /// `vcb` is the VCB `verb` was decoded from, still writable, and its data
 /// pointers still name the caller's buffers.
-pub(crate) unsafe fn encode(vcb: *mut u8, verb: Verb, refusal: Option<Refusal>) {
+#[inline]
+pub(crate) unsafe fn encode(vcb: *mut u8, verb: &mut Verb, refusal: Option<Refusal>) {
     let (primary, secondary) = match refusal {
         // A refused verb ran as an unknown one only to get its task; a
         // cancel that won still reports AP_CANCELLED.
@@ -55,7 +57,7 @@ pub(crate) unsafe fn encode(vcb: *mut u8, verb: Verb, refusal: Option<Refusal>) 
     if refusal.is_some() {
         return;
     }
-    match verb.body {
+    match &mut verb.body {
         Body::TpStarted(v) => put!(vcb, TpStarted.tp_id = v.tp_id),
         Body::ReceiveAllocate(v) => {
             put!(vcb, ReceiveAllocate.tp_id = v.tp_id);
@@ -65,20 +67,20 @@ pub(crate) unsafe fn encode(vcb: *mut u8, verb: Verb, refusal: Option<Refusal>) 
             put!(vcb, ReceiveAllocate.user_id = v.user_id);
             put!(vcb, ReceiveAllocate.plu_alias = v.plu_alias);
             put!(vcb, ReceiveAllocate.mode_name = to_ebcdic(&v.mode_name));
-            buffers::give(v.pip);
+            buffers::give(mem::take(&mut v.pip));
         }
         Body::Allocate(v) => {
             put!(vcb, Allocate.conv_id = v.conv_id);
             put!(vcb, Allocate.sense_data = v.sense_data);
-            buffers::give(v.pip);
+            buffers::give(mem::take(&mut v.pip));
         }
         Body::SendConversation(v) => {
-            buffers::give(v.allocate.pip);
-            buffers::give(v.data);
+            buffers::give(mem::take(&mut v.allocate.pip));
+            buffers::give(mem::take(&mut v.data));
         }
         Body::SendData(v) => {
             put!(vcb, SendData.rts_rcvd = u8::from(v.rts_rcvd));
-            buffers::give(v.data);
+            buffers::give(mem::take(&mut v.data));
         }
         Body::ReceiveAndWait(v) | Body::ReceiveImmediate(v) => {
             let dptr = get!(vcb, Receive.dptr);
@@ -91,7 +93,7 @@ pub(crate) unsafe fn encode(vcb: *mut u8, verb: Verb, refusal: Option<Refusal>) 
         Body::ReceiveAndPost(v) => {
             let dptr = get!(vcb, ReceiveAndPost.dptr);
             let max_len = get!(vcb, ReceiveAndPost.max_len);
-            let (what, rts, dlen) = received(v.receive, dptr, max_len);
+            let (what, rts, dlen) = received(&mut v.receive, dptr, max_len);
             put!(vcb, ReceiveAndPost.what_rcvd = what);
             put!(vcb, ReceiveAndPost.rts_rcvd = rts);
             put!(vcb, ReceiveAndPost.dlen = dlen);
@@ -99,9 +101,9 @@ pub(crate) unsafe fn encode(vcb: *mut u8, verb: Verb, refusal: Option<Refusal>) 
         Body::Confirm(v) => put!(vcb, Confirm.rts_rcvd = u8::from(v.rts_rcvd)),
         Body::SendError(v) => {
             put!(vcb, SendError.rts_rcvd = u8::from(v.rts_rcvd));
-            buffers::give(v.log_data);
+            buffers::give(mem::take(&mut v.log_data));
         }
-        Body::Deallocate(v) => buffers::give(v.log_data),
+        Body::Deallocate(v) => buffers::give(mem::take(&mut v.log_data)),
         Body::GetAttributes(v) => {
             put!(vcb, GetAttributes.sync_level = v.sync_level);
             put!(vcb, GetAttributes.mode_name = to_ebcdic(&v.mode_name));
@@ -125,7 +127,7 @@ pub(crate) unsafe fn encode(vcb: *mut u8, verb: Verb, refusal: Option<Refusal>) 
 
 /// Copies a receive's data into the caller's buffer; returns the flipped
 /// `what_rcvd`, `rts_rcvd` and `dlen`.
-fn received(v: Receive, dptr: *mut u8, max_len: u16) -> (u16, u8, u16) {
+fn received(v: &mut Receive, dptr: *mut u8, max_len: u16) -> (u16, u8, u16) {
     let len = v.data.len().min(max_len.into());
     if len > 0 && !dptr.is_null() {
         // SAFETY: the caller's buffer holds `max_len` bytes (the VCB's
@@ -134,6 +136,6 @@ fn received(v: Receive, dptr: *mut u8, max_len: u16) -> (u16, u8, u16) {
         unsafe { ptr::copy_nonoverlapping(v.data.as_ptr(), dptr, len) };
     }
     let what = u16::from_ne_bytes(v.what_rcvd.to_vcb_bytes());
-    buffers::give(v.data);
+    buffers::give(mem::take(&mut v.data));
     (what, u8::from(v.rts_rcvd), len as u16)
 }

@@ -8,7 +8,7 @@
 #![allow(non_snake_case)]
 
 use crate::call::{self, Finish, VcbPtr};
-use crate::decode::{decode, Decoded};
+use crate::decode::{decode, Found};
 use crate::encode::encode;
 use crate::notify::Notify;
 use crate::process;
@@ -99,42 +99,23 @@ unsafe fn submit(vcb: isize, notify: Notify) -> Handle {
     let Some(process) = process.as_ref() else {
         return std::ptr::null_mut();
     };
+    let mut found = Found::default();
     // SAFETY: the caller's guarantee.
-    let (verb, finish) = unsafe { prepare(vcb, process) };
-    match call::submit(&process.app, verb, finish, notify) {
+    let verb = unsafe { decode(vcb, process.posts.event(), &mut found) };
+    match call::submit(&process.app, verb, finish(vcb, process, found), notify) {
         Some(task) => task as usize as Handle,
         None => std::ptr::null_mut(),
     }
 }
 
-/// The verb to run for the VCB at `vcb`, and how to finish it.
-///
-/// # Safety
-/// As [`submit`], with `vcb` non-null.
-unsafe fn prepare(vcb: *mut u8, process: &process::Process) -> (Verb, Finish) {
-    // SAFETY: the caller's guarantee.
-    let Decoded {
-        verb,
-        refusal,
-        post_event,
-    } = unsafe { decode(vcb, process.posts.event()) };
-    let verb = match refusal {
-        // A verb the ABI refused still runs as a task, completing at once;
-        // the refusal's codes replace its answer.
-        Some(_) => Verb::with_opext(
-            verb.opext,
-            Body::Unknown {
-                opcode: verb.opcode(),
-            },
-        ),
-        None => verb,
-    };
-    let finish = Finish {
+/// How to finish the verb of the VCB at `vcb`, given what decoding found.
+#[inline]
+fn finish(vcb: *mut u8, process: &process::Process, found: Found) -> Finish {
+    Finish {
         vcb: VcbPtr(vcb),
-        refusal,
-        post: post_event.map(|event| (process.posts.clone(), event)),
-    };
-    (verb, finish)
+        refusal: found.refusal,
+        post: found.post_event.map(|event| (process.posts.clone(), event)),
+    }
 }
 
 /// `WinAsyncAPPC`: completion posts the `"WinAsyncAPPC"` message to `window`
@@ -193,30 +174,30 @@ pub unsafe extern "system" fn APPC(vcb: isize) {
     }
     let Some(process) = process::current().as_ref().map(Arc::clone) else {
         let not_loaded = (PrimaryRc::COMM_SUBSYSTEM_NOT_LOADED, SecondaryRc(0));
+        let mut unknown = Verb::with_opext(0, Body::Unknown { opcode: 0 });
         // SAFETY: the caller's guarantee; only the header is written.
-        unsafe {
-            encode(
-                vcb,
-                Verb::with_opext(0, Body::Unknown { opcode: 0 }),
-                Some(not_loaded),
-            )
-        };
+        unsafe { encode(vcb, &mut unknown, Some(not_loaded)) };
         return;
     };
-    // SAFETY: the caller's guarantee.
-    let (verb, finish) = unsafe { prepare(vcb, &process) };
     let hook = HOOK.with(Cell::get);
-    let result = process.app.call_with_hook(verb, |_| match hook {
-        // SAFETY: the function the caller installed as this thread's hook.
-        Some(hook) => unsafe { hook() != 0 },
-        None => false,
-    });
+    let mut found = Found::default();
+    // The decoded verb goes straight into the call, never copied through
+    // a local (a verb is a few hundred bytes).
+    // SAFETY: the caller's guarantee.
+    let result = process.app.call_with_hook(
+        unsafe { decode(vcb, process.posts.event(), &mut found) },
+        |_| match hook {
+            // SAFETY: the function the caller installed as this thread's hook.
+            Some(hook) => unsafe { hook() != 0 },
+            None => false,
+        },
+    );
     match result {
-        Ok(verb) => finish.complete(verb),
-        Err(rejected) => {
+        Ok(mut verb) => finish(vcb, &process, found).complete(&mut verb),
+        Err(mut rejected) => {
             let not_loaded = (PrimaryRc::COMM_SUBSYSTEM_NOT_LOADED, SecondaryRc(0));
             // SAFETY: as above.
-            unsafe { encode(vcb, rejected.verb, Some(not_loaded)) };
+            unsafe { encode(vcb, &mut rejected.verb, Some(not_loaded)) };
         }
     }
 }

@@ -29,10 +29,12 @@ const fn to_ebcdic_byte(c: u8) -> Option<u8> {
     })
 }
 
-/// [`to_ebcdic_byte`] inverted: the ASCII character of each EBCDIC byte,
-/// 0 where none.
+/// A VCB's EBCDIC name byte as the engine's ASCII: [`to_ebcdic_byte`]
+/// inverted, with NUL read as a blank and anything else unmapped as `?`.
+/// A table, so that a 64-byte TP name costs 64 loads.
 const FROM_EBCDIC: [u8; 256] = {
-    let mut table = [0; 256];
+    let mut table = [b'?'; 256];
+    table[0] = b' ';
     let mut c = 0u8;
     while c < 0x80 {
         if let Some(e) = to_ebcdic_byte(c) {
@@ -43,31 +45,67 @@ const FROM_EBCDIC: [u8; 256] = {
     table
 };
 
+/// The engine's ASCII name byte as EBCDIC, `?` (X'6F') where none maps.
+const TO_EBCDIC: [u8; 256] = {
+    let mut table = [0x6F; 256];
+    let mut c = 0u8;
+    while c < 0x80 {
+        if let Some(e) = to_ebcdic_byte(c) {
+            table[c as usize] = e;
+        }
+        c += 1;
+    }
+    table
+};
+
 /// An EBCDIC VCB name field as the engine's ASCII field.
 pub(crate) fn from_ebcdic<const N: usize>(field: &[u8; N]) -> [u8; N] {
     let mut out = [b' '; N];
-    for (dst, &src) in out.iter_mut().zip(field) {
-        *dst = match (src, FROM_EBCDIC[usize::from(src)]) {
-            (0, _) => b' ',
-            (_, 0) => b'?',
-            (_, c) => c,
-        };
+    let used = used_len(field);
+    for (dst, &src) in out[..used].iter_mut().zip(&field[..used]) {
+        *dst = FROM_EBCDIC[usize::from(src)];
     }
     out
 }
 
+/// The length of `field` up to its trailing 8-byte runs of EBCDIC blanks
+/// or NULs (a TP name field is 64 bytes, most names a few characters: the
+/// blank tail is skipped eight bytes at a time rather than looked up byte
+/// by byte).
+fn used_len(field: &[u8]) -> usize {
+    const BLANKS: u64 = u64::from_ne_bytes([0x40; 8]);
+    if field.len() % 8 != 0 {
+        return field.len();
+    }
+    let mut used = field.len();
+    for chunk in field.chunks_exact(8).rev() {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("8 bytes"));
+        if word != BLANKS && word != 0 {
+            break;
+        }
+        used -= 8;
+    }
+    used
+}
+
 /// The engine's ASCII name field as an EBCDIC VCB field.
 pub(crate) fn to_ebcdic<const N: usize>(field: &[u8; N]) -> [u8; N] {
-    let mut out = [0x40; N];
-    for (dst, &src) in out.iter_mut().zip(field) {
-        *dst = to_ebcdic_byte(src).unwrap_or(0x6F); // EBCDIC '?'
+    let mut out = *field;
+    for b in &mut out {
+        *b = TO_EBCDIC[usize::from(*b)];
     }
     out
 }
 
 /// An ASCII VCB field with NULs read as blanks.
 pub(crate) fn ascii<const N: usize>(field: &[u8; N]) -> [u8; N] {
-    field.map(|b| if b == 0 { b' ' } else { b })
+    let mut out = *field;
+    if out.contains(&0) {
+        for b in &mut out {
+            *b |= u8::from(*b == 0) * b' ';
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -91,6 +129,18 @@ mod tests {
         assert_eq!(&vcb[..2], &[0x7B, 0xC9]);
         assert_eq!(vcb[7], 0x40);
         assert_eq!(from_ebcdic(&vcb), ascii_name);
+    }
+
+    #[test]
+    fn names_with_blank_or_nul_tails_convert_whole() {
+        let mut field = [0x40u8; 64];
+        field[..3].copy_from_slice(&[0xC1, 0xC2, 0xC3]);
+        field[20] = 0xF1; // a character after blanks is kept
+        let out = from_ebcdic(&field);
+        assert_eq!(&out[..3], b"ABC");
+        assert_eq!(out[20], b'1');
+        assert!(out[21..].iter().all(|&b| b == b' '));
+        assert_eq!(from_ebcdic(&[0u8; 64]), [b' '; 64]);
     }
 
     #[test]

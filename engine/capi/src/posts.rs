@@ -93,10 +93,10 @@ impl Posts {
             }
             Err(_) => true,
         });
-        for (verb, vcb, event) in ready {
+        for (mut verb, vcb, event) in ready {
             // SAFETY: the post's VCB stays the library's until its final
             // completion, which is this one.
-            unsafe { encode(vcb.0, verb, None) };
+            unsafe { encode(vcb.0, &mut verb, None) };
             Notify::Event(event).send(0, vcb.0);
         }
     }

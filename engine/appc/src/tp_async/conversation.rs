@@ -1,10 +1,20 @@
 //! [`Conversation`]: the conversation verbs as `async fn`s.
 
-use super::{run, VerbError};
+use super::{checked, issue, VerbError};
 use crate::rc::WhatRcvd;
 use crate::verbs::{self, values, Body, Conv, ConvId, TpId, Verb};
 use crate::Appc;
 use std::sync::Arc;
+
+/// Runs the verb of `$body` on conversation `$conv`: its finished body, or
+/// `return`s its error. A macro rather than an `async fn` so that the body
+/// is built inside the calling method's future and goes straight into the
+/// engine (see [`issue`]).
+macro_rules! run {
+    ($conv:expr, $what:literal, $body:expr) => {
+        checked($what, issue(&$conv.app, $what, $conv.verb($body))?.await)?
+    };
+}
 
 /// One conversation of a [`Tp`](super::Tp), basic or mapped. Cheap to
 /// clone (the clones name the same conversation; the engine allows one
@@ -42,10 +52,8 @@ impl Conversation {
         self.conv
     }
 
-    async fn run(&self, what: &'static str, body: Body) -> Result<Body, VerbError> {
-        Ok(run(&self.app, what, Verb::with_opext(self.opext, body))
-            .await?
-            .body)
+    fn verb(&self, body: Body) -> Verb {
+        Verb::with_opext(self.opext, body)
     }
 
     /// `[MC_]SEND_DATA` of one record (mapped) or of logical records
@@ -63,7 +71,7 @@ impl Conversation {
             data,
             rts_rcvd: false,
         });
-        match self.run("SEND_DATA", body).await? {
+        match run!(self, "SEND_DATA", body).body {
             Body::SendData(v) => Ok(v.rts_rcvd),
             other => unreachable!("SEND_DATA came back as {other:?}"),
         }
@@ -88,7 +96,7 @@ impl Conversation {
             data: buf,
             ..Default::default()
         });
-        match self.run("RECEIVE_AND_WAIT", body).await? {
+        match run!(self, "RECEIVE_AND_WAIT", body).body {
             Body::ReceiveAndWait(v) => Ok(Received {
                 data: v.data,
                 what_rcvd: v.what_rcvd,
@@ -105,7 +113,7 @@ impl Conversation {
             conv: self.conv,
             rts_rcvd: false,
         });
-        match self.run("CONFIRM", body).await? {
+        match run!(self, "CONFIRM", body).body {
             Body::Confirm(v) => Ok(v.rts_rcvd),
             other => unreachable!("CONFIRM came back as {other:?}"),
         }
@@ -113,13 +121,13 @@ impl Conversation {
 
     /// `[MC_]CONFIRMED`.
     pub async fn confirmed(&self) -> Result<(), VerbError> {
-        self.run("CONFIRMED", Body::Confirmed(self.conv)).await?;
+        run!(self, "CONFIRMED", Body::Confirmed(self.conv));
         Ok(())
     }
 
     /// `[MC_]FLUSH`.
     pub async fn flush(&self) -> Result<(), VerbError> {
-        self.run("FLUSH", Body::Flush(self.conv)).await?;
+        run!(self, "FLUSH", Body::Flush(self.conv));
         Ok(())
     }
 
@@ -131,14 +139,13 @@ impl Conversation {
             ptr_type,
             locks: values::LOCKS_SHORT,
         });
-        self.run("PREPARE_TO_RECEIVE", body).await?;
+        run!(self, "PREPARE_TO_RECEIVE", body).body;
         Ok(())
     }
 
     /// `[MC_]REQUEST_TO_SEND`.
     pub async fn request_to_send(&self) -> Result<(), VerbError> {
-        self.run("REQUEST_TO_SEND", Body::RequestToSend(self.conv))
-            .await?;
+        run!(self, "REQUEST_TO_SEND", Body::RequestToSend(self.conv));
         Ok(())
     }
 
@@ -151,7 +158,7 @@ impl Conversation {
             err_dir: values::RCV_DIR_ERROR,
             ..Default::default()
         });
-        match self.run("SEND_ERROR", body).await? {
+        match run!(self, "SEND_ERROR", body).body {
             Body::SendError(v) => Ok(v.rts_rcvd),
             other => unreachable!("SEND_ERROR came back as {other:?}"),
         }
@@ -165,7 +172,7 @@ impl Conversation {
             dealloc_type,
             log_data: Vec::new(),
         });
-        self.run("DEALLOCATE", body).await?;
+        run!(self, "DEALLOCATE", body).body;
         Ok(())
     }
 
@@ -176,7 +183,7 @@ impl Conversation {
             conv: self.conv,
             conv_state: 0,
         });
-        match self.run("GET_STATE", body).await? {
+        match run!(self, "GET_STATE", body).body {
             Body::GetState(v) => Ok(v.conv_state),
             other => unreachable!("GET_STATE came back as {other:?}"),
         }

@@ -57,16 +57,26 @@ pub use error::VerbError;
 use crate::rc::{PrimaryRc, SecondaryRc};
 use crate::verbs::{self, name, values, Body, TpId, Verb};
 use crate::Appc;
+use appc_engine::TaskFuture;
 use std::future::Future;
 use std::sync::Arc;
 
-/// Runs `verb` and returns its finished form, or the error its return
-/// codes (or the engine's refusal) make.
-async fn run(app: &Appc, what: &'static str, verb: Verb) -> Result<Verb, VerbError> {
-    let verb = match app.submit_future(verb) {
-        Ok(future) => future.await,
-        Err(_) => return Err(VerbError::not_accepted(what)),
-    };
+/// Starts `verb`: its future, or the error of an engine that refused it.
+///
+/// Every verb method calls this with the verb built in the call, inside
+/// the method's own future at its first poll: the verb goes straight into
+/// the engine, never stored in the method's future first (a `Verb` is a
+/// few hundred bytes; copying it through nested futures cost more than the
+/// rest of the layer).
+#[inline]
+fn issue(app: &Appc, what: &'static str, verb: Verb) -> Result<TaskFuture<Verb>, VerbError> {
+    app.submit_future(verb)
+        .map_err(|_| VerbError::not_accepted(what))
+}
+
+/// The finished `verb`, or the error its return codes make.
+#[inline]
+fn checked(what: &'static str, verb: Verb) -> Result<Verb, VerbError> {
     if verb.primary_rc == PrimaryRc::OK {
         Ok(verb)
     } else {
@@ -118,7 +128,8 @@ impl Tp {
             tp_name: name(tp_name),
             tp_id: [0; 8],
         });
-        match run(app, "TP_STARTED", Verb::basic(body)).await?.body {
+        let done = issue(app, "TP_STARTED", Verb::basic(body))?.await;
+        match checked("TP_STARTED", done)?.body {
             Body::TpStarted(v) => Ok(Tp {
                 app: app.clone(),
                 tp_id: v.tp_id,
@@ -141,18 +152,9 @@ impl Tp {
             ..Default::default()
         }));
         let app = app.clone();
-        let submitted = app.submit_future(verb);
+        let submitted = issue(&app, "RECEIVE_ALLOCATE", verb);
         async move {
-            let verb = submitted
-                .map_err(|_| VerbError::not_accepted("RECEIVE_ALLOCATE"))?
-                .await;
-            if verb.primary_rc != PrimaryRc::OK {
-                return Err(VerbError::new(
-                    "RECEIVE_ALLOCATE",
-                    verb.primary_rc,
-                    verb.secondary_rc,
-                ));
-            }
+            let verb = checked("RECEIVE_ALLOCATE", submitted?.await)?;
             let Body::ReceiveAllocate(v) = verb.body else {
                 unreachable!("RECEIVE_ALLOCATE came back as another verb")
             };
@@ -183,8 +185,13 @@ impl Tp {
             tp_name: name(&to.tp_name),
             ..Default::default()
         });
-        let verb = Verb::with_opext(u8::from(to.mapped), body);
-        match run(&self.app, "ALLOCATE", verb).await?.body {
+        let done = issue(
+            &self.app,
+            "ALLOCATE",
+            Verb::with_opext(u8::from(to.mapped), body),
+        )?
+        .await;
+        match checked("ALLOCATE", done)?.body {
             Body::Allocate(v) => Ok(Conversation::new(
                 self.app.clone(),
                 self.tp_id,
@@ -203,8 +210,8 @@ impl Tp {
             tp_id: self.tp_id,
             tp_type: if hard { values::HARD } else { values::SOFT },
         });
-        run(&self.app, "TP_ENDED", Verb::basic(body)).await?;
-        Ok(())
+        let done = issue(&self.app, "TP_ENDED", Verb::basic(body))?.await;
+        checked("TP_ENDED", done).map(drop)
     }
 }
 
