@@ -3,7 +3,7 @@
 //!
 //! Each function checks what it is given (a null VCB is not accepted, an
 //! unknown handle is `WAPPCINVALID`) and otherwise hands over to the
-//! modules that do the work: [`crate::decode`] and [`crate::call`] for the
+//! modules that do the work: `decode` and `call` for the
 //! asynchronous entry points, the engine's blocking call for `APPC`.
 #![allow(non_snake_case)]
 

@@ -7,16 +7,16 @@
 //!   `WinAsyncAPPCEx`, `WinAsyncAPPCIOCP`, `APPC`,
 //!   `WinAPPCCancelAsyncRequest`, `WinAPPCIsBlocking`,
 //!   `WinAPPCCancelBlockingCall`, `WinAPPCSetBlockingHook`,
-//!   `WinAPPCUnhookBlockingHook`, `GetAppcReturnCode` ([`exports`]).
+//!   `WinAPPCUnhookBlockingHook`, `GetAppcReturnCode` (the `exports` module).
 //! * **VCBs** are the caller's memory, laid out as the published header
-//!   lays them out ([`vcb`], proven field by field by the layout tests).
+//!   lays them out (the `vcb` module, proven field by field by the layout tests).
 //!   The library reads a VCB when the verb is issued and writes its
 //!   results back just before the completion is announced; received data
 //!   lands in the caller's `dptr` buffer.
 //! * **Completion** reaches the caller's own objects: a window message, an
-//!   event, a completion-port packet ([`notify`]), straight from the
-//!   thread that finished the verb ([`call`]); the posting verbs' second
-//!   completion goes to the VCB's own event ([`posts`]).
+//!   event, a completion-port packet (the `notify` module), straight from the
+//!   thread that finished the verb (the `call` module); the posting verbs' second
+//!   completion goes to the VCB's own event (the `posts` module).
 //!
 //! `docs/capi.md` is the user's guide: building, linking, the node's
 //! configuration, the Linux stand-ins for window, event and port handles,
