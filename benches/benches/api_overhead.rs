@@ -1,7 +1,13 @@
-//! The cost of the APPC APIs over one another, on a verb pair that does
-//! real engine work and needs no partner: `TP_STARTED` then `TP_ENDED`
-//! (two verbs per iteration; `Throughput::Elements(2)`, so figures are per
-//! verb), on an in-memory node, on one thread.
+//! The cost of the APPC APIs over one another, on an in-memory node, on one
+//! thread, in two groups:
+//!
+//! - `verb_lifecycle`: a TP verb pair that does real engine work and needs
+//!   no partner, `TP_STARTED` then `TP_ENDED` (two verbs per iteration;
+//!   `Throughput::Elements(2)`, so figures are per verb);
+//! - `conversation_verb`: `GET_STATE` on an allocated conversation, the
+//!   shape of a gateway's verbs (a TP and conversation id, no names).
+//!
+//! In each:
 //!
 //! - `appc/call` against `capi/APPC`: the blocking entry point, the Rust
 //!   API against the C ABI (VCBs decoded from and written back to caller
@@ -17,8 +23,9 @@
 //! Quick run: `cargo bench -p appc-benches --bench api_overhead -- --warm-up-time 0.5 --measurement-time 2`.
 
 use appc::rc::PrimaryRc;
+use appc::tp_async::Allocation;
 use appc::tp_async::Tp;
-use appc::verbs::{name, values, Body, TpEnded, TpStarted, Verb};
+use appc::verbs::{name, values, Body, GetState, TpEnded, TpStarted, Verb};
 use appc::{Appc, Node};
 use appc_capi::exports::{WinAPPCStartup, APPC};
 use appc_engine::WINAPPC_VERSION;
@@ -172,5 +179,80 @@ fn pipe_contestant(
     drop(writer);
 }
 
-criterion_group!(benches, verb_lifecycle);
+/// `MC_ALLOCATE` of TP `tp_id` to the local node's TP `NO` (never
+/// attached: ALLOCATE only reserves the conversation), as the header lays
+/// it out; its `tp_id` and `conv_id` (bytes 12..24) name the conversation.
+fn allocate_vcb(tp_id: &[u8]) -> [u8; 232] {
+    let mut vcb = [0u8; 232];
+    vcb[..2].copy_from_slice(&0x0100u16.to_be_bytes()); // AP_M_ALLOCATE
+    vcb[2] = values::MAPPED_CONVERSATION;
+    vcb[12..20].copy_from_slice(tp_id);
+    vcb[25] = values::SYNC_CONFIRM;
+    vcb[40..48].copy_from_slice(b"LOCAL   "); // plu_alias, ASCII
+    vcb[48..56].fill(0x40); // mode_name, EBCDIC blanks
+    vcb[56..120].fill(0x40); // tp_name, EBCDIC
+    vcb[56..58].copy_from_slice(&[0xD5, 0xD6]); // "NO"
+    vcb
+}
+
+fn conversation_verb(c: &mut Criterion) {
+    let node = Node::new();
+    let app = Arc::new(Appc::startup(WINAPPC_VERSION, &node).unwrap().0);
+    // SAFETY: no WAPPCDATA is asked for (a second startup counts up).
+    assert_eq!(
+        unsafe { WinAPPCStartup(WINAPPC_VERSION, std::ptr::null_mut()) },
+        0
+    );
+
+    let tp = ready(Tp::start(&app, "", "BENCH")).unwrap();
+    let conv = ready(tp.allocate(&Allocation::mapped("LOCAL", "NO"))).unwrap();
+    let id = conv.id();
+    let state = || {
+        Verb::mapped(Body::GetState(GetState {
+            conv: id,
+            conv_state: 0,
+        }))
+    };
+
+    let mut vcbs = Vcbs::new();
+    // SAFETY: a valid VCB.
+    unsafe { APPC(vcbs.started.as_mut_ptr() as isize) };
+    vcbs.hand_over();
+    #[repr(C, align(8))]
+    struct Vcb<const N: usize>([u8; N]);
+    let mut allocate = Vcb(allocate_vcb(&vcbs.started[20..28]));
+    // SAFETY: a valid VCB.
+    unsafe { APPC(allocate.0.as_mut_ptr() as isize) };
+    assert_eq!(allocate.0[4..6], [0, 0], "MC_ALLOCATE primary_rc");
+    let mut get_state = Vcb([0u8; 28]);
+    get_state.0[..2].copy_from_slice(&0x0900u16.to_be_bytes()); // AP_GET_STATE
+    get_state.0[2] = values::MAPPED_CONVERSATION;
+    get_state.0[12..24].copy_from_slice(&allocate.0[12..24]);
+
+    let mut g = c.benchmark_group("conversation_verb");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("appc/call", |b| {
+        b.iter(|| assert_eq!(app.call(state()).unwrap().primary_rc, PrimaryRc::OK))
+    });
+    g.bench_function("capi/APPC", |b| {
+        b.iter(|| {
+            // SAFETY: a valid VCB that lives through the call.
+            unsafe { APPC(get_state.0.as_mut_ptr() as isize) };
+            assert_eq!(get_state.0[4..6], [0, 0]);
+            assert_eq!(get_state.0[24], 2, "SEND state");
+        })
+    });
+    g.bench_function("appc/submit_future", |b| {
+        b.iter(|| {
+            let done = ready(app.submit_future(state()).unwrap());
+            assert_eq!(done.primary_rc, PrimaryRc::OK);
+        })
+    });
+    g.bench_function("tp_async", |b| {
+        b.iter(|| assert_eq!(ready(conv.state()).unwrap(), 2))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, verb_lifecycle, conversation_verb);
 criterion_main!(benches);

@@ -77,7 +77,7 @@ impl Finish {
     /// Writes `verb` into the VCB and hands a posting verb's post to the
     /// relay. Returns after the VCB is complete.
     pub(crate) fn complete(self, verb: &mut Verb) {
-        let post = verb_post(verb);
+        let post = self.post.as_ref().and_then(|_| verb_post(verb));
         // SAFETY: the VCB this call was decoded from, still the library's.
         unsafe { encode(self.vcb.0, verb, self.refusal) };
         if let (Some(handle), Some((posts, event))) = (post, self.post) {

@@ -184,7 +184,7 @@ pub unsafe extern "system" fn APPC(vcb: isize) {
     // The decoded verb goes straight into the call, never copied through
     // a local (a verb is a few hundred bytes).
     // SAFETY: the caller's guarantee.
-    let result = process.app.call_with_hook(
+    let mut result = process.app.call_with_hook(
         unsafe { decode(vcb, process.posts.event(), &mut found) },
         |_| match hook {
             // SAFETY: the function the caller installed as this thread's hook.
@@ -192,9 +192,10 @@ pub unsafe extern "system" fn APPC(vcb: isize) {
             None => false,
         },
     );
-    match result {
-        Ok(mut verb) => finish(vcb, &process, found).complete(&mut verb),
-        Err(mut rejected) => {
+    // Borrowed, not moved out: the verb is written back where it lies.
+    match &mut result {
+        Ok(verb) => finish(vcb, &process, found).complete(verb),
+        Err(rejected) => {
             let not_loaded = (PrimaryRc::COMM_SUBSYSTEM_NOT_LOADED, SecondaryRc(0));
             // SAFETY: as above.
             unsafe { encode(vcb, &mut rejected.verb, Some(not_loaded)) };
