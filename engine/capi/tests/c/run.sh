@@ -3,7 +3,9 @@
 # the layout proof, the conversation, cancel and blocking tests (in-memory
 # node), and the C APING client against the project's apingd over TCP on
 # loopback. Linux (gcc) by default; `run.sh windows` builds everything with
-# mingw for x86_64-pc-windows-gnu and runs it under Wine (.ci/wine-setup).
+# mingw for x86_64-pc-windows-gnu and runs it under Wine (.ci/wine-setup),
+# and proves the 32-bit Windows layout (pack(4)) at compile time with
+# i686-w64-mingw32-gcc (layout_static.c), installing it if missing.
 # Prints each test's "N passed, N failed" line and a total; exits non-zero
 # on any failure.
 set -euo pipefail
@@ -44,6 +46,16 @@ if [ "$target" = windows ]; then
   run() { (cd "$out" && timeout 120 "$wine" "./$1.exe") >"$out/$1.log" 2>&1 || true; cat "$out/$1.log"; tally "$out/$1.log"; }
   # the layout proof needs no library
   $cc "${cflags[@]}" "$here/layout.c" -o "$out/layout.exe"
+  # 32-bit Windows: nothing of ours runs there, so its layout is proven
+  # by compiling the table as static assertions.
+  if ! command -v i686-w64-mingw32-gcc >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-mingw-w64-i686 >/dev/null
+  fi
+  for c in "$cc" i686-w64-mingw32-gcc; do
+    $c -std=c11 -Wall -Wextra -Werror -I"$root/engine/capi/include" -c "$here/layout_static.c" \
+      -o "$out/layout_static.o"
+    echo "layout: proven at compile time for $($c -dumpmachine)"
+  done
   tests=(layout conversation cancel blocking windows)
   for t in conversation cancel blocking; do build "$t"; done
   build windows -luser32
@@ -54,6 +66,8 @@ else
   build() { gcc "${cflags[@]}" "$here/$1.c" -o "$out/$1" -L"$lib" -lappc_capi -Wl,-rpath,"$lib"; }
   run() { timeout 120 "$out/$1" >"$out/$1.log" 2>&1 || true; cat "$out/$1.log"; tally "$out/$1.log"; }
   gcc "${cflags[@]}" "$here/layout.c" -o "$out/layout"
+  gcc -std=c11 -Wall -Wextra -Werror -I"$root/engine/capi/include" -c "$here/layout_static.c" \
+    -o "$out/layout_static.o"
   tests=(layout conversation cancel blocking)
   for t in conversation cancel blocking aping; do build "$t"; done
   # The static library links as well (the same test, no shared object).
