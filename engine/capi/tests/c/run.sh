@@ -49,6 +49,7 @@ if [ "$target" = windows ]; then
   # 32-bit Windows: nothing of ours runs there, so its layout is proven
   # by compiling the table as static assertions.
   if ! command -v i686-w64-mingw32-gcc >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-mingw-w64-i686 >/dev/null
   fi
   for c in "$cc" i686-w64-mingw32-gcc; do
