@@ -19,11 +19,14 @@
 
 static int t_failures, t_checks;
 
+/* Counted atomically: the stress test checks from several threads. */
+#define COUNT(counter) __atomic_add_fetch(&(counter), 1, __ATOMIC_RELAXED)
+
 #define CHECK(cond)                                                          \
   do {                                                                       \
-    t_checks++;                                                              \
+    COUNT(t_checks);                                                         \
     if (!(cond)) {                                                           \
-      t_failures++;                                                          \
+      COUNT(t_failures);                                                     \
       printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
     }                                                                        \
   } while (0)
@@ -31,10 +34,10 @@ static int t_failures, t_checks;
 /* Checks a VCB's return codes (documented, unflipped values). */
 #define CHECK_RC(vcb, prc, src)                                              \
   do {                                                                       \
-    t_checks++;                                                              \
+    COUNT(t_checks);                                                         \
     if ((vcb).primary_rc != APPC_FLIPI(prc) ||                               \
         (vcb).secondary_rc != APPC_FLIPL(src)) {                             \
-      t_failures++;                                                          \
+      COUNT(t_failures);                                                     \
       printf("FAIL %s:%d: %s: rc %04X/%08lX, expected %04X/%08lX\n",         \
              __FILE__, __LINE__, #vcb, APPC_FLIPI((vcb).primary_rc),         \
              (unsigned long)APPC_FLIPL((vcb).secondary_rc), (unsigned)(prc), \

@@ -64,13 +64,14 @@ else
   cargo build --release -p appc-capi
   cargo build --release -p appc-perf --bin apingd
   lib="$root/target/release"
-  build() { gcc "${cflags[@]}" "$here/$1.c" -o "$out/$1" -L"$lib" -lappc_capi -Wl,-rpath,"$lib"; }
+  build() { gcc "${cflags[@]}" "$here/$1.c" -o "$out/$1" -L"$lib" -lappc_capi -Wl,-rpath,"$lib" ${2:-}; }
   run() { timeout 120 "$out/$1" >"$out/$1.log" 2>&1 || true; cat "$out/$1.log"; tally "$out/$1.log"; }
   gcc "${cflags[@]}" "$here/layout.c" -o "$out/layout"
   gcc -std=c11 -Wall -Wextra -Werror -I"$root/engine/capi/include" -c "$here/layout_static.c" \
     -o "$out/layout_static.o"
-  tests=(layout conversation cancel blocking)
+  tests=(layout conversation cancel blocking stress)
   for t in conversation cancel blocking aping; do build "$t"; done
+  build stress -pthread
   # The static library links as well (the same test, no shared object).
   gcc "${cflags[@]}" "$here/conversation.c" -o "$out/conversation-static" \
     "$lib/libappc_capi.a" -lpthread -ldl -lm
