@@ -39,6 +39,21 @@ async fn exchange() {
     assert_eq!(conv.state().await.unwrap(), 2, "SEND");
     assert_eq!(served.state().await.unwrap(), 3, "RECEIVE");
 
+    let attributes = conv.attributes().await.unwrap();
+    assert_eq!(attributes.sync_level, values::SYNC_CONFIRM);
+    assert_eq!(&attributes.plu_alias, b"LOCAL   ");
+    assert_eq!(
+        served.receive_immediate(100).await.unwrap(),
+        None,
+        "nothing sent yet"
+    );
+    assert!(!conv.test_rts().await.unwrap());
+    served.request_to_send().await.unwrap();
+    assert!(
+        conv.test_rts().await.unwrap(),
+        "the server asked for the direction"
+    );
+
     conv.send_data(b"request".to_vec()).await.unwrap();
     let confirm = tokio::spawn({
         let conv = conv.clone();

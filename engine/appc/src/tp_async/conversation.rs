@@ -1,7 +1,7 @@
 //! [`Conversation`]: the conversation verbs as `async fn`s.
 
 use super::{checked, issue, VerbError};
-use crate::rc::WhatRcvd;
+use crate::rc::{PrimaryRc, WhatRcvd};
 use crate::verbs::{self, values, Body, Conv, ConvId, TpId, Verb};
 use crate::Appc;
 use std::sync::Arc;
@@ -186,6 +186,51 @@ impl Conversation {
         match run!(self, "GET_STATE", body).body {
             Body::GetState(v) => Ok(v.conv_state),
             other => unreachable!("GET_STATE came back as {other:?}"),
+        }
+    }
+
+    /// `[MC_]RECEIVE_IMMEDIATE` of at most `max_len` bytes: what has
+    /// arrived, or `None` (`AP_UNSUCCESSFUL`) if nothing has.
+    pub async fn receive_immediate(&self, max_len: u16) -> Result<Option<Received>, VerbError> {
+        let body = Body::ReceiveImmediate(verbs::Receive {
+            conv: self.conv,
+            fill: values::FILL_LL,
+            max_len,
+            ..Default::default()
+        });
+        let done = issue(&self.app, "RECEIVE_IMMEDIATE", self.verb(body))?.await;
+        if done.primary_rc == PrimaryRc::UNSUCCESSFUL {
+            return Ok(None);
+        }
+        match checked("RECEIVE_IMMEDIATE", done)?.body {
+            Body::ReceiveImmediate(v) => Ok(Some(Received {
+                data: v.data,
+                what_rcvd: v.what_rcvd,
+                rts_rcvd: v.rts_rcvd,
+            })),
+            other => unreachable!("RECEIVE_IMMEDIATE came back as {other:?}"),
+        }
+    }
+
+    /// `[MC_]TEST_RTS`: whether the partner has asked for the send
+    /// direction (`AP_OK`: yes; `AP_UNSUCCESSFUL`: no).
+    pub async fn test_rts(&self) -> Result<bool, VerbError> {
+        let done = issue(&self.app, "TEST_RTS", self.verb(Body::TestRts(self.conv)))?.await;
+        if done.primary_rc == PrimaryRc::UNSUCCESSFUL {
+            return Ok(false);
+        }
+        checked("TEST_RTS", done).map(|_| true)
+    }
+
+    /// `[MC_]GET_ATTRIBUTES`: sync level, mode, aliases and user id.
+    pub async fn attributes(&self) -> Result<verbs::GetAttributes, VerbError> {
+        let body = Body::GetAttributes(verbs::GetAttributes {
+            conv: self.conv,
+            ..Default::default()
+        });
+        match run!(self, "GET_ATTRIBUTES", body).body {
+            Body::GetAttributes(v) => Ok(v),
+            other => unreachable!("GET_ATTRIBUTES came back as {other:?}"),
         }
     }
 }
