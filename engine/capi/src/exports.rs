@@ -184,14 +184,30 @@ pub unsafe extern "system" fn APPC(vcb: isize) {
     // The decoded verb goes straight into the call, never copied through
     // a local (a verb is a few hundred bytes).
     // SAFETY: the caller's guarantee.
+    let mut recorded = None;
     let mut result = process.app.call_with_hook(
         unsafe { decode(vcb, process.posts.event(), &mut found) },
-        |_| match hook {
-            // SAFETY: the function the caller installed as this thread's hook.
-            Some(hook) => unsafe { hook() != 0 },
-            None => false,
+        |handle| {
+            // The hook's first run: the call has waited a while; a cleanup
+            // on another thread must be able to end it.
+            if recorded.is_none() {
+                recorded = Some(u64::from(handle));
+                if process.blocked(u64::from(handle)) {
+                    process.app.cancel_blocking_call();
+                    return false;
+                }
+            }
+            match hook {
+                // SAFETY: the function the caller installed as this
+                // thread's hook.
+                Some(hook) => unsafe { hook() != 0 },
+                None => false,
+            }
         },
     );
+    if let Some(handle) = recorded {
+        process.unblocked(handle);
+    }
     // Borrowed, not moved out: the verb is written back where it lies.
     match &mut result {
         Ok(verb) => finish(vcb, &process, found).complete(verb),

@@ -29,13 +29,16 @@
 //! The application sits in an `RwLock<Option<Arc<..>>>`. Entry points read
 //! it under the read lock for the length of a submission; a blocking call
 //! clones the `Arc` and lets the lock go. Cleanup takes the write lock, so
-//! no submission runs beside it, and drops the application: the last
-//! reference (a blocking call still returning, or cleanup itself) ends it.
+//! no submission runs beside it, takes the application out, cancels the
+//! blocking calls still waiting on other threads ([`Process::blocked`]),
+//! and drops it: the last reference (a blocking call returning, or cleanup
+//! itself) ends it, every pending verb getting its `AP_CANCELLED`.
 
 use crate::posts::Posts;
 use appc::{Appc, Node};
 use appc_engine::{StartupError, WAPPCSYSNOTREADY};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 #[cfg(feature = "tcp")]
 use appc_io::node::TcpNode;
@@ -50,7 +53,13 @@ pub(crate) struct Process {
     /// The relay of its posting verbs.
     pub(crate) posts: Arc<Posts>,
     /// Outstanding startups.
-    startups: usize,
+    startups: AtomicUsize,
+    /// Set by the last cleanup: blocking calls still waiting cancel
+    /// themselves.
+    closing: AtomicBool,
+    /// Blocking calls that have waited long enough to run their hook
+    /// (see [`Process::blocked`]).
+    blocked: Mutex<Vec<u64>>,
     /// The TCP side of the node, when partners are configured (declared
     /// last: dropped after the application).
     _tcp: Option<TcpNode>,
@@ -60,6 +69,7 @@ impl std::fmt::Debug for Process {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Process")
             .field("startups", &self.startups)
+            .field("closing", &self.closing)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +80,41 @@ impl Drop for Process {
         // conversations close), then the links.
         self.posts.stop();
     }
+}
+
+impl Process {
+    /// A blocking call (task `handle`) is waiting: its hook's first run
+    /// records it, so that a cleanup on another thread can cancel it.
+    /// Returns true if the application is closing already: the call must
+    /// then cancel itself (`WinAPPCCancelBlockingCall`).
+    ///
+    /// Ordering: `close` sets `closing` before it reads `blocked`, and a
+    /// call adds itself to `blocked` before it reads `closing`, both under
+    /// `blocked`'s lock; so a call that waits across a cleanup is either
+    /// in the list that cleanup cancels, or sees `closing`.
+    pub(crate) fn blocked(&self, handle: u64) -> bool {
+        lock(&self.blocked).push(handle);
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// A recorded blocking call returned.
+    pub(crate) fn unblocked(&self, handle: u64) {
+        lock(&self.blocked).retain(|&h| h != handle);
+    }
+
+    /// The last cleanup: cancels the blocking calls waiting on other
+    /// threads, which then return and let the application go (it ends
+    /// when its last reference drops).
+    fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        for &handle in lock(&self.blocked).iter() {
+            let _ = self.app.cancel(handle);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 static PROCESS: RwLock<Option<Arc<Process>>> = RwLock::new(None);
@@ -88,8 +133,8 @@ pub(crate) fn startup(version: u16) -> i32 {
         _ => return StartupError::VersionNotSupported.code(),
     }
     let mut slot = PROCESS.write().unwrap_or_else(PoisonError::into_inner);
-    if let Some(process) = slot.as_mut().and_then(Arc::get_mut) {
-        process.startups += 1;
+    if let Some(process) = slot.as_ref() {
+        process.startups.fetch_add(1, Ordering::Relaxed);
         return 0;
     }
     match start() {
@@ -104,18 +149,18 @@ pub(crate) fn startup(version: u16) -> i32 {
 /// `WinAPPCCleanup`: false if the application was not started.
 pub(crate) fn cleanup() -> bool {
     let mut slot = PROCESS.write().unwrap_or_else(PoisonError::into_inner);
-    let Some(process) = slot.as_mut() else {
+    let Some(process) = slot.as_ref() else {
         return false;
     };
-    if let Some(p) = Arc::get_mut(process) {
-        if p.startups > 1 {
-            p.startups -= 1;
-            return true;
-        }
+    // Under the write lock: no startup or other cleanup runs beside it.
+    if process.startups.fetch_sub(1, Ordering::Relaxed) > 1 {
+        return true;
     }
     let process = slot.take();
     drop(slot);
-    drop(process);
+    if let Some(process) = process {
+        process.close();
+    }
     true
 }
 
@@ -130,7 +175,9 @@ fn start() -> Result<Process, i32> {
     Ok(Process {
         posts: Posts::new(Arc::downgrade(&app)),
         app,
-        startups: 1,
+        startups: AtomicUsize::new(1),
+        closing: AtomicBool::new(false),
+        blocked: Mutex::new(Vec::new()),
         _tcp: tcp,
     })
 }

@@ -6,9 +6,14 @@
  *    receive returns with the data;
  *  - the hook cancels with WinAPPCCancelBlockingCall: 0, and APPC returns
  *    with WAPPCCANCEL in primary_rc; outside a call it is WAPPCINVALID;
- *  - Set returns the previous hook, Unhook restores the default.
+ *  - Set returns the previous hook, Unhook restores the default;
+ *  - WinAPPCCleanup on one thread ends a blocking call waiting on another
+ *    (it returns with AP_CANCELLED).
  */
 #include "pair.h"
+#ifndef _WIN32
+#include <pthread.h>
+#endif
 
 static PAIR pair;
 static int hook_calls, nested_refused, blocking_seen, cancel_result = -1;
@@ -42,6 +47,55 @@ static BOOL WINAPI hook(void)
     cancel_result = WinAPPCCancelBlockingCall();
   }
   return TRUE;
+}
+
+static MC_RECEIVE_AND_WAIT waiting;
+static int waiting_returned;
+
+#ifdef _WIN32
+static DWORD WINAPI wait_in_appc(void *arg)
+#else
+static void *wait_in_appc(void *arg)
+#endif
+{
+  (void)arg;
+  APPC(VCB(waiting));
+  __atomic_store_n(&waiting_returned, 1, __ATOMIC_RELEASE);
+  return 0;
+}
+
+/* A blocking call on another thread, ended by WinAPPCCleanup here. */
+static void cleanup_ends_a_blocking_call(void)
+{
+  PAIR p;
+  static unsigned char buf[16];
+  int waited;
+#ifdef _WIN32
+  HANDLE thread;
+#else
+  pthread_t thread;
+#endif
+  open_pair(&p, "CAPICLEAN");
+  mc_receive_vcb(&waiting, p.b_tp, p.b_conv, buf, sizeof buf);
+#ifdef _WIN32
+  thread = CreateThread(NULL, 0, wait_in_appc, NULL, 0, NULL);
+#else
+  pthread_create(&thread, NULL, wait_in_appc, NULL);
+#endif
+  sleep_ms(100); /* long enough for its hook to have run */
+  CHECK(!__atomic_load_n(&waiting_returned, __ATOMIC_ACQUIRE));
+  CHECK(WinAPPCCleanup());
+  for (waited = 0; waited < 5000 && !__atomic_load_n(&waiting_returned, __ATOMIC_ACQUIRE);
+       waited += 10)
+    sleep_ms(10);
+  CHECK(__atomic_load_n(&waiting_returned, __ATOMIC_ACQUIRE));
+  CHECK(waiting.primary_rc == APPC_FLIPI(0x0021) || waiting.primary_rc == APPC_FLIPI(WAPPCCANCEL));
+#ifdef _WIN32
+  WaitForSingleObject(thread, INFINITE);
+  CloseHandle(thread);
+#else
+  pthread_join(thread, NULL);
+#endif
 }
 
 int main(void)
@@ -89,6 +143,7 @@ int main(void)
 
   close_pair(&pair);
   close_event(send_event);
-  CHECK(WinAPPCCleanup());
+  cleanup_ends_a_blocking_call();
+  CHECK(!WinAPPCCleanup());
   return report("blocking");
 }

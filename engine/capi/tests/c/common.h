@@ -125,6 +125,15 @@ static inline int wait_event(HANDLE event, int ms)
 }
 
 
+static inline void sleep_ms(int ms)
+{
+#ifdef _WIN32
+  Sleep((DWORD)ms);
+#else
+  usleep((useconds_t)ms * 1000);
+#endif
+}
+
 #define VCB(v) ((APPC_VCB)(intptr_t)&(v))
 
 static inline void startup(void)
