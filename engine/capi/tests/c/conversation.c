@@ -162,6 +162,31 @@ static void posting_verbs(void)
   CHECK(post.dlen == 6 && memcmp(buf, "posted", 6) == 0);
   CHECK(!wait_event(entry, 50)); /* the post never signals the entry's event */
 
+  /* B: POST_ON_RECEIPT; A's next data sets its event, and B receives it. */
+  {
+    MC_POST_ON_RECEIPT por;
+    MC_RECEIVE_AND_WAIT rcv;
+    HANDLE por_event = new_event();
+    memset(&por, 0, sizeof por);
+    por.opcode = AP_M_POST_ON_RECEIPT;
+    por.opext = AP_MAPPED_CONVERSATION;
+    memcpy(por.tp_id, p.b_tp, 8);
+    por.conv_id = p.b_conv;
+    por.max_len = 1;
+    por.sema = (AP_ULONG)(uintptr_t)por_event;
+    APPC(VCB(por));
+    CHECK_RC(por, 0x0000, 0);
+    CHECK(!wait_event(por_event, 50));
+    mc_send(p.a_tp, p.a_conv, "arrived", AP_SEND_DATA_FLUSH, 0x0000, 0);
+    CHECK(wait_event(por_event, 5000));
+    CHECK(por.primary_rc == AP_OK);
+    mc_receive_vcb(&rcv, p.b_tp, p.b_conv, buf, sizeof buf);
+    APPC(VCB(rcv));
+    CHECK_RC(rcv, 0x0000, 0);
+    CHECK(rcv.dlen == 7 && memcmp(buf, "arrived", 7) == 0);
+    close_event(por_event);
+  }
+
   /* A: TEST_RTS_AND_POST; B's REQUEST_TO_SEND sets its event. */
   mc_conv_vcb(&rts_post, sizeof rts_post, AP_M_TEST_RTS_AND_POST, p.a_tp, p.a_conv);
   rts_post.handle = (AP_ULONG)(uintptr_t)rts_event;
