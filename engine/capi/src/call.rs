@@ -59,8 +59,6 @@ pub(crate) struct VcbPtr(pub(crate) *mut u8);
 // SAFETY: the VCB belongs to the library from submission to completion;
 // only the one thread that finishes the call touches it.
 unsafe impl Send for VcbPtr {}
-// SAFETY: as above; `&VcbPtr` only gives the address.
-unsafe impl Sync for VcbPtr {}
 
 /// What to do with a finished verb besides notifying.
 #[derive(Debug)]
