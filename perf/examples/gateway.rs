@@ -20,8 +20,8 @@
 //! * the partner node (LU `GWPART`, a `TcpNode`) serves TP `GWSVC`: each
 //!   attach is a task that receives the request, waits for the direction,
 //!   replies with the line upper-cased and deallocates; a request `HOLD`
-//!   is answered only after a second, so that its client can walk away
-//!   from it;
+//!   is answered only after a second, and its client walks away as soon
+//!   as the service holds it;
 //! * the gateway node (LU `GWGATE`) has the partner over TCP; the gateway
 //!   accepts clients with tokio, starts one TP per client connection and
 //!   allocates one conversation per request line (`SEND_DATA` with
@@ -72,6 +72,8 @@ struct Counters {
     broken: AtomicU64,
     /// Requests the gateway cancelled because their client left.
     cancelled: AtomicU64,
+    /// `HOLD` requests the service has received (and sits on).
+    holding: AtomicU64,
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -152,7 +154,7 @@ async fn service(app: Arc<Appc>, counters: Arc<Counters>) {
         };
         let counters = counters.clone();
         tokio::spawn(async move {
-            match answer(&conv).await {
+            match answer(&conv, &counters).await {
                 Ok(()) => counters.served.fetch_add(1, Ordering::Relaxed),
                 Err(error) if is_conversation_failure(&error) => {
                     counters.broken.fetch_add(1, Ordering::Relaxed)
@@ -165,12 +167,13 @@ async fn service(app: Arc<Appc>, counters: Arc<Counters>) {
 }
 
 /// One request: its line, then the direction; the reply, then the end.
-async fn answer(conv: &Conversation) -> Result<(), VerbError> {
+async fn answer(conv: &Conversation, counters: &Counters) -> Result<(), VerbError> {
     let request = conv.receive(MAX_LINE).await?;
     conv.receive(MAX_LINE).await?; // AP_SEND: the direction is ours
     if request.data == b"HOLD" {
         // A slow answer: by the time it comes, the client has gone and the
         // gateway has cancelled the conversation.
+        counters.holding.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_secs(1)))
             .await
             .expect("the sleep does not panic");
@@ -341,15 +344,17 @@ async fn load(
     let mut stream = TcpStream::connect(addr).await?;
     stream.write_all(b"HOLD\n").await?;
     let broken_before = counters.broken.load(Ordering::Relaxed);
-    // Give the request time to reach the partner, then leave.
-    tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(200))).await?;
-    drop(stream);
+    // Leave once the service holds the request.
     let deadline = Instant::now() + Duration::from_secs(10);
+    while counters.holding.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+        tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(5))).await?;
+    }
+    drop(stream);
     while (counters.cancelled.load(Ordering::Relaxed) == 0
         || counters.broken.load(Ordering::Relaxed) == broken_before)
         && Instant::now() < deadline
     {
-        tokio::task::yield_now().await;
+        tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(5))).await?;
     }
     let (cancelled, broken) = (
         counters.cancelled.load(Ordering::Relaxed),
