@@ -9,6 +9,9 @@
 //! Linux has no window or completion port; a pipe is what a C program
 //! there waits on in their place (`read`, `poll`, `epoll`), and each record
 //! is smaller than `PIPE_BUF`, so concurrent completions never interleave.
+//! The write blocks while the pipe is full: a completion is never dropped,
+//! and a program that does not drain its pipe stalls the finishing thread
+//! (docs/capi.md says how to size it).
 //! A notification is sent only after the VCB is written, and the system
 //! call (or Win32 call) that sends it is what orders the two for the
 //! waiting thread.
