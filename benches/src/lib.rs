@@ -14,7 +14,11 @@
 //!   that scaffolding costs the same for all.
 //! - [`session`]: the tokio TCP echo that LU 6.2 session traffic is
 //!   measured against.
+//! - [`api`]: the same APPC verbs through the Rust API, the async layer and
+//!   the C ABI, for `benches/api_overhead.rs` and the instruction counts of
+//!   `scripts/api_instructions.sh`.
 
+pub mod api;
 pub mod harness;
 pub mod peers;
 pub mod session;

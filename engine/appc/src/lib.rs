@@ -29,6 +29,7 @@ pub mod rc;
 pub mod records;
 pub mod session;
 pub mod states;
+pub mod tp_async;
 pub mod verbs;
 
 pub use app::Appc;
