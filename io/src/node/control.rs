@@ -141,13 +141,13 @@ impl Core {
                 link.timers.bound = true;
                 link.sessions.insert(
                     sid,
-                    Sess {
+                    Box::new(Sess {
                         hs,
                         bound: true,
                         mode,
                         partner_lu,
                         conv: None,
-                    },
+                    }),
                 );
                 self.node
                     .stats

@@ -95,7 +95,7 @@ pub(crate) struct Carrier {
     pub(crate) at: Option<(LinkId, u16)>,
     /// The allocating side, before its bracket began: its attach and
     /// flows.
-    pub(crate) pending: Option<Pending>,
+    pub(crate) pending: Option<Box<Pending>>,
     /// The link it waits on for a session.
     pub(crate) link: Option<LinkId>,
     /// The end closed it normally before its flows went out: it lives on

@@ -160,7 +160,7 @@ pub(crate) struct Link {
     /// the partner picks the ids and could pick ones that collide: that
     /// slows only its own link, whose sessions are capped at
     /// [`NodeConfig::max_sessions_per_link`](super::NodeConfig::max_sessions_per_link).
-    pub sessions: FxHashMap<u16, Sess>,
+    pub sessions: FxHashMap<u16, Box<Sess>>,
     pub next_sid: u16,
     /// Initiator: idle bound sessions per mode, reused serially.
     pub idle: HashMap<[u8; 8], Vec<u16>>,

@@ -90,7 +90,11 @@ pub(crate) fn session(
     link_id: LinkId,
     sid: u16,
 ) -> Option<&mut Sess> {
-    links.get_mut(&link_id)?.sessions.get_mut(&sid)
+    links
+        .get_mut(&link_id)?
+        .sessions
+        .get_mut(&sid)
+        .map(|s| &mut **s)
 }
 
 /// Runs `f` on `link`'s output, or on output that goes nowhere if the link
@@ -229,12 +233,12 @@ impl Core {
                 link
             }
         };
-        carrier.pending = Some(Pending {
+        carrier.pending = Some(Box::new(Pending {
             attach: wire_attach,
             mode: attach.mode_name,
             flows: Vec::new(),
             data: Vec::new(),
-        });
+        }));
         carrier.link = Some(link);
         if let Some(l) = self.links.get_mut(&link) {
             l.waiting.push_back(id);
@@ -347,7 +351,7 @@ impl Core {
     pub(crate) fn assign(
         &mut self,
         io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Conv>,
+        convs: &mut IdHashMap<ConvId, Box<Conv>>,
         link_id: LinkId,
     ) {
         let ru_size = ru_size(self.node.config.max_frame);
@@ -414,13 +418,13 @@ impl Core {
             let frame = hs.control(&ControlRu::Bind(bind), ResponseType::Rqd1);
             link.sessions.insert(
                 sid,
-                Sess {
+                Box::new(Sess {
                     hs,
                     bound: false,
                     mode,
                     partner_lu: name(names::unqualified(&link.partner_lu)),
                     conv: Some(id),
-                },
+                }),
             );
             if let Some(conv) = convs.get_mut(&id) {
                 conv.carrier.at = Some((link_id, sid));
@@ -435,7 +439,7 @@ impl Core {
     pub(crate) fn begin(
         &mut self,
         io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Conv>,
+        convs: &mut IdHashMap<ConvId, Box<Conv>>,
         link_id: LinkId,
         sid: u16,
         id: ConvId,
@@ -481,7 +485,7 @@ impl Core {
     pub(crate) fn release(
         &mut self,
         io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Conv>,
+        convs: &mut IdHashMap<ConvId, Box<Conv>>,
         link_id: LinkId,
         sid: u16,
     ) {
@@ -580,7 +584,7 @@ impl Core {
     /// A link is gone: every conversation on it fails.
     pub(crate) fn closed(
         &mut self,
-        convs: &mut IdHashMap<ConvId, Conv>,
+        convs: &mut IdHashMap<ConvId, Box<Conv>>,
         link_id: LinkId,
         error: Option<io::Error>,
     ) {

@@ -208,7 +208,11 @@ pub(crate) struct HalfSession {
     abend: Option<PrimaryRc>,
     /// The attach was rejected: the chain's CEB ends the bracket silently.
     rejected: bool,
-    reader: RecordReader,
+    /// Mapped records being reassembled: made when the first mapped data
+    /// arrives (a session that never receives any holds none).
+    reader: Option<Box<RecordReader>>,
+    /// The reader's record limit.
+    record_limit: usize,
     pace_out: SendPacing,
     pace_in: RecvPacing,
 }
@@ -255,7 +259,8 @@ impl HalfSession {
             discard_in: false,
             abend: None,
             rejected: false,
-            reader: RecordReader::new(true, record_limit),
+            reader: None,
+            record_limit,
             pace_out: SendPacing::default(),
             pace_in: RecvPacing {
                 limit: record_limit,
@@ -285,11 +290,16 @@ impl HalfSession {
         self.pace_out.held_rus.len()
     }
 
+    /// Bytes of a mapped record being reassembled.
+    fn buffered_in(&self) -> usize {
+        self.reader.as_ref().map_or(0, |r| r.buffered())
+    }
+
     /// Data delivered to the conversation and not yet consumed, with a
     /// mapped record being reassembled.
     pub(crate) fn received_held(&self) -> usize {
         if self.bracket == Bracket::Active {
-            self.pace_in.unconsumed + self.reader.buffered()
+            self.pace_in.unconsumed + self.buffered_in()
         } else {
             0
         }
@@ -317,7 +327,9 @@ impl HalfSession {
         self.discard_in = false;
         self.abend = None;
         self.rejected = false;
-        self.reader.discard_partial();
+        if let Some(reader) = &mut self.reader {
+            reader.discard_partial();
+        }
         self.pace_in.unconsumed = 0;
     }
 

@@ -102,7 +102,7 @@ impl HalfSession {
             self.pace_in.unconsumed = 0;
             return 0;
         }
-        self.pace_in.unconsumed + self.reader.buffered()
+        self.pace_in.unconsumed + self.buffered_in()
     }
 
     /// Sends the IPR owed while the conversation holds at most the limit.

@@ -227,7 +227,9 @@ impl HalfSession {
         events: &mut dyn Events,
     ) -> Result<(), Violation> {
         let purged = std::mem::take(&mut self.purged);
-        self.reader.discard_partial();
+        if let Some(reader) = &mut self.reader {
+            reader.discard_partial();
+        }
         let code = match sense {
             Sense::PROG_ERROR_PURGING if purged => PrimaryRc::PROG_ERROR_PURGING,
             Sense::PROG_ERROR_PURGING => PrimaryRc::PROG_ERROR_NO_TRUNC,
@@ -267,7 +269,9 @@ impl HalfSession {
             events.event(Event::Flow(Flow::Data(data)));
         } else {
             let unconsumed = &mut self.pace_in.unconsumed;
+            let limit = self.record_limit;
             self.reader
+                .get_or_insert_with(|| Box::new(RecordReader::new(true, limit)))
                 .feed(data, |id, record| {
                     // A map name (12F3) or null data is skipped (§7).
                     if id == Some(GDS_APPLICATION_DATA) {
@@ -296,7 +300,7 @@ impl HalfSession {
         out: &mut dyn Wire,
         events: &mut dyn Events,
     ) -> Result<(), Violation> {
-        if self.mapped && !self.reader.at_record_boundary() {
+        if self.mapped && !self.reader.as_ref().is_none_or(|r| r.at_record_boundary()) {
             return Err(violation(
                 Sense::CHAINING_ERROR,
                 "chain ends inside a record",
