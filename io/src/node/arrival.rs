@@ -202,7 +202,7 @@ impl Shard {
 /// What a PIU's events do to the session's conversation, as the half
 /// session reads them.
 struct Arrival<'a> {
-    convs: &'a mut IdHashMap<ConvId, Box<Conv>>,
+    convs: &'a mut IdHashMap<ConvId, Conv>,
     /// The conversation on the session.
     conv: Option<ConvId>,
     owner: &'a Arc<dyn Owner>,
@@ -238,7 +238,13 @@ impl super::protocol::Events for Arrival<'_> {
                             at: Some((self.link, self.sid)),
                             ..Carrier::default()
                         };
-                        self.convs.insert(id, Box::new(Conv { end, carrier }));
+                        self.convs.insert(
+                            id,
+                            Conv {
+                                end: Box::new(end),
+                                carrier,
+                            },
+                        );
                         self.attached = Some(id);
                     }
                     Err(sense) => self.rejected = Some(Sense(sense.0)),

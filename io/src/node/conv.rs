@@ -17,10 +17,12 @@ use crate::appc::{
 use crate::backend::{Io, LinkId};
 use crate::wire;
 
-/// One conversation on a shard.
+/// One conversation on a shard: small, its end boxed (as the engine
+/// hands it over), so that the shard's map of a million conversations
+/// stays a table of small entries.
 #[derive(Debug)]
 pub(crate) struct Conv {
-    pub(crate) end: RemoteEnd,
+    pub(crate) end: Box<RemoteEnd>,
     pub(crate) carrier: Carrier,
 }
 

@@ -351,7 +351,7 @@ impl Core {
     pub(crate) fn assign(
         &mut self,
         io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Box<Conv>>,
+        convs: &mut IdHashMap<ConvId, Conv>,
         link_id: LinkId,
     ) {
         let ru_size = ru_size(self.node.config.max_frame);
@@ -439,7 +439,7 @@ impl Core {
     pub(crate) fn begin(
         &mut self,
         io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Box<Conv>>,
+        convs: &mut IdHashMap<ConvId, Conv>,
         link_id: LinkId,
         sid: u16,
         id: ConvId,
@@ -485,7 +485,7 @@ impl Core {
     pub(crate) fn release(
         &mut self,
         io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Box<Conv>>,
+        convs: &mut IdHashMap<ConvId, Conv>,
         link_id: LinkId,
         sid: u16,
     ) {
@@ -584,7 +584,7 @@ impl Core {
     /// A link is gone: every conversation on it fails.
     pub(crate) fn closed(
         &mut self,
-        convs: &mut IdHashMap<ConvId, Box<Conv>>,
+        convs: &mut IdHashMap<ConvId, Conv>,
         link_id: LinkId,
         error: Option<io::Error>,
     ) {

@@ -49,7 +49,7 @@ pub(crate) struct Shard {
     pub(super) as_owner: Arc<dyn Owner>,
     inbox: Consumer<Msg>,
     pub(super) core: Core,
-    pub(super) convs: IdHashMap<ConvId, Box<Conv>>,
+    pub(super) convs: IdHashMap<ConvId, Conv>,
     /// The node is down (see the module docs): the code new conversations
     /// fail with.
     down: Option<PrimaryRc>,
@@ -193,10 +193,10 @@ impl Shard {
         if let Some(end) = new {
             self.convs.insert(
                 id,
-                Box::new(Conv {
-                    end: *end,
+                Conv {
+                    end,
                     carrier: Carrier::default(),
-                }),
+                },
             );
         }
         let down = self.down;
@@ -478,7 +478,7 @@ impl Drop for Shard {
                 conv.end
             }));
             if let Ok(end) = failed {
-                self.owner.orphans.adopt(id, end);
+                self.owner.orphans.adopt(id, *end);
             }
         }
         self.owner.detach_reactor(&mut self.inbox);
