@@ -104,11 +104,22 @@ impl<V: crate::Request> EngineQueue<V> {
         }
     }
 
-    /// Takes the oldest completion out of the queue and frees its task:
-    /// handle, verb and a port's values.
-    pub(crate) fn next(&self, batch: &mut Batch) -> Option<(Handle, V, PortInfo)> {
-        let (id, slot) = self.queue.pop(&self.core, batch)?;
-        Some(self.core.consume(id, slot))
+    /// Takes the oldest completion off the queue: its slot, now owned by
+    /// the caller, who frees it with [`Core::consume`].
+    #[inline]
+    pub(crate) fn pop(&self, batch: &mut Batch) -> Option<(u32, &Slot<V>)> {
+        self.queue.pop(&self.core, batch)
+    }
+
+    /// Takes the task out of a slot [`EngineQueue::pop`] gave and frees it
+    /// (see [`Core::consume`]).
+    #[inline(always)]
+    pub(crate) fn consume<T>(
+        &self,
+        (id, slot): (u32, &Slot<V>),
+        make: impl FnOnce(Handle, PortInfo, V) -> T,
+    ) -> T {
+        self.core.consume(id, slot, make)
     }
 
     /// Refuses further completions and frees every queued one (the last
@@ -232,6 +243,7 @@ impl Queue {
 
     /// Takes the oldest completion: its slot and global id, now owned by the
     /// caller in `FINISHING`. `core` is the queue's engine (its consumer's).
+    #[inline]
     pub(crate) fn pop<'a, V: crate::Request>(
         &self,
         core: &'a Core<V>,
