@@ -10,6 +10,7 @@ use crate::completion::{
 use crate::core::{CollectError, Core, Reason, Teardown};
 use crate::state::{Finisher, Kind, Verdict};
 use crate::sync::Arc;
+use crate::table::Vacant;
 use crate::Event;
 use crate::{Handle, Port, Request, Verb};
 use std::fmt;
@@ -234,11 +235,26 @@ impl<V: Request> Engine<V> {
     /// for asynchronous processing. An accepted task gets exactly one
     /// completion, delivered to `target`. `Err` is the API's handle 0, with
     /// the reason and the verb given back.
-    ///
-    /// Inlined, so that the verb moves once, from the caller into its slot
-    /// (a VCB is large, and every move of it is a copy).
     #[inline]
     pub fn submit(&self, verb: V, target: &Target<V>) -> Result<Handle, Rejected<V>> {
+        match self.reserve(target) {
+            Ok(reservation) => Ok(reservation.fill(verb)),
+            Err(reason) => Err(Rejected { reason, verb }),
+        }
+    }
+
+    /// [`Engine::submit`] in two steps: a slot for a task to `target` now,
+    /// the verb with [`Reservation::fill`]. `Err` is why the submission
+    /// would be refused (the API's handle 0). Dropping the reservation
+    /// unfilled gives its slot back.
+    ///
+    /// For a caller that works on its verb in place before it submits it
+    /// (as the APPC layer takes a verb's inputs out): the verb it passes to
+    /// `fill` moves once, straight into the slot, where one passed to
+    /// `submit` after being borrowed was copied once more on the way in
+    /// (callgrind, `appc-load`).
+    #[inline]
+    pub fn reserve<'a>(&'a self, target: &'a Target<V>) -> Result<Reservation<'a, V>, Reason> {
         let (kind, aim) = match target {
             Target::Queue(sender) if self.owns(&sender.0) => (
                 Kind::Queue,
@@ -258,17 +274,13 @@ impl<V: Request> Engine<V> {
                 (Kind::Port, Aim::Queue(&port.queue().queue, info))
             }
             Target::Event(event) => (Kind::Event, Aim::Event(event)),
-            _ => {
-                return Err(Rejected {
-                    reason: Reason::ForeignTarget,
-                    verb,
-                })
-            }
+            _ => return Err(Reason::ForeignTarget),
         };
-        match self.core.reserve() {
-            Ok(vacant) => Ok(vacant.fill(verb, kind, |slot| aim.apply(slot))),
-            Err(reason) => Err(Rejected { reason, verb }),
-        }
+        Ok(Reservation {
+            vacant: Core::reserve(&self.core)?,
+            kind,
+            aim,
+        })
     }
 
     /// True if `queue` (a message queue's or a port's) belongs to this engine.
@@ -280,7 +292,7 @@ impl<V: Request> Engine<V> {
     /// Submits `verb` and returns a future of the finished verb. Dropping the
     /// future before it resolves cancels the task.
     pub fn submit_future(&self, verb: V) -> Result<TaskFuture<V>, Rejected<V>> {
-        match self.core.reserve() {
+        match Core::reserve(&self.core) {
             Ok(vacant) => {
                 let handle = vacant.fill(verb, Kind::Future, |slot| {
                     *slot = SlotTarget::Future(WakerCell::new())
@@ -381,7 +393,7 @@ impl<V: Request> Tasks<V> {
 
     /// [`Engine::submit`] to an event.
     pub fn submit_to_event(&self, verb: V, event: &Event) -> Result<Handle, Rejected<V>> {
-        match self.core.reserve() {
+        match Core::reserve(&self.core) {
             Ok(vacant) => Ok(vacant.fill(verb, Kind::Event, |slot| slot.aim_at_event(event))),
             Err(reason) => Err(Rejected { reason, verb }),
         }
@@ -410,6 +422,31 @@ impl<V: Request> fmt::Debug for Tasks<V> {
         f.debug_struct("Tasks")
             .field("tag", &self.core.table.tag())
             .finish_non_exhaustive()
+    }
+}
+
+/// A slot taken for a task whose verb is not stored yet
+/// ([`Engine::reserve`]): nobody else can reach it. Dropped unfilled, it
+/// goes back to its free list.
+pub struct Reservation<'a, V: Request> {
+    vacant: Vacant<'a, V>,
+    kind: Kind,
+    aim: Aim<'a>,
+}
+
+impl<V: Request> Reservation<'_, V> {
+    /// Stores `verb` as the task: from now on it is pending, its handle
+    /// names it, and it gets exactly one completion.
+    #[inline(always)]
+    pub fn fill(self, verb: V) -> Handle {
+        let Self { vacant, kind, aim } = self;
+        vacant.fill(verb, kind, |slot| aim.apply(slot))
+    }
+}
+
+impl<V: Request> fmt::Debug for Reservation<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reservation").finish_non_exhaustive()
     }
 }
 

@@ -97,23 +97,24 @@ impl<V: Request> Core<V> {
             .expect("a future's handle names a slot of its engine")
     }
 
-    /// A slot for a new task, its verb not stored yet (see [`Vacant`]).
+    /// A slot for a new task, its verb not stored yet (see
+    /// [`Vacant`](crate::table::Vacant)).
     ///
     /// The common case, a thread that owns its home shard and finds a slot
     /// on its private free list, is one flag load and a few plain loads and
     /// stores; everything else (claiming the home shard, other shards, the
     /// shared lists, never-used slots) is [`Core::reserve_slow`].
     #[inline]
-    pub(crate) fn reserve(self: &Arc<Self>) -> Result<Vacant<'_, V>, Reason> {
+    pub(crate) fn reserve(this: &Arc<Self>) -> Result<Vacant<'_, V>, Reason> {
         // Cleanup never runs beside a submit (it takes `&mut Engine`), so a
         // plain flag suffices.
-        if self.closed.load(Relaxed) {
+        if this.closed.load(Relaxed) {
             return Err(Reason::CleanedUp);
         }
         let me = current_thread();
-        match self.table.pop_home(me) {
+        match this.table.pop_home(me) {
             Some(vacant) => Ok(vacant),
-            None => self.reserve_slow(me),
+            None => Self::reserve_slow(this, me),
         }
     }
 
@@ -123,15 +124,15 @@ impl<V: Request> Core<V> {
     /// thread exits).
     #[cold]
     #[inline(never)]
-    fn reserve_slow(self: &Arc<Self>, me: Thread) -> Result<Vacant<'_, V>, Reason> {
+    fn reserve_slow(this: &Arc<Self>, me: Thread) -> Result<Vacant<'_, V>, Reason> {
         #[cfg(not(loom))]
-        if self.table.home_unowned(me) {
-            claim_home(self, me);
-            if let Some(vacant) = self.table.pop_home(me) {
+        if this.table.home_unowned(me) {
+            claim_home(this, me);
+            if let Some(vacant) = this.table.pop_home(me) {
                 return Ok(vacant);
             }
         }
-        self.table.alloc_slow(me).ok_or(Reason::Full)
+        this.table.alloc_slow(me).ok_or(Reason::Full)
     }
 
     /// Completes (`who == Completer`) or cancels a pending task: the race of

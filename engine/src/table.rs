@@ -172,15 +172,15 @@ impl<V> Slot<V> {
 
 /// A slot just taken off a free list (or never used), `FREE` and reachable
 /// by nobody else: where a task goes. Finding the slot and storing the verb
-/// are two steps so that a submission that finds no slot gives its verb
+/// are two steps, so that a submission that finds no slot gives its verb
 /// back untouched, and one that finds a slot moves its verb once, from the
-/// caller straight into the slot. A `Vacant` that is dropped unfilled
-/// (nothing does that) would only cost its slot, never safety.
+/// caller straight into the slot. Dropped unfilled, it gives its slot back.
 pub(crate) struct Vacant<'a, V> {
     tag: u8,
     shard: usize,
     index: usize,
     slot: &'a Slot<V>,
+    from: &'a Shard<V>,
 }
 
 impl<V> Vacant<'_, V> {
@@ -188,11 +188,21 @@ impl<V> Vacant<'_, V> {
     /// target in place.
     #[inline(always)]
     pub(crate) fn fill(self, verb: V, kind: Kind, target: impl FnOnce(&mut SlotTarget)) -> Handle {
-        // SAFETY: a `Vacant` owns its slot in `FREE`, and `self` is
-        // consumed: the slot is filled once.
-        unsafe { self.slot.fill(verb, target) };
-        let generation = self.slot.state.claim(kind);
-        Handle::pack(self.tag, self.shard, self.index, generation)
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: a `Vacant` owns its slot in `FREE`, and it is consumed
+        // here without its drop: the slot is filled once.
+        unsafe { this.slot.fill(verb, target) };
+        let generation = this.slot.state.claim(kind);
+        Handle::pack(this.tag, this.shard, this.index, generation)
+    }
+}
+
+impl<V> Drop for Vacant<'_, V> {
+    /// An unfilled slot goes back on a free list, still `FREE` at its
+    /// generation (no handle named it).
+    fn drop(&mut self) {
+        self.from
+            .push_free(self.index, self.slot, crate::sync::current_thread());
     }
 }
 
@@ -470,6 +480,7 @@ impl<V> Table<V> {
             shard: home,
             index,
             slot,
+            from: shard,
         })
     }
 
@@ -487,6 +498,7 @@ impl<V> Table<V> {
                     shard,
                     index,
                     slot,
+                    from: &self.shards[shard],
                 })
         })
     }
