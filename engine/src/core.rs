@@ -168,7 +168,9 @@ impl<V: Request> Core<V> {
         }
     }
 
-    /// Hands a finished task (owned in `FINISHING`) to its target.
+    /// Hands a finished task (owned in `FINISHING`) to its target: queue
+    /// and port tasks inline (one push), the others out of line.
+    #[inline]
     fn deliver(&self, id: u32, slot: &Slot<V>, owned: State) {
         match owned.kind() {
             Kind::Queue | Kind::Port => {
@@ -188,37 +190,46 @@ impl<V: Request> Core<V> {
                     self.discard(id, slot);
                 }
             }
-            Kind::Event => {
-                // The slot keeps its event; the delivery signals through a
-                // reference of its thread's, since the slot may be re-aimed
-                // once it is READY.
-                event::publish_and_set(
-                    // SAFETY: we own an event task's target in FINISHING
-                    // (`aim` runs before `publish`).
-                    |spare| unsafe { slot.with_target(|target| target.event().or_clone(spare)) },
-                    || slot.state.publish_unshared(owned),
-                );
-            }
-            Kind::Future => {
-                // SAFETY: a future task's target stays in place until the
-                // task is taken; the waker cell has its own protocol.
-                let waker = unsafe {
-                    slot.with_target(|target| match target {
-                        SlotTarget::Future(cell) => cell.close(),
-                        _ => unreachable!("future task without a waker cell"),
-                    })
-                };
-                match slot.state.publish(owned) {
-                    Published::Ready => {
-                        if let Some(waker) = waker {
-                            waker.wake();
-                        }
-                    }
-                    Published::Abandoned => {
-                        drop(waker);
-                        self.discard(id, slot);
-                    }
+            Kind::Event => self.publish_event(slot, owned),
+            Kind::Future => self.publish_future(id, slot, owned),
+        }
+    }
+
+    /// [`Core::deliver`] to an event: `READY`, then the signal.
+    #[inline(never)]
+    fn publish_event(&self, slot: &Slot<V>, owned: State) {
+        // The slot keeps its event; the delivery signals through a
+        // reference of its thread's, since the slot may be re-aimed once it
+        // is READY.
+        event::publish_and_set(
+            // SAFETY: we own an event task's target in FINISHING (`aim`
+            // runs before `publish`).
+            |spare| unsafe { slot.with_target(|target| target.event().or_clone(spare)) },
+            || slot.state.publish_unshared(owned),
+        );
+    }
+
+    /// [`Core::deliver`] to a future: `READY` and a wake-up, or the slot
+    /// freed if the future was dropped meanwhile.
+    #[inline(never)]
+    fn publish_future(&self, id: u32, slot: &Slot<V>, owned: State) {
+        // SAFETY: a future task's target stays in place until the task is
+        // taken; the waker cell has its own protocol.
+        let waker = unsafe {
+            slot.with_target(|target| match target {
+                SlotTarget::Future(cell) => cell.close(),
+                _ => unreachable!("future task without a waker cell"),
+            })
+        };
+        match slot.state.publish(owned) {
+            Published::Ready => {
+                if let Some(waker) = waker {
+                    waker.wake();
                 }
+            }
+            Published::Abandoned => {
+                drop(waker);
+                self.discard(id, slot);
             }
         }
     }
@@ -390,6 +401,7 @@ struct DeliverOnDrop<'a, V: Request> {
 }
 
 impl<V: Request> Drop for DeliverOnDrop<'_, V> {
+    #[inline]
     fn drop(&mut self) {
         self.core.deliver(self.id, self.slot, self.owned);
     }

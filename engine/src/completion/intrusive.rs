@@ -136,6 +136,19 @@ struct Wake {
     cond: Condvar,
 }
 
+impl Wake {
+    /// Wakes everyone waiting for a push. The sleepers hold the lock from
+    /// their `fetch_or` of `SLEEPY` until they wait, so once we have taken
+    /// it every one of them is waiting.
+    #[cold]
+    #[inline(never)]
+    fn wake_all(&self) {
+        let (first, more) = lock(&self.sleepers).take();
+        self.cond.notify_all();
+        first.into_iter().chain(more).for_each(Waker::wake);
+    }
+}
+
 /// Who waits for the next push.
 #[derive(Default)]
 struct Sleepers {
@@ -203,6 +216,7 @@ impl Queue {
     /// the consumer. This function does not touch the queue after that CAS
     /// (see the module docs), which is why it takes a pointer and not
     /// `&self`: the queue may be freed while it still runs.
+    #[inline]
     pub(crate) unsafe fn push<V>(this: *const Self, id: u32, slot: &Slot<V>) -> bool {
         // The queue is only reachable inside this block; what comes after
         // the CAS can use nothing of it but `wake`, the pusher's own.
@@ -230,13 +244,9 @@ impl Queue {
             }
         };
         // The slot is the consumer's now and the queue may be gone. If the
-        // CAS cleared SLEEPY, waking is ours: the sleepers hold the lock from
-        // their `fetch_or` until they wait, so once we have taken it every
-        // one of them is waiting.
+        // CAS cleared SLEEPY, waking is ours.
         if let Some(wake) = wake {
-            let (first, more) = lock(&wake.sleepers).take();
-            wake.cond.notify_all();
-            first.into_iter().chain(more).for_each(Waker::wake);
+            wake.wake_all();
         }
         true
     }

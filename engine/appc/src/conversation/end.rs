@@ -277,7 +277,7 @@ impl End {
 
     /// Completes task `handle` of this end's application with `out`, if
     /// nothing finished it first.
-    pub(super) fn complete(&self, handle: Handle, out: Out) {
+    pub(super) fn complete(&self, handle: Handle, mut out: Out) {
         if let Some(tasks) = &self.tasks {
             let _ = tasks.complete(handle, |verb| out.apply(verb));
         }

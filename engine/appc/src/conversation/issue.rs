@@ -2,11 +2,11 @@
 //! reports instead of running, and what it does.
 
 use super::end::{End, Held, Status};
-use super::input::{Input, IssuedVerb, ReceiveParams};
+use super::input::{Input, IssuedVerb};
 use super::wait::{Act, Wait, WaitKind};
 use super::SEND_BUFFER;
 use crate::node::Registrar;
-use crate::outcome::Out;
+use crate::outcome::{Extra, Out};
 use crate::param::Refusal;
 use crate::rc::{PrimaryRc, SecondaryRc};
 use crate::records::RecordWriter;
@@ -167,6 +167,8 @@ impl End {
     ) -> Act {
         let sync_confirm = self.attrs.sync_level != values::SYNC_NONE;
         match (step, input) {
+            // The common verbs here; the others out of line, so that this
+            // path is not made to carry their state.
             (Step::SendData(kind), Input::Send { data, send_type }) => {
                 self.state = ConvState::Send;
                 if !self.mapped {
@@ -193,6 +195,33 @@ impl End {
                     }
                 }
             }
+            (Step::ReceiveAndWait, Input::Receive { params, buf: data }) => {
+                self.cancel_wait();
+                let issued_in = self.turn_to_receive(peer);
+                let posting = (entry == Entry::Async).then_some(issued_in);
+                if posting.is_some() {
+                    self.state = ConvState::PendingPost;
+                }
+                *buf = Some(data);
+                Act::Wait(WaitKind::Receive { params, posting })
+            }
+            (step, input) => self.act_other(node, peer, step, input, buf),
+        }
+    }
+
+    /// [`End::act`] for the verbs other than SEND_DATA and
+    /// RECEIVE_AND_WAIT.
+    #[inline(never)]
+    fn act_other(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        step: Step,
+        input: Input,
+        buf: &mut Option<Vec<u8>>,
+    ) -> Act {
+        let sync_confirm = self.attrs.sync_level != values::SYNC_NONE;
+        match (step, input) {
             (Step::Flush, _) => {
                 self.state = ConvState::Send;
                 self.put_out(peer);
@@ -228,21 +257,6 @@ impl End {
                 }
                 Act::Finish(Out::ok())
             }
-            (Step::ReceiveAndWait, Input::Receive { params, buf: data }) => {
-                self.cancel_wait();
-                let issued_in = self.turn_to_receive(peer);
-                let posting = (entry == Entry::Async).then_some(issued_in);
-                if posting.is_some() {
-                    self.state = ConvState::PendingPost;
-                }
-                *buf = Some(data);
-                Act::Wait(WaitKind::Receive {
-                    fill: params.fill,
-                    max_len: params.max_len,
-                    rtn_status: params.rtn_status,
-                    posting,
-                })
-            }
             (Step::ReceiveImmediate, Input::Receive { params, buf: data }) => {
                 self.cancel_wait();
                 *buf = Some(data);
@@ -258,12 +272,13 @@ impl End {
                 };
                 let issued_in = self.turn_to_receive(peer);
                 self.state = ConvState::PendingPost;
-                self.wait_for_post(post, receive_wait(params, Some(issued_in)));
+                let kind = WaitKind::Receive {
+                    params,
+                    posting: Some(issued_in),
+                };
+                self.wait_for_post(post, kind);
                 self.progress(node, peer);
-                Act::Finish(Out {
-                    post: Some(post),
-                    ..Out::ok()
-                })
+                Act::Finish(Out::with(Extra::Post(post)))
             }
             (Step::PostOnReceipt, Input::Post { verb, sema, params }) => {
                 let post = match self.post(*verb, &sema) {
@@ -276,10 +291,7 @@ impl End {
                 };
                 self.wait_for_post(post, kind);
                 self.progress(node, peer);
-                Act::Finish(Out {
-                    post: Some(post),
-                    ..Out::ok()
-                })
+                Act::Finish(Out::with(Extra::Post(post)))
             }
             (Step::TestRtsAndPost, Input::Post { verb, sema, .. }) => {
                 let post = match self.post(*verb, &sema) {
@@ -295,10 +307,7 @@ impl End {
                 } else {
                     self.rts_post = Some(post);
                 }
-                Act::Finish(Out {
-                    post: Some(post),
-                    ..Out::ok()
-                })
+                Act::Finish(Out::with(Extra::Post(post)))
             }
             (Step::RequestToSend, _) => {
                 peer.send(Flow::RequestToSend);
@@ -312,18 +321,11 @@ impl End {
             } else {
                 Out::rc(PrimaryRc::UNSUCCESSFUL, SecondaryRc(0))
             }),
-            (Step::GetAttributes, _) => Act::Finish(Out {
-                attributes: Some(self.attrs),
-                ..Out::ok()
-            }),
-            (Step::GetType, _) => Act::Finish(Out {
-                conv_type: Some(u8::from(self.mapped)),
-                ..Out::ok()
-            }),
-            (Step::GetState, _) => Act::Finish(Out {
-                conv_state: Some(self.state.code()),
-                ..Out::ok()
-            }),
+            (Step::GetAttributes, _) => {
+                Act::Finish(Out::with(Extra::Attributes(Box::new(self.attrs))))
+            }
+            (Step::GetType, _) => Act::Finish(Out::with(Extra::ConvType(u8::from(self.mapped)))),
+            (Step::GetState, _) => Act::Finish(Out::with(Extra::ConvState(self.state.code()))),
             // TP-level verbs are the node's; the inputs always match their
             // step.
             _ => Act::Finish(Out::rc(PrimaryRc::INVALID_VERB, SecondaryRc(0))),
@@ -488,7 +490,16 @@ impl End {
 
     /// Ends a pending posting receive or POST_ON_RECEIPT with `AP_CANCELLED`
     /// (the verbs that cancel it). The caller sets the state.
+    #[inline]
     pub(super) fn cancel_wait(&mut self) {
+        if self.wait.is_some() {
+            self.cancel_pending();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn cancel_pending(&mut self) {
         if let Some(wait) = self.wait.take() {
             if let WaitKind::Receive {
                 posting: Some(issued_in),
@@ -500,14 +511,5 @@ impl End {
             let handle = wait.handle;
             self.complete(handle, wait.cancelled());
         }
-    }
-}
-
-fn receive_wait(params: ReceiveParams, posting: Option<ConvState>) -> WaitKind {
-    WaitKind::Receive {
-        fill: params.fill,
-        max_len: params.max_len,
-        rtn_status: params.rtn_status,
-        posting,
     }
 }

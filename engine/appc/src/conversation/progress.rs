@@ -4,7 +4,7 @@
 
 use super::end::{End, Held, Status};
 use super::input::ReceiveParams;
-use super::wait::WaitKind;
+use super::wait::{Wait, WaitKind};
 use crate::node::Registrar;
 use crate::outcome::Out;
 use crate::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
@@ -12,7 +12,6 @@ use crate::records::{RecordWriter, Take};
 use crate::session::{Confirmation, Flow, Peer, TpEnd};
 use crate::states::{self, ConvState};
 use crate::verbs::values;
-use appc_engine::Handle;
 
 impl End {
     /// A flow from the partner arrived. `counted`: the peer counts its data
@@ -43,29 +42,40 @@ impl End {
     /// so the TP never sees data whose consumption its peer has not heard
     /// of).
     pub(crate) fn progress(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) {
-        let finished = self.finish_wait(node, peer);
-        self.settle(peer);
-        if let Some((handle, out)) = finished {
-            self.complete(handle, out);
+        // Whatever a waiting verb waits for is one of these (see
+        // `finish_wait`); a verb that has just begun to wait usually finds
+        // none of them.
+        let arrived = !(self.inbound.is_empty()
+            && self.reader.is_empty()
+            && self.broken.is_none()
+            && !self.writable);
+        // The wait is out of `self` while it is worked on: a step that
+        // ends the conversation must not complete it as well.
+        if let Some(mut wait) = self.wait.take_if(|_| arrived) {
+            match self.finish_wait(node, peer, &mut wait) {
+                Some(mut out) => {
+                    wait.hand_back(&mut out);
+                    let handle = wait.handle;
+                    drop(wait);
+                    self.settle(peer);
+                    return self.complete(handle, out);
+                }
+                None => self.wait = Some(wait),
+            }
         }
+        self.settle(peer);
     }
 
-    /// The waiting verb's task and completion, if what it waits for is
-    /// there.
-    fn finish_wait(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) -> Option<(Handle, Out)> {
-        let mut wait = self.wait.take()?;
-        let out = match wait.kind {
-            WaitKind::Receive {
-                fill,
-                max_len,
-                rtn_status,
-                posting: _,
-            } => {
-                let params = ReceiveParams {
-                    fill,
-                    max_len,
-                    rtn_status,
-                };
+    /// The waiting verb's completion, if what it waits for is there.
+    #[inline(always)]
+    fn finish_wait(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        wait: &mut Wait,
+    ) -> Option<Out> {
+        match wait.kind {
+            WaitKind::Receive { params, .. } => {
                 self.try_receive(node, peer, params, false, &mut wait.buf)
             }
             WaitKind::Confirm(c) => self.try_confirmed(node, peer, c),
@@ -75,13 +85,6 @@ impl End {
                 None if std::mem::take(&mut self.writable) => Some(self.rts_out()),
                 None => None,
             },
-        };
-        match out {
-            Some(out) => Some((wait.handle, wait.ending(out))),
-            None => {
-                self.wait = Some(wait);
-                None
-            }
         }
     }
 
