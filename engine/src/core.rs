@@ -150,15 +150,19 @@ impl<V: Request> Core<V> {
             Ok(owned) => {
                 // The task was accepted, so it gets its one completion even if
                 // `update` (caller code) panics: the guard delivers on unwind.
+                let id = self.id(handle);
                 let delivery = DeliverOnDrop {
                     core: self,
-                    id: self.id(handle),
+                    id,
                     slot,
                     owned,
                 };
                 // SAFETY: the CAS made us the owner of the verb.
                 unsafe { slot.with_verb(update) };
-                drop(delivery);
+                // Delivered here rather than by the guard's drop, which the
+                // compiler keeps out of line.
+                mem::forget(delivery);
+                self.deliver(id, slot, owned);
                 Verdict::Pending
             }
             Err(seen) => match seen.verdict(handle.generation()) {
@@ -170,7 +174,7 @@ impl<V: Request> Core<V> {
 
     /// Hands a finished task (owned in `FINISHING`) to its target: queue
     /// and port tasks inline (one push), the others out of line.
-    #[inline]
+    #[inline(always)]
     fn deliver(&self, id: u32, slot: &Slot<V>, owned: State) {
         match owned.kind() {
             Kind::Queue | Kind::Port => {

@@ -106,6 +106,7 @@ impl Out {
     /// Writes the results into the VCB, moving the buffers out of `self`.
     /// (By reference: a completion's closure then holds a pointer to the
     /// results, not a copy of them.)
+    #[inline]
     pub(crate) fn apply(&mut self, verb: &mut Verb) {
         let (primary, secondary) = self.rc;
         verb.set_rc(primary, secondary);

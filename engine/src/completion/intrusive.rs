@@ -216,7 +216,7 @@ impl Queue {
     /// the consumer. This function does not touch the queue after that CAS
     /// (see the module docs), which is why it takes a pointer and not
     /// `&self`: the queue may be freed while it still runs.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn push<V>(this: *const Self, id: u32, slot: &Slot<V>) -> bool {
         // The queue is only reachable inside this block; what comes after
         // the CAS can use nothing of it but `wake`, the pusher's own.

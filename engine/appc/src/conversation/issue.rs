@@ -42,16 +42,26 @@ impl End {
                     out.data = buf;
                 }
                 self.settle(peer);
-                self.complete(handle, out);
+                self.complete_with(handle, &mut out);
             }
             Act::Wait(kind) => {
-                self.wait = Some(Wait {
+                let wait = Wait {
                     handle,
                     kind,
                     buf,
-                    _active: self.activity.as_ref().map(Activity::begin),
-                });
-                self.progress(node, peer);
+                    active: None,
+                };
+                // A verb that finds what it waits for has not waited: its
+                // TP never counts it as active.
+                let kept = match self.arrived() {
+                    true => self.finish_or_keep(node, peer, wait),
+                    false => Some(wait),
+                };
+                if let Some(mut wait) = kept {
+                    wait.active = self.activity.as_ref().map(Activity::begin);
+                    self.wait = Some(wait);
+                    self.settle(peer);
+                }
             }
         }
     }
@@ -260,9 +270,10 @@ impl End {
             (Step::ReceiveImmediate, Input::Receive { params, buf: data }) => {
                 self.cancel_wait();
                 *buf = Some(data);
-                let out = self
-                    .try_receive(node, peer, params, true, buf)
-                    .unwrap_or_else(|| Out::rc(PrimaryRc::UNSUCCESSFUL, SecondaryRc(0)));
+                let mut out = Out::ok();
+                if !self.try_receive(node, peer, params, true, buf, &mut out) {
+                    out = Out::rc(PrimaryRc::UNSUCCESSFUL, SecondaryRc(0));
+                }
                 Act::Finish(out)
             }
             (Step::ReceiveAndPost, Input::Post { verb, sema, params }) => {
@@ -375,7 +386,7 @@ impl End {
             handle: post,
             kind,
             buf: None,
-            _active: self.activity.as_ref().map(Activity::begin),
+            active: self.activity.as_ref().map(Activity::begin),
         });
     }
 

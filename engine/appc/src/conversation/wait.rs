@@ -20,7 +20,7 @@ pub(crate) struct Wait {
     pub(super) buf: Option<Vec<u8>>,
     /// Counts the verb as active for its TP (`TP_ENDED(AP_SOFT)` waits)
     /// until the wait is dropped.
-    pub(super) _active: Option<Active>,
+    pub(super) active: Option<Active>,
 }
 
 impl Wait {
