@@ -441,7 +441,9 @@ pub(crate) struct Table<V> {
     first: Generation,
     /// Slots each shard may hand out (at most [`SHARD_CAPACITY`]).
     shard_limit: usize,
-    shards: Box<[CachePadded<Shard<V>>]>,
+    /// An array, not a slice: every shard number (4 bits of a handle or
+    /// an id) indexes it without a bounds check.
+    shards: Box<[CachePadded<Shard<V>>; SHARDS]>,
 }
 
 impl<V> Table<V> {
@@ -453,9 +455,7 @@ impl<V> Table<V> {
             tag,
             first,
             shard_limit: capacity.div_ceil(SHARDS).clamp(1, SHARD_CAPACITY),
-            shards: (0..SHARDS)
-                .map(|_| CachePadded::new(Shard::new()))
-                .collect(),
+            shards: Box::new(std::array::from_fn(|_| CachePadded::new(Shard::new()))),
         }
     }
 
@@ -510,7 +510,7 @@ impl<V> Table<V> {
         if handle.engine() != self.tag || handle.has_stray_bits() {
             return None;
         }
-        self.shards.get(handle.shard())?.get(handle.index())
+        self.shards[handle.shard()].get(handle.index())
     }
 
     /// Frees a slot its caller owns in `FINISHING`, whose verb and target

@@ -110,6 +110,25 @@ impl Out {
     pub(crate) fn apply(&mut self, verb: &mut Verb) {
         let (primary, secondary) = self.rc;
         verb.set_rc(primary, secondary);
+        // The verbs of every request inline, the rest out of line.
+        match &mut verb.body {
+            Body::SendData(v) => {
+                set(&mut v.rts_rcvd, self.rts_rcvd);
+                set(&mut v.data, self.data.take());
+            }
+            Body::ReceiveAndWait(v) => {
+                set(&mut v.rts_rcvd, self.rts_rcvd);
+                set(&mut v.data, self.data.take());
+                set(&mut v.what_rcvd, self.what);
+            }
+            _ => self.apply_other(verb),
+        }
+    }
+
+    /// [`Out::apply`] for the verbs other than SEND_DATA and
+    /// RECEIVE_AND_WAIT.
+    #[inline(never)]
+    fn apply_other(&mut self, verb: &mut Verb) {
         let extra = std::mem::replace(&mut self.extra, Extra::None);
         match &mut verb.body {
             Body::TpStarted(v) => {
@@ -135,14 +154,10 @@ impl Out {
                     v.pip = attach.pip;
                 }
             }
-            Body::SendData(v) => {
-                set(&mut v.rts_rcvd, self.rts_rcvd);
-                set(&mut v.data, self.data.take());
-            }
             Body::SendConversation(v) => set(&mut v.data, self.data.take()),
             Body::SendError(v) => set(&mut v.rts_rcvd, self.rts_rcvd),
             Body::Confirm(v) => set(&mut v.rts_rcvd, self.rts_rcvd),
-            Body::ReceiveAndWait(v) | Body::ReceiveImmediate(v) => {
+            Body::ReceiveImmediate(v) => {
                 set(&mut v.rts_rcvd, self.rts_rcvd);
                 set(&mut v.data, self.data.take());
                 set(&mut v.what_rcvd, self.what);
@@ -184,7 +199,10 @@ impl Out {
                     v.user_id = a.user_id;
                 }
             }
-            Body::TpEnded(_)
+            // SEND_DATA and RECEIVE_AND_WAIT: `apply`'s.
+            Body::SendData(_)
+            | Body::ReceiveAndWait(_)
+            | Body::TpEnded(_)
             | Body::Confirmed(_)
             | Body::Flush(_)
             | Body::PrepareToReceive(_)

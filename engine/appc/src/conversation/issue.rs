@@ -2,7 +2,7 @@
 //! reports instead of running, and what it does.
 
 use super::end::{End, Held, Status};
-use super::input::{Input, IssuedVerb};
+use super::input::{Input, IssuedVerb, ReceiveParams};
 use super::wait::{Act, Wait, WaitKind};
 use super::SEND_BUFFER;
 use crate::node::Registrar;
@@ -30,13 +30,50 @@ impl End {
             ..
         } = request;
         if let Err((primary, secondary)) = self.admit(step, entry, mapped, &input) {
-            return self.complete(handle, input.back(Out::rc(primary, secondary)));
+            return self.refuse(handle, input, Out::rc(primary, secondary));
         }
         if let Some(out) = self.reported_first(node, peer, step) {
-            return self.complete(handle, input.back(out));
+            return self.refuse(handle, input, out);
         }
-        let mut buf = None;
-        match self.act(node, peer, step, entry, input, &mut buf) {
+        // The common verbs here; the others out of line, so that this
+        // path is not made to carry their state.
+        match (step, input) {
+            (Step::SendData(kind), Input::Send { data, send_type }) => {
+                let act = self.send_data_verb(node, peer, kind, send_type, &data);
+                self.conclude(node, peer, handle, act, Some(data));
+            }
+            (Step::ReceiveAndWait, Input::Receive { params, buf }) => {
+                let kind = self.receive_and_wait(peer, entry, params);
+                self.start_wait(node, peer, handle, kind, Some(buf));
+            }
+            (step, input) => {
+                let mut buf = None;
+                let act = self.act(node, peer, step, input, &mut buf);
+                self.conclude(node, peer, handle, act, buf);
+            }
+        }
+    }
+
+    /// A verb refused by its checks, or answered with what was reported
+    /// first: it did not run, and its buffer goes back with it.
+    #[cold]
+    fn refuse(&self, handle: Handle, input: Input, out: Out) {
+        self.complete(handle, input.back(out));
+    }
+
+    /// What a verb does once past its checks: finish (its buffer back in
+    /// its completion, after the peer heard what the TP consumed), or
+    /// wait.
+    #[inline(always)]
+    fn conclude(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        handle: Handle,
+        act: Act,
+        buf: Option<Vec<u8>>,
+    ) {
+        match act {
             Act::Finish(mut out) => {
                 if out.data.is_none() {
                     out.data = buf;
@@ -44,25 +81,36 @@ impl End {
                 self.settle(peer);
                 self.complete_with(handle, &mut out);
             }
-            Act::Wait(kind) => {
-                let wait = Wait {
-                    handle,
-                    kind,
-                    buf,
-                    active: None,
-                };
-                // A verb that finds what it waits for has not waited: its
-                // TP never counts it as active.
-                let kept = match self.arrived() {
-                    true => self.finish_or_keep(node, peer, wait),
-                    false => Some(wait),
-                };
-                if let Some(mut wait) = kept {
-                    wait.active = self.activity.as_ref().map(Activity::begin);
-                    self.wait = Some(wait);
-                    self.settle(peer);
-                }
-            }
+            Act::Wait(kind) => self.start_wait(node, peer, handle, kind, buf),
+        }
+    }
+
+    /// Task `handle` waits for `kind`, unless what it waits for is there.
+    #[inline(always)]
+    fn start_wait(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        handle: Handle,
+        kind: WaitKind,
+        buf: Option<Vec<u8>>,
+    ) {
+        let wait = Wait {
+            handle,
+            kind,
+            buf,
+            active: None,
+        };
+        // A verb that finds what it waits for has not waited: its TP never
+        // counts it as active.
+        let kept = match self.arrived() {
+            true => self.finish_or_keep(node, peer, wait),
+            false => Some(wait),
+        };
+        if let Some(mut wait) = kept {
+            wait.active = self.activity.as_ref().map(Activity::begin);
+            self.wait = Some(wait);
+            self.settle(peer);
         }
     }
 
@@ -164,65 +212,62 @@ impl End {
         }
     }
 
-    /// The verb's effect on the conversation, once it passed its checks.
-    /// A send's data buffer is left in `buf`, to go back with the verb.
-    fn act(
+    /// SEND_DATA, past its checks.
+    fn send_data_verb(
         &mut self,
         node: &dyn Registrar,
         peer: &mut dyn Peer,
-        step: Step,
-        entry: Entry,
-        input: Input,
-        buf: &mut Option<Vec<u8>>,
+        kind: SendKind,
+        send_type: u8,
+        data: &[u8],
     ) -> Act {
         let sync_confirm = self.attrs.sync_level != values::SYNC_NONE;
-        match (step, input) {
-            // The common verbs here; the others out of line, so that this
-            // path is not made to carry their state.
-            (Step::SendData(kind), Input::Send { data, send_type }) => {
-                self.state = ConvState::Send;
-                if !self.mapped {
-                    // `admit` validated the LLs.
-                    let _ = self.writer.write(&data);
-                }
-                self.send_data(peer, kind, &data);
-                *buf = Some(data);
-                match kind {
-                    SendKind::Plain | SendKind::Flush => self.sent(peer),
-                    SendKind::Confirm => self.confirm(peer, Confirmation::Plain),
-                    SendKind::PrepareToReceive => {
-                        let sync = send_type == values::SEND_DATA_P_TO_R_SYNC_LEVEL;
-                        self.prepare_to_receive(peer, sync && sync_confirm)
-                    }
-                    SendKind::Deallocate => {
-                        let sync = send_type == values::SEND_DATA_DEALLOC_SYNC_LEVEL;
-                        self.deallocate(node, peer, sync && sync_confirm)
-                    }
-                    SendKind::DeallocateAbend => {
-                        let code = self.abend_code(values::ABEND_PROG);
-                        self.abend(node, peer, code);
-                        Act::Finish(Out::ok())
-                    }
-                }
+        self.state = ConvState::Send;
+        if !self.mapped {
+            // `admit` validated the LLs.
+            let _ = self.writer.write(data);
+        }
+        self.send_data(peer, kind, data);
+        match kind {
+            SendKind::Plain | SendKind::Flush => self.sent(peer),
+            SendKind::Confirm => self.confirm(peer, Confirmation::Plain),
+            SendKind::PrepareToReceive => {
+                let sync = send_type == values::SEND_DATA_P_TO_R_SYNC_LEVEL;
+                self.prepare_to_receive(peer, sync && sync_confirm)
             }
-            (Step::ReceiveAndWait, Input::Receive { params, buf: data }) => {
-                self.cancel_wait();
-                let issued_in = self.turn_to_receive(peer);
-                let posting = (entry == Entry::Async).then_some(issued_in);
-                if posting.is_some() {
-                    self.state = ConvState::PendingPost;
-                }
-                *buf = Some(data);
-                Act::Wait(WaitKind::Receive { params, posting })
+            SendKind::Deallocate => {
+                let sync = send_type == values::SEND_DATA_DEALLOC_SYNC_LEVEL;
+                self.deallocate(node, peer, sync && sync_confirm)
             }
-            (step, input) => self.act_other(node, peer, step, input, buf),
+            SendKind::DeallocateAbend => {
+                let code = self.abend_code(values::ABEND_PROG);
+                self.abend(node, peer, code);
+                Act::Finish(Out::ok())
+            }
         }
     }
 
-    /// [`End::act`] for the verbs other than SEND_DATA and
-    /// RECEIVE_AND_WAIT.
+    /// RECEIVE_AND_WAIT, past its checks: what it waits for.
+    fn receive_and_wait(
+        &mut self,
+        peer: &mut dyn Peer,
+        entry: Entry,
+        params: ReceiveParams,
+    ) -> WaitKind {
+        self.cancel_wait();
+        let issued_in = self.turn_to_receive(peer);
+        let posting = (entry == Entry::Async).then_some(issued_in);
+        if posting.is_some() {
+            self.state = ConvState::PendingPost;
+        }
+        WaitKind::Receive { params, posting }
+    }
+
+    /// The effect of a verb other than SEND_DATA and RECEIVE_AND_WAIT,
+    /// once it passed its checks. A send's data buffer is left in `buf`,
+    /// to go back with the verb.
     #[inline(never)]
-    fn act_other(
+    fn act(
         &mut self,
         node: &dyn Registrar,
         peer: &mut dyn Peer,
