@@ -3,8 +3,9 @@
 //! The nodes are the task slots themselves (linked through `Slot::next` by
 //! global id), so delivering a completion allocates nothing. Producers push
 //! onto a Treiber stack with one CAS; a consumer takes the whole stack with
-//! one read-modify-write and reverses it into a FIFO [`Batch`] it owns.
-//! Because nobody ever pops a single node off the shared stack, there is no
+//! one read-modify-write into a [`Batch`] it owns, which hands the slots out
+//! oldest first (each slot's address is looked up once, as the stack is
+//! taken). Because nobody ever pops a single node off the shared stack, there is no
 //! ABA problem and no tag is needed.
 //!
 //! A slot in the queue is `FINISHING` with a queue kind: the queue owns it and
@@ -64,6 +65,8 @@ use crate::handle::Handle;
 use crate::sync::{lock, Arc, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::table::Slot;
 use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -107,7 +110,7 @@ impl<V: crate::Request> EngineQueue<V> {
     /// Takes the oldest completion off the queue: its slot, now owned by
     /// the caller, who frees it with [`Core::consume`].
     #[inline]
-    pub(crate) fn pop(&self, batch: &mut Batch) -> Option<(u32, &Slot<V>)> {
+    pub(crate) fn pop(&self, batch: &mut Batch<V>) -> Option<(u32, &Slot<V>)> {
         self.queue.pop(&self.core, batch)
     }
 
@@ -124,7 +127,7 @@ impl<V: crate::Request> EngineQueue<V> {
 
     /// Refuses further completions and frees every queued one (the last
     /// consumer is gone).
-    pub(crate) fn close(&self, batch: &mut Batch) {
+    pub(crate) fn close(&self, batch: &mut Batch<V>) {
         self.queue.close(&self.core, batch);
     }
 }
@@ -189,11 +192,34 @@ impl Sleepers {
     }
 }
 
-/// Slots a consumer has taken off the shared stack, oldest first.
-#[derive(Debug, Default)]
-pub(crate) struct Batch {
-    head: u32,
+/// Slots a consumer has taken off the shared stack and not yet popped,
+/// newest first (popped from the end, so oldest first), each with its
+/// global id and its address, looked up once, as the stack was taken.
+/// Its buffer is kept: only a larger batch than any before allocates.
+pub(crate) struct Batch<V> {
+    taken: Vec<(u32, NonNull<Slot<V>>)>,
 }
+
+impl<V> Default for Batch<V> {
+    fn default() -> Self {
+        Self { taken: Vec::new() }
+    }
+}
+
+impl<V> fmt::Debug for Batch<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch")
+            .field("taken", &self.taken.len())
+            .finish()
+    }
+}
+
+// SAFETY: the addresses name slots of the batch's engine, whose consumer
+// (the batch's owner) holds the engine, and whose pages are freed only with
+// it; the slots are owned by whoever holds the batch (queued, FINISHING),
+// and their verbs are `Send`. Moving the batch to another thread moves that
+// ownership, nothing else.
+unsafe impl<V: Send> Send for Batch<V> {}
 
 impl Queue {
     pub(crate) fn new() -> Self {
@@ -257,44 +283,30 @@ impl Queue {
     pub(crate) fn pop<'a, V: crate::Request>(
         &self,
         core: &'a Core<V>,
-        batch: &mut Batch,
+        batch: &mut Batch<V>,
     ) -> Option<(u32, &'a Slot<V>)> {
-        if batch.head == NIL {
-            return self.refill(core, batch);
+        if batch.taken.is_empty() {
+            self.refill(core, batch);
         }
-        let id = batch.head - 1;
-        let slot = core.table.by_id(id);
-        batch.head = slot.next.load(Relaxed);
-        Some((id, slot))
+        let (id, slot) = batch.taken.pop()?;
+        // SAFETY: the address was taken from a slot of `core`'s table (the
+        // queue's engine, see `refill`), whose pages live as long as it.
+        Some((id, unsafe { slot.as_ref() }))
     }
 
-    /// Takes everything pushed so far: returns the oldest and leaves the
-    /// rest in the (empty) `batch`, oldest first. The oldest is the last
-    /// slot the reversal visits, so it is not looked up twice (with one
-    /// completion at a time, the common case, that is the whole chain).
-    fn refill<'a, V: crate::Request>(
-        &self,
-        core: &'a Core<V>,
-        batch: &mut Batch,
-    ) -> Option<(u32, &'a Slot<V>)> {
+    /// Takes everything pushed so far into the (empty) `batch`: the stack
+    /// runs from the newest completion to the oldest, and so does the
+    /// batch, which is popped from its end.
+    fn refill<V: crate::Request>(&self, core: &Core<V>, batch: &mut Batch<V>) {
         if self.head.load(Relaxed) & TOP == u64::from(NIL) {
-            return None;
+            return;
         }
         let mut top = (self.head.fetch_and(!TOP, Acquire) & TOP) as u32;
-        // Reverse the LIFO chain so the oldest completion comes out first.
-        let mut reversed = NIL;
-        let mut oldest = None;
         while top != NIL {
             let slot = core.table.by_id(top - 1);
-            let next = slot.next.load(Relaxed);
-            slot.next.store(reversed, Relaxed);
-            oldest = Some((top - 1, slot));
-            reversed = top;
-            top = next;
+            batch.taken.push((top - 1, NonNull::from(slot)));
+            top = slot.next.load(Relaxed);
         }
-        let (id, slot) = oldest?;
-        batch.head = slot.next.load(Relaxed);
-        Some((id, slot))
     }
 
     /// Returns the first `Some` of `poll` (which pops this queue), sleeping
@@ -363,7 +375,7 @@ impl Queue {
 
     /// Closes the queue and frees everything in it; later pushes are refused
     /// (their completers free the slot).
-    pub(crate) fn close<V: crate::Request>(&self, core: &Core<V>, batch: &mut Batch) {
+    pub(crate) fn close<V: crate::Request>(&self, core: &Core<V>, batch: &mut Batch<V>) {
         let mut top = (self.head.swap(CLOSED, Acquire) & TOP) as u32;
         while let Some((id, slot)) = self.pop(core, batch) {
             core.discard(id, slot);

@@ -33,7 +33,7 @@ pub struct Packet<V> {
 
 struct Inner<V: Request> {
     queue: EngineQueue<V>,
-    batch: Mutex<Batch>,
+    batch: Mutex<Batch<V>>,
 }
 
 impl<V: Request> Drop for Inner<V> {

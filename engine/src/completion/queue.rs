@@ -41,7 +41,7 @@ impl<V> fmt::Debug for Sender<V> {
 /// The pumping side of a message queue.
 pub struct Receiver<V: Request> {
     queue: EngineQueue<V>,
-    batch: Batch,
+    batch: Batch<V>,
 }
 
 impl<V: Request> Receiver<V> {
@@ -75,7 +75,7 @@ impl<V: Request> Receiver<V> {
 }
 
 #[inline]
-fn next<V: Request>(queue: &EngineQueue<V>, batch: &mut Batch) -> Option<Completion<V>> {
+fn next<V: Request>(queue: &EngineQueue<V>, batch: &mut Batch<V>) -> Option<Completion<V>> {
     let popped = queue.pop(batch)?;
     queue.consume(popped, |handle, _, verb| Some(Completion { handle, verb }))
 }
