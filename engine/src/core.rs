@@ -11,7 +11,7 @@ use crate::completion::{event, PortInfo, SlotTarget};
 use crate::handle::Handle;
 use crate::state::{Finisher, Kind, Published, State, Verdict};
 use crate::sync::{current_thread, Arc, AtomicBool, Ordering::*, Thread};
-use crate::table::{self, Slot, Table};
+use crate::table::{self, Slot, Table, Vacant};
 use crate::Request;
 use std::mem;
 
@@ -97,25 +97,42 @@ impl<V: Request> Core<V> {
             .expect("a future's handle names a slot of its engine")
     }
 
-    /// Stores a task as `PENDING` and returns its handle; `target` aims the
-    /// slot's target once a slot was found (so a refused task clones
-    /// nothing).
+    /// A slot for a new task, its verb not stored yet (see
+    /// [`Vacant`](crate::table::Vacant)).
+    ///
+    /// The common case, a thread that owns its home shard and finds a slot
+    /// on its private free list, is one flag load and a few plain loads and
+    /// stores; everything else (claiming the home shard, other shards, the
+    /// shared lists, never-used slots) is [`Core::reserve_slow`].
     #[inline]
-    pub(crate) fn submit(
-        &self,
-        me: Thread,
-        verb: V,
-        kind: Kind,
-        target: impl FnOnce(&mut SlotTarget),
-    ) -> Result<Handle, (Reason, V)> {
+    pub(crate) fn reserve(this: &Arc<Self>) -> Result<Vacant<'_, V>, Reason> {
         // Cleanup never runs beside a submit (it takes `&mut Engine`), so a
         // plain flag suffices.
-        if self.closed.load(Relaxed) {
-            return Err((Reason::CleanedUp, verb));
+        if this.closed.load(Relaxed) {
+            return Err(Reason::CleanedUp);
         }
-        self.table
-            .insert(me, verb, kind, target)
-            .map_err(|verb| (Reason::Full, verb))
+        let me = current_thread();
+        match this.table.pop_home(me) {
+            Some(vacant) => Ok(vacant),
+            None => Self::reserve_slow(this, me),
+        }
+    }
+
+    /// [`Core::reserve`] off the owner's private list: the submitting
+    /// thread is first made the owner of its home shard if nobody owns it
+    /// yet (see [`crate::table`]; the ownership is given back when the
+    /// thread exits).
+    #[cold]
+    #[inline(never)]
+    fn reserve_slow(this: &Arc<Self>, me: Thread) -> Result<Vacant<'_, V>, Reason> {
+        #[cfg(not(loom))]
+        if this.table.home_unowned(me) {
+            claim_home(this, me);
+            if let Some(vacant) = this.table.pop_home(me) {
+                return Ok(vacant);
+            }
+        }
+        this.table.alloc_slow(me).ok_or(Reason::Full)
     }
 
     /// Completes (`who == Completer`) or cancels a pending task: the race of
@@ -133,15 +150,19 @@ impl<V: Request> Core<V> {
             Ok(owned) => {
                 // The task was accepted, so it gets its one completion even if
                 // `update` (caller code) panics: the guard delivers on unwind.
+                let id = self.id(handle);
                 let delivery = DeliverOnDrop {
                     core: self,
-                    id: self.id(handle),
+                    id,
                     slot,
                     owned,
                 };
                 // SAFETY: the CAS made us the owner of the verb.
                 unsafe { slot.with_verb(update) };
-                drop(delivery);
+                // Delivered here rather than by the guard's drop, which the
+                // compiler keeps out of line.
+                mem::forget(delivery);
+                self.deliver(id, slot, owned);
                 Verdict::Pending
             }
             Err(seen) => match seen.verdict(handle.generation()) {
@@ -151,7 +172,9 @@ impl<V: Request> Core<V> {
         }
     }
 
-    /// Hands a finished task (owned in `FINISHING`) to its target.
+    /// Hands a finished task (owned in `FINISHING`) to its target: queue
+    /// and port tasks inline (one push), the others out of line.
+    #[inline(always)]
     fn deliver(&self, id: u32, slot: &Slot<V>, owned: State) {
         match owned.kind() {
             Kind::Queue | Kind::Port => {
@@ -171,37 +194,46 @@ impl<V: Request> Core<V> {
                     self.discard(id, slot);
                 }
             }
-            Kind::Event => {
-                // The slot keeps its event; the delivery signals through a
-                // reference of its thread's, since the slot may be re-aimed
-                // once it is READY.
-                event::publish_and_set(
-                    // SAFETY: we own an event task's target in FINISHING
-                    // (`aim` runs before `publish`).
-                    |spare| unsafe { slot.with_target(|target| target.event().or_clone(spare)) },
-                    || slot.state.publish_unshared(owned),
-                );
-            }
-            Kind::Future => {
-                // SAFETY: a future task's target stays in place until the
-                // task is taken; the waker cell has its own protocol.
-                let waker = unsafe {
-                    slot.with_target(|target| match target {
-                        SlotTarget::Future(cell) => cell.close(),
-                        _ => unreachable!("future task without a waker cell"),
-                    })
-                };
-                match slot.state.publish(owned) {
-                    Published::Ready => {
-                        if let Some(waker) = waker {
-                            waker.wake();
-                        }
-                    }
-                    Published::Abandoned => {
-                        drop(waker);
-                        self.discard(id, slot);
-                    }
+            Kind::Event => self.publish_event(slot, owned),
+            Kind::Future => self.publish_future(id, slot, owned),
+        }
+    }
+
+    /// [`Core::deliver`] to an event: `READY`, then the signal.
+    #[inline(never)]
+    fn publish_event(&self, slot: &Slot<V>, owned: State) {
+        // The slot keeps its event; the delivery signals through a
+        // reference of its thread's, since the slot may be re-aimed once it
+        // is READY.
+        event::publish_and_set(
+            // SAFETY: we own an event task's target in FINISHING (`aim`
+            // runs before `publish`).
+            |spare| unsafe { slot.with_target(|target| target.event().or_clone(spare)) },
+            || slot.state.publish_unshared(owned),
+        );
+    }
+
+    /// [`Core::deliver`] to a future: `READY` and a wake-up, or the slot
+    /// freed if the future was dropped meanwhile.
+    #[inline(never)]
+    fn publish_future(&self, id: u32, slot: &Slot<V>, owned: State) {
+        // SAFETY: a future task's target stays in place until the task is
+        // taken; the waker cell has its own protocol.
+        let waker = unsafe {
+            slot.with_target(|target| match target {
+                SlotTarget::Future(cell) => cell.close(),
+                _ => unreachable!("future task without a waker cell"),
+            })
+        };
+        match slot.state.publish(owned) {
+            Published::Ready => {
+                if let Some(waker) = waker {
+                    waker.wake();
                 }
+            }
+            Published::Abandoned => {
+                drop(waker);
+                self.discard(id, slot);
             }
         }
     }
@@ -210,7 +242,7 @@ impl<V: Request> Core<V> {
     pub(crate) fn take_ready(&self, handle: Handle) -> Option<V> {
         let slot = self.table.slot(handle)?;
         let owned = slot.state.take(handle.generation()).ok()?;
-        Some(self.consume_owned(self.id(handle), slot, owned).1)
+        Some(self.consume_owned(self.id(handle), slot, owned))
     }
 
     /// `Engine::collect`: the verb of a finished event task.
@@ -247,17 +279,42 @@ impl<V: Request> Core<V> {
     }
 
     /// Takes the task out of a slot a queue consumer popped (it owns it in
-    /// `FINISHING`) and frees it.
-    pub(crate) fn consume(&self, id: u32, slot: &Slot<V>) -> (Handle, V, PortInfo) {
+    /// `FINISHING`) and frees it: `make` turns its handle, port values and
+    /// verb into what the consumer returns. Inlined into the consumer, so
+    /// that the verb moves once, from the slot into the consumer's
+    /// [`Packet`](crate::Packet) or [`Completion`](crate::Completion). The
+    /// slot keeps its queue reference (see `intrusive`'s lifetime notes).
+    #[inline(always)]
+    pub(crate) fn consume<T>(
+        &self,
+        id: u32,
+        slot: &Slot<V>,
+        make: impl FnOnce(Handle, PortInfo, V) -> T,
+    ) -> T {
+        let me = current_thread();
         let owned = slot.state.load();
         debug_assert!(matches!(owned.kind(), Kind::Queue | Kind::Port));
-        self.consume_queued(id, slot, owned)
+        let handle = self.handle(id, owned.generation());
+        self.table.release_with(me, id, slot, owned, || {
+            // SAFETY: the slot is ours until `release_with` lists it (see
+            // there), and nobody else reads a queued task's target.
+            unsafe {
+                make(
+                    handle,
+                    slot.with_target(SlotTarget::port_info),
+                    slot.take_verb(),
+                )
+            }
+        })
     }
 
     /// Drops the task in an owned slot and frees it.
     pub(crate) fn discard(&self, id: u32, slot: &Slot<V>) {
         let owned = slot.state.load();
-        drop(self.consume_owned(id, slot, owned));
+        match owned.kind() {
+            Kind::Queue | Kind::Port => self.consume(id, slot, |_, _, verb| drop(verb)),
+            Kind::Event | Kind::Future => drop(self.consume_owned(id, slot, owned)),
+        }
     }
 
     /// A dropped future's pending task, which the drop cancelled and now
@@ -272,38 +329,20 @@ impl<V: Request> Core<V> {
         self.discard(self.id(handle), slot);
     }
 
-    /// Moves the verb out of an owned, delivered slot (and a queued task's
-    /// port values), empties its target and frees it.
-    #[inline]
-    fn consume_owned(&self, id: u32, slot: &Slot<V>, owned: State) -> (Handle, V, PortInfo) {
-        match owned.kind() {
-            Kind::Queue | Kind::Port => self.consume_queued(id, slot, owned),
-            // Event tasks are consumed by `collect`, not here; the arm is
-            // the future's.
-            Kind::Event | Kind::Future => {
-                // SAFETY: the caller owns the slot in FINISHING; the waker
-                // cell is closed or its future is the caller or gone.
-                let verb = unsafe {
-                    drop(slot.with_target_mut(|target| mem::replace(target, SlotTarget::Empty)));
-                    slot.take_verb()
-                };
-                let handle = self.handle(id, owned.generation());
-                self.table.release(id, slot, owned);
-                (handle, verb, PortInfo::default())
-            }
-        }
-    }
-
-    /// [`Core::consume_owned`] for a queue or port task. The slot keeps its
-    /// queue reference (see `intrusive`'s lifetime notes).
-    #[inline]
-    fn consume_queued(&self, id: u32, slot: &Slot<V>, owned: State) -> (Handle, V, PortInfo) {
-        // SAFETY: the caller owns the slot in FINISHING, and nobody else
-        // reads a queued task's target.
-        let (verb, info) = unsafe { (slot.take_verb(), slot.with_target(SlotTarget::port_info)) };
-        let handle = self.handle(id, owned.generation());
+    /// Moves the verb out of an owned, finished future task, empties its
+    /// target (the waker cell) and frees it. Queued tasks go through
+    /// [`Core::consume`], event tasks through `collect`, which keeps their
+    /// event.
+    fn consume_owned(&self, id: u32, slot: &Slot<V>, owned: State) -> V {
+        debug_assert!(matches!(owned.kind(), Kind::Event | Kind::Future));
+        // SAFETY: the caller owns the slot in FINISHING; the waker cell is
+        // closed or its future is the caller or gone.
+        let verb = unsafe {
+            drop(slot.with_target_mut(|target| mem::replace(target, SlotTarget::Empty)));
+            slot.take_verb()
+        };
         self.table.release(id, slot, owned);
-        (handle, verb, info)
+        verb
     }
 
     /// `WinAPPCCleanup`: refuse new tasks and cancel every pending one (each
@@ -366,24 +405,10 @@ struct DeliverOnDrop<'a, V: Request> {
 }
 
 impl<V: Request> Drop for DeliverOnDrop<'_, V> {
+    #[inline]
     fn drop(&mut self) {
         self.core.deliver(self.id, self.slot, self.owned);
     }
-}
-
-/// The submitting thread, made the owner of its home shard if nobody owns it
-/// yet (see [`crate::table`]); the ownership is given back when the thread
-/// exits.
-#[inline]
-pub(crate) fn submitter<V: Request>(core: &Arc<Core<V>>) -> Thread {
-    let me = current_thread();
-    #[cfg(loom)]
-    let _ = core;
-    #[cfg(not(loom))]
-    if core.table.home_unowned(me) {
-        claim_home(core, me);
-    }
-    me
 }
 
 /// Makes `me` the owner of its home shard (if it still has none) and arranges

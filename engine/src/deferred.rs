@@ -51,11 +51,19 @@ impl<T> Deferred<T> {
         self.pending.store(true, SeqCst);
     }
 
-    /// The next item to run, if any.
+    /// The next item to run, if any. Inlined: most pops find the flag
+    /// clear.
+    #[inline]
     pub fn pop(&self) -> Option<T> {
         if !self.pending.load(SeqCst) {
             return None;
         }
+        self.pop_locked()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn pop_locked(&self) -> Option<T> {
         let mut items = lock(&self.items);
         let item = items.pop();
         if items.is_empty() {

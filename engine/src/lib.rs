@@ -53,8 +53,8 @@ mod tags;
 mod verb;
 
 pub use api::{
-    CancelOutcome, CompleteOutcome, Engine, Rejected, StartupData, StartupError, Stats, Tasks,
-    WAPPCALREADY, WAPPCCANCEL, WAPPCINVALID, WAPPCSYSNOTREADY, WAPPCVERNOTSUPPORTED,
+    CancelOutcome, CompleteOutcome, Engine, Rejected, Reservation, StartupData, StartupError,
+    Stats, Tasks, WAPPCALREADY, WAPPCCANCEL, WAPPCINVALID, WAPPCSYSNOTREADY, WAPPCVERNOTSUPPORTED,
     WINAPPC_VERSION,
 };
 #[cfg(not(loom))]

@@ -117,6 +117,7 @@ impl<V> Slot<V> {
     ///
     /// # Safety
     /// The caller owns the slot in `FINISHING` and the verb is initialised.
+    #[inline(always)]
     pub(crate) unsafe fn with_verb<R>(&self, f: impl FnOnce(&mut V) -> R) -> R {
         // SAFETY: the caller owns the verb, which is initialised.
         self.verb.with_mut(|v| f(unsafe { (*v).assume_init_mut() }))
@@ -127,6 +128,7 @@ impl<V> Slot<V> {
     /// # Safety
     /// The slot holds a task (not `FREE`) whose target nobody is replacing:
     /// targets are only written by the owner in `FREE` and at release.
+    #[inline(always)]
     pub(crate) unsafe fn with_target<R>(&self, f: impl FnOnce(&SlotTarget) -> R) -> R {
         // SAFETY: the caller guarantees no concurrent writer.
         self.target.with(|t| f(unsafe { &*t }))
@@ -137,6 +139,7 @@ impl<V> Slot<V> {
     /// # Safety
     /// The caller owns the slot in `FINISHING` and nobody shares the target
     /// (true for every kind but a future's, whose waker cell is shared).
+    #[inline(always)]
     pub(crate) unsafe fn with_target_mut<R>(&self, f: impl FnOnce(&mut SlotTarget) -> R) -> R {
         // SAFETY: the caller guarantees exclusive access.
         self.target.with_mut(|t| f(unsafe { &mut *t }))
@@ -147,7 +150,7 @@ impl<V> Slot<V> {
     /// # Safety
     /// The caller owns the slot in `FINISHING` and the verb is initialised;
     /// it is not read again before the next `fill`.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn take_verb(&self) -> V {
         // SAFETY: as the caller guarantees.
         self.verb.with_mut(|v| unsafe { (*v).assume_init_read() })
@@ -168,6 +171,42 @@ impl<V> Slot<V> {
             .target
             .with_mut(|t| unsafe { std::mem::replace(&mut *t, SlotTarget::Empty) });
         (verb, target)
+    }
+}
+
+/// A slot just taken off a free list (or never used), `FREE` and reachable
+/// by nobody else: where a task goes. Finding the slot and storing the verb
+/// are two steps, so that a submission that finds no slot gives its verb
+/// back untouched, and one that finds a slot moves its verb once, from the
+/// caller straight into the slot. Dropped unfilled, it gives its slot back.
+pub(crate) struct Vacant<'a, V> {
+    tag: u8,
+    shard: usize,
+    index: usize,
+    slot: &'a Slot<V>,
+    from: &'a Shard<V>,
+}
+
+impl<V> Vacant<'_, V> {
+    /// Stores the task and makes it `PENDING`; `target` makes the task's
+    /// target in place.
+    #[inline(always)]
+    pub(crate) fn fill(self, verb: V, kind: Kind, target: impl FnOnce(&mut SlotTarget)) -> Handle {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: a `Vacant` owns its slot in `FREE`, and it is consumed
+        // here without its drop: the slot is filled once.
+        unsafe { this.slot.fill(verb, target) };
+        let generation = this.slot.state.claim(kind);
+        Handle::pack(this.tag, this.shard, this.index, generation)
+    }
+}
+
+impl<V> Drop for Vacant<'_, V> {
+    /// An unfilled slot goes back on a free list, still `FREE` at its
+    /// generation (no handle named it).
+    fn drop(&mut self) {
+        self.from
+            .push_free(self.index, self.slot, crate::sync::current_thread());
     }
 }
 
@@ -354,12 +393,22 @@ impl<V> Shard<V> {
     fn push_free(&self, index: usize, slot: &Slot<V>, me: Thread) {
         if self.is_owner(me) {
             // SAFETY: only the owner touches `local`.
-            return self.local.with_mut(|local| unsafe {
-                slot.next.store(*local, Relaxed);
-                *local = index as u32 + 1;
-            });
+            return unsafe { self.push_local(index, slot) };
         }
         self.push_shared(index as u32 + 1, slot);
+    }
+
+    /// Pushes slot `index` on the owner's free list.
+    ///
+    /// # Safety
+    /// The caller is the shard's owner.
+    #[inline(always)]
+    unsafe fn push_local(&self, index: usize, slot: &Slot<V>) {
+        // SAFETY: the caller owns `local`.
+        self.local.with_mut(|local| unsafe {
+            slot.next.store(*local, Relaxed);
+            *local = index as u32 + 1;
+        });
     }
 
     /// Pushes the chain ending at `tail` (whose top is `top`) onto the shared
@@ -409,7 +458,9 @@ pub(crate) struct Table<V> {
     first: Generation,
     /// Slots each shard may hand out (at most [`SHARD_CAPACITY`]).
     shard_limit: usize,
-    shards: Box<[CachePadded<Shard<V>>]>,
+    /// An array, not a slice: every shard number (4 bits of a handle or
+    /// an id) indexes it without a bounds check.
+    shards: Box<[CachePadded<Shard<V>>; SHARDS]>,
 }
 
 impl<V> Table<V> {
@@ -421,9 +472,7 @@ impl<V> Table<V> {
             tag,
             first,
             shard_limit: capacity.div_ceil(SHARDS).clamp(1, SHARD_CAPACITY),
-            shards: (0..SHARDS)
-                .map(|_| CachePadded::new(Shard::new()))
-                .collect(),
+            shards: Box::new(std::array::from_fn(|_| CachePadded::new(Shard::new()))),
         }
     }
 
@@ -431,47 +480,43 @@ impl<V> Table<V> {
         self.tag
     }
 
-    /// Allocates a slot, stores the task and makes it `PENDING`.
-    ///
-    /// The common case, a thread that owns its home shard and finds a slot on
-    /// its private free list, is a few plain loads and stores and the state
-    /// word's release store; everything else is [`Table::alloc_slow`].
-    /// `target` makes the task's target in place, once a slot was found.
+    /// A free slot of the home shard's private free list, for a thread
+    /// that owns its home shard: a few plain loads and stores, no atomic
+    /// read-modify-write. Everything else is [`Table::alloc_slow`].
     #[inline]
-    pub(crate) fn insert(
-        &self,
-        me: Thread,
-        verb: V,
-        kind: Kind,
-        target: impl FnOnce(&mut SlotTarget),
-    ) -> Result<Handle, V> {
+    pub(crate) fn pop_home(&self, me: Thread) -> Option<Vacant<'_, V>> {
         let home = me.home % SHARDS;
         let shard = &self.shards[home];
-        let found = if shard.is_owner(me) {
-            // SAFETY: only the owner touches `local`.
-            unsafe { shard.pop_local() }.map(|(index, slot)| (home, index, slot))
-        } else {
-            None
-        };
-        let Some((shard, index, slot)) = found.or_else(|| self.alloc_slow(me)) else {
-            return Err(verb);
-        };
-        // SAFETY: the allocation gave us the slot in `FREE`.
-        unsafe { slot.fill(verb, target) };
-        let generation = slot.state.claim(kind);
-        Ok(Handle::pack(self.tag, shard, index, generation))
+        if !shard.is_owner(me) {
+            return None;
+        }
+        // SAFETY: only the owner touches `local`.
+        let (index, slot) = unsafe { shard.pop_local() }?;
+        Some(Vacant {
+            tag: self.tag,
+            shard: home,
+            index,
+            slot,
+            from: shard,
+        })
     }
 
     /// A free slot from any shard, home first: shared free lists and never-used
     /// slots.
     #[cold]
     #[inline(never)]
-    fn alloc_slow(&self, me: Thread) -> Option<(usize, usize, &Slot<V>)> {
+    pub(crate) fn alloc_slow(&self, me: Thread) -> Option<Vacant<'_, V>> {
         let home = me.home % SHARDS;
         (0..SHARDS).map(|i| (home + i) % SHARDS).find_map(|shard| {
             self.shards[shard]
                 .alloc(self.shard_limit, self.first, me)
-                .map(|(index, slot)| (shard, index, slot))
+                .map(|(index, slot)| Vacant {
+                    tag: self.tag,
+                    shard,
+                    index,
+                    slot,
+                    from: &self.shards[shard],
+                })
         })
     }
 
@@ -482,16 +527,50 @@ impl<V> Table<V> {
         if handle.engine() != self.tag || handle.has_stray_bits() {
             return None;
         }
-        self.shards.get(handle.shard())?.get(handle.index())
+        self.shards[handle.shard()].get(handle.index())
     }
 
-    /// Frees a slot its caller owns in `FINISHING`, whose verb and target were
-    /// already taken out.
+    /// Frees a slot its caller owns in `FINISHING`, whose verb and target
+    /// were already taken out.
     pub(crate) fn release(&self, id: u32, slot: &Slot<V>, owned: State) {
         if slot.state.release(owned) {
             let (shard, index) = split_id(id);
             self.shards[shard].push_free(index, slot, crate::sync::current_thread());
         }
+    }
+
+    /// Frees a slot its caller (thread `me`) owns in `FINISHING`, with
+    /// `take` moving its verb out (and whatever else the caller reads of
+    /// it) before anyone else can reach it, and returns what `take` made.
+    ///
+    /// The slot's word goes to `FREE(g+1)` first: from then on a cancel of
+    /// the task's handle is `WAPPCALREADY`, and nobody touches the verb
+    /// until the slot is allocated again, which takes a free list. Onto the
+    /// shared list the slot goes only after `take`. Onto the owner's
+    /// private list it goes before: only `me` pops that list, and not
+    /// before `take` is done. So on the owner's path nothing that orders
+    /// memory comes after the verb is read, and the compiler moves it
+    /// once, from the slot straight to where the caller returns it (with a
+    /// release store or read-modify-write after the read, it copies the
+    /// verb once more, through the stack).
+    #[inline(always)]
+    pub(crate) fn release_with<T>(
+        &self,
+        me: Thread,
+        id: u32,
+        slot: &Slot<V>,
+        owned: State,
+        take: impl FnOnce() -> T,
+    ) -> T {
+        let reusable = slot.state.release(owned);
+        let (shard, index) = split_id(id);
+        let shard = &self.shards[shard];
+        if reusable && shard.is_owner(me) {
+            // SAFETY: `me` owns the shard, so only it touches `local`.
+            unsafe { shard.push_local(index, slot) };
+            return take();
+        }
+        release_shared(shard, reusable.then_some((index, slot)), take)
     }
 
     /// True if `me` could own its home shard and nobody does yet (the check
@@ -591,6 +670,23 @@ impl<V> Table<V> {
     pub(crate) fn slot_bytes(&self) -> usize {
         std::mem::size_of::<Slot<V>>()
     }
+}
+
+/// [`Table::release_with`] off the owner's path: `take`, then the slot
+/// (if it is reusable) onto the shared free list. Out of line, so that the
+/// owner's path has nothing after its read of the verb (see there).
+#[cold]
+#[inline(never)]
+fn release_shared<V, T>(
+    shard: &Shard<V>,
+    reusable: Option<(usize, &Slot<V>)>,
+    take: impl FnOnce() -> T,
+) -> T {
+    let item = take();
+    if let Some((index, slot)) = reusable {
+        shard.push_shared(index as u32 + 1, slot);
+    }
+    item
 }
 
 /// A slot's global id: shard and index in 32 bits (used by the intrusive

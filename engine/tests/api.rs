@@ -379,6 +379,33 @@ fn full_table_rejects_with_a_reason_and_the_verb() {
 }
 
 #[test]
+fn a_reservation_is_a_submit_in_two_steps() {
+    let (engine, _) = Engine::<Verb>::startup_with_capacity(WINAPPC_VERSION, 32).unwrap();
+    let (tx, mut rx) = engine.queue();
+    let target = Target::Queue(tx);
+    // Reservations dropped unfilled give their slots back: a full table's
+    // worth of them, twice over, leaves every slot free.
+    for _ in 0..2 {
+        let held: Vec<_> = (0..32).map(|_| engine.reserve(&target).unwrap()).collect();
+        assert_eq!(engine.reserve(&target).unwrap_err(), Reason::Full);
+        drop(held);
+    }
+    assert_eq!(engine.stats().live_tasks, 0);
+    let handle = engine.reserve(&target).unwrap().fill(verb(5));
+    assert_eq!(engine.stats().live_tasks, 1);
+    assert_eq!(engine.cancel(handle), CancelOutcome::Cancelled);
+    let done = rx.try_recv().unwrap();
+    assert_eq!((done.handle, done.verb.tag), (handle, 5));
+    assert_eq!(done.verb.primary_rc, AP_CANCELLED);
+    let other = self::engine();
+    let (other_tx, _other_rx) = other.queue();
+    assert_eq!(
+        engine.reserve(&Target::Queue(other_tx)).unwrap_err(),
+        Reason::ForeignTarget
+    );
+}
+
+#[test]
 fn foreign_target_is_rejected() {
     let engine = engine();
     let other = self::engine();

@@ -26,7 +26,7 @@ use super::node::{AppId, Node, NodeInner};
 use super::outcome::{done, Out};
 use super::param;
 use super::states::Entry;
-use super::verbs::{Body, Verb};
+use super::verbs::Verb;
 use appc_engine::{
     CancelOutcome, CollectError, Engine, Handle, Port, Receiver, Rejected, Sender, StartupData,
     StartupError, Stats, Target, TaskFuture, Tasks, Teardown,
@@ -68,7 +68,19 @@ impl Appc {
     /// `WinAsyncAPPC` (queue target), `WinAsyncAPPCEx` (event) or
     /// `WinAsyncAPPCIOCP` (port): starts `verb`; its one completion goes to
     /// `target`. `Err` is the API's handle 0 (not accepted: no completion).
-    pub fn submit(&self, verb: Verb, target: &Target<Verb>) -> Result<Handle, Rejected<Verb>> {
+    pub fn submit(&self, mut verb: Verb, target: &Target<Verb>) -> Result<Handle, Rejected<Verb>> {
+        // The common case in place (see `NodeInner::remote`): the verb
+        // moves once, from the caller into its task's slot.
+        if let Some(remote) = self.node.remote(self.app, &mut verb, Entry::Async) {
+            return match self.engine.reserve(target) {
+                Ok(reservation) => {
+                    let handle = reservation.fill(verb);
+                    remote.post(handle);
+                    Ok(handle)
+                }
+                Err(reason) => Err(remote.refused(Rejected { reason, verb })),
+            };
+        }
         self.dispatch(verb, Entry::Async, |verb| {
             self.engine.submit(verb, target).map(|handle| (handle, ()))
         })
@@ -78,7 +90,16 @@ impl Appc {
     /// Starts `verb` asynchronously and returns a future of the finished
     /// verb. Dropping the future before it resolves cancels the task, with
     /// the teardown of [`Appc::cancel`].
-    pub fn submit_future(&self, verb: Verb) -> Result<TaskFuture<Verb>, Rejected<Verb>> {
+    pub fn submit_future(&self, mut verb: Verb) -> Result<TaskFuture<Verb>, Rejected<Verb>> {
+        if let Some(remote) = self.node.remote(self.app, &mut verb, Entry::Async) {
+            return match self.engine.submit_future(verb) {
+                Ok(future) => {
+                    remote.post(future.handle());
+                    Ok(future)
+                }
+                Err(rejected) => Err(remote.refused(rejected)),
+            };
+        }
         self.dispatch(verb, Entry::Async, |verb| self.future(verb))
             .map(|(_, future)| future)
     }
@@ -156,6 +177,8 @@ impl Appc {
         self.engine.cleanup()
     }
 
+    /// Runs `verb` from an entry point whose `submit` makes its task.
+    #[inline(never)]
     fn dispatch<R>(
         &self,
         verb: Verb,
@@ -166,16 +189,14 @@ impl Appc {
         if let Err((primary, secondary)) = param::check(&verb) {
             return done(core, verb, Out::rc(primary, secondary), submit);
         }
-        match &verb.body {
-            Body::TpStarted(_)
-            | Body::ReceiveAllocate(_)
-            | Body::TpEnded(_)
-            | Body::Allocate(_)
-            | Body::SendConversation(_)
-            | Body::Unknown { .. } => self.node.tp_verb(self.app, core, verb, submit),
-            _ => self
+        match verb.body.conv() {
+            Some(ids) => self
                 .node
-                .conversation_verb(self.app, core, verb, entry, submit),
+                .conversation_verb(self.app, core, verb, ids, entry, submit),
+            // TP_STARTED, RECEIVE_ALLOCATE, TP_ENDED, ALLOCATE,
+            // SEND_CONVERSATION, and unknown opcodes (which the parameter
+            // check refused).
+            None => self.node.tp_verb(self.app, core, verb, submit),
         }
     }
 }

@@ -26,43 +26,71 @@ pub(crate) struct Attributes {
 }
 
 /// The results of one verb. Unset fields leave the VCB as it was.
-#[derive(Debug, Default)]
+///
+/// Small on purpose (56 bytes): a verb's results are moved from where
+/// they are found to its completion, and the outputs of the rare verbs,
+/// which are larger, wait in [`Extra`], boxed where they would make every
+/// verb's results larger.
+#[derive(Debug)]
 pub(crate) struct Out {
-    pub(crate) rc: Option<Refusal>,
+    pub(crate) rc: Refusal,
     pub(crate) rts_rcvd: Option<bool>,
     /// What a receive received (its data is in [`Out::data`]).
     pub(crate) what: Option<WhatRcvd>,
     /// The verb's data buffer, going back into it: a receive's, holding
     /// what it received; a send's, as the application gave it.
     pub(crate) data: Option<Vec<u8>>,
-    pub(crate) conv_state: Option<u8>,
-    pub(crate) conv_type: Option<u8>,
-    pub(crate) attributes: Option<Attributes>,
-    pub(crate) post: Option<Handle>,
-    /// TP_STARTED's `tp_id`, ALLOCATE's `conv_id`, RECEIVE_ALLOCATE's both.
-    pub(crate) ids: Option<Conv>,
-    pub(crate) attach: Option<Box<Attach>>,
+    pub(crate) extra: Extra,
+}
+
+/// The outputs only some verbs have.
+#[derive(Debug)]
+pub(crate) enum Extra {
+    None,
+    /// GET_STATE's `conv_state`.
+    ConvState(u8),
+    /// GET_TYPE's `conv_type`.
+    ConvType(u8),
+    /// GET_ATTRIBUTES' outputs.
+    Attributes(Box<Attributes>),
+    /// A posting verb's post task.
+    Post(Handle),
+    /// TP_STARTED's `tp_id`, ALLOCATE's `conv_id`.
+    Ids(Conv),
+    /// RECEIVE_ALLOCATE's ids, and what the attach it took says.
+    Attached(Box<(Conv, Attach)>),
 }
 
 impl Out {
     /// Just return codes.
     pub(crate) fn rc(primary: PrimaryRc, secondary: SecondaryRc) -> Self {
         Self {
-            rc: Some((primary, secondary)),
-            ..Self::default()
+            rc: (primary, secondary),
+            rts_rcvd: None,
+            what: None,
+            data: None,
+            extra: Extra::None,
         }
     }
 
     /// `AP_OK`, nothing else.
     pub(crate) fn ok() -> Self {
-        Self::default()
+        Self::rc(PrimaryRc::OK, SecondaryRc(0))
+    }
+
+    /// `AP_OK` with `extra`.
+    pub(crate) fn with(extra: Extra) -> Self {
+        Self {
+            extra,
+            ..Self::ok()
+        }
     }
 
     /// `AP_OK` with `rts_rcvd`.
     pub(crate) fn with_rts(rts: bool) -> Self {
         Self {
             rts_rcvd: Some(rts),
-            ..Self::default()
+            ..Self::ok()
         }
     }
 
@@ -71,23 +99,53 @@ impl Out {
         Self {
             what: Some(what),
             data: Some(data),
-            ..Self::default()
+            ..Self::ok()
         }
     }
 
-    /// Writes the results into the VCB.
-    pub(crate) fn apply(self, verb: &mut Verb) {
-        let (primary, secondary) = self.rc.unwrap_or((PrimaryRc::OK, SecondaryRc(0)));
+    /// Writes the results into the VCB, moving the buffers out of `self`.
+    /// (By reference: a completion's closure then holds a pointer to the
+    /// results, not a copy of them.)
+    #[inline]
+    pub(crate) fn apply(&mut self, verb: &mut Verb) {
+        let (primary, secondary) = self.rc;
         verb.set_rc(primary, secondary);
+        // The verbs of every request inline, the rest out of line.
         match &mut verb.body {
-            Body::TpStarted(v) => set(&mut v.tp_id, self.ids.map(|ids| ids.tp_id)),
-            Body::Allocate(v) => set(&mut v.conv_id, self.ids.map(|ids| ids.conv_id)),
-            Body::ReceiveAllocate(v) => {
-                if let Some(ids) = self.ids {
+            Body::SendData(v) => {
+                set(&mut v.rts_rcvd, self.rts_rcvd);
+                set(&mut v.data, self.data.take());
+            }
+            Body::ReceiveAndWait(v) => {
+                set(&mut v.rts_rcvd, self.rts_rcvd);
+                set(&mut v.data, self.data.take());
+                set(&mut v.what_rcvd, self.what);
+            }
+            _ => self.apply_other(verb),
+        }
+    }
+
+    /// [`Out::apply`] for the verbs other than SEND_DATA and
+    /// RECEIVE_AND_WAIT.
+    #[inline(never)]
+    fn apply_other(&mut self, verb: &mut Verb) {
+        let extra = std::mem::replace(&mut self.extra, Extra::None);
+        match &mut verb.body {
+            Body::TpStarted(v) => {
+                if let Extra::Ids(ids) = extra {
                     v.tp_id = ids.tp_id;
+                }
+            }
+            Body::Allocate(v) => {
+                if let Extra::Ids(ids) = extra {
                     v.conv_id = ids.conv_id;
                 }
-                if let Some(attach) = self.attach {
+            }
+            Body::ReceiveAllocate(v) => {
+                if let Extra::Attached(attached) = extra {
+                    let (ids, attach) = *attached;
+                    v.tp_id = ids.tp_id;
+                    v.conv_id = ids.conv_id;
                     v.sync_level = attach.sync_level;
                     v.conv_type = u8::from(attach.mapped);
                     v.user_id = attach.user_id;
@@ -96,30 +154,44 @@ impl Out {
                     v.pip = attach.pip;
                 }
             }
-            Body::SendData(v) => {
-                set(&mut v.rts_rcvd, self.rts_rcvd);
-                set(&mut v.data, self.data);
-            }
-            Body::SendConversation(v) => set(&mut v.data, self.data),
+            Body::SendConversation(v) => set(&mut v.data, self.data.take()),
             Body::SendError(v) => set(&mut v.rts_rcvd, self.rts_rcvd),
             Body::Confirm(v) => set(&mut v.rts_rcvd, self.rts_rcvd),
-            Body::ReceiveAndWait(v) | Body::ReceiveImmediate(v) => {
+            Body::ReceiveImmediate(v) => {
                 set(&mut v.rts_rcvd, self.rts_rcvd);
-                set(&mut v.data, self.data);
+                set(&mut v.data, self.data.take());
                 set(&mut v.what_rcvd, self.what);
             }
             Body::ReceiveAndPost(v) => {
-                set(&mut v.post, self.post.map(Some));
+                if let Extra::Post(post) = extra {
+                    v.post = Some(post);
+                }
                 set(&mut v.receive.rts_rcvd, self.rts_rcvd);
-                set(&mut v.receive.data, self.data);
+                set(&mut v.receive.data, self.data.take());
                 set(&mut v.receive.what_rcvd, self.what);
             }
-            Body::PostOnReceipt(v) => set(&mut v.post, self.post.map(Some)),
-            Body::TestRtsAndPost(v) => set(&mut v.post, self.post.map(Some)),
-            Body::GetState(v) => set(&mut v.conv_state, self.conv_state),
-            Body::GetType(v) => set(&mut v.conv_type, self.conv_type),
+            Body::PostOnReceipt(v) => {
+                if let Extra::Post(post) = extra {
+                    v.post = Some(post);
+                }
+            }
+            Body::TestRtsAndPost(v) => {
+                if let Extra::Post(post) = extra {
+                    v.post = Some(post);
+                }
+            }
+            Body::GetState(v) => {
+                if let Extra::ConvState(state) = extra {
+                    v.conv_state = state;
+                }
+            }
+            Body::GetType(v) => {
+                if let Extra::ConvType(conv_type) = extra {
+                    v.conv_type = conv_type;
+                }
+            }
             Body::GetAttributes(v) => {
-                if let Some(a) = self.attributes {
+                if let Extra::Attributes(a) = extra {
                     v.sync_level = a.sync_level;
                     v.mode_name = a.mode_name;
                     v.lu_alias = a.lu_alias;
@@ -127,7 +199,10 @@ impl Out {
                     v.user_id = a.user_id;
                 }
             }
-            Body::TpEnded(_)
+            // SEND_DATA and RECEIVE_AND_WAIT: `apply`'s.
+            Body::SendData(_)
+            | Body::ReceiveAndWait(_)
+            | Body::TpEnded(_)
             | Body::Confirmed(_)
             | Body::Flush(_)
             | Body::PrepareToReceive(_)
@@ -155,7 +230,7 @@ impl<R, F: FnOnce(Verb) -> Result<(Handle, R), Rejected<Verb>>> Submit<R> for F 
 pub(crate) fn done<R>(
     core: &AppCore,
     mut verb: Verb,
-    out: Out,
+    mut out: Out,
     submit: impl Submit<R>,
 ) -> Result<(Handle, R), Rejected<Verb>> {
     out.apply(&mut verb);
@@ -167,6 +242,6 @@ pub(crate) fn done<R>(
 }
 
 /// Completes a task that was waiting, if nothing finished it first.
-pub(crate) fn complete(core: &AppCore, handle: Handle, out: Out) {
+pub(crate) fn complete(core: &AppCore, handle: Handle, mut out: Out) {
     let _ = core.complete(handle, |verb| out.apply(verb));
 }

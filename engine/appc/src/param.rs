@@ -33,7 +33,9 @@ fn blank(name: &[u8]) -> bool {
     name.iter().all(|&b| b == b' ' || b == 0)
 }
 
-/// Checks the fields of `verb` that need no TP or conversation.
+/// Checks the fields of `verb` that need no TP or conversation. (Inlined
+/// into the entry points, whose own match on the verb it shares.)
+#[inline(always)]
 pub(crate) fn check(verb: &Verb) -> Result<(), Refusal> {
     let mapped = verb.is_mapped();
     // Only bit 0 (basic / mapped) and the extended-VCB flag are defined.

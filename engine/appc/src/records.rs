@@ -282,6 +282,58 @@ pub enum Take {
     Empty,
 }
 
+/// Bytes taken from the front and added at the back: a buffer and the
+/// offset of its first byte not yet taken. Emptied, it starts again at the
+/// front of its buffer, so a queue drained as it fills (a receive waiting
+/// as data arrives) moves no byte but the ones it takes and gives; one
+/// that is not drained moves what it holds to the front before its buffer
+/// would grow. It keeps its capacity.
+#[derive(Debug, Default)]
+pub(crate) struct ByteQueue {
+    buf: Vec<u8>,
+    head: usize,
+}
+
+impl ByteQueue {
+    /// Bytes held.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len() - self.head
+    }
+
+    /// The bytes held, oldest first.
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.buf[self.head..]
+    }
+
+    /// Adds `bytes` at the back.
+    #[inline]
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        if self.head > 0 && bytes.len() > self.buf.capacity() - self.buf.len() {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Drops the `count` oldest bytes (at most [`ByteQueue::len`]).
+    #[inline]
+    pub(crate) fn consume(&mut self, count: usize) {
+        self.head += count;
+        if self.head >= self.buf.len() {
+            self.clear();
+        }
+    }
+
+    /// Drops everything.
+    #[inline]
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+        self.head = 0;
+    }
+}
+
 /// Inbound records waiting to be received, oldest first, as one byte
 /// queue and the records' lengths: both keep their capacity, so a
 /// conversation in its steady state allocates nothing for what arrives.
@@ -289,7 +341,7 @@ pub enum Take {
 /// (basic only).
 #[derive(Debug, Default)]
 struct Inbound {
-    bytes: VecDeque<u8>,
+    bytes: ByteQueue,
     /// The length of each record in `bytes` (the first one counted whole,
     /// `taken` of it already received).
     records: VecDeque<usize>,
@@ -367,11 +419,8 @@ impl Inbound {
     fn deliver(&mut self, count: usize, into: &mut Vec<u8>) {
         let count = count.min(self.bytes.len());
         into.clear();
-        let (first, second) = self.bytes.as_slices();
-        let head = count.min(first.len());
-        into.extend_from_slice(&first[..head]);
-        into.extend_from_slice(&second[..count - head]);
-        self.bytes.drain(..count);
+        into.extend_from_slice(&self.bytes.as_slice()[..count]);
+        self.bytes.consume(count);
         let mut left = count;
         while let Some((rest, complete)) = self.front() {
             let part = rest.min(left);
@@ -876,6 +925,31 @@ mod tests {
             r.got(Fill::Ll, 100, false),
             data(&records[0], WhatRcvd::DATA_COMPLETE)
         );
+    }
+
+    #[test]
+    fn byte_queue_is_fifo_and_reuses_its_buffer() {
+        let mut q = ByteQueue::default();
+        q.extend(b"abc");
+        q.extend(b"de");
+        assert_eq!(q.as_slice(), b"abcde");
+        q.consume(2);
+        assert_eq!((q.len(), q.as_slice()), (3, &b"cde"[..]));
+        // Filled past its capacity while its front is taken: what it holds
+        // moves to the front, in order.
+        let capacity = q.buf.capacity();
+        let more = vec![b'x'; capacity];
+        q.extend(&more);
+        assert_eq!(q.head, 0);
+        assert_eq!(&q.as_slice()[..3], b"cde");
+        assert_eq!(q.len(), 3 + capacity);
+        // Drained, it starts over at the front of its buffer.
+        q.consume(q.len());
+        assert_eq!((q.len(), q.head), (0, 0));
+        q.extend(b"z");
+        assert_eq!(q.as_slice(), b"z");
+        q.clear();
+        assert_eq!(q.len(), 0);
     }
 
     #[test]

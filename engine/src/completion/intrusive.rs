@@ -3,8 +3,9 @@
 //! The nodes are the task slots themselves (linked through `Slot::next` by
 //! global id), so delivering a completion allocates nothing. Producers push
 //! onto a Treiber stack with one CAS; a consumer takes the whole stack with
-//! one read-modify-write and reverses it into a FIFO [`Batch`] it owns.
-//! Because nobody ever pops a single node off the shared stack, there is no
+//! one read-modify-write into a [`Batch`] it owns, which hands the slots out
+//! oldest first (each slot's address is looked up once, as the stack is
+//! taken). Because nobody ever pops a single node off the shared stack, there is no
 //! ABA problem and no tag is needed.
 //!
 //! A slot in the queue is `FINISHING` with a queue kind: the queue owns it and
@@ -64,6 +65,8 @@ use crate::handle::Handle;
 use crate::sync::{lock, Arc, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::table::Slot;
 use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -104,16 +107,27 @@ impl<V: crate::Request> EngineQueue<V> {
         }
     }
 
-    /// Takes the oldest completion out of the queue and frees its task:
-    /// handle, verb and a port's values.
-    pub(crate) fn next(&self, batch: &mut Batch) -> Option<(Handle, V, PortInfo)> {
-        let (id, slot) = self.queue.pop(&self.core, batch)?;
-        Some(self.core.consume(id, slot))
+    /// Takes the oldest completion off the queue: its slot, now owned by
+    /// the caller, who frees it with [`Core::consume`].
+    #[inline]
+    pub(crate) fn pop(&self, batch: &mut Batch<V>) -> Option<(u32, &Slot<V>)> {
+        self.queue.pop(&self.core, batch)
+    }
+
+    /// Takes the task out of a slot [`EngineQueue::pop`] gave and frees it
+    /// (see [`Core::consume`]).
+    #[inline(always)]
+    pub(crate) fn consume<T>(
+        &self,
+        (id, slot): (u32, &Slot<V>),
+        make: impl FnOnce(Handle, PortInfo, V) -> T,
+    ) -> T {
+        self.core.consume(id, slot, make)
     }
 
     /// Refuses further completions and frees every queued one (the last
     /// consumer is gone).
-    pub(crate) fn close(&self, batch: &mut Batch) {
+    pub(crate) fn close(&self, batch: &mut Batch<V>) {
         self.queue.close(&self.core, batch);
     }
 }
@@ -123,6 +137,19 @@ impl<V: crate::Request> EngineQueue<V> {
 struct Wake {
     sleepers: Mutex<Sleepers>,
     cond: Condvar,
+}
+
+impl Wake {
+    /// Wakes everyone waiting for a push. The sleepers hold the lock from
+    /// their `fetch_or` of `SLEEPY` until they wait, so once we have taken
+    /// it every one of them is waiting.
+    #[cold]
+    #[inline(never)]
+    fn wake_all(&self) {
+        let (first, more) = lock(&self.sleepers).take();
+        self.cond.notify_all();
+        first.into_iter().chain(more).for_each(Waker::wake);
+    }
 }
 
 /// Who waits for the next push.
@@ -165,11 +192,34 @@ impl Sleepers {
     }
 }
 
-/// Slots a consumer has taken off the shared stack, oldest first.
-#[derive(Debug, Default)]
-pub(crate) struct Batch {
-    head: u32,
+/// Slots a consumer has taken off the shared stack and not yet popped,
+/// newest first (popped from the end, so oldest first), each with its
+/// global id and its address, looked up once, as the stack was taken.
+/// Its buffer is kept: only a larger batch than any before allocates.
+pub(crate) struct Batch<V> {
+    taken: Vec<(u32, NonNull<Slot<V>>)>,
 }
+
+impl<V> Default for Batch<V> {
+    fn default() -> Self {
+        Self { taken: Vec::new() }
+    }
+}
+
+impl<V> fmt::Debug for Batch<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch")
+            .field("taken", &self.taken.len())
+            .finish()
+    }
+}
+
+// SAFETY: the addresses name slots of the batch's engine, whose consumer
+// (the batch's owner) holds the engine, and whose pages are freed only with
+// it; the slots are owned by whoever holds the batch (queued, FINISHING),
+// and their verbs are `Send`. Moving the batch to another thread moves that
+// ownership, nothing else.
+unsafe impl<V: Send> Send for Batch<V> {}
 
 impl Queue {
     pub(crate) fn new() -> Self {
@@ -192,6 +242,7 @@ impl Queue {
     /// the consumer. This function does not touch the queue after that CAS
     /// (see the module docs), which is why it takes a pointer and not
     /// `&self`: the queue may be freed while it still runs.
+    #[inline(always)]
     pub(crate) unsafe fn push<V>(this: *const Self, id: u32, slot: &Slot<V>) -> bool {
         // The queue is only reachable inside this block; what comes after
         // the CAS can use nothing of it but `wake`, the pusher's own.
@@ -219,61 +270,44 @@ impl Queue {
             }
         };
         // The slot is the consumer's now and the queue may be gone. If the
-        // CAS cleared SLEEPY, waking is ours: the sleepers hold the lock from
-        // their `fetch_or` until they wait, so once we have taken it every
-        // one of them is waiting.
+        // CAS cleared SLEEPY, waking is ours.
         if let Some(wake) = wake {
             crate::sync::took!(PushWokeSleepers);
-            let (first, more) = lock(&wake.sleepers).take();
-            wake.cond.notify_all();
-            first.into_iter().chain(more).for_each(Waker::wake);
+            wake.wake_all();
         }
         true
     }
 
     /// Takes the oldest completion: its slot and global id, now owned by the
     /// caller in `FINISHING`. `core` is the queue's engine (its consumer's).
+    #[inline]
     pub(crate) fn pop<'a, V: crate::Request>(
         &self,
         core: &'a Core<V>,
-        batch: &mut Batch,
+        batch: &mut Batch<V>,
     ) -> Option<(u32, &'a Slot<V>)> {
-        if batch.head == NIL {
-            return self.refill(core, batch);
+        if batch.taken.is_empty() {
+            self.refill(core, batch);
         }
-        let id = batch.head - 1;
-        let slot = core.table.by_id(id);
-        batch.head = slot.next.load(Relaxed);
-        Some((id, slot))
+        let (id, slot) = batch.taken.pop()?;
+        // SAFETY: the address was taken from a slot of `core`'s table (the
+        // queue's engine, see `refill`), whose pages live as long as it.
+        Some((id, unsafe { slot.as_ref() }))
     }
 
-    /// Takes everything pushed so far: returns the oldest and leaves the
-    /// rest in the (empty) `batch`, oldest first. The oldest is the last
-    /// slot the reversal visits, so it is not looked up twice (with one
-    /// completion at a time, the common case, that is the whole chain).
-    fn refill<'a, V: crate::Request>(
-        &self,
-        core: &'a Core<V>,
-        batch: &mut Batch,
-    ) -> Option<(u32, &'a Slot<V>)> {
+    /// Takes everything pushed so far into the (empty) `batch`: the stack
+    /// runs from the newest completion to the oldest, and so does the
+    /// batch, which is popped from its end.
+    fn refill<V: crate::Request>(&self, core: &Core<V>, batch: &mut Batch<V>) {
         if self.head.load(Relaxed) & TOP == u64::from(NIL) {
-            return None;
+            return;
         }
         let mut top = (self.head.fetch_and(!TOP, Acquire) & TOP) as u32;
-        // Reverse the LIFO chain so the oldest completion comes out first.
-        let mut reversed = NIL;
-        let mut oldest = None;
         while top != NIL {
             let slot = core.table.by_id(top - 1);
-            let next = slot.next.load(Relaxed);
-            slot.next.store(reversed, Relaxed);
-            oldest = Some((top - 1, slot));
-            reversed = top;
-            top = next;
+            batch.taken.push((top - 1, NonNull::from(slot)));
+            top = slot.next.load(Relaxed);
         }
-        let (id, slot) = oldest?;
-        batch.head = slot.next.load(Relaxed);
-        Some((id, slot))
     }
 
     /// Returns the first `Some` of `poll` (which pops this queue), sleeping
@@ -343,7 +377,7 @@ impl Queue {
 
     /// Closes the queue and frees everything in it; later pushes are refused
     /// (their completers free the slot).
-    pub(crate) fn close<V: crate::Request>(&self, core: &Core<V>, batch: &mut Batch) {
+    pub(crate) fn close<V: crate::Request>(&self, core: &Core<V>, batch: &mut Batch<V>) {
         let mut top = (self.head.swap(CLOSED, Acquire) & TOP) as u32;
         while let Some((id, slot)) = self.pop(core, batch) {
             core.discard(id, slot);

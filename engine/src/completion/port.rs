@@ -33,7 +33,7 @@ pub struct Packet<V> {
 
 struct Inner<V: Request> {
     queue: EngineQueue<V>,
-    batch: Mutex<Batch>,
+    batch: Mutex<Batch<V>>,
 }
 
 impl<V: Request> Drop for Inner<V> {
@@ -64,6 +64,7 @@ impl<V: Request> Port<V> {
     }
 
     /// A packet if one is queued (`GetQueuedCompletionStatus` with timeout 0).
+    #[inline]
     pub fn try_get(&self) -> Option<Packet<V>> {
         self.next()
     }
@@ -76,18 +77,26 @@ impl<V: Request> Port<V> {
     /// A packet, or `Pending` until one is posted (and the task woken):
     /// the port awaited from async code, the calling task's waker taking
     /// the place of a waiting thread.
+    #[inline]
     pub fn poll_get(&self, cx: &mut Context<'_>) -> Poll<Packet<V>> {
         self.0.queue.queue.poll_wait(cx, || self.next())
     }
 
+    /// The oldest packet: the slot comes off the batch under the lock, and
+    /// the verb moves from the slot straight into the packet after it.
+    #[inline]
     fn next(&self) -> Option<Packet<V>> {
-        let (handle, verb, info) = self.0.queue.next(&mut lock(&self.0.batch))?;
-        Some(Packet {
-            bytes: info.bytes,
-            key: info.key,
-            token: info.token,
-            handle,
-            verb,
+        let queue = &self.0.queue;
+        let popped = queue.pop(&mut lock(&self.0.batch))?;
+        // `Some` inside: the packet is made where it is returned.
+        queue.consume(popped, |handle, info, verb| {
+            Some(Packet {
+                bytes: info.bytes,
+                key: info.key,
+                token: info.token,
+                handle,
+                verb,
+            })
         })
     }
 }

@@ -41,7 +41,7 @@ impl<V> fmt::Debug for Sender<V> {
 /// The pumping side of a message queue.
 pub struct Receiver<V: Request> {
     queue: EngineQueue<V>,
-    batch: Batch,
+    batch: Batch<V>,
 }
 
 impl<V: Request> Receiver<V> {
@@ -53,6 +53,7 @@ impl<V: Request> Receiver<V> {
     }
 
     /// The next completion, if one is queued.
+    #[inline]
     pub fn try_recv(&mut self) -> Option<Completion<V>> {
         next(&self.queue, &mut self.batch)
     }
@@ -73,9 +74,10 @@ impl<V: Request> Receiver<V> {
     }
 }
 
-fn next<V: Request>(queue: &EngineQueue<V>, batch: &mut Batch) -> Option<Completion<V>> {
-    let (handle, verb, _) = queue.next(batch)?;
-    Some(Completion { handle, verb })
+#[inline]
+fn next<V: Request>(queue: &EngineQueue<V>, batch: &mut Batch<V>) -> Option<Completion<V>> {
+    let popped = queue.pop(batch)?;
+    queue.consume(popped, |handle, _, verb| Some(Completion { handle, verb }))
 }
 
 impl<V: Request> Drop for Receiver<V> {

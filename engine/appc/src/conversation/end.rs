@@ -9,7 +9,7 @@ use crate::node::{AppId, Registrar};
 use crate::outcome::{AppCore, Attributes, Out};
 use crate::param::Refusal;
 use crate::rc::{PrimaryRc, SecondaryRc};
-use crate::records::{Fill, MappedReader, RecordReader, RecordWriter, Take};
+use crate::records::{ByteQueue, Fill, MappedReader, RecordReader, RecordWriter, Take};
 use crate::session::{Attach, Flow, Peer};
 use crate::states::ConvState;
 use crate::verbs::{values, Conv};
@@ -106,7 +106,7 @@ pub(super) enum Status {
 #[derive(Debug, Default)]
 pub(super) struct HeldFlows {
     pub(super) held: VecDeque<Held>,
-    pub(super) data: VecDeque<u8>,
+    pub(super) data: ByteQueue,
 }
 
 impl HeldFlows {
@@ -277,7 +277,12 @@ impl End {
 
     /// Completes task `handle` of this end's application with `out`, if
     /// nothing finished it first.
-    pub(super) fn complete(&self, handle: Handle, out: Out) {
+    pub(super) fn complete(&self, handle: Handle, mut out: Out) {
+        self.complete_with(handle, &mut out);
+    }
+
+    /// [`End::complete`] from where the results were gathered.
+    pub(super) fn complete_with(&self, handle: Handle, out: &mut Out) {
         if let Some(tasks) = &self.tasks {
             let _ = tasks.complete(handle, |verb| out.apply(verb));
         }
@@ -285,12 +290,19 @@ impl End {
 
     /// Moves data into the reader while it precedes every held status
     /// (the readers' input contract).
+    #[inline]
     pub(super) fn feed(&mut self) {
+        if !self.inbound.is_empty() {
+            self.feed_held();
+        }
+    }
+
+    fn feed_held(&mut self) {
         while let Some(Held::Data(len)) = self.inbound.front() {
             self.inbound.held.pop_front();
-            let data = &self.inbound.data.make_contiguous()[..len];
+            let data = &self.inbound.data.as_slice()[..len];
             push_reader(&mut self.reader, &mut self.broken, data);
-            self.inbound.data.drain(..len);
+            self.inbound.data.consume(len);
         }
     }
 
@@ -301,6 +313,7 @@ impl End {
     /// Takes a flow that arrived from the partner (one it [`wants`]).
     ///
     /// [`wants`]: End::wants
+    #[inline]
     pub(super) fn hold(&mut self, flow: Flow<'_>) {
         match flow {
             Flow::Data(data) if self.inbound.is_empty() => self.push_reader(data),
@@ -409,8 +422,15 @@ impl End {
     }
 
     /// Sends what this end has buffered, with the attach first if it has
-    /// not flowed yet.
+    /// not flowed yet. (Inlined: most calls find nothing to send.)
+    #[inline]
     pub(super) fn put_out(&mut self, peer: &mut dyn Peer) {
+        if self.attach.is_some() || !self.out_lens.is_empty() {
+            self.put_out_buffered(peer);
+        }
+    }
+
+    fn put_out_buffered(&mut self, peer: &mut dyn Peer) {
         if let Some(attach) = self.attach.take() {
             if let Err(sense) = peer.attach(&attach) {
                 self.broken = Some((PrimaryRc::ALLOCATION_ERROR, sense));

@@ -83,6 +83,7 @@ pub(crate) struct ReceiveParams {
 
 impl Input {
     /// Takes `verb`'s inputs (its data buffer moves out).
+    #[inline(always)]
     pub(crate) fn take(verb: &mut Verb) -> Self {
         let fill = |fill| Fill::from_vcb(fill).unwrap_or(Fill::Ll);
         let post = |verb: &Verb, sema: &Event, params| Input::Post {

@@ -6,7 +6,7 @@ use super::input::{Input, IssuedVerb, ReceiveParams};
 use super::wait::{Act, Wait, WaitKind};
 use super::SEND_BUFFER;
 use crate::node::Registrar;
-use crate::outcome::Out;
+use crate::outcome::{Extra, Out};
 use crate::param::Refusal;
 use crate::rc::{PrimaryRc, SecondaryRc};
 use crate::records::RecordWriter;
@@ -30,29 +30,87 @@ impl End {
             ..
         } = request;
         if let Err((primary, secondary)) = self.admit(step, entry, mapped, &input) {
-            return self.complete(handle, input.back(Out::rc(primary, secondary)));
+            return self.refuse(handle, input, Out::rc(primary, secondary));
         }
         if let Some(out) = self.reported_first(node, peer, step) {
-            return self.complete(handle, input.back(out));
+            return self.refuse(handle, input, out);
         }
-        let mut buf = None;
-        match self.act(node, peer, step, entry, input, &mut buf) {
+        // The common verbs here; the others out of line, so that this
+        // path is not made to carry their state.
+        match (step, input) {
+            (Step::SendData(kind), Input::Send { data, send_type }) => {
+                let act = self.send_data_verb(node, peer, kind, send_type, &data);
+                self.conclude(node, peer, handle, act, Some(data));
+            }
+            (Step::ReceiveAndWait, Input::Receive { params, buf }) => {
+                let kind = self.receive_and_wait(peer, entry, params);
+                self.start_wait(node, peer, handle, kind, Some(buf));
+            }
+            (step, input) => {
+                let mut buf = None;
+                let act = self.act(node, peer, step, input, &mut buf);
+                self.conclude(node, peer, handle, act, buf);
+            }
+        }
+    }
+
+    /// A verb refused by its checks, or answered with what was reported
+    /// first: it did not run, and its buffer goes back with it.
+    #[cold]
+    fn refuse(&self, handle: Handle, input: Input, out: Out) {
+        self.complete(handle, input.back(out));
+    }
+
+    /// What a verb does once past its checks: finish (its buffer back in
+    /// its completion, after the peer heard what the TP consumed), or
+    /// wait.
+    #[inline(always)]
+    fn conclude(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        handle: Handle,
+        act: Act,
+        buf: Option<Vec<u8>>,
+    ) {
+        match act {
             Act::Finish(mut out) => {
                 if out.data.is_none() {
                     out.data = buf;
                 }
                 self.settle(peer);
-                self.complete(handle, out);
+                self.complete_with(handle, &mut out);
             }
-            Act::Wait(kind) => {
-                self.wait = Some(Wait {
-                    handle,
-                    kind,
-                    buf,
-                    _active: self.activity.as_ref().map(Activity::begin),
-                });
-                self.progress(node, peer);
-            }
+            Act::Wait(kind) => self.start_wait(node, peer, handle, kind, buf),
+        }
+    }
+
+    /// Task `handle` waits for `kind`, unless what it waits for is there.
+    #[inline(always)]
+    fn start_wait(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        handle: Handle,
+        kind: WaitKind,
+        buf: Option<Vec<u8>>,
+    ) {
+        let wait = Wait {
+            handle,
+            kind,
+            buf,
+            active: None,
+        };
+        // A verb that finds what it waits for has not waited: its TP never
+        // counts it as active.
+        let kept = match self.arrived() {
+            true => self.finish_or_keep(node, peer, wait),
+            false => Some(wait),
+        };
+        if let Some(mut wait) = kept {
+            wait.active = self.activity.as_ref().map(Activity::begin);
+            self.wait = Some(wait);
+            self.settle(peer);
         }
     }
 
@@ -154,45 +212,71 @@ impl End {
         }
     }
 
-    /// The verb's effect on the conversation, once it passed its checks.
-    /// A send's data buffer is left in `buf`, to go back with the verb.
+    /// SEND_DATA, past its checks.
+    fn send_data_verb(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        kind: SendKind,
+        send_type: u8,
+        data: &[u8],
+    ) -> Act {
+        let sync_confirm = self.attrs.sync_level != values::SYNC_NONE;
+        self.state = ConvState::Send;
+        if !self.mapped {
+            // `admit` validated the LLs.
+            let _ = self.writer.write(data);
+        }
+        self.send_data(peer, kind, data);
+        match kind {
+            SendKind::Plain | SendKind::Flush => self.sent(peer),
+            SendKind::Confirm => self.confirm(peer, Confirmation::Plain),
+            SendKind::PrepareToReceive => {
+                let sync = send_type == values::SEND_DATA_P_TO_R_SYNC_LEVEL;
+                self.prepare_to_receive(peer, sync && sync_confirm)
+            }
+            SendKind::Deallocate => {
+                let sync = send_type == values::SEND_DATA_DEALLOC_SYNC_LEVEL;
+                self.deallocate(node, peer, sync && sync_confirm)
+            }
+            SendKind::DeallocateAbend => {
+                let code = self.abend_code(values::ABEND_PROG);
+                self.abend(node, peer, code);
+                Act::Finish(Out::ok())
+            }
+        }
+    }
+
+    /// RECEIVE_AND_WAIT, past its checks: what it waits for.
+    fn receive_and_wait(
+        &mut self,
+        peer: &mut dyn Peer,
+        entry: Entry,
+        params: ReceiveParams,
+    ) -> WaitKind {
+        self.cancel_wait();
+        let issued_in = self.turn_to_receive(peer);
+        let posting = (entry == Entry::Async).then_some(issued_in);
+        if posting.is_some() {
+            self.state = ConvState::PendingPost;
+        }
+        WaitKind::Receive { params, posting }
+    }
+
+    /// The effect of a verb other than SEND_DATA and RECEIVE_AND_WAIT,
+    /// once it passed its checks. A send's data buffer is left in `buf`,
+    /// to go back with the verb.
+    #[inline(never)]
     fn act(
         &mut self,
         node: &dyn Registrar,
         peer: &mut dyn Peer,
         step: Step,
-        entry: Entry,
         input: Input,
         buf: &mut Option<Vec<u8>>,
     ) -> Act {
         let sync_confirm = self.attrs.sync_level != values::SYNC_NONE;
         match (step, input) {
-            (Step::SendData(kind), Input::Send { data, send_type }) => {
-                self.state = ConvState::Send;
-                if !self.mapped {
-                    // `admit` validated the LLs.
-                    let _ = self.writer.write(&data);
-                }
-                self.send_data(peer, kind, &data);
-                *buf = Some(data);
-                match kind {
-                    SendKind::Plain | SendKind::Flush => self.sent(peer),
-                    SendKind::Confirm => self.confirm(peer, Confirmation::Plain),
-                    SendKind::PrepareToReceive => {
-                        let sync = send_type == values::SEND_DATA_P_TO_R_SYNC_LEVEL;
-                        self.prepare_to_receive(peer, sync && sync_confirm)
-                    }
-                    SendKind::Deallocate => {
-                        let sync = send_type == values::SEND_DATA_DEALLOC_SYNC_LEVEL;
-                        self.deallocate(node, peer, sync && sync_confirm)
-                    }
-                    SendKind::DeallocateAbend => {
-                        let code = self.abend_code(values::ABEND_PROG);
-                        self.abend(node, peer, code);
-                        Act::Finish(Out::ok())
-                    }
-                }
-            }
             (Step::Flush, _) => {
                 self.state = ConvState::Send;
                 self.put_out(peer);
@@ -228,27 +312,13 @@ impl End {
                 }
                 Act::Finish(Out::ok())
             }
-            (Step::ReceiveAndWait, Input::Receive { params, buf: data }) => {
-                self.cancel_wait();
-                let issued_in = self.turn_to_receive(peer);
-                let posting = (entry == Entry::Async).then_some(issued_in);
-                if posting.is_some() {
-                    self.state = ConvState::PendingPost;
-                }
-                *buf = Some(data);
-                Act::Wait(WaitKind::Receive {
-                    fill: params.fill,
-                    max_len: params.max_len,
-                    rtn_status: params.rtn_status,
-                    posting,
-                })
-            }
             (Step::ReceiveImmediate, Input::Receive { params, buf: data }) => {
                 self.cancel_wait();
                 *buf = Some(data);
-                let out = self
-                    .try_receive(node, peer, params, true, buf)
-                    .unwrap_or_else(|| Out::rc(PrimaryRc::UNSUCCESSFUL, SecondaryRc(0)));
+                let mut out = Out::ok();
+                if !self.try_receive(node, peer, params, true, buf, &mut out) {
+                    out = Out::rc(PrimaryRc::UNSUCCESSFUL, SecondaryRc(0));
+                }
                 Act::Finish(out)
             }
             (Step::ReceiveAndPost, Input::Post { verb, sema, params }) => {
@@ -258,12 +328,13 @@ impl End {
                 };
                 let issued_in = self.turn_to_receive(peer);
                 self.state = ConvState::PendingPost;
-                self.wait_for_post(post, receive_wait(params, Some(issued_in)));
+                let kind = WaitKind::Receive {
+                    params,
+                    posting: Some(issued_in),
+                };
+                self.wait_for_post(post, kind);
                 self.progress(node, peer);
-                Act::Finish(Out {
-                    post: Some(post),
-                    ..Out::ok()
-                })
+                Act::Finish(Out::with(Extra::Post(post)))
             }
             (Step::PostOnReceipt, Input::Post { verb, sema, params }) => {
                 let post = match self.post(*verb, &sema) {
@@ -276,10 +347,7 @@ impl End {
                 };
                 self.wait_for_post(post, kind);
                 self.progress(node, peer);
-                Act::Finish(Out {
-                    post: Some(post),
-                    ..Out::ok()
-                })
+                Act::Finish(Out::with(Extra::Post(post)))
             }
             (Step::TestRtsAndPost, Input::Post { verb, sema, .. }) => {
                 let post = match self.post(*verb, &sema) {
@@ -295,10 +363,7 @@ impl End {
                 } else {
                     self.rts_post = Some(post);
                 }
-                Act::Finish(Out {
-                    post: Some(post),
-                    ..Out::ok()
-                })
+                Act::Finish(Out::with(Extra::Post(post)))
             }
             (Step::RequestToSend, _) => {
                 peer.send(Flow::RequestToSend);
@@ -312,18 +377,11 @@ impl End {
             } else {
                 Out::rc(PrimaryRc::UNSUCCESSFUL, SecondaryRc(0))
             }),
-            (Step::GetAttributes, _) => Act::Finish(Out {
-                attributes: Some(self.attrs),
-                ..Out::ok()
-            }),
-            (Step::GetType, _) => Act::Finish(Out {
-                conv_type: Some(u8::from(self.mapped)),
-                ..Out::ok()
-            }),
-            (Step::GetState, _) => Act::Finish(Out {
-                conv_state: Some(self.state.code()),
-                ..Out::ok()
-            }),
+            (Step::GetAttributes, _) => {
+                Act::Finish(Out::with(Extra::Attributes(Box::new(self.attrs))))
+            }
+            (Step::GetType, _) => Act::Finish(Out::with(Extra::ConvType(u8::from(self.mapped)))),
+            (Step::GetState, _) => Act::Finish(Out::with(Extra::ConvState(self.state.code()))),
             // TP-level verbs are the node's; the inputs always match their
             // step.
             _ => Act::Finish(Out::rc(PrimaryRc::INVALID_VERB, SecondaryRc(0))),
@@ -373,7 +431,7 @@ impl End {
             handle: post,
             kind,
             buf: None,
-            _active: self.activity.as_ref().map(Activity::begin),
+            active: self.activity.as_ref().map(Activity::begin),
         });
     }
 
@@ -490,7 +548,16 @@ impl End {
 
     /// Ends a pending posting receive or POST_ON_RECEIPT with `AP_CANCELLED`
     /// (the verbs that cancel it). The caller sets the state.
+    #[inline]
     pub(super) fn cancel_wait(&mut self) {
+        if self.wait.is_some() {
+            self.cancel_pending();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn cancel_pending(&mut self) {
         if let Some(wait) = self.wait.take() {
             if let WaitKind::Receive {
                 posting: Some(issued_in),
@@ -502,14 +569,5 @@ impl End {
             let handle = wait.handle;
             self.complete(handle, wait.cancelled());
         }
-    }
-}
-
-fn receive_wait(params: ReceiveParams, posting: Option<ConvState>) -> WaitKind {
-    WaitKind::Receive {
-        fill: params.fill,
-        max_len: params.max_len,
-        rtn_status: params.rtn_status,
-        posting,
     }
 }

@@ -4,7 +4,7 @@
 
 use super::end::{End, Held, Status};
 use super::input::ReceiveParams;
-use super::wait::WaitKind;
+use super::wait::{Wait, WaitKind};
 use crate::node::Registrar;
 use crate::outcome::Out;
 use crate::rc::{PrimaryRc, SecondaryRc, WhatRcvd};
@@ -12,11 +12,11 @@ use crate::records::{RecordWriter, Take};
 use crate::session::{Confirmation, Flow, Peer, TpEnd};
 use crate::states::{self, ConvState};
 use crate::verbs::values;
-use appc_engine::Handle;
 
 impl End {
     /// A flow from the partner arrived. `counted`: the peer counts its data
     /// against what this end's TP consumes ([`Peer::consumed`]).
+    #[inline]
     pub(crate) fn arrive(
         &mut self,
         node: &dyn Registrar,
@@ -43,30 +43,65 @@ impl End {
     /// so the TP never sees data whose consumption its peer has not heard
     /// of).
     pub(crate) fn progress(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) {
-        let finished = self.finish_wait(node, peer);
-        self.settle(peer);
-        if let Some((handle, out)) = finished {
-            self.complete(handle, out);
+        // The wait is out of `self` while it is worked on: a step that
+        // ends the conversation must not complete it as well.
+        let arrived = self.arrived();
+        if let Some(wait) = self.wait.take_if(|_| arrived) {
+            self.wait = self.finish_or_keep(node, peer, wait);
+            if self.wait.is_none() {
+                return;
+            }
         }
+        self.settle(peer);
     }
 
-    /// The waiting verb's task and completion, if what it waits for is
-    /// there.
-    fn finish_wait(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) -> Option<(Handle, Out)> {
-        let mut wait = self.wait.take()?;
-        let out = match wait.kind {
-            WaitKind::Receive {
-                fill,
-                max_len,
-                rtn_status,
-                posting: _,
-            } => {
-                let params = ReceiveParams {
-                    fill,
-                    max_len,
-                    rtn_status,
-                };
-                self.try_receive(node, peer, params, false, &mut wait.buf)
+    /// Whether anything a waiting verb could wait for is there (see
+    /// [`End::finish_wait`]); a verb that has just begun to wait usually
+    /// finds nothing.
+    #[inline]
+    pub(super) fn arrived(&self) -> bool {
+        !(self.inbound.is_empty()
+            && self.reader.is_empty()
+            && self.broken.is_none()
+            && !self.writable)
+    }
+
+    /// Completes `wait` if what it waits for is there (after telling the
+    /// peer what the TP consumed), or gives it back.
+    #[inline]
+    pub(super) fn finish_or_keep(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        mut wait: Wait,
+    ) -> Option<Wait> {
+        let mut out = Out::ok();
+        if !self.finish_wait(node, peer, &mut wait, &mut out) {
+            return Some(wait);
+        }
+        wait.hand_back(&mut out);
+        let handle = wait.handle;
+        drop(wait);
+        self.settle(peer);
+        self.complete_with(handle, &mut out);
+        None
+    }
+
+    /// The waiting verb's completion, into `out`, if what it waits for is
+    /// there (true). (Results are written in place, here and in
+    /// [`End::try_receive`]: a result returned in an `Option` was copied
+    /// field by field on its way to the completion.)
+    #[inline(always)]
+    fn finish_wait(
+        &mut self,
+        node: &dyn Registrar,
+        peer: &mut dyn Peer,
+        wait: &mut Wait,
+        out: &mut Out,
+    ) -> bool {
+        let found = match wait.kind {
+            WaitKind::Receive { params, .. } => {
+                return self.try_receive(node, peer, params, false, &mut wait.buf, out)
             }
             WaitKind::Confirm(c) => self.try_confirmed(node, peer, c),
             WaitKind::PostOnReceipt { max_len } => self.try_post_on_receipt(node, peer, max_len),
@@ -76,18 +111,14 @@ impl End {
                 None => None,
             },
         };
-        match out {
-            Some(out) => Some((wait.handle, wait.ending(out))),
-            None => {
-                self.wait = Some(wait);
-                None
-            }
-        }
+        found.map(|found| *out = found).is_some()
     }
 
-    /// A receive's result, or `None` to keep waiting (never for an
-    /// immediate receive, which gets `AP_UNSUCCESSFUL` from its caller).
-    /// Data goes into `buf` (the verb's buffer; a post has none yet).
+    /// A receive's result, into `out` (true), or false to keep waiting
+    /// (never for an immediate receive, which gets `AP_UNSUCCESSFUL` from
+    /// its caller). Data goes into `buf` (the verb's buffer; a post has
+    /// none yet).
+    #[inline]
     pub(super) fn try_receive(
         &mut self,
         node: &dyn Registrar,
@@ -95,10 +126,12 @@ impl End {
         params: ReceiveParams,
         immediate: bool,
         buf: &mut Option<Vec<u8>>,
-    ) -> Option<Out> {
+        out: &mut Out,
+    ) -> bool {
         self.feed();
-        if let Some(out) = self.report_broken(node, peer) {
-            return Some(out);
+        if let Some(broken) = self.report_broken(node, peer) {
+            *out = broken;
+            return true;
         }
         let status = self.inbound.front().map(|held| match held {
             Held::Status(Status::ChangeDirection) => Some(WhatRcvd::SEND),
@@ -107,7 +140,7 @@ impl End {
         });
         let complete_input = immediate || status.is_some();
         let data = buf.get_or_insert_with(Vec::new);
-        let mut out = match self.take_data(params.fill, params.max_len, complete_input, data) {
+        *out = match self.take_data(params.fill, params.max_len, complete_input, data) {
             Take::Data { mut what } => {
                 if let (true, Some(Some(status))) =
                     (params.rtn_status && self.reader.is_empty(), status)
@@ -120,9 +153,9 @@ impl End {
                 self.state = states::after_receive(what);
                 Out::received(buf.take().unwrap_or_default(), what)
             }
-            Take::NeedMore => return None,
+            Take::NeedMore => return false,
             Take::Empty => match self.inbound.pop_status() {
-                None => return None,
+                None => return false,
                 Some(Status::ChangeDirection) => {
                     self.state = ConvState::Send;
                     Out::received(cleared(buf), WhatRcvd::SEND)
@@ -149,7 +182,7 @@ impl End {
             },
         };
         out.rts_rcvd = Some(self.take_rts());
-        Some(out)
+        true
     }
 
     /// The reply to a confirmation request, or `None` to keep waiting.

@@ -92,17 +92,24 @@ impl RemoteEnd {
     /// Runs `step` with the node's registry, if the node still exists (a
     /// conversation of a node that is gone can only end), then the soft
     /// TP ends it let run.
+    #[inline(always)]
     fn with_node(
         &mut self,
         peer: &mut dyn Peer,
         step: impl FnOnce(&mut End, &dyn Registrar, &mut dyn Peer),
     ) {
         if self.node.is_gone() {
-            self.end.live = false;
-            return self.end.close_peer(peer, true);
+            return self.node_gone(peer);
         }
         step(&mut self.end, self.node.registrar(), peer);
         self.node.run_deferred();
+    }
+
+    /// The node was dropped: whatever reaches the end ends it.
+    #[cold]
+    fn node_gone(&mut self, peer: &mut dyn Peer) {
+        self.end.live = false;
+        self.end.close_peer(peer, true);
     }
 
     /// A verb the application issued on this conversation. A verb that
@@ -111,13 +118,17 @@ impl RemoteEnd {
     /// cancel's teardown, [`Work::Abort`](crate::session::Work::Abort),
     /// follows it).
     pub fn issue(&mut self, verb: IssuedVerb, peer: &mut dyn Peer) {
-        self.with_node(peer, |end, node, peer| {
-            if !end.is_live(verb.ids) || end.app != verb.app {
-                node.refuse(verb);
-            } else if !end.was_cancelled(verb.handle) {
-                end.issue(verb, node, peer);
-            }
-        });
+        // `with_node`, spelled out: a closure would hold a copy of `verb`.
+        if self.node.is_gone() {
+            return self.node_gone(peer);
+        }
+        let (end, node) = (&mut self.end, self.node.registrar());
+        if !end.is_live(verb.ids) || end.app != verb.app {
+            node.refuse(verb);
+        } else if !end.was_cancelled(verb.handle) {
+            end.issue(verb, node, peer);
+        }
+        self.node.run_deferred();
     }
 
     /// A flow arrived from the partner. `counted`: this peer paces the

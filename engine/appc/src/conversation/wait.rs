@@ -1,9 +1,9 @@
 //! A verb holding an end's verb slot until something arrives, and what a
 //! verb does once it is past its checks.
 
+use super::input::ReceiveParams;
 use crate::outcome::Out;
 use crate::rc::{PrimaryRc, SecondaryRc};
-use crate::records::Fill;
 use crate::session::Confirmation;
 use crate::states::{ConvState, Pending};
 use appc_engine::activity::Active;
@@ -20,40 +20,39 @@ pub(crate) struct Wait {
     pub(super) buf: Option<Vec<u8>>,
     /// Counts the verb as active for its TP (`TP_ENDED(AP_SOFT)` waits)
     /// until the wait is dropped.
-    pub(super) _active: Option<Active>,
+    pub(super) active: Option<Active>,
 }
 
 impl Wait {
     /// The completion of a wait that ends without its result:
     /// `AP_CANCELLED`, its buffer handed back.
-    pub(super) fn cancelled(self) -> Out {
-        self.ending(Out::rc(PrimaryRc::CANCELLED, SecondaryRc(0)))
+    pub(super) fn cancelled(mut self) -> Out {
+        let mut out = Out::rc(PrimaryRc::CANCELLED, SecondaryRc(0));
+        self.hand_back(&mut out);
+        out
     }
 
-    /// `out`, with the verb's buffer handed back (a receive's left empty
-    /// unless `out` carries data).
-    pub(super) fn ending(self, mut out: Out) -> Out {
+    /// Puts the verb's buffer into its completion `out`, unless `out`
+    /// carries data (a receive's is left empty).
+    pub(super) fn hand_back(&mut self, out: &mut Out) {
         if out.data.is_none() {
-            out.data = self.buf.map(|mut buf| {
+            out.data = self.buf.take().map(|mut buf| {
                 if matches!(self.kind, WaitKind::Receive { .. }) {
                     buf.clear();
                 }
                 buf
             });
         }
-        out
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(super) enum WaitKind {
     /// A receive. `posting` is the state it was issued in when it holds
     /// the conversation in PENDING_POST (RECEIVE_AND_POST, or
     /// RECEIVE_AND_WAIT on an async entry point).
     Receive {
-        fill: Fill,
-        max_len: u16,
-        rtn_status: bool,
+        params: ReceiveParams,
         posting: Option<ConvState>,
     },
     /// CONFIRM, or a verb with a confirmation request, awaiting the reply.

@@ -9,7 +9,7 @@ use super::registry::Registry;
 use super::NodeInner;
 use crate::conversation::{End, Pair, RemoteEnd};
 use crate::lock::lock;
-use crate::outcome::{complete, AppCore, Attributes, Out};
+use crate::outcome::{complete, AppCore, Attributes, Extra, Out};
 use crate::session::{Attach, Work};
 use crate::verbs::{values, Allocate, Conv};
 use appc_engine::activity::Activity;
@@ -116,14 +116,7 @@ impl NodeInner {
             tp.convs.insert(ids.conv_id);
         }
         drop(reg);
-        complete(
-            core,
-            handle,
-            Out {
-                ids: Some(ids),
-                ..Out::ok()
-            },
-        );
+        complete(core, handle, Out::with(Extra::Ids(ids)));
     }
 
     /// SEND_CONVERSATION, its task `handle` made: `data` goes on a new

@@ -11,7 +11,7 @@ use super::registry::Registry;
 use super::NodeInner;
 use crate::conversation::{Attachment, End, PairLock, RemoteEnd};
 use crate::lock::lock;
-use crate::outcome::{complete, AppCore, Out, Submit};
+use crate::outcome::{complete, AppCore, Extra, Out, Submit};
 use crate::rc::SecondaryRc;
 use crate::session::{Attach, Owner, Work};
 use crate::verbs::{Conv, Verb};
@@ -56,11 +56,10 @@ impl NodeInner {
             handle,
         };
         if let Some(incoming) = reg.names.take_or_wait(tp_name, waiter) {
-            let out = Out {
-                ids: Some(incoming.ids),
-                attach: Some(Box::new(incoming.attach.clone())),
-                ..Out::ok()
-            };
+            let out = Out::with(Extra::Attached(Box::new((
+                incoming.ids,
+                incoming.attach.clone(),
+            ))));
             let activity = reg.register(app, &incoming, &self.deferred);
             drop(reg);
             self.attached(incoming, app, core, activity);
@@ -121,11 +120,7 @@ impl NodeInner {
         };
         while let Some(waiter) = reg.names.next_waiter(&attach.tp_name) {
             let incoming = incoming(self.new_tp_id());
-            let out = Out {
-                ids: Some(incoming.ids),
-                attach: Some(Box::new(attach.clone())),
-                ..Out::ok()
-            };
+            let mut out = Out::with(Extra::Attached(Box::new((incoming.ids, attach.clone()))));
             // A RECEIVE_ALLOCATE cancelled meanwhile takes no attach.
             let outcome = waiter.core.complete(waiter.handle, |verb| out.apply(verb));
             if outcome == CompleteOutcome::Delivered {

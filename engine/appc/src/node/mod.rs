@@ -369,6 +369,7 @@ pub(crate) struct NodeLink {
 
 impl NodeLink {
     /// Whether the node was dropped: its conversations can only end.
+    #[inline]
     pub(crate) fn is_gone(&self) -> bool {
         self.node.strong_count() == 0
     }
@@ -380,12 +381,19 @@ impl NodeLink {
 
     /// Runs the soft TP ends whose last active verb has finished, if any
     /// (see [`NodeInner::run_deferred`]).
+    #[inline]
     pub(crate) fn run_deferred(&self) {
         if let Some(tp_id) = self.deferred.pop() {
-            if let Some(node) = self.node.upgrade() {
-                node.end_tp(tp_id);
-                node.run_deferred();
-            }
+            self.end_tp(tp_id);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_tp(&self, tp_id: TpId) {
+        if let Some(node) = self.node.upgrade() {
+            node.end_tp(tp_id);
+            node.run_deferred();
         }
     }
 }

@@ -5,7 +5,7 @@ use super::entries::{AppId, ConvRef, Route, TpRec};
 use super::NodeInner;
 use crate::conversation::Ending;
 use crate::lock::lock;
-use crate::outcome::{complete, done, AppCore, Out, Submit};
+use crate::outcome::{complete, done, AppCore, Extra, Out, Submit};
 use crate::rc::{PrimaryRc, SecondaryRc};
 use crate::session::{TpEnd, Work};
 use crate::verbs::{values, Body, Conv, ConvId, TpId, Verb};
@@ -30,14 +30,7 @@ impl NodeInner {
                     .tps
                     .insert(tp_id, TpRec::new(app, tp_id, lu_alias, &self.deferred));
                 let ids = Conv { tp_id, conv_id: 0 };
-                complete(
-                    core,
-                    handle,
-                    Out {
-                        ids: Some(ids),
-                        ..Out::ok()
-                    },
-                );
+                complete(core, handle, Out::with(Extra::Ids(ids)));
                 Ok((handle, extra))
             }
             Body::TpEnded(v) => {

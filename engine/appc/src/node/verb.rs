@@ -9,52 +9,78 @@ use super::NodeInner;
 use crate::conversation::{Input, IssuedVerb};
 use crate::lock::lock;
 use crate::outcome::{complete, done, AppCore, Out, Submit};
-use crate::rc::{PrimaryRc, SecondaryRc};
-use crate::session::Work;
+use crate::param;
+use crate::rc::SecondaryRc;
+use crate::session::{Owner, Work};
 use crate::states::{Entry, Step};
-use crate::verbs::Verb;
+use crate::verbs::{Conv, Verb};
 use appc_engine::{Handle, Rejected};
+use std::sync::Arc;
 
 impl NodeInner {
-    /// A conversation verb from application `app`.
+    /// The common case of every entry point: `verb` passes its parameter
+    /// check and names a remote conversation. Then its inputs are taken
+    /// out (into the [`Remote`]), and the caller makes its task and hands
+    /// it to the owner with [`Remote::post`]. `None` for every other verb,
+    /// which the caller runs through [`NodeInner::conversation_verb`] or
+    /// the TP verbs (starting with the parameter check again).
+    ///
+    /// This path works on the verb in place, so that the entry point moves
+    /// it once, into its task's slot: a VCB is large, and a verb passed
+    /// down the calls by value is copied at each.
+    #[inline(always)]
+    pub(crate) fn remote(&self, app: AppId, verb: &mut Verb, entry: Entry) -> Option<Remote<'_>> {
+        param::check(verb).ok()?;
+        let ids = verb.body.conv()?;
+        let owner = self.owner_of(ids.conv_id).ok()??;
+        Some(Remote::take(owner, app, ids, verb, entry))
+    }
+
+    /// Conversation verb `verb` of application `app`, naming conversation
+    /// `ids`, past its parameter check.
     pub(crate) fn conversation_verb<R>(
         &self,
         app: AppId,
         core: &AppCore,
+        mut verb: Verb,
+        ids: Conv,
+        entry: Entry,
+        submit: impl Submit<R>,
+    ) -> Result<(Handle, R), Rejected<Verb>> {
+        match self.owner_of(ids.conv_id) {
+            // Remote: the owner checks the ids against the conversation.
+            Ok(Some(owner)) => {
+                let remote = Remote::take(owner, app, ids, &mut verb, entry);
+                match submit(verb) {
+                    Ok((handle, extra)) => {
+                        remote.post(handle);
+                        Ok((handle, extra))
+                    }
+                    Err(rejected) => Err(remote.refused(rejected)),
+                }
+            }
+            Ok(None) => self.local_verb(app, core, ids, verb, entry, submit),
+            Err(()) => done(
+                core,
+                verb,
+                parameter_check(SecondaryRc::BAD_CONV_ID),
+                submit,
+            ),
+        }
+    }
+
+    /// A verb on an in-memory conversation: checked against the registry,
+    /// then run on the pair, under its lock.
+    fn local_verb<R>(
+        &self,
+        app: AppId,
+        core: &AppCore,
+        ids: Conv,
         verb: Verb,
         entry: Entry,
         submit: impl Submit<R>,
     ) -> Result<(Handle, R), Rejected<Verb>> {
-        let Some(ids) = verb.body.conv() else {
-            let out = Out::rc(PrimaryRc::INVALID_VERB, SecondaryRc(0));
-            return done(core, verb, out, submit);
-        };
-        let owner = match self.owner_of(ids.conv_id) {
-            Ok(owner) => owner,
-            Err(()) => {
-                return done(
-                    core,
-                    verb,
-                    parameter_check(SecondaryRc::BAD_CONV_ID),
-                    submit,
-                )
-            }
-        };
         let (step, mapped) = (Step::of(&verb.body), verb.is_mapped());
-        if let Some(owner) = owner {
-            // Remote: the owner checks the ids against the conversation.
-            let (handle, extra, input) = submit_taking(verb, submit)?;
-            owner.post(Work::Verb(IssuedVerb {
-                handle,
-                app,
-                ids,
-                step,
-                entry,
-                mapped,
-                input,
-            }));
-            return Ok((handle, extra));
-        }
         let found = {
             let reg = lock(&self.registry);
             match (reg.tps.get(&ids.tp_id), reg.convs.get(&ids.conv_id)) {
@@ -120,6 +146,60 @@ impl NodeInner {
                 verb.input.back(Out::rc(primary, secondary)),
             );
         }
+    }
+}
+
+/// A verb on a remote conversation on its way to the conversation's
+/// owner: its inputs, taken out of the verb, until its task is made.
+pub(crate) struct Remote<'a> {
+    owner: &'a Arc<dyn Owner>,
+    app: AppId,
+    ids: Conv,
+    step: Step,
+    entry: Entry,
+    mapped: bool,
+    input: Input,
+}
+
+impl<'a> Remote<'a> {
+    #[inline]
+    fn take(
+        owner: &'a Arc<dyn Owner>,
+        app: AppId,
+        ids: Conv,
+        verb: &mut Verb,
+        entry: Entry,
+    ) -> Self {
+        Self {
+            owner,
+            app,
+            ids,
+            step: Step::of(&verb.body),
+            entry,
+            mapped: verb.is_mapped(),
+            input: Input::take(verb),
+        }
+    }
+
+    /// The verb became task `handle`: it goes to its conversation's owner.
+    #[inline]
+    pub(crate) fn post(self, handle: Handle) {
+        self.owner.post(Work::Verb(IssuedVerb {
+            handle,
+            app: self.app,
+            ids: self.ids,
+            step: self.step,
+            entry: self.entry,
+            mapped: self.mapped,
+            input: self.input,
+        }));
+    }
+
+    /// The engine refused the verb: it goes back with its inputs.
+    #[cold]
+    pub(crate) fn refused(self, mut rejected: Rejected<Verb>) -> Rejected<Verb> {
+        self.input.restore(&mut rejected.verb);
+        rejected
     }
 }
 
