@@ -42,6 +42,7 @@ use super::client::ClientTally;
 use super::partner::{self, SinkSummary};
 use super::payload::{payload, stamp};
 use super::report::{rounded, session_checks, to_json, MachineJson};
+use super::sampler::{Limit, Sampler};
 use super::{verbs, Nodes, Stopped};
 use crate::args::Config;
 use crate::sysinfo::Machine;
@@ -55,6 +56,8 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -152,6 +155,8 @@ struct Sender<'a> {
     app: &'a Appc,
     port: Port<Verb>,
     tally: ClientTally,
+    /// Records sent by either stream, for the progress bar.
+    done: &'a AtomicU64,
 }
 
 impl Sender<'_> {
@@ -213,6 +218,7 @@ impl Sender<'_> {
                 data,
                 rts_rcvd: false,
             })))?;
+            self.done.fetch_add(1, Ordering::Relaxed);
             if last {
                 break;
             }
@@ -289,10 +295,20 @@ struct Streams {
 /// The appc stream (one TP, one conversation to the sink, a warm-up
 /// record) and the raw one, taking turns for `duration` each.
 fn streams(app: &Appc, size: usize, duration: Duration) -> Result<Streams, String> {
+    // Both streams count their records for the bar (drawn on stderr when
+    // it is a terminal).
+    let done = Arc::new(AtomicU64::new(0));
+    let bar = Sampler::start(
+        "stream",
+        "records",
+        Arc::clone(&done),
+        Limit::Time(2 * duration),
+    );
     let mut sender = Sender {
         app,
         port: app.port(),
         tally: ClientTally::default(),
+        done: &done,
     };
     let tp_id = verbs::start_tp(app)?;
     sender.tally.conversations += 1;
@@ -303,12 +319,14 @@ fn streams(app: &Appc, size: usize, duration: Duration) -> Result<Streams, Strin
             let (appc, summary) = sender.slice(conv, size, slice)?;
             sums.appc.add_up(appc);
             sums.summary.add_up(&summary);
-            let (raw, read) = raw_tcp(size, slice).map_err(|e| format!("raw TCP stream: {e}"))?;
+            let (raw, read) =
+                raw_tcp(size, slice, &done).map_err(|e| format!("raw TCP stream: {e}"))?;
             sums.tcp.add_up(raw);
             sums.tcp_read += read;
         }
         Ok(())
     });
+    let _ = bar.finish();
     // In SEND at a record boundary: a normal deallocation.
     let _ = app.call(verbs::end_tp(tp_id));
     sender.tally.live_after = app.stats().live_tasks;
@@ -319,8 +337,8 @@ fn streams(app: &Appc, size: usize, duration: Duration) -> Result<Streams, Strin
 
 /// One slice of the baseline: one loopback TCP stream, `size`-byte writes
 /// for `duration`; returns the writer's figures and the byte count the
-/// reader acknowledged.
-fn raw_tcp(size: usize, duration: Duration) -> io::Result<(Stream, u64)> {
+/// reader acknowledged. Each write counts one in `done`.
+fn raw_tcp(size: usize, duration: Duration, done: &AtomicU64) -> io::Result<(Stream, u64)> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let reader = thread::spawn(move || -> io::Result<()> {
@@ -344,6 +362,7 @@ fn raw_tcp(size: usize, duration: Duration) -> io::Result<(Stream, u64)> {
     while stream.records == 0 || start.elapsed() < duration {
         socket.write_all(&data)?;
         stream.records += 1;
+        done.fetch_add(1, Ordering::Relaxed);
     }
     socket.shutdown(Shutdown::Write)?;
     let mut count = [0; 8];

@@ -127,7 +127,12 @@ pub fn run(config: &Config) -> Result<bool, String> {
     let port = app.port();
     let mut tps = Vec::with_capacity(n.div_ceil(CONVS_PER_TP));
     let at_partner = Arc::new(AtomicU64::new(0));
-    let sampler = Sampler::start("hold", Arc::clone(&at_partner), Limit::Requests(n as u64));
+    let sampler = Sampler::start(
+        "hold",
+        "held",
+        Arc::clone(&at_partner),
+        Limit::Requests(n as u64),
+    );
     let start = Instant::now();
     let mut handles: Vec<Handle> = Vec::with_capacity(n);
     for i in 0..n {
