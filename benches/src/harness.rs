@@ -8,9 +8,9 @@
 //!   an empty channel for [`POLL`] before it blocks, so that the stream of
 //!   batches never puts it to sleep: the group then measures what the
 //!   contestants do, not how fast the scheduler wakes a thread. (With a
-//!   blocking receive, a 3-second `engine/queue` run made 110,000-165,000
-//!   context switches, about one per batch, and every contestant's figure
-//!   swung 2x between runs; polling, 460-950.)
+//!   blocking receive a run made about one context switch per batch, and
+//!   every contestant's figure swung widely between runs:
+//!   `docs/design.md#small-things-measured`.)
 //! - [`timed_batches`] runs a cross-thread workload in batches of [`BATCH`]
 //!   requests (submit a batch, then consume it) and times the whole run, so
 //!   that a criterion "iteration" is one request.

@@ -248,9 +248,9 @@ impl<V: Request> Core<V> {
     /// `Engine::collect`: the verb of a finished event task.
     ///
     /// Never inlined: whether LLVM inlined it into the caller's loop varied
-    /// between builds of the same source, and inlined it measured 35.6-36.3
-    /// ns per single-thread event lifecycle against 28.4-29.2 as a call
-    /// (`lifecycle_1thread/engine/event_collect`, four alternated runs).
+    /// between builds of the same source, and inlined it measured slower
+    /// (`lifecycle_1thread/engine/event_collect`; the figures are in
+    /// `docs/design.md#small-things-measured`).
     #[inline(never)]
     pub(crate) fn collect(&self, handle: Handle) -> Result<V, CollectError> {
         let slot = self.table.slot(handle).ok_or(CollectError::Invalid)?;

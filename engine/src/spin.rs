@@ -1,6 +1,6 @@
 //! The short wait before a sleep: a thread that expects work within some
 //! tens of microseconds polls for it that long, because putting a thread to
-//! sleep and waking it costs more than that on the machines measured. Used
+//! sleep and waking it costs more than that on a VM. Used
 //! by the engine's waiting consumers (queues, ports, events) and by
 //! `appc-io`'s reactors (`backend::idle`), so both wait the same way.
 
@@ -26,16 +26,10 @@ pub fn until<T>(mut poll: impl FnMut() -> Option<T>) -> Option<T> {
 }
 
 /// Tries in [`until`]: crossbeam's `Backoff` busy-waits its first 7 snoozes
-/// (1 to 64 spin hints) and yields the thread on the rest. Measured on the
-/// README's 2-vCPU AMD machine against crossbeam's own limit (11, about
-/// 5 us), binaries alternated: a consumer that gives up that early sleeps
-/// between most batches of a steady stream (cross-thread lifecycle bench,
-/// whose completer then blocked between batches too: ~140 ns per request
-/// here, ~340 with 11), and one session's round trip
-/// over epoll takes 80-100 us instead of ~180. Over io_uring, whose
-/// reactor threads then slept at once, that round trip took 193-210 us
-/// instead of 159-206; reactors that poll as long before they sleep
-/// (`appc-io`'s `backend::idle`) took it to 84-94 us. The load generator
-/// (256 sessions) showed no difference.
+/// (1 to 64 spin hints) and yields the thread on the rest. More than
+/// crossbeam's own limit (11, a few microseconds): a consumer that gives up
+/// that early sleeps between most batches of a steady stream, and a round
+/// trip between two nodes pays a wake-up at each end. The comparison is in
+/// `docs/design.md#spinning-before-a-sleep`.
 #[cfg(not(loom))]
 pub const SNOOZES: usize = 27;

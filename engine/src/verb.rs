@@ -28,7 +28,7 @@ pub trait Request: Send + 'static {
 
 /// Opcodes of the placeholder verb: the documented APPC values (the `AP_*`
 /// verb constants of `winappc.h`, as symbolic values; the same as
-/// [`appc::verbs::opcode`](crate::appc::verbs::opcode)).
+/// the `appc` crate's `verbs::opcode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum Opcode {

@@ -30,7 +30,7 @@ const SEEDS: [&str; 7] = [
 ];
 
 /// The fewest fuzz-found inputs (`fuzz-*`) the corpus may hold: it kept 534
-/// after the fuzzing run the README cites. A corpus minimised below this
+/// after the fuzzing run of `docs/testing.md#fuzzing`. A corpus minimised below this
 /// must lower it on purpose, so that an emptied directory cannot pass.
 const MIN_FOUND: usize = 500;
 

@@ -1,5 +1,5 @@
 //! Golden bytes: every expected byte string here is written by hand from the
-//! layouts in `shared/reference/sna-wire.md` (section cited per test) or
+//! layouts in `docs/wire.md` (section cited per test) or
 //! copied from the vectors it quotes (IBM-FMH5, KB169575, KB156083,
 //! KB180415, HP-GDS), never produced by our encoder.
 
@@ -14,7 +14,7 @@ use appc_io::wire::{
     Unbind, UnbindType, WireError,
 };
 
-// ---------------------------------------------------------------- §2 TH
+// ---------------------------------------------------------------- `docs/wire.md#transmission-header-fid2` TH
 
 #[test]
 fn th_normal_whole_biu() {
@@ -41,7 +41,7 @@ fn th_normal_whole_biu() {
 
 #[test]
 fn th_byte0_variants() {
-    // §2 "Typical byte 0": 2D expedited, 2E/2F the same with ODAI = 1.
+    // `docs/wire.md#transmission-header-fid2` "Typical byte 0": 2D expedited, 2E/2F the same with ODAI = 1.
     for (byte0, odai, flow) in [
         (0x2D, false, Flow::Expedited),
         (0x2E, true, Flow::Normal),
@@ -84,7 +84,7 @@ fn th_rejects_other_fids_and_reserved() {
     ));
 }
 
-// ---------------------------------------------------------------- §3 RH
+// ---------------------------------------------------------------- `docs/wire.md#requestresponse-header` RH
 
 fn request(bytes: [u8; 3]) -> Request {
     match Rh::decode(&bytes).unwrap() {
@@ -129,7 +129,7 @@ fn rh_kb156083_negative_response() {
     };
     assert_eq!(Rh::decode(&bytes), Ok(Rh::Response(rsp)));
     assert_eq!(Rh::Response(rsp).to_bytes(), bytes);
-    // Built from the request it answers (03 90 20), as §3 says.
+    // Built from the request it answers (03 90 20), as `docs/wire.md#requestresponse-header` says.
     let req = request([0x03, 0x90, 0x20]);
     assert_eq!(
         Rh::Response(Response::to(&req, Rti::Negative)).to_bytes(),
@@ -139,7 +139,7 @@ fn rh_kb156083_negative_response() {
 
 #[test]
 fn rh_confirmed_positive_responses() {
-    // §4 CONFIRMED: 83 A0 00 (to RQD3) or 83 20 00 (to RQD2).
+    // `docs/wire.md#verbs-on-the-wire` CONFIRMED: 83 A0 00 (to RQD3) or 83 20 00 (to RQD2).
     // 83 = RRI 1, FMD, SDI 0, BCI 1, ECI 1; A0 = DR1 + DR2, RTI 0.
     let confirm = request([0x01, 0xA0, 0x00]); // ECI, RQD3
     assert_eq!(confirm.response_type(), Some(ResponseType::Rqd3));
@@ -156,7 +156,7 @@ fn rh_confirmed_positive_responses() {
 
 #[test]
 fn rh_bind_request() {
-    // §12: BIND RH 6B 80 00 = RRI 0, SC (60), FI (08), BC, EC; DR1.
+    // `docs/wire.md#checking-the-bytes`: BIND RH 6B 80 00 = RRI 0, SC (60), FI (08), BC, EC; DR1.
     let r = request([0x6B, 0x80, 0x00]);
     assert_eq!(r.category, RuCategory::Sc);
     assert!(r.fi && r.bci && r.eci);
@@ -169,7 +169,7 @@ fn rh_bind_request() {
 
 #[test]
 fn rh_response_type_table() {
-    // §3: RQD1 80, RQE1 90, RQD2 20, RQE2 30, RQD3 A0, RQE3 B0.
+    // `docs/wire.md#requestresponse-header`: RQD1 80, RQE1 90, RQD2 20, RQE2 30, RQD3 A0, RQE3 B0.
     for (byte1, rt) in [
         (0x80, ResponseType::Rqd1),
         (0x90, ResponseType::Rqe1),
@@ -209,7 +209,7 @@ fn rh_verb_mappings_of_section_4() {
 
 #[test]
 fn rh_rejects_reserved_bits() {
-    // KB156083's 0A 89 00 has reserved bit 08 of byte 1 set (§3 "trace
+    // KB156083's 0A 89 00 has reserved bit 08 of byte 1 set (`docs/wire.md#requestresponse-header` "trace
     // artefact [unsure]"): we reject it.
     assert_eq!(
         Rh::decode(&[0x0A, 0x89, 0x00]),
@@ -228,9 +228,9 @@ fn rh_rejects_reserved_bits() {
     assert!(Rh::decode(&[0x87, 0x80, 0x00]).is_err()); // SDI on a positive
 }
 
-// ---------------------------------------------------------------- §5 FMH-5
+// ---------------------------------------------------------------- `docs/wire.md#fmh-5-attach` FMH-5
 
-/// IBM-FMH5, golden vector 1 of §5 (44 bytes).
+/// IBM-FMH5, golden vector 1 of `docs/wire.md#fmh-5-attach` (44 bytes).
 const IBM_FMH5: [u8; 44] = [
     0x20, // FMH-5 length 32 (excludes the PIP)
     0x05, // type 5
@@ -284,7 +284,7 @@ fn fmh5_ibm_vector() {
     assert_eq!(out, IBM_FMH5);
 }
 
-/// KB169575, golden vector 2 of §5: the 67-byte FMH-5 as traced, and a PIP
+/// KB169575, golden vector 2 of `docs/wire.md#fmh-5-attach`: the 67-byte FMH-5 as traced, and a PIP
 /// of the traced lengths (`009E 12F5 009A 12E2`) whose 150 data bytes the
 /// KB does not show; we fill them with 0x5A.
 fn kb169575() -> Vec<u8> {
@@ -399,7 +399,7 @@ fn fmh5_receiver_checks() {
     ));
 }
 
-// ---------------------------------------------------------------- §6 FMH-7
+// ---------------------------------------------------------------- `docs/wire.md#fmh-7-error-description` FMH-7
 
 #[test]
 fn fmh7_vectors() {
@@ -420,7 +420,7 @@ fn fmh7_vectors() {
             log_follows: true
         })
     );
-    // DEALLOCATE(ABEND_PROG / SVC / TIMER), §8.
+    // DEALLOCATE(ABEND_PROG / SVC / TIMER), `docs/wire.md#sense-codes`.
     for (sense, last) in [
         (Sense::DEALLOCATE_ABEND_PROG, 0x00),
         (Sense::DEALLOCATE_ABEND_SVC, 0x01),
@@ -456,7 +456,7 @@ fn fmh7_vectors() {
     ));
 }
 
-// ---------------------------------------------------------------- §7 GDS
+// ---------------------------------------------------------------- `docs/wire.md#logical-records-and-gds-variables` GDS
 
 #[test]
 fn gds_hp_segmentation_example() {
@@ -526,7 +526,7 @@ fn gds_kb156083_null_map_name_then_data() {
 
 #[test]
 fn gds_invalid_lengths_and_limit() {
-    // §7: LL 0000, 0001, 8000, 8001 are invalid.
+    // `docs/wire.md#logical-records-and-gds-variables`: LL 0000, 0001, 8000, 8001 are invalid.
     for ll in [[0x00, 0x00], [0x00, 0x01], [0x80, 0x00], [0x80, 0x01]] {
         let mut reader = RecordReader::new(false, 100);
         assert!(matches!(
@@ -553,7 +553,7 @@ fn gds_invalid_lengths_and_limit() {
     );
 }
 
-// ---------------------------------------------------------------- §9 BIND
+// ---------------------------------------------------------------- `docs/wire.md#bind-image` BIND
 
 #[test]
 fn bind_lu62() {
@@ -621,7 +621,7 @@ fn bind_lu62() {
 
 #[test]
 fn ru_sizes() {
-    // §9: 85 = 256, 87 = 1024, FF = 491,520.
+    // `docs/wire.md#bind-image`: 85 = 256, 87 = 1024, FF = 491,520.
     assert_eq!(RuSize::from_byte(0x85).unwrap().bytes(), 256);
     assert_eq!(RuSize::from_byte(0xFF).unwrap().bytes(), 491_520);
     assert_eq!(RuSize::from_byte(0x7F), None);
@@ -632,7 +632,7 @@ fn ru_sizes() {
 
 #[test]
 fn bind_negative_response_points_at_bad_byte() {
-    // -RSP(0835 000A) to a BIND (§9): invalid parameter at byte 10.
+    // -RSP(0835 000A) to a BIND (`docs/wire.md#bind-image`): invalid parameter at byte 10.
     // RH EF 90 00 = RRI 1 (80), SC (60), FI echoed (08), SDI (04), BC+EC
     // (03); DR1 echoed (80), RTI negative (10); byte 2 zero.
     let req = Request::new(RuCategory::Sc, ResponseType::Rqd1);
@@ -649,7 +649,7 @@ fn bind_negative_response_points_at_bad_byte() {
     );
 }
 
-// ------------------------------------------------- §7 UNBIND, SIGNAL, LUSTAT
+// ------------------------------------------------- `docs/wire.md#logical-records-and-gds-variables` UNBIND, SIGNAL, LUSTAT
 
 #[test]
 fn control_rus() {
@@ -719,8 +719,8 @@ fn framed_mapped_data() {
 
 #[test]
 fn framed_signal_request_to_send() {
-    // §4 REQUEST_TO_SEND: expedited (TH 2D), RH DFC + FI; DR1 is our
-    // choice (sna-wire.md does not give SIGNAL's response type).
+    // `docs/wire.md#verbs-on-the-wire` REQUEST_TO_SEND: expedited (TH 2D), RH DFC + FI; DR1 is our
+    // choice (`docs/wire.md` does not give SIGNAL's response type).
     let stream = [
         0x00, 0x00, 0x00, 0x0E, // 14-byte PIU
         0x2D, 0x00, 0x01, 0x02, 0x00, 0x00, // TH: expedited, SNF 0

@@ -1,5 +1,5 @@
 //! Fault injection on `TcpNode` links over real loopback sockets, for every
-//! backend (issue 4): half a frame then close, a reset, a PIU that does not
+//! backend: half a frame then close, a reset, a PIU that does not
 //! decode, an oversize length prefix, a peer that stops reading while we
 //! send, a cancel during a large send, a link dropped under thousands of
 //! outstanding verbs, a link dropped before its BINDs were answered.

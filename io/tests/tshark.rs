@@ -1,4 +1,4 @@
-//! Cross-check with an independent decoder (sna-wire.md §12): our FID2 TH +
+//! Cross-check with an independent decoder (`docs/wire.md#checking-the-bytes`): our FID2 TH +
 //! RH bytes, wrapped in 802.3 frames with LLC DSAP/SSAP `04` (SNA path
 //! control), written to a pcap and decoded by Wireshark's SNA dissector.
 //! Every TH and RH field tshark reports must be the one we encoded.

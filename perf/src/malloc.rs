@@ -7,17 +7,14 @@
 //! another: a received record is built by the reactor and dropped by the
 //! TP that took it, an RU to send is built on the TP and dropped by the
 //! reactor once written. Such a free can leave the top over the threshold,
-//! and the next record then faults its pages back in. `appc-load --mode
-//! bandwidth` (epoll) measured 10 page faults per record and about a third
-//! of the bandwidth this setting gives: 931-1,318 MiB/s with glibc's
-//! defaults (six runs), 3,064-3,171 with the threshold at 4 MiB (two runs,
-//! the same binary, set through `GLIBC_TUNABLES`). glibc raises the
-//! threshold by itself once it frees a block above its mmap threshold,
-//! which records stay below.
+//! and the next record then faults its pages back in, costing one session
+//! most of its bandwidth (`docs/design.md#glibcs-heap-trim-threshold` has
+//! the measurement). glibc raises the threshold by itself once it frees a
+//! block above its mmap threshold, which records stay below.
 //!
 //! The tokio peer runs in the same process, so both sides of every
 //! comparison run with it. A gateway that moves large records with this
-//! library on glibc should set it too (README, *Deploying on glibc*).
+//! library on glibc should set it too.
 
 use std::sync::OnceLock;
 

@@ -60,7 +60,7 @@ const STALL: Duration = Duration::from_secs(10);
 pub const COMPLETED_MARK: u32 = 0x600D;
 
 /// Counts of the three `WinAPPCCancelAsyncRequest` answers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CancelCounts {
     /// 0: cancelled, `AP_CANCELLED` posted.
     pub cancelled: u64,
@@ -162,8 +162,8 @@ impl SubmitterTally {
     }
 }
 
-/// One verdict line.
-#[derive(Clone, Debug)]
+/// One verdict line (in JSON: `{"claim", "ok", "detail"}`).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Check {
     /// What is claimed.
     pub claim: &'static str,
@@ -343,36 +343,6 @@ fn join<T>(handle: thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// A small, fast, seedable generator (SplitMix64): the demo needs cheap
-/// coin flips, not cryptographic randomness, and no dependency for it.
-#[derive(Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(stream: u64) -> Self {
-        Self(0x5EED_0000_0000_0000 ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// True with probability `p` (0 never, 1 always).
-    fn chance(&mut self, p: f64) -> bool {
-        const SCALE: f64 = 1.0 / (1u64 << 53) as f64;
-        ((self.next_u64() >> 11) as f64 * SCALE) < p
-    }
-
-    /// Uniform-ish in `0..n`; `n` must be non-zero.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
-
 /// A submitter's channels.
 #[derive(Debug)]
 struct Lane {
@@ -513,7 +483,7 @@ impl Submitter {
 fn submitter(engine: &Engine<Verb>, lane: Lane, quota: u64, fraction: f64) -> SubmitterTally {
     let (sender, mut queue) = engine.queue();
     let target = Target::Queue(sender);
-    let mut rng = SplitMix64::new(lane.id as u64 + 1);
+    let mut rng = fastrand::Rng::with_seed(lane.id as u64 + 1);
     let mut me = Submitter::new();
     let mut for_completer = Vec::with_capacity(BATCH);
     let mut for_canceller = Vec::with_capacity(BATCH);
@@ -529,7 +499,7 @@ fn submitter(engine: &Engine<Verb>, lane: Lane, quota: u64, fraction: f64) -> Su
                 continue;
             };
             me.tally.accepted += 1;
-            let targeted = rng.chance(fraction);
+            let targeted = rng.f64() < fraction;
             me.window[slot] = Some((handle, targeted));
             for_completer.push(handle);
             if for_completer.len() == BATCH {
@@ -609,7 +579,7 @@ fn canceller(
     verdicts: Vec<Sender<Vec<(Handle, CancelOutcome)>>>,
 ) -> CancellerTally {
     let mut tally = CancellerTally::default();
-    let mut rng = SplitMix64::new(0xCA9CE1);
+    let mut rng = fastrand::Rng::with_seed(0xCA9CE1);
     let mut stale: Vec<Handle> = Vec::with_capacity(STALE_RING);
     let mut next_stale = 0;
     for (from, batch) in inbox {
@@ -621,7 +591,7 @@ fn canceller(
             // Every handle in the ring has had its cancel answered, so its
             // task is finished for good.
             if !stale.is_empty() {
-                let old = stale[rng.below(stale.len())];
+                let old = stale[rng.usize(..stale.len())];
                 tally.stale.add(engine.cancel(old));
             }
             if stale.len() < STALE_RING {
@@ -630,7 +600,7 @@ fn canceller(
                 stale[next_stale] = handle;
                 next_stale = (next_stale + 1) % STALE_RING;
             }
-            tally.random.add(engine.cancel(rng.next_u64()));
+            tally.random.add(engine.cancel(rng.u64(..)));
         }
         // The submitter keeps its receiver until this thread exits.
         if let Some(sender) = verdicts.get(from) {

@@ -1,5 +1,5 @@
 //! Parameter checks: what a verb's own fields must satisfy before the
-//! engine looks at any TP or conversation (`appc-api.md` §3.2, §4.1, §4.2).
+//! engine looks at any TP or conversation (`docs/api.md#verbs`, `docs/api.md#return-codes`, `docs/api.md#return-codes`).
 //!
 //! A verb that fails here is answered with `AP_PARAMETER_CHECK` (or
 //! `AP_INVALID_VERB` for an unknown opcode) and the documented secondary

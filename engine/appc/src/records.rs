@@ -15,17 +15,17 @@
 //!
 //! * **Valid LL values are `0x0002..=0x7FFF`.** Anything else is
 //!   `AP_BAD_LL` ([`SecondaryRc::BAD_LL`], with `AP_PARAMETER_CHECK`): the
-//!   values the reference names (`0000`, `0001`, `8000`, `8001`) and every
+//!   values the documentation names (`0000`, `0001`, `8000`, `8001`) and every
 //!   other value with the high bit set. A first `LL` byte with the high bit
 //!   set is rejected at once, without waiting for the second byte.
 //! * **The high bit.** The HIS page also says that setting the most
 //!   significant bit "indicates that the information ... is continued in
 //!   the next logical record", while saying on the same page that `LL`
 //!   cannot be `0x8000` or more. The continuation bit is the wire's GDS
-//!   segmentation (`sna-wire.md` §7: `LL & 0x7FFF` is the segment length),
+//!   segmentation (`docs/wire.md#logical-records-and-gds-variables`: `LL & 0x7FFF` is the segment length),
 //!   which the LU, not the application, produces; basic records never need
 //!   it, since they fit in 15 bits. This module follows the second
-//!   statement and the reference (§5.5: valid LL values are 2..0x7FFF): an
+//!   statement and `docs/api.md#logical-records` ( valid LL values are 2..0x7FFF): an
 //!   application `LL` with the high bit set is `AP_BAD_LL`. **\[unsure\]**
 //!   whether HIS accepts `0x8002..=0xFFFF`.
 //! * **Record boundaries.** A verb that needs one (CONFIRM, DEALLOCATE
@@ -52,7 +52,7 @@
 //!   first `max_len` bytes come back with [`WhatRcvd::DATA_INCOMPLETE`] and
 //!   the next receive continues the same record ("a complete logical
 //!   record, a `max_len` byte portion of a logical record, or the end of a
-//!   logical record", HIS `receive-and-wait2.md`).
+//!   logical record", HIS RECEIVE_AND_WAIT page).
 //! * **`fill = AP_BUFFER`** returns the stream regardless of record
 //!   boundaries, as [`WhatRcvd::DATA`]. HIS: the TP "receives data until
 //!   the number of bytes specified by `max_len` is reached or until the end
@@ -98,11 +98,11 @@
 //!
 //! # Sources
 //!
-//! `appc-api.md` §1.1 (big-endian LL), §3.2 (`fill` values), §3.3
-//! (`what_rcvd`), §4.2 (`AP_BAD_LL` values), §5.5 (basic logical records,
-//! `fill = AP_BUFFER`, `max_len = 0`); `sna-wire.md` §7 (LL continuation
+//! `docs/api.md#vcbs-layout-and-byte-order` (big-endian LL), `docs/api.md#verbs` (`fill` values), `docs/api.md#what_rcvd`
+//! (`what_rcvd`), `docs/api.md#return-codes` (`AP_BAD_LL` values), `docs/api.md#buffering-and-flushing` (basic logical records,
+//! `fill = AP_BUFFER`, `max_len = 0`); `docs/wire.md#logical-records-and-gds-variables` (LL continuation
 //! bit); HIS "Logical Records Used in Basic Conversations" and
-//! `receive-and-wait2.md`; SNA Server CPI-C "Receive" (`requested_length`
+//! the HIS RECEIVE_AND_WAIT page; SNA Server CPI-C "Receive" (`requested_length`
 //! zero); SNAplus2 CPI-C Programmer's Guide, Receive (`cmrcv`).
 
 use std::collections::VecDeque;

@@ -3,33 +3,33 @@
 //!
 //! # The matrix
 //!
-//! `MATRIX` is the verb × state matrix of the reference (§5.2): one `Row`
-//! per verb class, one `Cell` per state, the columns in the reference's
+//! `MATRIX` is the verb × state matrix of `docs/api.md#verb-by-state`: one `Row`
+//! per verb class, one `Cell` per state, the columns in the table's
 //! order (T, S, SP, R, C, CS, CD, PP) followed by PEND_DEALL and END_CONV.
 //! A cell says whether the verb passes the state check and, if it does,
 //! what becomes of the state:
 //!
 //! * `X`: rejected with `AP_STATE_CHECK` and the row's secondary code; the
 //!   verb is not executed and the state does not change.
-//! * `K` ("keep", the reference's `=`): allowed, no state change.
+//! * `K` ("keep", the table's `=`): allowed, no state change.
 //! * a state (`T`, `S`, `R`, `SP`): allowed, that state on `AP_OK`.
 //! * `RCV`: a receive; the state on `AP_OK` follows `what_rcvd`
-//!   ([`after_receive`], §5.3), and nothing changes while it is outstanding.
+//!   ([`after_receive`], `docs/api.md#what_rcvd`), and nothing changes while it is outstanding.
 //! * `POST`: a posting receive; PENDING_POST while it is outstanding, then
 //!   as `RCV`.
 //!
 //! [`check`], [`while_outstanding`] and [`after_ok`] only look cells up. The
 //! other rules are smaller and written as matches: [`after_receive`]
-//! (§5.3), [`after_error`] (§5.4), and [`during_pending`] (§2.4 rules 4 and
+//! (`docs/api.md#what_rcvd`), [`after_error`] (`docs/api.md#return-codes`), and [`during_pending`] (`docs/api.md#one-verb-at-a-time` rules 4 and
 //! 5: what may be issued while a posting receive holds the conversation's
 //! verb slot).
 //!
 //! # Sources and inferred choices
 //!
-//! The reference (`appc-api.md` §5.2) merges the HIS per-verb "Remarks"
+//! That table (`docs/api.md#verb-by-state`) merges the HIS per-verb "Remarks"
 //! with SNAP-IX (SIX) and SNAplus2 (SP2). Where it marks a cell as
 //! inferred, unsure or SIX-only, this module takes the reading the
-//! reference states, and says so at the row:
+//! documentation states, and says so at the row:
 //!
 //! * **SIX allowances are accepted.** SEND_DATA (NONE / FLUSH / CONFIRM),
 //!   FLUSH, CONFIRM and DEALLOCATE (FLUSH / SYNC_LEVEL) are allowed in
@@ -40,7 +40,7 @@
 //!   (including `DEALLOC_ABEND`) to RESET, from SEND and SEND_PENDING only,
 //!   since it is still a SEND_DATA.
 //! * **PREPARE_TO_RECEIVE in SEND_PENDING** goes to RECEIVE (unsure in the
-//!   reference; the HIS documentation does not say).
+//!   documentation; HIS does not say).
 //! * **Sync level.** DEALLOCATE(SYNC_LEVEL) and PREPARE_TO_RECEIVE(SYNC_LEVEL)
 //!   at sync level CONFIRM complete with `AP_OK` only after the partner's
 //!   CONFIRMED, so on `AP_OK` they end exactly as their FLUSH forms (RESET /
@@ -51,12 +51,12 @@
 //!   the PREPARE_TO_RECEIVE type matters to no cell at all ([`Step`] does
 //!   not carry it).
 //! * **RECEIVE_AND_WAIT on an async entry point** behaves like
-//!   RECEIVE_AND_POST: PENDING_POST while outstanding (§2.4 rule 4).
+//!   RECEIVE_AND_POST: PENDING_POST while outstanding (`docs/api.md#one-verb-at-a-time` rule 4).
 //! * **REQUEST_TO_SEND** is allowed in RECEIVE, CONFIRM and PENDING_POST
 //!   (HIS lists CONFIRM, RECEIVE and "PENDING_POST (OS/2)"; the Windows
 //!   async pages allow it while a receive-and-post is outstanding).
 //! * **TEST_RTS_AND_POST** shares the TEST_RTS / GET_ATTRIBUTES / GET_TYPE
-//!   row: any state but RESET, no change (§2.5).
+//!   row: any state but RESET, no change (`docs/api.md#posting-verbs`).
 //! * **PEND_DEALL and END_CONV** have undocumented transitions; the engine
 //!   never enters them. They are treated as closed, like RESET without the
 //!   verbs that create a conversation: every verb is rejected except
@@ -68,7 +68,7 @@
 //!   conversation state here; what TP_ENDED does to the TP's conversations
 //!   (an implicit DEALLOCATE, so RESET) is the TP layer's business.
 //! * **Secondary codes.** Each row carries the documented state-check
-//!   secondary code (reference §4.2). Verbs with none documented (ALLOCATE,
+//!   secondary code (`docs/api.md#return-codes`). Verbs with none documented (ALLOCATE,
 //!   SEND_CONVERSATION, DEALLOCATE with an abend type, POST_ON_RECEIPT,
 //!   SEND_ERROR, TEST_RTS, TEST_RTS_AND_POST, GET_ATTRIBUTES, GET_TYPE)
 //!   report `SecondaryRc(0)`; GET_STATE is never rejected.
@@ -298,7 +298,7 @@ enum Cell {
 /// The number of columns: one per state.
 const COLUMNS: usize = ConvState::ALL.len();
 
-/// The column of a state: the reference's order (T, S, SP, R, C, CS, CD,
+/// The column of a state: the table's order (T, S, SP, R, C, CS, CD,
 /// PP), then PEND_DEALL and END_CONV.
 const fn column(state: ConvState) -> usize {
     match state {
@@ -324,7 +324,7 @@ struct Row {
     reject: SecondaryRc,
 }
 
-/// The matrix, one named row per verb class, in the reference's order.
+/// The matrix, one named row per verb class, in the table's order.
 #[derive(Debug)]
 struct Matrix {
     allocate: Row,
@@ -350,7 +350,7 @@ struct Matrix {
     tp_verb: Row,
 }
 
-/// Short cell names for the table, mirroring the reference's notation.
+/// Short cell names for the table, mirroring the table's notation.
 mod notation {
     use super::{Cell, ConvState};
 
@@ -366,8 +366,8 @@ mod notation {
 /// No state-check secondary code is documented for the verb.
 const UNDOCUMENTED: SecondaryRc = SecondaryRc(0);
 
-/// The verb × state matrix (reference §5.2), with each row's state-check
-/// secondary code (§4.2).
+/// The verb × state matrix (`docs/api.md#verb-by-state`), with each row's state-check
+/// secondary code (`docs/api.md#return-codes`).
 #[rustfmt::skip]
 static MATRIX: Matrix = {
     use notation::*;
@@ -409,7 +409,7 @@ static MATRIX: Matrix = {
             cells:                         [ X,    K,    S,    X,    X, X, X, X,    X, X],
             reject: SecondaryRc::CONFIRM_BAD_STATE,
         },
-        // SP: unsure in the reference; RECEIVE, as from SEND.
+        // SP: unsure in the documentation; RECEIVE, as from SEND.
         prepare_to_receive: Row {
             cells:                         [ X,    R,    R,    X,    X, X, X, X,    X, X],
             reject: SecondaryRc::P_TO_R_NOT_SEND_STATE,
@@ -421,7 +421,7 @@ static MATRIX: Matrix = {
             cells:                         [ X,    T,    T,    X,    X, X, X, X,    X, X],
             reject: SecondaryRc::DEALLOC_FLUSH_BAD_STATE,
         },
-        // PP: cancels the pending post (§2.4).
+        // PP: cancels the pending post (`docs/api.md#one-verb-at-a-time`).
         deallocate_abend: Row {
             cells:                         [ X,    T,    T,    T,    T, T, T, T,    X, X],
             reject: UNDOCUMENTED,
@@ -570,7 +570,7 @@ pub fn after_ok(state: ConvState, step: Step) -> ConvState {
 
 /// The state after a receive (RECEIVE_AND_WAIT, RECEIVE_IMMEDIATE, or the
 /// final completion of a posting receive) completes with `AP_OK`, from its
-/// `what_rcvd` (§5.3; basic and mapped alike).
+/// `what_rcvd` (`docs/api.md#what_rcvd`; basic and mapped alike).
 ///
 /// The status part (high byte) decides: `AP_SEND` gives SEND (also for a
 /// receive issued in SEND whose partner hands the direction straight back:
@@ -590,7 +590,7 @@ pub fn after_receive(what: WhatRcvd) -> ConvState {
     }
 }
 
-/// The state after the verb completes with a non-OK `primary` (§5.4).
+/// The state after the verb completes with a non-OK `primary` (`docs/api.md#return-codes`).
 ///
 /// * `state` is the conversation's state now; `issued_in` the state the
 ///   verb was issued in (the one [`check`] saw). They differ for a posting
@@ -609,7 +609,7 @@ pub fn after_receive(what: WhatRcvd) -> ConvState {
 ///   `AP_UNEXPECTED_DOS_ERROR`, `AP_UNSUCCESSFUL`; then `AP_CANCELLED` and
 ///   any code not named above): no change, except that a posting receive
 ///   whose outstanding PENDING_POST is still in force goes back to
-///   `issued_in`. For `AP_CANCELLED` the reference says "no change"; the
+///   `issued_in`. For `AP_CANCELLED` the documentation says "no change"; the
 ///   cancelling verb (DEALLOCATE(abend) → RESET, SEND_ERROR → SEND) decides,
 ///   and the result is the same in either completion order.
 pub fn after_error(
@@ -671,7 +671,7 @@ pub enum Concurrent {
 }
 
 /// While a posting receive or POST_ON_RECEIPT is outstanding, may `step` be
-/// issued on the same conversation (§2.4 rules 4 and 5)?
+/// issued on the same conversation (`docs/api.md#one-verb-at-a-time` rules 4 and 5)?
 ///
 /// * During a receive-post: DEALLOCATE(abend) and SEND_ERROR (both cancel
 ///   it), GET_ATTRIBUTES, GET_TYPE, REQUEST_TO_SEND, TEST_RTS.
@@ -777,7 +777,7 @@ mod tests {
         steps
     }
 
-    /// The reference's column order.
+    /// The table's column order.
     const REF_COLUMNS: [ConvState; 8] = [
         Reset,
         Send,
@@ -792,9 +792,9 @@ mod tests {
     const BOTH: &[Entry] = &[Entry::Blocking, Entry::Async];
     const SYNC_LEVELS: &[u8] = &[values::SYNC_NONE, values::SYNC_CONFIRM];
 
-    /// One row of §5.2, written again from the reference. Tokens: `X`
+    /// One row of `docs/api.md#verb-by-state`, written again from the documentation. Tokens: `X`
     /// reject, `=` no change, a state name for the state on AP_OK, `rcv`
-    /// for "per §5.3", `post` for "PP, then per §5.3".
+    /// for "per `docs/api.md#what_rcvd`", `post` for "PP, then per `docs/api.md#what_rcvd`".
     struct Expected {
         verb: &'static str,
         steps: &'static [Step],
@@ -821,7 +821,7 @@ mod tests {
         }
     }
 
-    /// §5.2, row by row (and the state-check codes of §4.2).
+    /// `docs/api.md#verb-by-state`, row by row (and the state-check codes of `docs/api.md#return-codes`).
     #[rustfmt::skip]
     fn expected_matrix() -> Vec<Expected> {
         use SecondaryRc as Sec;
@@ -1243,7 +1243,7 @@ mod tests {
             PrimaryRc::UNEXPECTED_DOS_ERROR,
             PrimaryRc::UNSUCCESSFUL,
             PrimaryRc::CANCELLED,
-            // Not named by §5.4: no change.
+            // Not named by `docs/api.md#return-codes`: no change.
             PrimaryRc::SECURITY_REQUESTED_NOT_SUPPORTED,
             PrimaryRc::CANT_ENLIST_TX,
             PrimaryRc(0x0004),

@@ -1,4 +1,4 @@
-//! Cancellation and cleanup of APPC verbs (`appc-api.md` §2.3, §7):
+//! Cancellation and cleanup of APPC verbs (`docs/api.md#cancel`, `docs/api.md#known-problems-in-his-that-the-tests-guard-against`):
 //! `WinAPPCCancelAsyncRequest` purges the verb and closes the session
 //! (no flush, no wait for confirmation; the partner sees
 //! `AP_CONV_FAILURE_RETRY`), withdraws a waiting RECEIVE_ALLOCATE, and posts

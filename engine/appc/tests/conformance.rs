@@ -1,7 +1,7 @@
 //! Conformance scripts: two TPs (a requester and a responder) run the LU
-//! 6.2 flows of `appc-api.md` §2.4, §2.5, §3–§5 and the KB regressions of
-//! §7 against the in-memory node. Each script is a sequence of verbs with
-//! the results the reference documents. Where both sides must wait, they
+//! 6.2 flows of `docs/api.md#one-verb-at-a-time`, `docs/api.md#posting-verbs`, `docs/api.md#verbs` to `docs/api.md#verb-by-state` and the KB regressions of
+//! `docs/api.md#known-problems-in-his-that-the-tests-guard-against` against the in-memory node. Each script is a sequence of verbs with
+//! the results HIS documents. Where both sides must wait, they
 //! run on two threads with blocking calls ([`support::duet`]); nothing
 //! depends on timing.
 #![cfg(not(loom))]
@@ -17,7 +17,7 @@ use std::time::Duration;
 use support::*;
 
 // ---------------------------------------------------------------------------
-// ALLOCATE and SEND_DATA buffering (§5.5)
+// ALLOCATE and SEND_DATA buffering (`docs/api.md#buffering-and-flushing`)
 // ---------------------------------------------------------------------------
 
 /// `WinAPPCStartup` refuses the versions the engine refuses, and a 1.x
@@ -175,7 +175,7 @@ fn allocation_error_reported_by_confirm() {
 }
 
 // ---------------------------------------------------------------------------
-// Change of direction (§5.3)
+// Change of direction (`docs/api.md#what_rcvd`)
 // ---------------------------------------------------------------------------
 
 /// A receive issued in SEND flushes and hands over the direction: the
@@ -430,7 +430,7 @@ fn confirm_answered_with_send_error() {
 }
 
 // ---------------------------------------------------------------------------
-// SEND_ERROR (§5.5)
+// SEND_ERROR (`docs/api.md#buffering-and-flushing`)
 // ---------------------------------------------------------------------------
 
 /// A requester with an allocated basic conversation, and the responder
@@ -742,7 +742,7 @@ fn rtn_status_combines_for_a_receive_already_waiting() {
 }
 
 // ---------------------------------------------------------------------------
-// REQUEST_TO_SEND, TEST_RTS, TEST_RTS_AND_POST (§2.5, §5.5)
+// REQUEST_TO_SEND, TEST_RTS, TEST_RTS_AND_POST (`docs/api.md#posting-verbs`, `docs/api.md#buffering-and-flushing`)
 // ---------------------------------------------------------------------------
 
 /// RTS overtakes the data in flight: the sender sees rts_rcvd on its next
@@ -964,7 +964,7 @@ fn mapped_records() {
 }
 
 // ---------------------------------------------------------------------------
-// RECEIVE_IMMEDIATE, RECEIVE_AND_POST, POST_ON_RECEIPT (§2.5)
+// RECEIVE_IMMEDIATE, RECEIVE_AND_POST, POST_ON_RECEIPT (`docs/api.md#posting-verbs`)
 // ---------------------------------------------------------------------------
 
 /// RECEIVE_IMMEDIATE never waits: AP_UNSUCCESSFUL with nothing there, no
@@ -1035,7 +1035,7 @@ fn post_on_receipt() {
 }
 
 // ---------------------------------------------------------------------------
-// Concurrency rules (§2.4)
+// Concurrency rules (`docs/api.md#one-verb-at-a-time`)
 // ---------------------------------------------------------------------------
 
 /// Runs `body` as a blocking call of `tp` and, once the call is blocked
@@ -1282,7 +1282,7 @@ fn post_on_receipt_is_cancelled_by_a_receive() {
 }
 
 // ---------------------------------------------------------------------------
-// State checks (§5.2): the running engine applies the state matrix
+// State checks (`docs/api.md#verb-by-state`): the running engine applies the state matrix
 // ---------------------------------------------------------------------------
 
 /// Every conversation verb, with valid parameters, for `tp`.
@@ -1546,7 +1546,7 @@ fn bad_input_is_refused_and_disturbs_nothing() {
 }
 
 // ---------------------------------------------------------------------------
-// SEND_CONVERSATION (§3.1)
+// SEND_CONVERSATION (`docs/api.md#verbs`)
 // ---------------------------------------------------------------------------
 
 /// SEND_CONVERSATION is ALLOCATE + SEND_DATA + DEALLOCATE(FLUSH): the
@@ -1622,7 +1622,7 @@ fn send_conversation_errors() {
 }
 
 // ---------------------------------------------------------------------------
-// GET_ATTRIBUTES, GET_TYPE and RECEIVE_ALLOCATE's outputs (§3.1)
+// GET_ATTRIBUTES, GET_TYPE and RECEIVE_ALLOCATE's outputs (`docs/api.md#verbs`)
 // ---------------------------------------------------------------------------
 
 /// Both ends report the ALLOCATE's sync level, mode and user id; the LU
@@ -1727,7 +1727,7 @@ fn get_type_reports_the_conversation_type() {
 }
 
 // ---------------------------------------------------------------------------
-// Parameter checks (§3.2, §4.2): refused, nothing changed
+// Parameter checks (`docs/api.md#verbs`, `docs/api.md#return-codes`): refused, nothing changed
 // ---------------------------------------------------------------------------
 
 /// ALLOCATE's fields, RECEIVE_ALLOCATE's tp_name and TP_ENDED's type are
@@ -1967,7 +1967,7 @@ fn log_data_and_opext_parameter_checks() {
 }
 
 // ---------------------------------------------------------------------------
-// SEND_ERROR purging an error indicator (§5.5)
+// SEND_ERROR purging an error indicator (`docs/api.md#buffering-and-flushing`)
 // ---------------------------------------------------------------------------
 
 /// Both ends issue SEND_ERROR: the sender's error flows at once, and the
@@ -2020,7 +2020,7 @@ fn send_error_purging_an_error_indicator_reports_ok() {
 }
 
 // ---------------------------------------------------------------------------
-// Posting verbs: max_len 0 and queue / port targets (§2.5, §5.5)
+// Posting verbs: max_len 0 and queue / port targets (`docs/api.md#posting-verbs`, `docs/api.md#buffering-and-flushing`)
 // ---------------------------------------------------------------------------
 
 /// RECEIVE_AND_POST with max_len 0 probes: its post reports that data is
@@ -2143,7 +2143,7 @@ fn posting_verbs_complete_to_queue_and_port_and_post_to_the_event() {
     assert!(port.try_get().is_none(), "the post went to the port");
 }
 // ---------------------------------------------------------------------------
-// KB regressions (§7)
+// KB regressions (`docs/api.md#known-problems-in-his-that-the-tests-guard-against`)
 // ---------------------------------------------------------------------------
 
 /// Q108071: cancelling a verb that already completed is WAPPCALREADY,

@@ -6,7 +6,7 @@
 //!
 //! Retrying at once spins: the pending connection stays in the backlog,
 //! so the next accept fails the same way (io_uring re-armed its accept
-//! after each failure: 2.27 million failures in 4 s, a core at 100%).
+//! after each failure and kept a core busy: `docs/design.md#accepting-out-of-descriptors`).
 //! Not retrying at all loses the backlog: an edge-triggered epoll
 //! listener gets no new readiness for connections that queued while
 //! descriptors ran out, and they were never accepted once descriptors

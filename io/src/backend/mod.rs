@@ -167,15 +167,14 @@ pub struct Config {
     /// Reactor threads (io_uring: one ring each; 0 = one per core).
     pub threads: usize,
     /// io_uring: a reactor out of work polls its ring and mailbox for some
-    /// tens of microseconds before it sleeps. On 2 vCPUs that makes one
-    /// session's round trip about 3x faster (64 B), and costs 256 sessions
-    /// about a tenth of their requests/s (a reactor that sleeps lets work
-    /// batch up while the TPs run); off by default, for the many-session
-    /// gateway. Without it a reactor still polls for a few turns after a
-    /// send or receive of 16 KiB or more (bulk transfer, where that cost
-    /// does not arise). The epoll reactor always polls first (there it also
-    /// merges callers' writes, a win in every case measured). Figures:
-    /// `idle.rs`.
+    /// tens of microseconds before it sleeps. That shortens one session's
+    /// round trip and costs many sessions some throughput (a reactor that
+    /// sleeps lets work batch up while the TPs run); off by default, for the
+    /// many-session gateway. Without it a reactor still polls for a few
+    /// turns after a send or receive of 16 KiB or more (bulk transfer, where
+    /// that cost does not arise). The epoll reactor always polls first
+    /// (there it also merges callers' writes). Why, and the figures:
+    /// `idle.rs`, `docs/design.md#reactors-poll-before-they-sleep`.
     pub idle_poll: bool,
 }
 

@@ -155,8 +155,8 @@ pub(crate) struct Link {
     /// Initiator: that partner LU's name, as its BINDs name it.
     pub partner_lu: String,
     pub split: Splitter,
-    /// By session id, looked up for every PIU. `FxHash`, not SipHash (5%
-    /// of a request/response run went to hashing). On an accepting link
+    /// By session id, looked up for every PIU. `FxHash`, not SipHash
+    /// (`docs/design.md#ids-and-hashing`). On an accepting link
     /// the partner picks the ids and could pick ones that collide: that
     /// slows only its own link, whose sessions are capped at
     /// [`NodeConfig::max_sessions_per_link`](super::NodeConfig::max_sessions_per_link).

@@ -14,7 +14,7 @@
 //!   max RU sizes from [`NodeConfig::max_frame`]) / `+RSP(BIND)` with the
 //!   image, whose RU sizes are the smaller of both ends' in each direction;
 //!   UNBIND ends one. Each session runs one bracket (= one conversation) at a
-//!   time (`protocol/` maps flows to RUs, sna-wire.md §4).
+//!   time (`protocol/` maps flows to RUs, `docs/wire.md#verbs-on-the-wire`).
 //! * **Pool.** Per link (= per partner) and mode, the idle bound sessions;
 //!   a conversation takes one, or BINDs a new one up to
 //!   [`NodeConfig::max_sessions_per_link`], or waits in FIFO order. A session
@@ -114,9 +114,8 @@
 //! Freed on another thread than the one that made it, a 64 KiB buffer can
 //! leave more than glibc's trim threshold (128 KiB) free at the top of its
 //! heap, which glibc then gives back to the kernel, and the next record
-//! faults its pages in again: one session's bandwidth measured about a
-//! third of what it is with the threshold at 4 MiB (README, *Deploying on
-//! glibc*). A process that moves large records should raise it
+//! faults its pages in again, costing one session most of its bandwidth
+//! (`docs/design.md#glibcs-heap-trim-threshold`). A process that moves large records should raise it
 //! (`mallopt(M_TRIM_THRESHOLD, ..)` at startup, as the `appc-perf` tools
 //! do, or `GLIBC_TUNABLES=glibc.malloc.trim_threshold=4194304`); a library
 //! should not change its host's allocator, so the node does not.

@@ -1,4 +1,4 @@
-//! The BIND request (sna-wire.md §9): the session parameters the PLU
+//! The BIND request (`docs/wire.md#bind-image`): the session parameters the PLU
 //! proposes and, for a negotiable BIND, the SLU returns (possibly changed)
 //! in its positive response.
 //!
@@ -7,7 +7,7 @@
 //! 1      format (high nibble, 0) / type (0 negotiable, 1 non-negotiable)
 //! 2, 3   FM profile (13 = 19), TS profile (07)
 //! 4, 5   primary / secondary FM usage        } flag bytes, kept raw:
-//! 6, 7   common FM usage, TS usage           } §9 marks their polarities [unsure]
+//! 6, 7   common FM usage, TS usage           } `docs/wire.md#bind-image` marks their polarities [unsure]
 //! 8, 9   secondary send / receive pacing     bit 0 flag, bit 1 reserved, bits 2-7 window
 //! 10, 11 max RU size sent by secondary / primary: X'ab' = a * 2^b, a = 8..15
 //! 12, 13 primary send / receive pacing
@@ -25,10 +25,10 @@
 //! The fields from byte 27 on may be cut short by the end of the RU; an
 //! absent field decodes as empty and is encoded as a zero length.
 //!
-//! Two choices where §9 is silent: a user-data subfield's length byte counts
-//! its key and data (as the FMH-5 security subfields do, §5) \[unsure, SNA
+//! Two choices where `docs/wire.md#bind-image` is silent: a user-data subfield's length byte counts
+//! its key and data (as the FMH-5 security subfields do, `docs/wire.md#fmh-5-attach`) \[unsure, SNA
 //! Formats]; a max-RU byte whose mantissa is below 8 (including `00`) is
-//! rejected, since §9 gives only a = 8..15.
+//! rejected, since `docs/wire.md#bind-image` gives only a = 8..15.
 
 use super::error::{put_lt, Reader, WireError};
 
@@ -78,7 +78,7 @@ impl RuSize {
 pub struct Pacing {
     /// Bit 0: staging (send bytes) or adaptive pacing (receive bytes).
     pub flag: bool,
-    /// Window size, 0..=63 (0 asks for no pacing, \[unsure\] in §4.1).
+    /// Window size, 0..=63 (0 asks for no pacing, \[unsure\] in `docs/wire.md#indicators-not-used`).
     pub window: u8,
 }
 
@@ -161,7 +161,7 @@ pub struct Bind {
 }
 
 impl Bind {
-    /// The LU 6.2 BIND Linux-SNA builds (§9, "LU 6.2 value used by LS"):
+    /// The LU 6.2 BIND Linux-SNA builds (`docs/wire.md#bind-image`, "LU 6.2 value used by LS"):
     /// negotiable, FM 19 / TS 7, multi-RU chains with definite or exception
     /// response (bytes 4-5 `B0`), FM headers and conditional bracket
     /// termination (byte 6 `50`), half-duplex flip-flop, primary recovery

@@ -1,6 +1,6 @@
 //! EBCDIC for names: TP names, LU names, mode names are EBCDIC on the wire
-//! (sna-wire.md conventions), e.g. `TP1` = `E3 D7 F1` in the IBM Attach
-//! example (§5).
+//! (`docs/wire.md` conventions), e.g. `TP1` = `E3 D7 F1` in the IBM Attach
+//! example (`docs/wire.md#fmh-5-attach`).
 //!
 //! Only the characters SNA names are made of are mapped (code page 500 and
 //! 037 agree on all of them): letters, digits, space and `. $ # @`. Anything

@@ -1,10 +1,10 @@
 //! The one error type of the wire codec.
 //!
-//! Decoding is total (DESIGN.md, "io/"): every decoder in [`crate::wire`]
+//! Decoding is total (`docs/wire.md#framing-on-tcp`): every decoder in [`crate::wire`]
 //! returns either a value or a [`WireError`], for any input. Each variant
 //! names the offending field and, where the bytes have one, its offset, so
 //! that the node can turn it into the SNA sense data it must send back
-//! (for example `0835xxxx`, "invalid parameter at byte xxxx", sna-wire.md §8).
+//! (for example `0835xxxx`, "invalid parameter at byte xxxx", `docs/wire.md#sense-codes`).
 //!
 //! Offsets are relative to the start of the structure the decoder was given
 //! (a PIU, an RU, an FM header, a logical-record stream); a decoder that
@@ -32,7 +32,7 @@ pub enum WireError {
         value: u32,
     },
     /// `field` at `offset` is a well-formed SNA value that LU 6.2 between our
-    /// nodes does not use (sna-wire.md §4.1), for example a segmented BIU.
+    /// nodes does not use (`docs/wire.md#indicators-not-used`), for example a segmented BIU.
     Unsupported {
         field: &'static str,
         offset: usize,

@@ -1,12 +1,12 @@
-//! Function management headers: FMH-5 Attach (sna-wire.md §5) and FMH-7
-//! Error Description (§6), the only FM headers an LU 6.2 conversation
-//! carries besides FMH-12, which our BIND never asks for (§6) and which
+//! Function management headers: FMH-5 Attach (`docs/wire.md#fmh-5-attach`) and FMH-7
+//! Error Description (`docs/wire.md#fmh-7-error-description`), the only FM headers an LU 6.2 conversation
+//! carries besides FMH-12, which our BIND never asks for (`docs/wire.md#fmh-7-error-description`) and which
 //! [`Fmh::decode`] reports as unsupported.
 //!
 //! An FM header starts an FMD RU whose RH has FI = 1: byte 0 is its length,
 //! byte 1 its type (bit 0, concatenation, must be 0).
 //!
-//! # FMH-5 (§5)
+//! # FMH-5 (`docs/wire.md#fmh-5-attach`)
 //!
 //! ```text
 //! 0     length, including itself, excluding the PIP
@@ -28,11 +28,11 @@
 //!
 //! The fields after the TP name may be cut off by the FMH-5 length; an absent
 //! field decodes as empty. The fields after the correlator are "skipped"
-//! (§5, decoder rule); we keep their bytes in [`Attach::trailing`] so that
+//! (`docs/wire.md#fmh-5-attach`, decoder rule); we keep their bytes in [`Attach::trailing`] so that
 //! decoding and re-encoding is byte-exact (KB169575 carries one:
 //! `08 00000000000002FF`, meaning \[unsure\]).
 //!
-//! # FMH-7 (§6)
+//! # FMH-7 (`docs/wire.md#fmh-7-error-description`)
 //!
 //! ```text
 //! 0  07   1  07   2-5  sense data   6  80: an Error Log GDS (12E1) follows
@@ -46,7 +46,7 @@ use super::sense::Sense;
 pub const FMH5_TYPE: u8 = 0x05;
 /// FM header type of the Error Description.
 pub const FMH7_TYPE: u8 = 0x07;
-/// FM header type of the security header (§6), not supported.
+/// FM header type of the security header (`docs/wire.md#fmh-7-error-description`), not supported.
 pub const FMH12_TYPE: u8 = 0x0C;
 /// Attach command code.
 pub const ATTACH_COMMAND: u16 = 0x02FF;
@@ -88,14 +88,14 @@ pub enum SyncLevel {
     None,
     /// `01` (byte `40`).
     Confirm,
-    /// `10` (byte `80`), marked \[unsure\] in §5.
+    /// `10` (byte `80`), marked \[unsure\] in `docs/wire.md#fmh-5-attach`.
     Syncpt,
 }
 
 /// Kind of an access-security subfield.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecurityKind {
-    /// `00`, marked \[unsure\] in §5.
+    /// `00`, marked \[unsure\] in `docs/wire.md#fmh-5-attach`.
     Profile,
     /// `01`: password, or its substitute when
     /// [`Security::password_substitute`] is set.
@@ -120,7 +120,7 @@ pub struct Security {
     /// The user ID is already verified; no password subfield.
     pub already_verified: bool,
     /// Persistent verification indicator, 2 bits (0 = not used; other
-    /// values are in SNA Formats, not in sna-wire.md).
+    /// values are in SNA Formats, not in `docs/wire.md`).
     pub persistent_verification: u8,
     /// The password subfield is a substitute.
     pub password_substitute: bool,
@@ -523,7 +523,7 @@ impl ErrorDescription {
     }
 
     /// Decodes an FMH-7 at the start of `bytes`. A length byte other than 7
-    /// is [`WireError::Length`] (sense `10086000`, §6).
+    /// is [`WireError::Length`] (sense `10086000`, `docs/wire.md#fmh-7-error-description`).
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         let len = r.u8("FMH-7 length")?;

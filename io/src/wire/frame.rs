@@ -5,14 +5,14 @@
 //! PIU   = TH (FID2, 6 bytes) | RH (3 bytes) | RU (0.. bytes)
 //! ```
 //!
-//! The length counts the PIU only, not itself. sna-wire.md §15 leaves the
+//! The length counts the PIU only, not itself. `docs/wire.md#framing-on-tcp` leaves the
 //! width open (2 bytes as in RFC 1538, or 4 "if the project wants
 //! headroom"); we take **4 bytes**, so a max RU of `X'FF'` (491,520 bytes,
-//! §9) still fits, and bound it by a configured frame limit instead. The
+//! `docs/wire.md#bind-image`) still fits, and bound it by a configured frame limit instead. The
 //! prefix stays outside the PIU, so the PIU bytes can be handed to tshark
-//! unchanged (§12).
+//! unchanged (`docs/wire.md#checking-the-bytes`).
 //!
-//! Over TCP only whole BIUs travel (TH MPF `11`, §2, §4.1); a segment is
+//! Over TCP only whole BIUs travel (TH MPF `11`, `docs/wire.md#transmission-header-fid2`, `docs/wire.md#indicators-not-used`); a segment is
 //! [`WireError::Unsupported`].
 //!
 //! [`Decoder`] is total: any byte string, cut into any chunks, yields frames
@@ -35,8 +35,8 @@ pub const MIN_PIU: usize = TH_LEN + RH_LEN;
 /// record (one MC_SEND_DATA of 65,535 bytes) is 65,543 bytes with its GDS
 /// headers (`LL ID` and two continuation `LL`s), which a 64 KiB RU cut in
 /// two, the second of 7 bytes. Each took a pacing slot, so a window of
-/// `W` RUs carried only `W/2` records; one RU per record measured 1.45x
-/// the bandwidth of one session (`appc-load --mode bandwidth`).
+/// `W` RUs carried only `W/2` records; one RU per record gives one session
+/// markedly more bandwidth (`docs/design.md#receive-buffers-and-frame-size`).
 pub const DEFAULT_MAX_PIU: usize = 73_728 + MIN_PIU;
 
 /// One PIU.
@@ -48,7 +48,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// Appends the PIU without the length prefix (for tshark, §12).
+    /// Appends the PIU without the length prefix (for tshark, `docs/wire.md#checking-the-bytes`).
     pub fn encode_piu(&self, out: &mut Vec<u8>) {
         self.encode_th_rh(out);
         out.extend_from_slice(&self.ru);

@@ -1,4 +1,4 @@
-//! Logical records and GDS variables (sna-wire.md §7): how conversation data
+//! Logical records and GDS variables (`docs/wire.md#logical-records-and-gds-variables`): how conversation data
 //! is laid out inside the FMD RUs of a chain.
 //!
 //! ```text
@@ -12,7 +12,7 @@
 //! longer than one segment is split: the ID appears in the first segment
 //! only (HP-GDS example: `8008 12FF DDDDDDDD` / `8006 DDDDDDDD` /
 //! `0004 DDDD`). Segment lengths below the header (`0000`, `0001`, `8000`,
-//! `8001`, and below 4 where an ID is expected) are invalid; §7 notes a
+//! `8001`, and below 4 where an ID is expected) are invalid; `docs/wire.md#logical-records-and-gds-variables` notes a
 //! syncpt escape that reuses one of them, which we do not support.
 //!
 //! Records are a byte stream across the RUs of a chain: an LL may straddle
@@ -36,7 +36,7 @@ pub const GDS_NULL_DATA: u16 = 0x12F1;
 /// `12F2`: user control data.
 pub const GDS_USER_CONTROL_DATA: u16 = 0x12F2;
 /// `12F3`: map name (precedes a data record; `0004 12F3` is a null map name
-/// to accept and skip, §7).
+/// to accept and skip, `docs/wire.md#logical-records-and-gds-variables`).
 pub const GDS_MAP_NAME: u16 = 0x12F3;
 /// `12F4`: error data.
 pub const GDS_ERROR_DATA: u16 = 0x12F4;
@@ -153,7 +153,7 @@ impl RecordReader {
         self.first_segment && self.header_len == 0 && self.stage == Stage::Header
     }
 
-    /// Drops a partial record (after a truncating FMH-7, §8 `08890001`)
+    /// Drops a partial record (after a truncating FMH-7, `docs/wire.md#sense-codes` `08890001`)
     /// and clears a failure.
     pub fn discard_partial(&mut self) {
         self.header_len = 0;

@@ -1,17 +1,17 @@
 //! The LU 6.2 wire codec: byte-exact SNA inside a simple TCP framing
-//! (`/work/shared/reference/sna-wire.md`, §15 "Recommended wire design").
+//! (`docs/wire.md`, which gives the layouts with their sources).
 //!
-//! | layer | module | sna-wire.md |
+//! | layer | module | `docs/wire.md` |
 //! |---|---|---|
-//! | length-prefixed PIU on TCP, stream decoder | [`frame`] | §1, §15 |
-//! | FID2 transmission header | [`th`] | §2 |
-//! | request/response header | [`rh`] | §3, §4 |
-//! | FMH-5 Attach, FMH-7 Error Description | [`fmh`] | §5, §6 |
-//! | logical records, GDS variables | [`gds`] | §7 |
-//! | UNBIND, SIGNAL, LUSTAT, responses | [`ru`] | §3, §7 |
-//! | BIND | [`bind`] | §9 |
-//! | sense codes | [`sense`] | §5, §8 |
-//! | errors | [`error`] | DESIGN.md "io/" |
+//! | length-prefixed PIU on TCP, stream decoder | [`frame`] | `docs/wire.md#framing-on-tcp` |
+//! | FID2 transmission header | [`th`] | `docs/wire.md#transmission-header-fid2` |
+//! | request/response header | [`rh`] | `docs/wire.md#requestresponse-header`, `docs/wire.md#verbs-on-the-wire` |
+//! | FMH-5 Attach, FMH-7 Error Description | [`fmh`] | `docs/wire.md#fmh-5-attach`, `docs/wire.md#fmh-7-error-description` |
+//! | logical records, GDS variables | [`gds`] | `docs/wire.md#logical-records-and-gds-variables` |
+//! | UNBIND, SIGNAL, LUSTAT, responses | [`ru`] | `docs/wire.md#other-rus-unbind-signal-lustat-responses` |
+//! | BIND | [`bind`] | `docs/wire.md#bind-image` |
+//! | sense codes | [`sense`] | `docs/wire.md#fmh-5-attach`, `docs/wire.md#sense-codes` |
+//! | errors | [`error`] | `docs/wire.md#framing-on-tcp` (totality) |
 //!
 //! Every decoder is total: any input yields a value or a [`WireError`],
 //! never a panic, and no decoder allocates more than its input (or, for the

@@ -1,5 +1,5 @@
-//! The 3-byte request/response header (sna-wire.md §3), with every
-//! indicator LU 6.2 can see, and the response-type names of §3 (RQD1 …
+//! The 3-byte request/response header (`docs/wire.md#requestresponse-header`), with every
+//! indicator LU 6.2 can see, and the response-type names of `docs/wire.md#requestresponse-header` (RQD1 …
 //! RQE3).
 //!
 //! ```text
@@ -9,15 +9,15 @@
 //! ```
 //!
 //! A request header keeps every indicator as a `bool`, so the codec is
-//! byte-exact; which of them a session accepts (§4.1 lists LCCI, EDI, PDI,
+//! byte-exact; which of them a session accepts (`docs/wire.md#indicators-not-used` lists LCCI, EDI, PDI,
 //! CSI, QRI, RLWI and EBI as "reject if seen") is the session layer's
 //! decision, not the codec's.
 //!
-//! A response header is narrower, and decoding enforces §3: BCI = ECI = 1,
+//! A response header is narrower, and decoding enforces `docs/wire.md#requestresponse-header`: BCI = ECI = 1,
 //! SDI = 1 exactly on negative responses, byte 2 zero, the request-only bits
 //! of byte 1 (LCCI, RLWI) zero. Reserved bits set anywhere are
 //! [`WireError::Invalid`]. Consequence: the `0A 89 00` RH of the KB156083
-//! trace, whose reserved bit `08` of byte 1 is set (§3: "trace artefact
+//! trace, whose reserved bit `08` of byte 1 is set (`docs/wire.md#requestresponse-header`: "trace artefact
 //! \[unsure\]"), is rejected.
 
 use super::error::{Reader, WireError};
@@ -49,7 +49,7 @@ impl RuCategory {
     }
 }
 
-/// The response a request asks for: the (DR1, DR2, ERI) names of §3.
+/// The response a request asks for: the (DR1, DR2, ERI) names of `docs/wire.md#requestresponse-header`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseType {
     /// DR1: definite response 1 (byte 1 `80`).
@@ -130,7 +130,7 @@ pub struct Request {
 impl Request {
     /// A single-RU chain (BCI = ECI = 1) of `category` asking for
     /// `response`, every other indicator off; FI is set for DFC and SC,
-    /// where §3 says it is always 1.
+    /// where `docs/wire.md#requestresponse-header` says it is always 1.
     pub fn new(category: RuCategory, response: ResponseType) -> Self {
         let (dr1, dr2, eri) = response.bits();
         Self {
@@ -157,7 +157,7 @@ impl Request {
     }
 
     /// The named response type, or `None` when DR1 = DR2 = 0 (no response
-    /// requested, or ERI alone, which §3 does not name).
+    /// requested, or ERI alone, which `docs/wire.md#requestresponse-header` does not name).
     pub fn response_type(&self) -> Option<ResponseType> {
         match (self.dr1, self.dr2, self.eri) {
             (true, false, false) => Some(ResponseType::Rqd1),
@@ -223,7 +223,7 @@ pub struct Response {
 }
 
 impl Response {
-    /// The response to `request` (sna-wire.md §3, "Responses"): same
+    /// The response to `request` (`docs/wire.md#requestresponse-header`, "Responses"): same
     /// category and FI, DR1/DR2/QRI copied, pacing off.
     pub fn to(request: &Request, rti: Rti) -> Self {
         Self {

@@ -1,5 +1,5 @@
 //! Request units other than conversation data, and the body of responses
-//! (sna-wire.md §3 "Responses", §7 "Other RUs our nodes need").
+//! (`docs/wire.md#requestresponse-header` for responses, `docs/wire.md#other-rus-unbind-signal-lustat-responses`).
 //!
 //! | RU     | bytes                                   | category, flow     |
 //! |--------|-----------------------------------------|--------------------|
@@ -10,12 +10,12 @@
 //! | BIS    | `70`                                    | DFC, normal        |
 //! | RTR    | `05`                                    | DFC, normal        |
 //!
-//! REQUEST_TO_SEND is SIGNAL `C9 0001 0001` (§4: Linux-SNA validates code
+//! REQUEST_TO_SEND is SIGNAL `C9 0001 0001` (`docs/wire.md#verbs-on-the-wire`: Linux-SNA validates code
 //! 0001 and extension 0001; older notes say `00010000`, \[unsure\]).
 //!
-//! A negative response's RU is the 4-byte sense code (§3). A positive
+//! A negative response's RU is the 4-byte sense code (`docs/wire.md#requestresponse-header`). A positive
 //! response to an FMD request has an empty RU; a positive response to a
-//! negotiable BIND carries the BIND image (§9). sna-wire.md does not give
+//! negotiable BIND carries the BIND image (`docs/wire.md#bind-image`). `docs/wire.md` does not give
 //! the positive-response RU of the other SC/DFC requests, so
 //! [`ResponseRu::Positive`] keeps whatever bytes came, raw.
 //!
@@ -55,7 +55,7 @@ impl Signal {
     };
 }
 
-/// UNBIND type byte. sna-wire.md §9 names only these; the full list is in
+/// UNBIND type byte. `docs/wire.md#bind-image` names only these; the full list is in
 /// SNA Formats chapter 5, not read yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnbindType(pub u8);
@@ -67,7 +67,7 @@ impl UnbindType {
     pub const ROUTE_EXTENSION_INOPERATIVE: Self = Self(0x08);
     /// `0E`: recoverable LU failure.
     pub const RECOVERABLE_LU_FAILURE: Self = Self(0x0E);
-    /// `FE`: invalid session parameters, with sense (\[unsure\] in §9).
+    /// `FE`: invalid session parameters, with sense (\[unsure\] in `docs/wire.md#bind-image`).
     pub const INVALID_SESSION_PARAMETERS: Self = Self(0xFE);
 }
 

@@ -1,9 +1,9 @@
 //! SNA sense data: the 4-byte code carried by negative responses, FMH-7 and
 //! UNBIND.
 //!
-//! Only the codes listed in sna-wire.md §5 (Attach checks) and §8 (sense
+//! Only the codes listed in `docs/wire.md#fmh-5-attach` (Attach checks) and `docs/wire.md#sense-codes` (sense
 //! codes that matter) are named here, with the values given there. Where the
-//! sources disagree, §8 "Errata" says to use the Linux-SNA values
+//! sources disagree, `docs/wire.md#sense-codes` "Errata" says to use the Linux-SNA values
 //! (`08640002`, `08890101`), and so do we.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The FID2 transmission header (sna-wire.md §2): 6 bytes in front of every
+//! The FID2 transmission header (`docs/wire.md#transmission-header-fid2`): 6 bytes in front of every
 //! PIU, naming the session (LFSID) and numbering the request.
 //!
 //! ```text
@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Many sessions share one TCP connection; the local-form session identifier
-//! (LFSID = ODAI + DAF' + OAF') tells them apart. sna-wire.md marks the
+//! (LFSID = ODAI + DAF' + OAF') tells them apart. `docs/wire.md` marks the
 //! placement of SIDH/SIDL in DAF'/OAF' **\[unsure\]**; between two of our nodes
 //! any fixed rule works, and ours is the one Linux-SNA uses on send:
 //! **DAF' = SIDL, OAF' = SIDH, in both directions** (see [`Lfsid`]). The
@@ -26,7 +26,7 @@ pub const TH_LEN: usize = 6;
 const FID2: u8 = 0x2;
 
 /// Mapping field: which part of a BIU this PIU carries. Over TCP we send and
-/// accept whole BIUs only (sna-wire.md §2, §4.1); the other values exist so
+/// accept whole BIUs only (`docs/wire.md#transmission-header-fid2`, `docs/wire.md#indicators-not-used`); the other values exist so
 /// that the TH itself decodes byte-exactly and the frame layer can reject
 /// them by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

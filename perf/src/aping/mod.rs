@@ -7,7 +7,7 @@
 //! direction, confirmation, deallocation) and gives round-trip numbers in
 //! a format people already read.
 //!
-//! # The protocol (sna-wire.md §16, from the Linux-SNA APING)
+//! # The protocol (`docs/wire.md#aping`, from the Linux-SNA APING)
 //!
 //! One mapped conversation, sync level CONFIRM, to the TP `APINGD`:
 //!

@@ -290,7 +290,7 @@ impl<'a> Client<'a> {
             fatal: None,
             first_failure: None,
             rng: fastrand::Rng::with_seed(0x00A9_9C10),
-            sampler: Sampler::start("appc", done, config.limit),
+            sampler: Sampler::start("appc", "requests", done, config.limit),
             start: Instant::now(),
             deadline: None,
         };

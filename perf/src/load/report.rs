@@ -2,8 +2,9 @@
 //!
 //! Both are built from one [`LoadReport`]; the checks that make up the
 //! exactly-once verdict come from [`checks`], so the text, the JSON and the
-//! exit status can never disagree. The JSON is written by hand (a few dozen
-//! numbers do not need a serialisation framework).
+//! exit status can never disagree. The JSON is `serde_json` over small view
+//! structs ([`LoadJson`] and its parts) that fix its field names and order;
+//! figures are rounded to the precision they carry ([`rounded`]).
 
 use super::client::ClientTally;
 use super::partner::PartnerTally;
@@ -12,9 +13,11 @@ use super::{LoadReport, Side};
 use crate::sysinfo::Machine;
 use crate::units::{grouped, mib};
 use crate::workload::{CancelCounts, Check};
+use serde::Serialize;
 use std::fmt::Write;
 
-/// The throughput target against the tokio peer (issue 5).
+/// The throughput target against the tokio peer: appc's requests/s over
+/// tokio's.
 pub const RATE_TARGET: f64 = 1.5;
 
 /// The checks every run over the two nodes makes, whatever its traffic:
@@ -398,142 +401,210 @@ fn steady_rows(out: &mut String, o: &Side, peer: Option<&Side>) {
     }
 }
 
-/// A JSON string literal.
-pub fn string(s: &str) -> String {
-    let mut out = String::from('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+/// `value` rounded to `decimals` places, so the JSON carries the precision
+/// the figure has (a rate to the request, a latency to 0.1 us) rather than
+/// every digit of the division.
+pub fn rounded(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+/// The machine, as every report's JSON carries it.
+#[derive(Debug, Serialize)]
+pub struct MachineJson<'a> {
+    cpu: &'a str,
+    /// 0 when the system does not tell.
+    cores: usize,
+    kernel: &'a str,
+    malloc: &'a str,
+}
+
+impl<'a> MachineJson<'a> {
+    /// The JSON view of `m`.
+    pub fn of(m: &'a Machine) -> Self {
+        MachineJson {
+            cpu: &m.cpu,
+            cores: m.cores.unwrap_or(0),
+            kernel: &m.kernel,
+            malloc: m.malloc,
         }
     }
-    out.push('"');
-    out
 }
 
-/// A number for JSON, `null` for none.
-fn number(value: Option<f64>, decimals: usize) -> String {
-    value.map_or_else(|| "null".into(), |v| format!("{v:.decimals$}"))
+/// A side's heap counts over its window.
+#[derive(Debug, Serialize)]
+struct HeapJson {
+    allocs: u64,
+    reallocs: u64,
+    bytes: u64,
 }
 
-/// A side's measured window as a JSON object, `null` without one.
-fn window_json(w: Option<&Window>) -> String {
-    let Some(w) = w else {
-        return "null".into();
-    };
-    let heap = match w.heap {
-        Some(h) => format!(
-            "{{\"allocs\":{},\"reallocs\":{},\"bytes\":{}}}",
-            h.allocs, h.reallocs, h.bytes
-        ),
-        None => "null".into(),
-    };
-    format!(
-        "{{\"requests\":{},\"seconds\":{:.3},\"heap\":{heap},\"allocs_per_request\":{},\"reallocs_per_request\":{},\"heap_bytes_per_request\":{},\"cpu_us_per_request\":{}}}",
-        w.requests,
-        w.elapsed.as_secs_f64(),
-        number(w.allocs_per_request(), 4),
-        number(w.reallocs_per_request(), 4),
-        number(w.bytes_per_request(), 1),
-        number(w.cpu_micros_per_request(), 3)
-    )
+/// A side's measured window.
+#[derive(Debug, Serialize)]
+struct WindowJson {
+    requests: u64,
+    seconds: f64,
+    heap: Option<HeapJson>,
+    allocs_per_request: Option<f64>,
+    reallocs_per_request: Option<f64>,
+    heap_bytes_per_request: Option<f64>,
+    cpu_us_per_request: Option<f64>,
 }
 
-/// One side as a JSON object, with `extra` fields (`,"k":v...`) at its end.
-fn side_json(s: &Side, extra: &str) -> String {
-    let rates: Vec<String> = super::sampler::rates(&s.points)
-        .iter()
-        .map(|(t, r)| format!("[{t:.3},{r:.0}]"))
-        .collect();
-    format!(
-        "{{\"requests\":{},\"elapsed_s\":{:.3},\"requests_per_s\":{:.0},\"latency_us\":{{\"p50\":{:.1},\"p99\":{:.1},\"p99_9\":{:.1},\"max\":{:.1}}},\"cancels\":{{\"cancelled\":{},\"already\":{},\"invalid\":{}}},\"throughput\":[{}],\"steady\":{}{extra}}}",
-        s.requests,
-        s.elapsed.as_secs_f64(),
-        s.rate(),
-        s.micros(0.5),
-        s.micros(0.99),
-        s.micros(0.999),
-        s.latency.max() as f64 / 1e3,
-        s.cancels.cancelled,
-        s.cancels.already,
-        s.cancels.invalid,
-        rates.join(","),
-        window_json(s.window.as_ref())
-    )
+impl WindowJson {
+    fn of(w: &Window) -> Self {
+        let round = |v: Option<f64>, decimals| v.map(|v| rounded(v, decimals));
+        WindowJson {
+            requests: w.requests,
+            seconds: rounded(w.elapsed.as_secs_f64(), 3),
+            heap: w.heap.map(|h| HeapJson {
+                allocs: h.allocs,
+                reallocs: h.reallocs,
+                bytes: h.bytes,
+            }),
+            allocs_per_request: round(w.allocs_per_request(), 4),
+            reallocs_per_request: round(w.reallocs_per_request(), 4),
+            heap_bytes_per_request: round(w.bytes_per_request(), 1),
+            cpu_us_per_request: round(w.cpu_micros_per_request(), 3),
+        }
+    }
 }
 
-/// The machine as a JSON object.
-pub fn machine_json(m: &Machine) -> String {
-    format!(
-        "{{\"cpu\":{},\"cores\":{},\"kernel\":{},\"malloc\":{}}}",
-        string(&m.cpu),
-        m.cores.unwrap_or(0),
-        string(&m.kernel),
-        string(m.malloc)
-    )
+/// Round-trip latency quantiles, microseconds.
+#[derive(Debug, Serialize)]
+struct LatencyJson {
+    p50: f64,
+    p99: f64,
+    p99_9: f64,
+    max: f64,
 }
 
-/// The checks as a JSON array of `{claim, ok, detail}`.
-pub fn checks_json(checks: &[Check]) -> String {
-    let list: Vec<String> = checks
-        .iter()
-        .map(|c| {
-            format!(
-                "{{\"claim\":{},\"ok\":{},\"detail\":{}}}",
-                string(c.claim),
-                c.ok,
-                string(&c.detail)
-            )
-        })
-        .collect();
-    format!("[{}]", list.join(","))
+/// Our side over tokio's, where both were run.
+#[derive(Debug, Serialize)]
+struct RatioJson {
+    requests_per_s: f64,
+    p99: f64,
+    cpu_per_request: Option<f64>,
+}
+
+/// One side of a load run.
+#[derive(Debug, Serialize)]
+struct SideJson {
+    requests: u64,
+    elapsed_s: f64,
+    requests_per_s: f64,
+    latency_us: LatencyJson,
+    cancels: CancelCounts,
+    /// `[end seconds, requests/s]` per sampling interval.
+    throughput: Vec<(f64, f64)>,
+    steady: Option<WindowJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio_appc_to_tokio: Option<RatioJson>,
+}
+
+impl SideJson {
+    fn of(s: &Side) -> Self {
+        SideJson {
+            requests: s.requests,
+            elapsed_s: rounded(s.elapsed.as_secs_f64(), 3),
+            requests_per_s: s.rate().round(),
+            latency_us: LatencyJson {
+                p50: rounded(s.micros(0.5), 1),
+                p99: rounded(s.micros(0.99), 1),
+                p99_9: rounded(s.micros(0.999), 1),
+                max: rounded(s.latency.max() as f64 / 1e3, 1),
+            },
+            cancels: s.cancels,
+            throughput: super::sampler::rates(&s.points)
+                .into_iter()
+                .map(|(t, r)| (rounded(t, 3), r.round()))
+                .collect(),
+            steady: s.window.as_ref().map(WindowJson::of),
+            ratio_appc_to_tokio: None,
+        }
+    }
+}
+
+/// Answers of one kind of cancel that must all be one code.
+#[derive(Debug, Serialize)]
+struct StaleJson {
+    already: u64,
+    total: u64,
+}
+
+/// Random handles' cancels: all must be `WAPPCINVALID`.
+#[derive(Debug, Serialize)]
+struct RandomJson {
+    invalid: u64,
+    total: u64,
+}
+
+/// The load report's JSON, field for field.
+#[derive(Debug, Serialize)]
+struct LoadJson<'a> {
+    machine: MachineJson<'a>,
+    backend: &'a str,
+    partner: String,
+    sessions: usize,
+    size: usize,
+    cancel_fraction: f64,
+    appc: SideJson,
+    tokio: Option<SideJson>,
+    stale_cancels: StaleJson,
+    random_cancels: RandomJson,
+    engine_state_bytes_per_verb: usize,
+    slot_bytes: usize,
+    peak_rss_bytes: u64,
+    checks: &'a [Check],
+    exactly_once: bool,
+}
+
+/// `value` as one line of JSON.
+pub fn to_json(value: &impl Serialize) -> String {
+    // Plain data with string keys: serialising it cannot fail.
+    serde_json::to_string(value).expect("a report serialises")
 }
 
 /// The machine-readable report.
 pub fn json(r: &LoadReport) -> String {
     let checks = checks(r);
-    let peer = match &r.peer {
-        Some((side, _)) => side_json(
-            side,
-            &format!(
-                ",\"ratio_appc_to_tokio\":{{\"requests_per_s\":{:.3},\"p99\":{:.3},\"cpu_per_request\":{}}}",
-                r.ours.rate() / side.rate().max(1e-9),
-                r.ours.micros(0.99) / side.micros(0.99).max(1e-9),
-                number(
-                    per_request(&r.ours, Window::cpu_micros_per_request)
-                        .zip(per_request(side, Window::cpu_micros_per_request))
-                        .map(|(a, b)| a / b.max(1e-9)),
-                    3
-                )
-            ),
-        ),
-        None => "null".into(),
-    };
+    let tokio = r.peer.as_ref().map(|(side, _)| {
+        let cpu = per_request(&r.ours, Window::cpu_micros_per_request)
+            .zip(per_request(side, Window::cpu_micros_per_request))
+            .map(|(a, b)| rounded(a / b.max(1e-9), 3));
+        SideJson {
+            ratio_appc_to_tokio: Some(RatioJson {
+                requests_per_s: rounded(r.ours.rate() / side.rate().max(1e-9), 3),
+                p99: rounded(r.ours.micros(0.99) / side.micros(0.99).max(1e-9), 3),
+                cpu_per_request: cpu,
+            }),
+            ..SideJson::of(side)
+        }
+    });
     let c = &r.client;
-    format!(
-        "{{\"machine\":{},\"backend\":{},\"partner\":{},\"sessions\":{},\"size\":{},\"cancel_fraction\":{},\"appc\":{},\"tokio\":{},\"stale_cancels\":{{\"already\":{},\"total\":{}}},\"random_cancels\":{{\"invalid\":{},\"total\":{}}},\"engine_state_bytes_per_verb\":{},\"slot_bytes\":{},\"peak_rss_bytes\":{},\"checks\":{},\"exactly_once\":{}}}",
-        machine_json(&r.machine),
-        string(r.backend),
-        string(&r.partner_addr.to_string()),
-        r.sessions,
-        r.size,
-        r.cancel_fraction,
-        side_json(&r.ours, ""),
-        peer,
-        c.stale.already,
-        c.stale.total(),
-        c.random.invalid,
-        c.random.total(),
-        r.slot_overhead_bytes,
-        r.slot_bytes,
-        r.peak_rss_end.unwrap_or(0),
-        checks_json(&checks),
-        checks.iter().all(|c| c.ok)
-    )
+    to_json(&LoadJson {
+        machine: MachineJson::of(&r.machine),
+        backend: r.backend,
+        partner: r.partner_addr.to_string(),
+        sessions: r.sessions,
+        size: r.size,
+        cancel_fraction: r.cancel_fraction,
+        appc: SideJson::of(&r.ours),
+        tokio,
+        stale_cancels: StaleJson {
+            already: c.stale.already,
+            total: c.stale.total(),
+        },
+        random_cancels: RandomJson {
+            invalid: c.random.invalid,
+            total: c.random.total(),
+        },
+        engine_state_bytes_per_verb: r.slot_overhead_bytes,
+        slot_bytes: r.slot_bytes,
+        peak_rss_bytes: r.peak_rss_end.unwrap_or(0),
+        checks: &checks,
+        exactly_once: checks.iter().all(|c| c.ok),
+    })
 }
 
 #[cfg(test)]
@@ -680,29 +751,47 @@ mod tests {
     }
 
     #[test]
-    fn json_is_balanced_and_escaped() {
-        let json = json(&report(true));
-        assert!(json.contains("\"cpu\":\"Test \\\"CPU\\\"\""), "{json}");
-        assert!(
-            json.contains("\"ratio_appc_to_tokio\":{\"requests_per_s\":3.000"),
-            "{json}"
-        );
-        assert!(json.contains("\"exactly_once\":true}"), "{json}");
-        assert!(
-            json.contains("\"steady\":{\"requests\":3000,\"seconds\":0.800,\"heap\":{\"allocs\":3000,\"reallocs\":0,\"bytes\":300000},\"allocs_per_request\":1.0000,\"reallocs_per_request\":0.0000,\"heap_bytes_per_request\":100.0,\"cpu_us_per_request\":10.000}"),
-            "{json}"
-        );
-        assert!(json.contains("\"cpu_per_request\":0.333}"), "{json}");
-        let depth = json.chars().try_fold(0i32, |depth, c| {
-            let depth = match c {
-                '{' | '[' => depth + 1,
-                '}' | ']' => depth - 1,
-                _ => depth,
-            };
-            (depth >= 0).then_some(depth)
-        });
-        assert_eq!(depth, Some(0), "{json}");
-        assert!(super::json(&report(false)).contains("\"tokio\":null"));
-        assert_eq!(string("a\nb\\"), "\"a\\u000ab\\\\\"");
+    fn json_parses_with_every_field() {
+        let text = json(&report(true));
+        let v: serde_json::Value = serde_json::from_str(&text).expect(&text);
+        assert_eq!(v["machine"]["cpu"], "Test \"CPU\"", "{text}");
+        assert_eq!(v["machine"]["cores"], 2);
+        assert_eq!(v["backend"], "epoll");
+        assert_eq!(v["partner"], "127.0.0.1:9");
+        assert_eq!(v["appc"]["requests"], 3000);
+        assert_eq!(v["appc"]["requests_per_s"], 3000.0);
+        assert_eq!(v["appc"]["cancels"]["cancelled"], 3);
+        assert_eq!(v["appc"]["throughput"][0], serde_json::json!([0.5, 3000.0]));
+        assert!(v["appc"].get("ratio_appc_to_tokio").is_none(), "{text}");
+        let steady = &v["appc"]["steady"];
+        assert_eq!(steady["requests"], 3000);
+        assert_eq!(steady["seconds"], 0.8);
+        assert_eq!(steady["heap"]["allocs"], 3000);
+        assert_eq!(steady["allocs_per_request"], 1.0);
+        assert_eq!(steady["heap_bytes_per_request"], 100.0);
+        assert_eq!(steady["cpu_us_per_request"], 10.0);
+        let ratio = &v["tokio"]["ratio_appc_to_tokio"];
+        assert_eq!(ratio["requests_per_s"], 3.0, "{text}");
+        assert_eq!(ratio["cpu_per_request"], 0.333);
+        assert_eq!(v["stale_cancels"]["already"], 5);
+        assert_eq!(v["random_cancels"]["total"], 5);
+        assert_eq!(v["engine_state_bytes_per_verb"], 48);
+        assert_eq!(v["peak_rss_bytes"], 20 << 20);
+        assert_eq!(v["checks"][0]["ok"], true);
+        assert!(v["checks"][0]["claim"].is_string());
+        assert_eq!(v["exactly_once"], true);
+        let alone: serde_json::Value = serde_json::from_str(&json(&report(false))).unwrap();
+        assert!(alone["tokio"].is_null());
+        let mut short = report(false);
+        short.ours.window = None;
+        let short: serde_json::Value = serde_json::from_str(&json(&short)).unwrap();
+        assert!(short["appc"]["steady"].is_null());
+    }
+
+    #[test]
+    fn rounding_keeps_the_stated_places() {
+        assert_eq!(rounded(2.0 / 3.0, 3), 0.667);
+        assert_eq!(rounded(1234.56, 0), 1235.0);
+        assert_eq!(rounded(0.05, 1), 0.1);
     }
 }

@@ -10,7 +10,11 @@
 //! output stay clean). On the same ticks it takes the [`Mark`]s that bound
 //! the measured [`Window`]. A tick allocates nothing (its points are
 //! reserved up front for a timed run, the bar is formatted on the stack),
-//! so the sampler adds nothing to the allocations it helps count.
+//! so the sampler adds nothing to the allocations it helps count. That is
+//! why the bar is drawn here and not by a progress-bar crate, whose redraws
+//! allocate: with stderr on a terminal they would land in the measured
+//! window's allocation count. The bandwidth mode counts records on the same
+//! bar, the scale mode the conversations held.
 
 use super::window::{Mark, Window};
 use crate::units::Grouped;
@@ -90,8 +94,14 @@ pub struct Sampled {
 }
 
 impl Sampler {
-    /// Starts sampling `done` from now, drawing a bar labelled `label`.
-    pub fn start(label: &'static str, done: Arc<AtomicU64>, limit: Limit) -> Sampler {
+    /// Starts sampling `done` from now, drawing a bar labelled `label`
+    /// that counts `unit`s ("requests", "records", ...).
+    pub fn start(
+        label: &'static str,
+        unit: &'static str,
+        done: Arc<AtomicU64>,
+        limit: Limit,
+    ) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let bar = std::io::stderr().is_terminal();
@@ -112,7 +122,13 @@ impl Sampler {
                     last = Some(Mark::now(n));
                 }
                 if bar {
-                    draw(label, limit.fraction(elapsed, n), elapsed, n, &points);
+                    draw(
+                        (label, unit),
+                        limit.fraction(elapsed, n),
+                        elapsed,
+                        n,
+                        &points,
+                    );
                 }
             }
             if bar {
@@ -136,7 +152,13 @@ impl Sampler {
     }
 }
 
-fn draw(label: &str, fraction: f64, elapsed: Duration, n: u64, points: &[(f64, u64)]) {
+fn draw(
+    (label, unit): (&str, &str),
+    fraction: f64,
+    elapsed: Duration,
+    n: u64,
+    points: &[(f64, u64)],
+) {
     const WIDTH: usize = 30;
     let filled = (fraction * WIDTH as f64) as usize;
     let rate = match points {
@@ -146,7 +168,7 @@ fn draw(label: &str, fraction: f64, elapsed: Duration, n: u64, points: &[(f64, u
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,
-        "\r{label:<6} [{:#<filled$}{:<empty$}] {:5.1} s {:>12} requests {:>9} /s ",
+        "\r{label:<6} [{:#<filled$}{:<empty$}] {:5.1} s {:>12} {unit} {:>9} /s ",
         "",
         "",
         elapsed.as_secs_f64(),

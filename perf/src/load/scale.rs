@@ -18,6 +18,7 @@
 //! 65,535 sessions: a million needs at least 16 links.
 
 use super::partner::{self, Partner};
+use super::report::{rounded, to_json};
 use super::sampler::{Limit, Sampler};
 use super::verbs;
 use crate::args::Config;
@@ -31,6 +32,7 @@ use appc_io::appc::{Appc, Node};
 use appc_io::backend::Kind;
 use appc_io::engine::{Handle, Target, WINAPPC_VERSION};
 use appc_io::node::{NodeConfig, TcpNode};
+use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -125,7 +127,12 @@ pub fn run(config: &Config) -> Result<bool, String> {
     let port = app.port();
     let mut tps = Vec::with_capacity(n.div_ceil(CONVS_PER_TP));
     let at_partner = Arc::new(AtomicU64::new(0));
-    let sampler = Sampler::start("hold", Arc::clone(&at_partner), Limit::Requests(n as u64));
+    let sampler = Sampler::start(
+        "hold",
+        "held",
+        Arc::clone(&at_partner),
+        Limit::Requests(n as u64),
+    );
     let start = Instant::now();
     let mut handles: Vec<Handle> = Vec::with_capacity(n);
     for i in 0..n {
@@ -180,8 +187,9 @@ pub fn run(config: &Config) -> Result<bool, String> {
     // cancel. Each cancel posts its UNBIND to the client node, whose helper
     // thread runs them in batches beside the cancellers, on the same
     // cores; the reactors and the partner finish the UNBIND exchange after
-    // the last cancel returns. (One canceller per core measured about 10%
-    // slower: the helper then takes a larger share of the CPU.)
+    // the last cancel returns. (With one canceller per core the helper
+    // takes a larger share of the CPU and the cancel-all is slower;
+    // `docs/design.md` has the measurement.)
     let threads = 2 * thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = handles.len().div_ceil(threads).max(1);
     let counts: Vec<CancelCounts> = thread::scope(|s| {
@@ -359,35 +367,57 @@ fn text(s: &Scale, checks: &[Check]) -> String {
     out
 }
 
+/// The scale report's JSON, field for field.
+#[derive(Debug, Serialize)]
+struct ScaleJson<'a> {
+    mode: &'static str,
+    outstanding: usize,
+    links: usize,
+    setup_s: f64,
+    engine_state_bytes_per_verb: f64,
+    table_bytes_per_verb: f64,
+    rss_bytes_per_conversation: Option<f64>,
+    peak_rss_bytes: u64,
+    cancel_all_s: f64,
+    unbound_s: f64,
+    node_conversations_left: u64,
+    partner_queued: u64,
+    cancels: &'a CancelCounts,
+    completed_cancelled: usize,
+    wrong: usize,
+    missing: usize,
+    live_after: usize,
+    exactly_once: bool,
+    all_checks_passed: bool,
+}
+
 fn json(s: &Scale, checks: &[Check]) -> String {
     let n = s.outstanding.max(1) as f64;
-    format!(
-        "{{\"mode\":\"scale\",\"outstanding\":{},\"links\":{},\"setup_s\":{:.3},\"engine_state_bytes_per_verb\":{:.1},\"table_bytes_per_verb\":{:.1},\"rss_bytes_per_conversation\":{},\"peak_rss_bytes\":{},\"cancel_all_s\":{:.4},\"unbound_s\":{:.4},\"node_conversations_left\":{},\"partner_queued\":{},\"cancels\":{{\"cancelled\":{},\"already\":{},\"invalid\":{}}},\"completed_cancelled\":{},\"wrong\":{},\"missing\":{},\"live_after\":{},\"exactly_once\":{},\"all_checks_passed\":{}}}",
-        s.outstanding,
-        s.links,
-        s.setup.as_secs_f64(),
-        s.state_bytes as f64 / n,
-        s.table_bytes as f64 / n,
-        rss_per_verb(s).map_or("null".into(), |v| format!("{v:.0}")),
-        s.peak_rss.unwrap_or(0),
-        s.cancel_time.as_secs_f64(),
-        s.unbound_time.as_secs_f64(),
-        s.conversations_left,
-        s.partner_queued,
-        s.cancel.cancelled,
-        s.cancel.already,
-        s.cancel.invalid,
-        s.received_cancelled,
-        s.received_wrong,
-        s.missing,
-        s.live_after,
-        s.received_cancelled == s.outstanding
+    to_json(&ScaleJson {
+        mode: "scale",
+        outstanding: s.outstanding,
+        links: s.links,
+        setup_s: rounded(s.setup.as_secs_f64(), 3),
+        engine_state_bytes_per_verb: rounded(s.state_bytes as f64 / n, 1),
+        table_bytes_per_verb: rounded(s.table_bytes as f64 / n, 1),
+        rss_bytes_per_conversation: rss_per_verb(s).map(f64::round),
+        peak_rss_bytes: s.peak_rss.unwrap_or(0),
+        cancel_all_s: rounded(s.cancel_time.as_secs_f64(), 4),
+        unbound_s: rounded(s.unbound_time.as_secs_f64(), 4),
+        node_conversations_left: s.conversations_left,
+        partner_queued: s.partner_queued,
+        cancels: &s.cancel,
+        completed_cancelled: s.received_cancelled,
+        wrong: s.received_wrong,
+        missing: s.missing,
+        live_after: s.live_after,
+        exactly_once: s.received_cancelled == s.outstanding
             && s.received_wrong == 0
             && s.missing == 0
             && s.live_after == 0
             && s.conversations_left == 0,
-        checks.iter().all(|c| c.ok)
-    )
+        all_checks_passed: checks.iter().all(|c| c.ok),
+    })
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ async fn load(
         connections.push(tx);
     }
     let done = Arc::new(AtomicU64::new(0));
-    let sampler = Sampler::start("tokio", Arc::clone(&done), limit);
+    let sampler = Sampler::start("tokio", "requests", Arc::clone(&done), limit);
     let start = Instant::now();
     let drivers: Vec<_> = connections
         .into_iter()

@@ -48,7 +48,7 @@ pub(super) struct Listener {
     /// Its number ([`Key::Listener`](super::Key::Listener)).
     number: usize,
     pub(super) sock: OwnedSocket,
-    family: u16,
+    family: socket2::Domain,
     accepts: Vec<OpMem<AcceptData>>,
     /// Paused until then: idle accepts are posted again at that time.
     pub(super) retry: Option<Instant>,
@@ -71,7 +71,7 @@ impl Listener {
 impl Reactor {
     /// Starts accepting on `sock`, listener `number`, already associated
     /// under its key.
-    pub(super) fn listen(&mut self, number: usize, sock: OwnedSocket, family: u16) {
+    pub(super) fn listen(&mut self, number: usize, sock: OwnedSocket, family: socket2::Domain) {
         let addr = sys::local_addr(&sock).ok();
         let accepts = (0..ACCEPTS)
             .map(|_| {

@@ -251,7 +251,7 @@ impl Reactor {
         if conn.pending() {
             return;
         }
-        let (sa, len) = sys::encode(&link.peer);
+        let sa = sys::encode(&link.peer);
         let (ov, ()) = conn.arm();
         // SAFETY: `sa` is valid for the call (ConnectEx copies it); the
         // OVERLAPPED is the connect block's, which the link keeps until
@@ -260,7 +260,7 @@ impl Reactor {
             (connectex.0)(
                 sys::raw(&link.sock),
                 sa.as_ptr(),
-                len,
+                sa.len(),
                 ptr::null(),
                 0,
                 ptr::null_mut(),

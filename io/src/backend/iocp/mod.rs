@@ -106,7 +106,7 @@ enum Request {
     Listen {
         number: usize,
         sock: OwnedSocket,
-        family: u16,
+        family: socket2::Domain,
     },
 }
 

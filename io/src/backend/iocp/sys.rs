@@ -1,27 +1,32 @@
 //! The Win32 and Winsock calls the IOCP reactors make that hand the kernel
-//! no memory beyond the call: completion ports, sockets and their
-//! options, addresses, `ConnectEx`'s lookup, an operation's result. The
-//! overlapped calls themselves (`WSARecv`, `WSASend`, `AcceptEx`,
-//! `ConnectEx`) are made where the memory they lend is owned, in
-//! `reactor.rs` and `accept.rs`.
+//! no memory beyond the call: completion ports, `ConnectEx`'s lookup, an
+//! operation's result, and socket setup. The overlapped calls themselves
+//! (`WSARecv`, `WSASend`, `AcceptEx`, `ConnectEx`) are made where the
+//! memory they lend is owned, in `reactor.rs`, `link.rs` and `accept.rs`.
+//!
+//! Sockets are made, bound, configured and asked for their addresses
+//! through `socket2`, as the Linux backends do: its `Socket::new` on
+//! Windows is `WSASocketW` with `WSA_FLAG_OVERLAPPED` and
+//! `WSA_FLAG_NO_HANDLE_INHERIT`, which is what an IOCP socket needs, and
+//! its `SockAddr` is the `sockaddr` `ConnectEx` takes. Only the two
+//! options `socket2` does not know (`SO_UPDATE_ACCEPT_CONTEXT`,
+//! `SO_UPDATE_CONNECT_CONTEXT`) are set here by hand.
 
 use std::io;
 use std::mem;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::windows::io::{AsRawSocket, FromRawSocket, OwnedSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::windows::io::{AsRawSocket, OwnedSocket};
 use std::ptr;
+
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
 use windows_sys::Win32::Foundation::{
     CloseHandle, GetLastError, HANDLE, INVALID_HANDLE_VALUE, WAIT_TIMEOUT,
 };
 use windows_sys::Win32::Networking::WinSock::{
-    bind, getpeername, getsockname, listen, setsockopt, WSACleanup, WSAGetLastError,
-    WSAGetOverlappedResult, WSAIoctl, WSASocketW, WSAStartup, AF_INET, AF_INET6, IN6_ADDR,
-    IN6_ADDR_0, INVALID_SOCKET, IN_ADDR, IN_ADDR_0, IPPROTO_TCP, LPFN_CONNECTEX,
-    SIO_GET_EXTENSION_FUNCTION_POINTER, SOCKADDR, SOCKADDR_IN, SOCKADDR_IN6, SOCKADDR_IN6_0,
-    SOCKADDR_STORAGE, SOCKET, SOCKET_ERROR, SOCK_STREAM, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
-    SO_UPDATE_CONNECT_CONTEXT, TCP_NODELAY, WSADATA, WSAEINVAL, WSAID_CONNECTEX,
-    WSA_FLAG_NO_HANDLE_INHERIT, WSA_FLAG_OVERLAPPED, WSA_IO_PENDING,
+    setsockopt, WSACleanup, WSAGetLastError, WSAGetOverlappedResult, WSAIoctl, WSAStartup,
+    LPFN_CONNECTEX, SIO_GET_EXTENSION_FUNCTION_POINTER, SOCKADDR, SOCKET, SOCKET_ERROR, SOL_SOCKET,
+    SO_UPDATE_ACCEPT_CONTEXT, SO_UPDATE_CONNECT_CONTEXT, WSADATA, WSAID_CONNECTEX, WSA_IO_PENDING,
 };
 use windows_sys::Win32::System::IO::{
     CancelIoEx, CreateIoCompletionPort, GetQueuedCompletionStatusEx, PostQueuedCompletionStatus,
@@ -225,91 +230,40 @@ pub(super) fn cancel(sock: &OwnedSocket) {
     unsafe { CancelIoEx(raw(sock) as HANDLE, ptr::null()) };
 }
 
-pub(super) fn family(addr: &SocketAddr) -> u16 {
-    if addr.is_ipv4() {
-        AF_INET
-    } else {
-        AF_INET6
-    }
+pub(super) fn family(addr: &SocketAddr) -> Domain {
+    Domain::for_address(*addr)
 }
 
-/// An overlapped, non-inheritable TCP socket.
-pub(super) fn new_socket(family: u16) -> io::Result<OwnedSocket> {
-    let flags = WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT;
-    // SAFETY: no protocol info pointer; plain arguments.
-    let mut s = unsafe {
-        WSASocketW(
-            family.into(),
-            SOCK_STREAM,
-            IPPROTO_TCP,
-            ptr::null(),
-            0,
-            flags,
-        )
-    };
-    // SAFETY: reads the calling thread's last Winsock error.
-    if s == INVALID_SOCKET && unsafe { WSAGetLastError() } == WSAEINVAL {
-        // Older systems lack WSA_FLAG_NO_HANDLE_INHERIT.
-        // SAFETY: as above.
-        s = unsafe {
-            WSASocketW(
-                family.into(),
-                SOCK_STREAM,
-                IPPROTO_TCP,
-                ptr::null(),
-                0,
-                WSA_FLAG_OVERLAPPED,
-            )
-        };
-    }
-    if s == INVALID_SOCKET {
-        return Err(wsa_error());
-    }
-    // SAFETY: `s` is a fresh socket owned by nobody else.
-    Ok(unsafe { OwnedSocket::from_raw_socket(s as _) })
-}
-
-fn bind_to(s: &OwnedSocket, addr: &SocketAddr) -> io::Result<()> {
-    let (sa, len) = encode(addr);
-    // SAFETY: `sa` is a valid socket address of `len` bytes for the call.
-    check(unsafe { bind(raw(s), sa.as_ptr(), len) })
+/// An overlapped, non-inheritable TCP socket (`socket2` asks `WSASocketW`
+/// for both flags).
+pub(super) fn new_socket(family: Domain) -> io::Result<OwnedSocket> {
+    Socket::new(family, Type::STREAM, Some(Protocol::TCP)).map(OwnedSocket::from)
 }
 
 /// A socket bound to `addr` and listening; its bound address.
 pub(super) fn listener(addr: &SocketAddr) -> io::Result<(OwnedSocket, SocketAddr)> {
-    let sock = new_socket(family(addr))?;
-    bind_to(&sock, addr)?;
-    // SAFETY: plain call on an owned socket.
-    check(unsafe { listen(raw(&sock), BACKLOG) })?;
-    let local = local_addr(&sock)?;
-    Ok((sock, local))
+    let sock = Socket::new(family(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.bind(&SockAddr::from(*addr))?;
+    sock.listen(BACKLOG)?;
+    let local = inet(sock.local_addr()?)?;
+    Ok((sock.into(), local))
 }
 
 /// A socket ready for `ConnectEx` to `addr`: bound to the wildcard
 /// address of its family (`ConnectEx` requires a bound socket), no Nagle.
 pub(super) fn connector(addr: &SocketAddr) -> io::Result<OwnedSocket> {
-    let sock = new_socket(family(addr))?;
+    let sock = Socket::new(family(addr), Type::STREAM, Some(Protocol::TCP))?;
     let any = match addr {
         SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
         SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
     };
-    bind_to(&sock, &any)?;
-    set_nodelay(&sock)?;
-    Ok(sock)
+    sock.bind(&SockAddr::from(any))?;
+    sock.set_tcp_nodelay(true)?;
+    Ok(sock.into())
 }
 
 pub(super) fn set_nodelay(s: &OwnedSocket) -> io::Result<()> {
-    let on: i32 = 1;
-    // SAFETY: the option value is an i32 read during the call only.
-    check(unsafe {
-        setsockopt(
-            raw(s),
-            IPPROTO_TCP,
-            TCP_NODELAY,
-            ptr::addr_of!(on).cast(),
-            4,
-        )
-    })
+    SockRef::from(s).set_tcp_nodelay(true)
 }
 
 /// Gives a socket `AcceptEx` accepted on `listener` the listener's
@@ -343,94 +297,35 @@ pub(super) fn update_connect_context(s: &OwnedSocket) -> io::Result<()> {
     })
 }
 
-/// Room for an IPv4 or IPv6 socket address.
-#[repr(C)]
-pub(super) union SockAddr {
-    v4: SOCKADDR_IN,
-    v6: SOCKADDR_IN6,
-    any: SOCKADDR_STORAGE,
-}
+/// A socket address in the form `ConnectEx` takes: `as_ptr` and `len`
+/// (valid while the `Encoded` lives).
+#[derive(Debug)]
+pub(super) struct Encoded(SockAddr);
 
-impl SockAddr {
+impl Encoded {
     pub(super) fn as_ptr(&self) -> *const SOCKADDR {
-        ptr::from_ref(self).cast()
+        self.0.as_ptr().cast()
+    }
+
+    pub(super) fn len(&self) -> i32 {
+        self.0.len()
     }
 }
 
-pub(super) fn encode(addr: &SocketAddr) -> (SockAddr, i32) {
-    match addr {
-        SocketAddr::V4(a) => {
-            let v4 = SOCKADDR_IN {
-                sin_family: AF_INET,
-                sin_port: a.port().to_be(),
-                sin_addr: IN_ADDR {
-                    S_un: IN_ADDR_0 {
-                        S_addr: u32::from_ne_bytes(a.ip().octets()),
-                    },
-                },
-                sin_zero: [0; 8],
-            };
-            (SockAddr { v4 }, mem::size_of::<SOCKADDR_IN>() as i32)
-        }
-        SocketAddr::V6(a) => {
-            let v6 = SOCKADDR_IN6 {
-                sin6_family: AF_INET6,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: IN6_ADDR {
-                    u: IN6_ADDR_0 {
-                        Byte: a.ip().octets(),
-                    },
-                },
-                Anonymous: SOCKADDR_IN6_0 {
-                    sin6_scope_id: a.scope_id(),
-                },
-            };
-            (SockAddr { v6 }, mem::size_of::<SOCKADDR_IN6>() as i32)
-        }
-    }
+pub(super) fn encode(addr: &SocketAddr) -> Encoded {
+    Encoded(SockAddr::from(*addr))
 }
 
-fn decode(sa: &SockAddr) -> io::Result<SocketAddr> {
-    // SAFETY: `any` was fully initialised (zeroed) before the kernel filled
-    // it, and every field of these plain C structs is valid for any bits.
-    unsafe {
-        match sa.any.ss_family {
-            AF_INET => {
-                let a = &sa.v4;
-                let ip = Ipv4Addr::from(a.sin_addr.S_un.S_addr.to_ne_bytes());
-                Ok(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
-            }
-            AF_INET6 => {
-                let a = &sa.v6;
-                let ip = Ipv6Addr::from(a.sin6_addr.u.Byte);
-                let port = u16::from_be(a.sin6_port);
-                Ok(SocketAddrV6::new(ip, port, a.sin6_flowinfo, a.Anonymous.sin6_scope_id).into())
-            }
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "unknown address family",
-            )),
-        }
-    }
+/// An IPv4 or IPv6 address, or an error for any other family.
+fn inet(addr: SockAddr) -> io::Result<SocketAddr> {
+    addr.as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IPv4 or IPv6 address"))
 }
 
 pub(super) fn peer_addr(s: &OwnedSocket) -> io::Result<SocketAddr> {
-    let mut sa = SockAddr {
-        any: SOCKADDR_STORAGE::default(),
-    };
-    let mut len = mem::size_of::<SockAddr>() as i32;
-    // SAFETY: `sa` is writable for `len` bytes.
-    check(unsafe { getpeername(raw(s), ptr::addr_of_mut!(sa).cast(), &mut len) })?;
-    decode(&sa)
+    inet(SockRef::from(s).peer_addr()?)
 }
 
 pub(super) fn local_addr(s: &OwnedSocket) -> io::Result<SocketAddr> {
-    let mut sa = SockAddr {
-        any: SOCKADDR_STORAGE::default(),
-    };
-    let mut len = mem::size_of::<SockAddr>() as i32;
-    // SAFETY: `sa` is writable for `len` bytes.
-    check(unsafe { getsockname(raw(s), ptr::addr_of_mut!(sa).cast(), &mut len) })?;
-    decode(&sa)
+    inet(SockRef::from(s).local_addr()?)
 }

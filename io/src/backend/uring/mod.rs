@@ -11,8 +11,8 @@
 //! and mailbox for some tens of microseconds before it sleeps
 //! ([`idle`](super::idle)). `user_data` layout: [`op`].
 //!
-//! Sends are `IORING_OP_SENDMSG` with `MSG_NOSIGNAL`, gathering the link's
-//! queued buffers ([`queue`](super::queue)); not `SEND_ZC`: most of a
+//! Sends are `IORING_OP_SENDMSG` with `MSG_NOSIGNAL`, writing the link's
+//! output ([`output`](super::output)); not `SEND_ZC`: most of a
 //! node's sends are small RUs, where zero-copy's page pinning and second
 //! notification completion cost more than the copy.
 //!

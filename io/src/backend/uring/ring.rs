@@ -26,17 +26,9 @@
 //! thread: it is created disabled and enabled by its reactor
 //! ([`Ring::enable`]); `IORING_SETUP_TASKRUN_FLAG` tells the reactor's poll
 //! ([`Ring::ready`]) when such work waits. A kernel before 6.1 refuses
-//! these flags, and gets a ring without them. Measured on the README's
-//! 2-vCPU AMD machine, binaries alternated:
-//!
-//! | | default | deferred |
-//! |---|---|---|
-//! | one session's bandwidth (`appc-load --mode bandwidth`), share of raw TCP | 69-94% (six runs) | 89-101% (four runs) |
-//! | the same, `IORING_SETUP_COOP_TASKRUN` alone (not interrupted; the work still runs at any system call) | | 83-120% (nine runs) |
-//! | one session's round trip (`session` bench), 64 B (four runs each) | 208-291 us | 138-277 us |
-//! | the same, 16 KiB (two runs each) | 108-170 us | 86-93 us |
-//! | the same with `idle_poll`, 64 B / 16 KiB (two runs each) | 91-95 / 127-133 us | 45-53 / 69-87 us |
-//! | the 256-session load (`appc-load`), verbs/s | 257-455k (six runs) | 444-455k (three runs) |
+//! these flags, and gets a ring without them. What deferring changed (one
+//! session's bandwidth and round trip; the many-session load unchanged) is
+//! measured in `docs/design.md#io_uring-deferred-task-work`.
 
 use std::io;
 use std::time::Duration;
@@ -52,10 +44,9 @@ const CQ_ENTRIES: u32 = 4096;
 /// Provided buffers per ring, and their size: 4 MiB per reactor. A 64 KiB
 /// record travels in a PIU of 72 KiB; a buffer smaller than what a receive
 /// finds waiting cuts PIUs, and the node gathers each cut one in a buffer
-/// of its own (a copy of every byte). One session's bandwidth, each step
-/// measured in alternated pairs of `appc-load --mode bandwidth`: 16 KiB
-/// (x128) to 64 KiB (x32) 1.06-1.46x, to 256 KiB (x16) 1.12-1.50x more;
-/// the 256-session load unchanged by either (0.98-1.06x).
+/// of its own (a copy of every byte). Larger buffers raised one session's
+/// bandwidth and left the many-session load as it was
+/// (`docs/design.md#receive-buffers-and-frame-size`).
 const RECV_BUFFERS: u16 = 16;
 const RECV_BUFFER_SIZE: usize = 256 * 1024;
 /// A link's own receive buffer where the ring has no provided buffers

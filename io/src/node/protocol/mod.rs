@@ -2,13 +2,13 @@
 //! pure (no I/O), so two [`HalfSession`]s can be run against each other in
 //! unit tests.
 //!
-//! # Mapping (sna-wire.md §4; choices marked *ours*)
+//! # Mapping (`docs/wire.md#verbs-on-the-wire`; choices marked *ours*)
 //!
 //! | flow / event | PIUs |
 //! |---|---|
 //! | attach (first flush) | FMD RU, FI BC BBI RQE1, the FMH-5 (with PIP GDS) alone |
 //! | `Data` | FMD RUs, RQE1, no EC: basic = the LL stream as given; mapped = a GDS `12FF` record (segmented by LL); cut at the max RU size |
-//! | `ChangeDirection` | end of chain: EC CD RQE1 on an **empty** FMD RU (*ours*: an end of chain never waits for data, §4 allows an empty RU) |
+//! | `ChangeDirection` | end of chain: EC CD RQE1 on an **empty** FMD RU (*ours*: an end of chain never waits for data, `docs/wire.md#verbs-on-the-wire` allows an empty RU) |
 //! | `ConfirmRequest` | end of chain with RQD3 (`A0`); + CD for `Send`, + CEB for `Deallocate` |
 //! | `Confirmed` | `+RSP` to that RU (same SNF, DR1/DR2 echoed, empty RU) |
 //! | `Error(code)` | `-RSP(08460000)` first when the code is `*_PURGING` or the partner holds the direction (to the pending RQD, else the last request received); then a new chain whose first RU is FI + FMH-7 `0889xxxx` (`0000` prog, `0001` prog trunc, `0100` svc, `0101` svc trunc) |
@@ -19,7 +19,7 @@
 //! | (pacing, owed) a PI request received | IPR: response RH `83 01 00` (FMD, DR1 = DR2 = 0, PI), empty RU, normal flow, the SNF of the PI request; sent while the conversation holds at most the limit, else on [`HalfSession::consumed`] |
 //! | (pacing, received) a response with PI | opens the next window; DR1 = DR2 = 0 (an IPR): nothing else, never taken for a `+RSP`; with DR1/DR2 also the response it is |
 //!
-//! A receiver classifies an end of chain as §4 does: RQD2/RQD3 asks for
+//! A receiver classifies an end of chain as `docs/wire.md#verbs-on-the-wire` does: RQD2/RQD3 asks for
 //! confirmation (CEB → `Deallocate`, CD → `Send`, else `Plain`); otherwise CEB
 //! is `Deallocate(NORMAL)` (answered `+RSP` at once when RQD1), CD is
 //! `ChangeDirection`. An FMH-7 `0889xxxx` after a `-RSP(0846)` this

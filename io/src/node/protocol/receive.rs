@@ -273,7 +273,7 @@ impl HalfSession {
             self.reader
                 .get_or_insert_with(|| Box::new(RecordReader::new(true, limit)))
                 .feed(data, |id, record| {
-                    // A map name (12F3) or null data is skipped (§7).
+                    // A map name (12F3) or null data is skipped (`docs/wire.md#logical-records-and-gds-variables`).
                     if id == Some(GDS_APPLICATION_DATA) {
                         *unconsumed += record.len();
                         events.event(Event::Flow(Flow::Data(record)));
