@@ -98,7 +98,7 @@ impl<V: Request> Core<V> {
     }
 
     /// A slot for a new task, its verb not stored yet (see
-    /// [`Vacant`](crate::table::Vacant)).
+    /// [`Vacant`]).
     ///
     /// The common case, a thread that owns its home shard and finds a slot
     /// on its private free list, is one flag load and a few plain loads and
