@@ -20,32 +20,35 @@
 //! `closed` reported, so no completion can name a released link: a late
 //! one is ignored, except that a provided buffer it carries goes back to
 //! the ring.
+//!
+//! This file holds the reactor's state and its loop; the ops it submits
+//! are in `submit`, what their completions mean in `complete`.
+
+mod complete;
+mod submit;
 
 use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use io_uring::types::{Fd, Timespec};
-use io_uring::{cqueue, opcode};
+use io_uring::types::Timespec;
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::op::{link_op, other_op, Op, Tag};
-use super::ring::{Completion, Features, Ring, LINK_RECV_BUFFER_SIZE};
+use super::op::{link_op, other_op, Tag};
+use super::ring::{Completion, Features, Ring};
 use super::Request;
-use crate::backend::backoff::{self, Backoff};
+use crate::backend::backoff::Backoff;
 use crate::backend::idle;
 use crate::backend::links::split;
 use crate::backend::mailbox::Mailbox;
 use crate::backend::output::Output;
 use crate::backend::sink::{turn, Sink};
 use crate::backend::{Handler, Io, LinkId, Waker};
-use crate::diag::{limited, Limits};
+use crate::diag::Limits;
 
 /// A send or receive at least this long makes the reactor poll before it
 /// sleeps for its next [`BULK_TURNS`] turns,
@@ -386,114 +389,6 @@ impl Reactor {
         }
     }
 
-    fn arm_doorbell(&mut self) {
-        let read = opcode::Read::new(
-            Fd(self.doorbell.as_raw_fd()),
-            (&mut *self.doorbell_count as *mut u64).cast(),
-            8,
-        )
-        .build()
-        .user_data(other_op(Tag::Wake, 0));
-        // SAFETY: the eventfd and the boxed counter belong to `self`, which
-        // outlives the op (see `shutdown`), and nothing reads the counter.
-        unsafe { self.ring.push(&read) };
-    }
-
-    fn arm_accept(&mut self, listener: usize) {
-        let entry = &mut self.listeners[listener];
-        let fd = Fd(entry.socket.as_raw_fd());
-        let accept = if self.features.multishot_accept {
-            opcode::AcceptMulti::new(fd)
-                .flags(libc::SOCK_CLOEXEC)
-                .build()
-        } else {
-            opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut())
-                .flags(libc::SOCK_CLOEXEC)
-                .build()
-        };
-        entry.armed = true;
-        let accept = accept.user_data(other_op(Tag::Accept, listener as u32));
-        // SAFETY: no memory is passed (the peer address is read later) and
-        // the listener lives as long as `self`.
-        unsafe { self.ring.push(&accept) };
-    }
-
-    fn arm_recv(&mut self, slot: u32) {
-        let Some(link) = self.links.get_mut(&slot) else {
-            return;
-        };
-        if link.receiving || link.closing.is_some() {
-            return;
-        }
-        let fd = Fd(link.socket.as_raw_fd());
-        let recv = match self.ring.recv_group() {
-            Some(group) => opcode::RecvMulti::new(fd, group).build(),
-            None => {
-                let buffer = link
-                    .recv_buffer
-                    .get_or_insert_with(|| vec![0; LINK_RECV_BUFFER_SIZE].into_boxed_slice());
-                opcode::Recv::new(fd, buffer.as_mut_ptr(), buffer.len() as u32).build()
-            }
-        };
-        link.receiving = true;
-        let recv = recv.user_data(link_op(Tag::Recv, link.id));
-        // SAFETY: the socket and the boxed receive buffer belong to the link,
-        // which stays in `links` (untouched by us) until this op completes.
-        unsafe { self.ring.push(&recv) };
-    }
-
-    fn arm_send(&mut self, slot: u32) {
-        let Some(link) = self.links.get_mut(&slot) else {
-            return;
-        };
-        if link.sending || link.target.is_some() || link.closing.is_some() {
-            return;
-        }
-        let bytes = link.output.next();
-        if bytes.is_empty() {
-            return;
-        }
-        // At most 4 GiB a send: the rest goes with the next.
-        let len = bytes.len().min(u32::MAX as usize) as u32;
-        let send = opcode::Send::new(Fd(link.socket.as_raw_fd()), bytes.as_ptr(), len)
-            .flags(libc::MSG_NOSIGNAL)
-            .build()
-            .user_data(link_op(Tag::Send, link.id));
-        link.sending = true;
-        // SAFETY: the bytes are the output's flight buffer, which nothing
-        // changes, moves or drops while `sending` is set (appends go to the
-        // other buffer), and the link stays in `links` until the op
-        // completes.
-        unsafe { self.ring.push(&send) };
-    }
-
-    fn arm_connect(&mut self, slot: u32) {
-        let Some(link) = self.links.get_mut(&slot) else {
-            return;
-        };
-        let Some(target) = &link.target else {
-            return;
-        };
-        let connect = opcode::Connect::new(
-            Fd(link.socket.as_raw_fd()),
-            target.as_ptr().cast(),
-            target.len(),
-        )
-        .build()
-        .user_data(link_op(Tag::Connect, link.id));
-        // SAFETY: the boxed address is kept in `link.target` until the
-        // connect completes, and the link stays in `links` until then.
-        unsafe { self.ring.push(&connect) };
-    }
-
-    fn cancel(&mut self, user_data: u64) {
-        let cancel = opcode::AsyncCancel::new(user_data)
-            .build()
-            .user_data(other_op(Tag::Cancel, 0));
-        // SAFETY: a cancel names its target by `user_data` only.
-        unsafe { self.ring.push(&cancel) };
-    }
-
     fn request(&mut self, request: Request) {
         match request {
             Request::Listen(socket) => {
@@ -512,237 +407,6 @@ impl Reactor {
                 });
                 self.arm_accept(self.listeners.len() - 1);
             }
-        }
-    }
-
-    fn complete(&mut self, handler: &mut dyn Handler, completion: Completion) {
-        let Some(op) = Op::decode(completion.user_data) else {
-            return;
-        };
-        match op.tag {
-            // The mailbox and the handler's inbox are looked at every turn.
-            Tag::Wake => self.arm_doorbell(),
-            Tag::Accept => self.accepted(handler, op.slot as usize, completion),
-            Tag::AcceptRetry => {
-                let listener = op.slot as usize;
-                self.listeners[listener].paused = false;
-                if !self.listeners[listener].armed {
-                    self.arm_accept(listener);
-                }
-            }
-            Tag::Cancel => {}
-            Tag::Connect | Tag::Recv | Tag::Send => {
-                let live = self
-                    .links
-                    .get(&op.slot)
-                    .is_some_and(|link| op.is_for(link.id));
-                if !live {
-                    if let Some(bid) = cqueue::buffer_select(completion.flags) {
-                        self.ring.recycle(bid);
-                    }
-                    return;
-                }
-                match op.tag {
-                    Tag::Connect => self.connected(handler, op.slot, completion.result),
-                    Tag::Recv => self.received(handler, op.slot, completion),
-                    _ => self.sent(op.slot, completion.result),
-                }
-                self.effects(handler);
-                self.maybe_finish(handler, op.slot);
-            }
-        }
-    }
-
-    fn accepted(&mut self, handler: &mut dyn Handler, listener: usize, completion: Completion) {
-        let more = cqueue::more(completion.flags);
-        if completion.result >= 0 {
-            // SAFETY: a successful accept returns a new descriptor that
-            // nothing else owns.
-            let socket = TcpStream::from(unsafe { OwnedFd::from_raw_fd(completion.result) });
-            self.listeners[listener].backoff.reset();
-            self.adopt(handler, socket);
-        } else if completion.result == -libc::EINVAL && self.features.multishot_accept {
-            // Probed, but refused: accept one at a time from now on.
-            self.features.multishot_accept = false;
-        } else if completion.result != -libc::ECANCELED {
-            let error = os_error(completion.result);
-            self.sink.accept_errors.fetch_add(1, Ordering::Relaxed);
-            let starved = backoff::starved(&error);
-            let l = &mut self.listeners[listener];
-            limited!(warn, &mut l.log, "accept", %error, starved, "accept failed");
-            if starved && !l.paused {
-                self.pause(listener, more);
-            }
-        }
-        if !more {
-            self.listeners[listener].armed = false;
-            if !self.listeners[listener].paused {
-                self.arm_accept(listener);
-            }
-        }
-    }
-
-    /// Stops accepting on `listener` for its backoff's wait (see
-    /// `backoff.rs`): cancels its accept if still `armed` (multishot), and
-    /// sets a timeout whose completion arms it again.
-    fn pause(&mut self, listener: usize, armed: bool) {
-        if armed {
-            self.cancel(other_op(Tag::Accept, listener as u32));
-        }
-        let l = &mut self.listeners[listener];
-        l.paused = true;
-        *l.wait = Timespec::from(l.backoff.failed());
-        let timeout = opcode::Timeout::new(&*l.wait)
-            .build()
-            .user_data(other_op(Tag::AcceptRetry, listener as u32));
-        // SAFETY: the timespec is boxed in the listener, which lives as
-        // long as `self`, and is not changed while `paused` (until this
-        // op completes).
-        unsafe { self.ring.push(&timeout) };
-    }
-
-    fn adopt(&mut self, handler: &mut dyn Handler, socket: TcpStream) {
-        // A peer that already reset has no address: drop it unannounced.
-        let Ok(peer) = socket.peer_addr() else {
-            return;
-        };
-        let _ = socket.set_nodelay(true);
-        let id = self.sink.links.open(self.index);
-        let slot = split(id).0;
-        self.links.insert(slot, Link::new(id, socket, peer));
-        handler.connected(&mut self.io(), id, peer);
-        self.arm_recv(slot);
-        self.effects(handler);
-    }
-
-    fn connected(&mut self, handler: &mut dyn Handler, slot: u32, result: i32) {
-        let Some(link) = self.links.get_mut(&slot) else {
-            return;
-        };
-        link.target = None;
-        if link.closing.is_some() {
-            return;
-        }
-        if result < 0 {
-            return self.begin_close(slot, Some(os_error(result)));
-        }
-        let (id, peer) = (link.id, link.peer);
-        handler.connected(&mut self.io(), id, peer);
-        self.arm_recv(slot);
-        self.arm_send(slot);
-    }
-
-    fn received(&mut self, handler: &mut dyn Handler, slot: u32, completion: Completion) {
-        let Some(link) = self.links.get_mut(&slot) else {
-            return;
-        };
-        if !cqueue::more(completion.flags) {
-            link.receiving = false;
-        }
-        let bid = cqueue::buffer_select(completion.flags);
-        match completion.result {
-            n if n > 0 => {
-                if n as usize >= BULK {
-                    self.bulk = BULK_TURNS;
-                }
-                if link.closing.is_none() {
-                    let id = link.id;
-                    // The received bytes live in the ring's buffer or the
-                    // link's; the handler sees the links through `io`.
-                    let mut single = None;
-                    let data = match bid {
-                        Some(bid) => self.ring.buffer(bid, n as usize),
-                        None => {
-                            single = link.recv_buffer.take();
-                            single.as_deref().map_or(&[][..], |b| &b[..n as usize])
-                        }
-                    };
-                    let mut io = LinkIo {
-                        index: self.index,
-                        links: &mut self.links,
-                        effects: &mut self.effects,
-                        sink: &self.sink,
-                        max_queued: self.max_queued,
-                    };
-                    handler.received(&mut io, id, data);
-                    if let (Some(buffer), Some(link)) = (single, self.links.get_mut(&slot)) {
-                        link.recv_buffer = Some(buffer);
-                    }
-                }
-                if let Some(bid) = bid {
-                    self.ring.recycle(bid);
-                }
-                self.arm_recv(slot);
-            }
-            0 => self.begin_close(slot, None),
-            // Every provided buffer was out; this batch gave them back.
-            n if n == -libc::ENOBUFS => self.arm_recv(slot),
-            n if n == -libc::ECANCELED => {}
-            n => self.begin_close(slot, Some(os_error(n))),
-        }
-    }
-
-    fn sent(&mut self, slot: u32, result: i32) {
-        let Some(link) = self.links.get_mut(&slot) else {
-            return;
-        };
-        link.sending = false;
-        if result < 0 {
-            if result != -libc::ECANCELED {
-                self.begin_close(slot, Some(os_error(result)));
-            }
-            return;
-        }
-        let n = result as usize;
-        if n >= BULK {
-            self.bulk = BULK_TURNS;
-        }
-        link.output.advance(n);
-        self.arm_send(slot);
-    }
-
-    /// Starts closing `slot` (the first reason wins): drops its unsent
-    /// output and cancels its ops; [`maybe_finish`](Self::maybe_finish)
-    /// ends it.
-    fn begin_close(&mut self, slot: u32, reason: Option<io::Error>) {
-        let Some(link) = self.links.get_mut(&slot) else {
-            return;
-        };
-        if link.closing.is_some() {
-            return;
-        }
-        link.closing = Some(reason);
-        // The flight stays until its send completes (the kernel reads it).
-        link.output.drop_pending();
-        let id = link.id;
-        let ops = [
-            (link.target.is_some(), Tag::Connect),
-            (link.receiving, Tag::Recv),
-            (link.sending, Tag::Send),
-        ];
-        for (inflight, tag) in ops {
-            if inflight {
-                self.cancel(link_op(tag, id));
-            }
-        }
-    }
-
-    /// Ends a closing link whose ops have all completed, exactly once.
-    fn maybe_finish(&mut self, handler: &mut dyn Handler, slot: u32) {
-        let done = self
-            .links
-            .get(&slot)
-            .is_some_and(|link| link.closing.is_some() && link.idle());
-        if !done {
-            return;
-        }
-        if let Some(mut link) = self.links.remove(&slot) {
-            let reason = link.closing.take().flatten();
-            let id = link.id;
-            drop(link);
-            self.sink.links.release(id);
-            handler.closed(&mut self.io(), id, reason);
-            self.effects(handler);
         }
     }
 
