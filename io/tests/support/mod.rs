@@ -1,5 +1,5 @@
 //! Helpers shared by the io crate's test binaries (`node/`,
-//! `node_faults.rs`, `tshark.rs`): the per-backend watchdog, what a test may
+//! `node_faults/`, `tshark.rs`): the per-backend watchdog, what a test may
 //! find missing, a node with its engine and application, and the verbs as
 //! one-liners.
 
