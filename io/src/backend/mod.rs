@@ -49,6 +49,8 @@ use std::time::Instant;
 #[cfg(any(target_os = "linux", windows))]
 mod backoff;
 #[cfg(any(target_os = "linux", windows))]
+mod effects;
+#[cfg(any(target_os = "linux", windows))]
 mod links;
 #[cfg(any(target_os = "linux", windows))]
 mod mailbox;

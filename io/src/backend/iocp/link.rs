@@ -29,6 +29,7 @@ use super::op::OpMem;
 use super::reactor::Reactor;
 use super::sys::{self, ConnectEx};
 use super::{Doorbell, Key};
+use crate::backend::effects::Effects;
 use crate::backend::links::split;
 use crate::backend::output::Output;
 use crate::backend::sink::Sink;
@@ -110,18 +111,6 @@ pub(super) enum Which {
     Conn,
 }
 
-/// What the handler asked of the reactor during a callback, done once the
-/// callback has returned.
-#[derive(Debug, Default)]
-pub(super) struct Effects {
-    /// Links whose output grew.
-    pub(super) dirty: Vec<u32>,
-    /// Links to close, with the error to report.
-    pub(super) closes: Vec<(LinkId, Option<io::Error>)>,
-    /// Links whose `ConnectEx` is to be issued.
-    pub(super) connects: Vec<u32>,
-}
-
 /// The reactor's links, as its handler acts on them.
 pub(super) struct LinkIo<'a> {
     pub(super) index: usize,
@@ -157,28 +146,12 @@ impl LinkIo<'_> {
 impl Io for LinkIo<'_> {
     fn output(&mut self, id: LinkId) -> Option<&mut Vec<u8>> {
         let max = self.max_queued;
-        if self
-            .effects
-            .closes
-            .iter()
-            .any(|(closing, _)| *closing == id)
-        {
-            return None;
-        }
-        let effects = &mut *self.effects;
         let link = self
             .links
             .get_mut(&split(id).0)
             .filter(|link| link.id == id && link.closing.is_none())?;
-        if link.output.unwritten() >= max {
-            effects.closes.push((id, Some(Output::full())));
-            return None;
-        }
-        if !link.dirty {
-            link.dirty = true;
-            effects.dirty.push(split(id).0);
-        }
-        link.output.buffer(max)
+        self.effects
+            .output(id, split(id).0, &mut link.output, &mut link.dirty, max)
     }
 
     fn queued(&self, id: LinkId) -> usize {

@@ -21,9 +21,10 @@ use windows_sys::Win32::System::Threading::INFINITE;
 use windows_sys::Win32::System::IO::{OVERLAPPED, OVERLAPPED_ENTRY};
 
 use super::accept::Listener;
-use super::link::{Effects, Link, LinkIo, Which};
+use super::link::{Link, LinkIo, Which};
 use super::sys::{self, ConnectEx, Wsa};
 use super::{Doorbell, Key, Request};
+use crate::backend::effects::Effects;
 use crate::backend::links::split;
 use crate::backend::mailbox::Mailbox;
 use crate::backend::sink::{turn, Sink};
@@ -211,17 +212,16 @@ impl Reactor {
     /// more: a close reported asks for nothing, but it may).
     pub(super) fn effects(&mut self, handler: &mut dyn Handler) {
         loop {
-            let effects = mem::take(&mut self.effects);
-            if effects.dirty.is_empty() && effects.closes.is_empty() && effects.connects.is_empty()
-            {
+            let mut effects = mem::take(&mut self.effects);
+            if effects.is_empty() {
                 self.effects = effects;
                 return;
             }
             let Effects {
-                mut dirty,
-                mut closes,
-                mut connects,
-            } = effects;
+                dirty,
+                closes,
+                connects,
+            } = &mut effects;
             for slot in connects.drain(..) {
                 self.post_connect(slot);
                 self.maybe_finish(handler, slot);
@@ -241,15 +241,7 @@ impl Reactor {
                 }
             }
             // Keep the lists' capacity for the next turn.
-            if self.effects.dirty.is_empty() {
-                self.effects.dirty = dirty;
-            }
-            if self.effects.closes.is_empty() {
-                self.effects.closes = closes;
-            }
-            if self.effects.connects.is_empty() {
-                self.effects.connects = connects;
-            }
+            self.effects.recycle(effects);
         }
     }
 

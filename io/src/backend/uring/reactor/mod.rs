@@ -42,6 +42,7 @@ use super::op::{link_op, other_op, Tag};
 use super::ring::{Completion, Features, Ring};
 use super::Request;
 use crate::backend::backoff::Backoff;
+use crate::backend::effects::Effects;
 use crate::backend::idle;
 use crate::backend::links::split;
 use crate::backend::mailbox::Mailbox;
@@ -112,18 +113,6 @@ impl Link {
     }
 }
 
-/// What the handler asked of the reactor during a callback, done once the
-/// callback has returned.
-#[derive(Debug, Default)]
-struct Effects {
-    /// Links whose output grew.
-    dirty: Vec<u32>,
-    /// Links to close, with the error to report.
-    closes: Vec<(LinkId, Option<io::Error>)>,
-    /// Links whose `Connect` is to be submitted.
-    connects: Vec<u32>,
-}
-
 /// The reactor's links, as its handler acts on them.
 struct LinkIo<'a> {
     index: usize,
@@ -144,23 +133,12 @@ impl LinkIo<'_> {
 impl Io for LinkIo<'_> {
     fn output(&mut self, id: LinkId) -> Option<&mut Vec<u8>> {
         let max = self.max_queued;
-        let effects = &mut *self.effects;
         let link = self
             .links
             .get_mut(&split(id).0)
             .filter(|link| link.id == id && link.closing.is_none())?;
-        if effects.closes.iter().any(|(closing, _)| *closing == id) {
-            return None;
-        }
-        if link.output.unwritten() >= max {
-            effects.closes.push((id, Some(Output::full())));
-            return None;
-        }
-        if !link.dirty {
-            link.dirty = true;
-            effects.dirty.push(split(id).0);
-        }
-        link.output.buffer(max)
+        self.effects
+            .output(id, split(id).0, &mut link.output, &mut link.dirty, max)
     }
 
     fn queued(&self, id: LinkId) -> usize {
@@ -349,17 +327,16 @@ impl Reactor {
     /// more: a close reported asks for nothing, but it may).
     fn effects(&mut self, handler: &mut dyn Handler) {
         loop {
-            let effects = std::mem::take(&mut self.effects);
-            if effects.dirty.is_empty() && effects.closes.is_empty() && effects.connects.is_empty()
-            {
+            let mut effects = std::mem::take(&mut self.effects);
+            if effects.is_empty() {
                 self.effects = effects;
                 return;
             }
             let Effects {
-                mut dirty,
-                mut closes,
-                mut connects,
-            } = effects;
+                dirty,
+                closes,
+                connects,
+            } = &mut effects;
             for slot in connects.drain(..) {
                 self.arm_connect(slot);
             }
@@ -377,15 +354,7 @@ impl Reactor {
                 }
             }
             // Keep the lists' capacity for the next turn.
-            if self.effects.dirty.is_empty() {
-                self.effects.dirty = dirty;
-            }
-            if self.effects.closes.is_empty() {
-                self.effects.closes = closes;
-            }
-            if self.effects.connects.is_empty() {
-                self.effects.connects = connects;
-            }
+            self.effects.recycle(effects);
         }
     }
 
