@@ -165,18 +165,14 @@ impl TaskPair {
         config.backend.idle_poll = idle_poll;
         let server_engine = Node::new();
         server_engine.define_tp("ECHO");
-        let server = match TcpNode::start(
-            "ECHOLU",
-            server_engine.clone(),
-            Kind::Uring,
-            NodeConfig::default(),
-        ) {
-            Ok(node) => node,
-            Err(error) => {
-                eprintln!("skipping appc_io_uring_task: {error}");
-                return None;
-            }
-        };
+        let server =
+            match TcpNode::start("ECHOLU", server_engine.clone(), Kind::Uring, config.clone()) {
+                Ok(node) => node,
+                Err(error) => {
+                    eprintln!("skipping appc_io_uring_task: {error}");
+                    return None;
+                }
+            };
         let addr = server
             .listen("127.0.0.1:0".parse().unwrap())
             .expect("listen");
