@@ -363,7 +363,7 @@ impl End {
     /// over. True if it did; false for an end a RECEIVE_ALLOCATE has taken
     /// (its TP learns of the end on its next verb).
     fn withdraw_unclaimed(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) -> bool {
-        let unclaimed = self.tasks.is_none() && node.withdraw_attach(self.ids.conv_id);
+        let unclaimed = self.tasks.is_none() && node.withdraw_attach(self.ids);
         if unclaimed {
             self.end_conversation(node, peer);
         }

@@ -62,7 +62,7 @@ impl NodeInner {
             ))));
             let activity = reg.register(app, &incoming, &self.deferred);
             drop(reg);
-            self.attached(incoming, app, core, activity);
+            self.attached(*incoming, app, core, activity);
             complete(core, handle, out);
         }
         Ok((handle, extra))

@@ -308,11 +308,11 @@ pub(crate) trait Registrar {
     /// An end went to RESET: its conversation id is no longer valid.
     fn forget(&self, ids: Conv);
 
-    /// Takes the attach of invoked conversation `conv_id` out of its TP
+    /// Takes the attach of invoked conversation `ids` out of its TP
     /// name's queue, if it still waits for a RECEIVE_ALLOCATE (its
     /// conversation failed or was ended abnormally; the end then ends,
     /// which forgets its id). False if a RECEIVE_ALLOCATE took it already.
-    fn withdraw_attach(&self, conv_id: ConvId) -> bool;
+    fn withdraw_attach(&self, ids: Conv) -> bool;
 
     /// Refuses `verb`: its conversation is not the caller's (see
     /// [`Node::refuse`]).
@@ -324,8 +324,8 @@ impl Registrar for NodeInner {
         lock(&self.registry).forget(ids);
     }
 
-    fn withdraw_attach(&self, conv_id: ConvId) -> bool {
-        lock(&self.registry).names.withdraw(conv_id)
+    fn withdraw_attach(&self, ids: Conv) -> bool {
+        lock(&self.registry).names.withdraw(ids)
     }
 
     fn refuse(&self, verb: IssuedVerb) {
@@ -341,9 +341,9 @@ impl Registrar for Weak<NodeInner> {
         }
     }
 
-    fn withdraw_attach(&self, conv_id: ConvId) -> bool {
+    fn withdraw_attach(&self, ids: Conv) -> bool {
         self.upgrade()
-            .is_some_and(|node| Registrar::withdraw_attach(&*node, conv_id))
+            .is_some_and(|node| Registrar::withdraw_attach(&*node, ids))
     }
 
     fn refuse(&self, verb: IssuedVerb) {
