@@ -287,7 +287,7 @@ impl HalfSession {
 
     /// Bytes of requests held for the next pacing window.
     pub(crate) fn held_bytes(&self) -> usize {
-        self.pace_out.held_rus.len()
+        self.pace_out.held_bytes()
     }
 
     /// Bytes of a mapped record being reassembled.
@@ -340,7 +340,7 @@ impl HalfSession {
         let p = &mut self.pace_out;
         if p.window == 0 {
             out.piu(th, Rh::Request(rh), ru);
-        } else if !p.held.is_empty() || p.blocked() {
+        } else if p.holds() || p.blocked() {
             p.hold(th, rh, ru);
         } else {
             p.emit(th, rh, ru, out);
