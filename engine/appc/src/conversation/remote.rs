@@ -35,8 +35,9 @@ pub struct RemoteEnd {
     end: End,
     conv_id: ConvId,
     node: NodeLink,
-    /// A SEND_CONVERSATION's task and data, run by [`RemoteEnd::open`].
-    send_conversation: Option<(Handle, Vec<u8>)>,
+    /// A SEND_CONVERSATION's task and data, run by [`RemoteEnd::open`]
+    /// (boxed: no other conversation has one).
+    send_conversation: Option<Box<(Handle, Vec<u8>)>>,
 }
 
 impl RemoteEnd {
@@ -52,13 +53,13 @@ impl RemoteEnd {
     /// Makes this the conversation of a SEND_CONVERSATION, which runs when
     /// the owner opens it.
     pub(crate) fn send_conversation_on_open(&mut self, handle: Handle, data: Vec<u8>) {
-        self.send_conversation = Some((handle, data));
+        self.send_conversation = Some(Box::new((handle, data)));
     }
 
     /// The owner took this end ([`Work::Open`](crate::session::Work::Open)):
     /// a SEND_CONVERSATION's data and deallocation go now.
     pub fn open(&mut self, peer: &mut dyn Peer) {
-        if let Some((handle, data)) = self.send_conversation.take() {
+        if let Some((handle, data)) = self.send_conversation.take().map(|b| *b) {
             self.with_node(peer, |end, node, peer| {
                 let mut out = end.send_conversation(node, peer, &data);
                 out.data = Some(data);
