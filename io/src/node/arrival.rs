@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use super::attach::from_wire;
-use super::conv::{Carrier, Conv, Recorder};
+use super::conv::{Carrier, Conv, Convs, Recorder};
 use super::protocol::{Event, Violation};
 use super::sessions::{session, with_output, Todo};
 use super::shard::Shard;
@@ -22,7 +22,6 @@ use crate::appc::verbs::ConvId;
 use crate::appc::{Failure, Owner};
 use crate::backend::{Io, LinkId};
 use crate::diag::limited;
-use crate::engine::id_hash::IdHashMap;
 use crate::wire::{FrameRef, Rh, RuCategory, Sense};
 
 impl Shard {
@@ -202,7 +201,7 @@ impl Shard {
 /// What a PIU's events do to the session's conversation, as the half
 /// session reads them.
 struct Arrival<'a> {
-    convs: &'a mut IdHashMap<ConvId, Conv>,
+    convs: &'a mut Convs,
     /// The conversation on the session.
     conv: Option<ConvId>,
     owner: &'a Arc<dyn Owner>,
@@ -238,13 +237,7 @@ impl super::protocol::Events for Arrival<'_> {
                             at: Some((self.link, self.sid)),
                             ..Carrier::default()
                         };
-                        self.convs.insert(
-                            id,
-                            Conv {
-                                end: Box::new(end),
-                                carrier,
-                            },
-                        );
+                        self.convs.insert(id, Box::new(Conv { end, carrier }));
                         self.attached = Some(id);
                     }
                     Err(sense) => self.rejected = Some(Sense(sense.0)),

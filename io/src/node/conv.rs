@@ -15,16 +15,23 @@ use crate::appc::{
     WeakNode, Work,
 };
 use crate::backend::{Io, LinkId};
+use crate::engine::id_hash::IdHashMap;
 use crate::wire;
 
-/// One conversation on a shard: small, its end boxed (as the engine
-/// hands it over), so that the shard's map of a million conversations
-/// stays a table of small entries.
+/// One conversation on a shard: its end and its carrier, in one block.
 #[derive(Debug)]
 pub(crate) struct Conv {
-    pub(crate) end: Box<RemoteEnd>,
+    pub(crate) end: RemoteEnd,
     pub(crate) carrier: Carrier,
 }
+
+/// A shard's conversations. Each is boxed, so that the map of a million
+/// conversations is a table of 16-byte entries: a hash table keeps
+/// between an eighth and over half of its buckets empty (it doubles when
+/// seven eighths are full), and each empty bucket costs an entry's size.
+/// An allocating end comes boxed from the engine; its block is made anew
+/// with the carrier when its shard takes it.
+pub(crate) type Convs = IdHashMap<ConvId, Box<Conv>>;
 
 /// What one [`Work`] item asks of its conversation's end.
 #[derive(Debug)]

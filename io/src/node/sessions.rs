@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::attach::{to_ebcdic, to_wire};
-use super::conv::{Carrier, Conv, Pending};
+use super::conv::{Carrier, Convs, Pending};
 use super::limits::{Budget, Timers};
 use super::link::{Link, Sess};
 use super::names;
@@ -27,7 +27,6 @@ use crate::appc::verbs::{name, ConvId};
 use crate::appc::{Attach, Failure, Flow};
 use crate::backend::{Io, LinkId};
 use crate::diag::{limited, Limits};
-use crate::engine::id_hash::IdHashMap;
 use crate::wire::frame::MIN_PIU;
 use crate::wire::{
     ebcdic, Bind, ControlRu, Frame, Lfsid, Pacing, ResponseType, Rh, RuSize, Sense, Th, Unbind,
@@ -348,12 +347,7 @@ impl Core {
     }
 
     /// Gives waiting conversations a pooled session, or BINDs a new one.
-    pub(crate) fn assign(
-        &mut self,
-        io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Conv>,
-        link_id: LinkId,
-    ) {
+    pub(crate) fn assign(&mut self, io: &mut dyn Io, convs: &mut Convs, link_id: LinkId) {
         let ru_size = ru_size(self.node.config.max_frame);
         loop {
             let Some(link) = self.links.get_mut(&link_id) else {
@@ -439,7 +433,7 @@ impl Core {
     pub(crate) fn begin(
         &mut self,
         io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Conv>,
+        convs: &mut Convs,
         link_id: LinkId,
         sid: u16,
         id: ConvId,
@@ -485,7 +479,7 @@ impl Core {
     pub(crate) fn release(
         &mut self,
         io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Conv>,
+        convs: &mut Convs,
         link_id: LinkId,
         sid: u16,
     ) {
@@ -582,12 +576,7 @@ impl Core {
     }
 
     /// A link is gone: every conversation on it fails.
-    pub(crate) fn closed(
-        &mut self,
-        convs: &mut IdHashMap<ConvId, Conv>,
-        link_id: LinkId,
-        error: Option<io::Error>,
-    ) {
+    pub(crate) fn closed(&mut self, convs: &mut Convs, link_id: LinkId, error: Option<io::Error>) {
         let Some(mut link) = self.links.remove(&link_id) else {
             return;
         };

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conv::{Carrier, Conv, Dead, SessionPeer, Step};
+use super::conv::{Carrier, Conv, Convs, Dead, SessionPeer, Step};
 use super::exec::{self, Tasks};
 use super::limits::tick_period;
 use super::link::Piu;
@@ -49,7 +49,7 @@ pub(crate) struct Shard {
     pub(super) as_owner: Arc<dyn Owner>,
     inbox: Consumer<Msg>,
     pub(super) core: Core,
-    pub(super) convs: IdHashMap<ConvId, Conv>,
+    pub(super) convs: Convs,
     /// The node is down (see the module docs): the code new conversations
     /// fail with.
     down: Option<PrimaryRc>,
@@ -193,10 +193,10 @@ impl Shard {
         if let Some(end) = new {
             self.convs.insert(
                 id,
-                Conv {
-                    end,
+                Box::new(Conv {
+                    end: *end,
                     carrier: Carrier::default(),
-                },
+                }),
             );
         }
         let down = self.down;
@@ -478,7 +478,7 @@ impl Drop for Shard {
                 conv.end
             }));
             if let Ok(end) = failed {
-                self.owner.orphans.adopt(id, *end);
+                self.owner.orphans.adopt(id, end);
             }
         }
         self.owner.detach_reactor(&mut self.inbox);
