@@ -166,6 +166,7 @@ impl Shard {
     fn message(&mut self, io: &mut dyn Io, msg: Msg) {
         match msg {
             Msg::Work(work) => self.work(io, work),
+            Msg::Open(conv) => self.open(io, conv),
             Msg::Partner { alias, lu, addr } => {
                 self.core.partners.insert(name(&alias), (alias, lu, addr));
             }
@@ -191,13 +192,7 @@ impl Shard {
     fn work(&mut self, io: &mut dyn Io, work: Work) {
         let (id, new, step) = Step::of(work);
         if let Some(end) = new {
-            self.convs.insert(
-                id,
-                Box::new(Conv {
-                    end: *end,
-                    carrier: Carrier::default(),
-                }),
-            );
+            return self.open(io, Conv::opened(end));
         }
         let down = self.down;
         if self.convs.contains_key(&id) {
@@ -205,6 +200,14 @@ impl Shard {
         } else {
             step.unheld(&self.core.node.engine);
         }
+    }
+
+    /// Takes a conversation this node allocated, and opens it.
+    fn open(&mut self, io: &mut dyn Io, conv: Box<Conv>) {
+        let id = conv.end.conv_id();
+        self.convs.insert(id, conv);
+        let down = self.down;
+        self.on_conv(io, id, |end, peer| Step::Open.run(end, peer, down));
     }
 
     /// Runs what this thread posted to its own shard, in order.
