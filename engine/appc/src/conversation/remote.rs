@@ -32,8 +32,9 @@ use appc_engine::Handle;
 /// does not keep its node alive: once the node is dropped, whatever
 /// reaches the end next ends it and aborts its session.
 pub struct RemoteEnd {
+    /// Its conversation id, the end's (`end.ids.conv_id`), never changes:
+    /// an invoked end has it before a RECEIVE_ALLOCATE takes its attach.
     end: End,
-    conv_id: ConvId,
     node: NodeLink,
     /// A SEND_CONVERSATION's task and data, run by [`RemoteEnd::open`]
     /// (boxed: no other conversation has one).
@@ -41,10 +42,9 @@ pub struct RemoteEnd {
 }
 
 impl RemoteEnd {
-    pub(crate) fn new(end: End, conv_id: ConvId, node: NodeLink) -> Self {
+    pub(crate) fn new(end: End, node: NodeLink) -> Self {
         Self {
             end,
-            conv_id,
             node,
             send_conversation: None,
         }
@@ -70,7 +70,7 @@ impl RemoteEnd {
 
     /// The conversation's id on this node.
     pub fn conv_id(&self) -> ConvId {
-        self.conv_id
+        self.end.ids.conv_id
     }
 
     /// Whether the data of this conversation is mapped records (GDS on the
@@ -193,7 +193,6 @@ impl RemoteEnd {
 impl fmt::Debug for RemoteEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteEnd")
-            .field("conv_id", &self.conv_id)
             .field("ids", &self.end.ids)
             .field("state", &self.end.state)
             .field("live", &self.end.live)

@@ -96,9 +96,7 @@ impl NodeInner {
         let index = self.owner_index(&mut reg, owner);
         let routed = self.route(&mut reg, Route::Remote(index), &attach)?;
         drop(reg);
-        let end = invoked_end(&attach, routed);
-        let conv_id = end.ids.conv_id;
-        Ok(RemoteEnd::new(end, conv_id, self.link()))
+        Ok(RemoteEnd::new(invoked_end(&attach, routed), self.link()))
     }
 
     /// Gives an attach to a waiting RECEIVE_ALLOCATE of its TP name, or
