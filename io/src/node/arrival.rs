@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use super::attach::from_wire;
-use super::conv::{Carrier, Conv, Convs, Recorder};
+use super::conv::{At, Carrier, Conv, Convs, Recorder};
 use super::protocol::{Event, Violation};
 use super::sessions::{session, with_output, Todo};
 use super::shard::Shard;
@@ -234,7 +234,7 @@ impl super::protocol::Events for Arrival<'_> {
                     Ok(end) => {
                         let id = end.conv_id();
                         let carrier = Carrier {
-                            at: Some((self.link, self.sid)),
+                            at: At::new(self.link, self.sid),
                             ..Carrier::default()
                         };
                         self.convs.insert(id, Box::new(Conv { end, carrier }));

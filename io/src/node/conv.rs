@@ -5,6 +5,7 @@
 //! (while a PIU of that session is being read) and [`Dead`] (no session
 //! will ever come: the node is down).
 
+use std::num::NonZeroU16;
 use std::ops::Range;
 
 use super::sessions::{Core, Todo};
@@ -117,7 +118,7 @@ impl Step {
 #[derive(Debug, Default)]
 pub(crate) struct Carrier {
     /// The session carrying its bracket.
-    pub(crate) at: Option<(LinkId, u16)>,
+    pub(crate) at: Option<At>,
     /// The allocating side, before its bracket began: its attach and
     /// flows.
     pub(crate) pending: Option<Box<Pending>>,
@@ -128,6 +129,30 @@ pub(crate) struct Carrier {
     pub(crate) closing: bool,
     /// A send waits for the backlog to drain ([`Peer::backlogged`]).
     pub(crate) armed: bool,
+}
+
+/// A session on a link. Its id is never 0 (no BIND may name it, and a
+/// link never picks it), so an absent one costs no word of its own in
+/// every conversation's carrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct At {
+    link: LinkId,
+    sid: NonZeroU16,
+}
+
+impl At {
+    /// Session `sid` of `link`; none for id 0.
+    pub(crate) fn new(link: LinkId, sid: u16) -> Option<At> {
+        Some(At {
+            link,
+            sid: NonZeroU16::new(sid)?,
+        })
+    }
+
+    /// Its link and session id.
+    pub(crate) fn parts(self) -> (LinkId, u16) {
+        (self.link, self.sid.get())
+    }
 }
 
 /// A conversation's attach and flows, waiting for a session.

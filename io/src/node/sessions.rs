@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::attach::{to_ebcdic, to_wire};
-use super::conv::{Carrier, Convs, Pending};
+use super::conv::{At, Carrier, Convs, Pending};
 use super::limits::{Budget, Timers};
 use super::link::{Link, Sess};
 use super::names;
@@ -254,7 +254,7 @@ impl Core {
         carrier: &mut Carrier,
         flow: Flow<'_>,
     ) {
-        let Some((link_id, sid)) = carrier.at else {
+        let Some((link_id, sid)) = carrier.at.map(At::parts) else {
             return;
         };
         let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id))
@@ -279,7 +279,7 @@ impl Core {
         carrier: &Carrier,
         bytes: usize,
     ) {
-        let Some((link_id, sid)) = carrier.at else {
+        let Some((link_id, sid)) = carrier.at.map(At::parts) else {
             return;
         };
         if let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id)) {
@@ -295,6 +295,7 @@ impl Core {
         }
         carrier
             .at
+            .map(At::parts)
             .and_then(|(link, sid)| self.links.get(&link)?.sessions.get(&sid))
             .map_or(0, |sess| sess.hs.held_bytes())
     }
@@ -319,7 +320,7 @@ impl Core {
                 link.waiting.retain(|&w| w != id);
             }
         }
-        let Some((link_id, sid)) = carrier.at.take() else {
+        let Some((link_id, sid)) = carrier.at.take().map(At::parts) else {
             return;
         };
         let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id))
@@ -421,7 +422,7 @@ impl Core {
                 }),
             );
             if let Some(conv) = convs.get_mut(&id) {
-                conv.carrier.at = Some((link_id, sid));
+                conv.carrier.at = At::new(link_id, sid);
             }
             self.node.stats.binds_sent.fetch_add(1, Ordering::Relaxed);
             write(io, link_id, &[frame]);
@@ -463,7 +464,7 @@ impl Core {
             return;
         }
         sess.conv = Some(id);
-        conv.carrier.at = Some((link_id, sid));
+        conv.carrier.at = At::new(link_id, sid);
         for queued in &pending.flows {
             self.send(io, id, &mut conv.carrier, queued.flow(&pending.data));
         }
