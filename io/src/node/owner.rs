@@ -43,12 +43,9 @@ pub(crate) enum Msg {
     /// A conversation this node allocated ([`Work::Open`]), in its block.
     Open(Box<Conv>),
     /// A partner LU whose conversations it carries: its alias, its LU name
-    /// (as BINDs name it) and its node's address.
-    Partner {
-        alias: String,
-        lu: String,
-        addr: SocketAddr,
-    },
+    /// (as BINDs name it) and its node's address. (Boxed: a cancel-all's
+    /// teardowns queue a million messages, each the size of the largest.)
+    Partner(Box<(String, String, SocketAddr)>),
     /// Close the link to this partner LU alias (as a link loss would).
     Disconnect(String),
     /// The node is shutting down: report, from now on, whether everything
@@ -284,11 +281,7 @@ impl ShardOwner {
             Msg::Stop(done) | Msg::Fail(done) => {
                 let _ = done.send(());
             }
-            Msg::Partner { .. }
-            | Msg::Disconnect(_)
-            | Msg::Linger
-            | Msg::Spawn(_)
-            | Msg::Wake(_) => {}
+            Msg::Partner(_) | Msg::Disconnect(_) | Msg::Linger | Msg::Spawn(_) | Msg::Wake(_) => {}
         }
     }
 }

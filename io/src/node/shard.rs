@@ -167,8 +167,8 @@ impl Shard {
         match msg {
             Msg::Work(work) => self.work(io, work),
             Msg::Open(conv) => self.open(io, conv),
-            Msg::Partner { alias, lu, addr } => {
-                self.core.partners.insert(name(&alias), (alias, lu, addr));
+            Msg::Partner(partner) => {
+                self.core.partners.insert(name(&partner.0), *partner);
             }
             Msg::Disconnect(alias) => {
                 if let Some(&link) = self.core.out_links.get(&name(&alias)) {
