@@ -160,9 +160,39 @@ impl At {
 pub(crate) struct Pending {
     pub(crate) attach: wire::Attach,
     pub(crate) mode: [u8; 8],
-    pub(crate) flows: Vec<Queued>,
+    pub(crate) flows: QueuedFlows,
     /// The queued data, one flow's after the other.
     pub(crate) data: Vec<u8>,
+}
+
+/// The flows a conversation queued for its session, in order. Most queue
+/// one or two (a request's data, the change of direction), kept in the
+/// block: a burst of ALLOCATEs waits for its sessions all at once, and a
+/// buffer each, freed as the sessions come, would stay in the reactor's
+/// glibc arena as holes (the scale mode: about 81,000 of 96 bytes per
+/// 100,000 conversations).
+#[derive(Debug, Default)]
+pub(crate) struct QueuedFlows {
+    head: [Option<Queued>; 2],
+    tail: Vec<Queued>,
+}
+
+impl QueuedFlows {
+    fn push(&mut self, queued: Queued) {
+        match self.head.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(queued),
+            None => self.tail.push(queued),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.head.iter().flatten().count() + self.tail.len()
+    }
+
+    /// The flows, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Queued> {
+        self.head.iter().flatten().chain(&self.tail)
+    }
 }
 
 /// A flow queued before the session is active.
@@ -303,4 +333,43 @@ impl Peer for Dead {
     fn send(&mut self, _: Flow<'_>) {}
 
     fn close(&mut self, _: bool) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Pending, Queued, QueuedFlows};
+    use crate::appc::rc::PrimaryRc;
+    use crate::appc::Flow;
+    use crate::wire;
+
+    #[test]
+    fn queued_flows_keep_their_order_past_the_inline_ones() {
+        let mut pending = Pending {
+            attach: wire::Attach::new(
+                wire::ConversationType::Mapped,
+                wire::SyncLevel::None,
+                b"ECHO",
+            ),
+            mode: [b' '; 8],
+            flows: QueuedFlows::default(),
+            data: Vec::new(),
+        };
+        let sent = [
+            Flow::Data(b"one"),
+            Flow::Data(b"two"),
+            Flow::Error(PrimaryRc::PROG_ERROR_PURGING),
+            Flow::Data(b"three"),
+            Flow::ChangeDirection,
+        ];
+        for flow in sent {
+            pending.queue(flow);
+        }
+        let queued: Vec<Flow<'_>> = pending
+            .flows
+            .iter()
+            .map(|q: &Queued| q.flow(&pending.data))
+            .collect();
+        assert_eq!(queued, sent);
+        assert_eq!(pending.bytes(), 11 + 5);
+    }
 }

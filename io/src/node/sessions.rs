@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::attach::{to_ebcdic, to_wire};
-use super::conv::{At, Carrier, Convs, Pending};
+use super::conv::{At, Carrier, Convs, Pending, QueuedFlows};
 use super::limits::{Budget, Timers};
 use super::link::{Link, Sess};
 use super::names;
@@ -235,7 +235,7 @@ impl Core {
         carrier.pending = Some(Box::new(Pending {
             attach: wire_attach,
             mode: attach.mode_name,
-            flows: Vec::new(),
+            flows: QueuedFlows::default(),
             data: Vec::new(),
         }));
         carrier.link = Some(link);
@@ -465,7 +465,7 @@ impl Core {
         }
         sess.conv = Some(id);
         conv.carrier.at = At::new(link_id, sid);
-        for queued in &pending.flows {
+        for queued in pending.flows.iter() {
             self.send(io, id, &mut conv.carrier, queued.flow(&pending.data));
         }
         if conv.carrier.closing {
