@@ -17,7 +17,6 @@ use crate::appc::{
 };
 use crate::backend::{Io, LinkId};
 use crate::engine::id_hash::IdHashMap;
-use crate::wire;
 
 /// One conversation on a shard: its end and its carrier, in one block.
 #[derive(Debug)]
@@ -155,11 +154,14 @@ impl At {
     }
 }
 
-/// A conversation's attach and flows, waiting for a session.
+/// A conversation's attach and flows, waiting for a session. The attach
+/// is kept as the engine gave it (its mode name picks the session) and
+/// becomes an FMH-5 when its bracket begins: the FMH-5 holds its TP name
+/// in a buffer of its own, one more allocation per conversation waiting
+/// in a burst (see [`QueuedFlows`]).
 #[derive(Debug)]
 pub(crate) struct Pending {
-    pub(crate) attach: wire::Attach,
-    pub(crate) mode: [u8; 8],
+    pub(crate) attach: Attach,
     pub(crate) flows: QueuedFlows,
     /// The queued data, one flow's after the other.
     pub(crate) data: Vec<u8>,
@@ -339,18 +341,21 @@ impl Peer for Dead {
 mod tests {
     use super::{Pending, Queued, QueuedFlows};
     use crate::appc::rc::PrimaryRc;
-    use crate::appc::Flow;
-    use crate::wire;
+    use crate::appc::{Attach, Flow};
 
     #[test]
     fn queued_flows_keep_their_order_past_the_inline_ones() {
         let mut pending = Pending {
-            attach: wire::Attach::new(
-                wire::ConversationType::Mapped,
-                wire::SyncLevel::None,
-                b"ECHO",
-            ),
-            mode: [b' '; 8],
+            attach: Attach {
+                tp_name: [b' '; 64],
+                mapped: true,
+                sync_level: 0,
+                lu_alias: [b' '; 8],
+                plu_alias: [b' '; 8],
+                mode_name: [b' '; 8],
+                user_id: [b' '; 10],
+                pip: Vec::new(),
+            },
             flows: QueuedFlows::default(),
             data: Vec::new(),
         };

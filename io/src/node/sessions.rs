@@ -188,7 +188,8 @@ impl Core {
         carrier: &mut Carrier,
         attach: &Attach,
     ) -> Result<(), SecondaryRc> {
-        let wire_attach = to_wire(attach).ok_or(SecondaryRc::TP_NAME_NOT_RECOGNIZED)?;
+        // Checked now, sent when the bracket begins (see `Pending`).
+        to_wire(attach).ok_or(SecondaryRc::TP_NAME_NOT_RECOGNIZED)?;
         let key = attach.plu_alias;
         let link = match self.out_links.get(&key) {
             Some(&link) if self.links.contains_key(&link) => link,
@@ -233,8 +234,7 @@ impl Core {
             }
         };
         carrier.pending = Some(Box::new(Pending {
-            attach: wire_attach,
-            mode: attach.mode_name,
+            attach: attach.clone(),
             flows: QueuedFlows::default(),
             data: Vec::new(),
         }));
@@ -363,7 +363,7 @@ impl Core {
             let Some(mode) = convs
                 .get(&id)
                 .and_then(|c| c.carrier.pending.as_ref())
-                .map(|p| p.mode)
+                .map(|p| p.attach.mode_name)
             else {
                 link.waiting.pop_front();
                 continue;
@@ -451,9 +451,14 @@ impl Core {
         let Some(sess) = session(&mut self.links, link_id, sid) else {
             return;
         };
-        let begun = with_output(io, link_id, |out| sess.hs.begin(&pending.attach, out));
-        if let Err(v) = begun {
-            tracing::warn!(node = %node.lu, reason = v.what, "attach not sent");
+        // `Core::attach` checked that the attach makes an FMH-5.
+        let begun = to_wire(&pending.attach)
+            .ok_or("attach has no FMH-5")
+            .and_then(|fmh5| {
+                with_output(io, link_id, |out| sess.hs.begin(&fmh5, out)).map_err(|v| v.what)
+            });
+        if let Err(reason) = begun {
+            tracing::warn!(node = %node.lu, reason, "attach not sent");
             sess.conv = None;
             let failure = Failure {
                 primary: PrimaryRc::ALLOCATION_ERROR,
