@@ -233,10 +233,8 @@ impl super::protocol::Events for Arrival<'_> {
                 match accepted {
                     Ok(end) => {
                         let id = end.conv_id();
-                        let carrier = Carrier {
-                            at: At::new(self.link, self.sid),
-                            ..Carrier::default()
-                        };
+                        let mut carrier = Carrier::default();
+                        carrier.at = At::new(self.link, self.sid);
                         self.convs.insert(id, Box::new(Conv { end, carrier }));
                         self.attached = Some(id);
                     }

@@ -114,20 +114,48 @@ impl Step {
 }
 
 /// Where a conversation's traffic goes, and what it holds not yet sent.
-#[derive(Debug, Default)]
+/// In every conversation's block, so kept to 40 bytes.
+#[derive(Debug)]
 pub(crate) struct Carrier {
     /// The session carrying its bracket.
     pub(crate) at: Option<At>,
     /// The allocating side, before its bracket began: its attach and
     /// flows.
     pub(crate) pending: Option<Box<Pending>>,
-    /// The link it waits on for a session.
-    pub(crate) link: Option<LinkId>,
+    /// The link it waits on for a session, if `waits` ([`Carrier::link`];
+    /// an `Option` would take 8 more bytes).
+    link: LinkId,
+    waits: bool,
     /// The end closed it normally before its flows went out: it lives on
     /// until they have.
     pub(crate) closing: bool,
     /// A send waits for the backlog to drain ([`Peer::backlogged`]).
     pub(crate) armed: bool,
+}
+
+impl Default for Carrier {
+    fn default() -> Self {
+        Self {
+            at: None,
+            pending: None,
+            link: LinkId(0),
+            waits: false,
+            closing: false,
+            armed: false,
+        }
+    }
+}
+
+impl Carrier {
+    /// The link the allocating side waits on (or waited on) for a session.
+    pub(crate) fn link(&self) -> Option<LinkId> {
+        self.waits.then_some(self.link)
+    }
+
+    pub(crate) fn set_link(&mut self, link: LinkId) {
+        self.link = link;
+        self.waits = true;
+    }
 }
 
 /// A session on a link. Its id is never 0 (no BIND may name it, and a

@@ -238,7 +238,7 @@ impl Core {
             flows: QueuedFlows::default(),
             data: Vec::new(),
         }));
-        carrier.link = Some(link);
+        carrier.set_link(link);
         if let Some(l) = self.links.get_mut(&link) {
             l.waiting.push_back(id);
         }
@@ -316,7 +316,7 @@ impl Core {
         }
         carrier.closing = false;
         if carrier.pending.take().is_some() {
-            if let Some(link) = carrier.link.and_then(|l| self.links.get_mut(&l)) {
+            if let Some(link) = carrier.link().and_then(|l| self.links.get_mut(&l)) {
                 link.waiting.retain(|&w| w != id);
             }
         }

@@ -229,7 +229,7 @@ impl Shard {
             secondary: SecondaryRc(0),
         };
         for (&id, conv) in &self.convs {
-            if conv.carrier.link.is_none() && conv.carrier.at.is_none() {
+            if conv.carrier.link().is_none() && conv.carrier.at.is_none() {
                 self.core.todo.push_back(Todo::Fail(id, failure));
             }
         }
