@@ -83,9 +83,9 @@ pub(super) struct RecvPacing {
     /// The SNF of the PI request whose IPR we owe.
     pub(super) owed: Option<u16>,
     /// Data delivered to the conversation and not yet consumed by its TP.
+    /// The IPR goes only while the conversation holds at most the session
+    /// buffer (`HalfSession::record_limit`).
     pub(super) unconsumed: usize,
-    /// The IPR goes only while the conversation holds at most this.
-    pub(super) limit: usize,
 }
 
 /// The isolated pacing response to the PI request numbered `snf`:
@@ -127,7 +127,7 @@ impl HalfSession {
 
     /// Sends the IPR owed while the conversation holds at most the limit.
     pub(super) fn pacing_response_owed(&mut self, out: &mut dyn Wire) {
-        if self.pace_in.owed.is_none() || self.held_in() > self.pace_in.limit {
+        if self.pace_in.owed.is_none() || self.held_in() > self.record_limit {
             return;
         }
         let Some(snf) = self.pace_in.owed.take() else {
