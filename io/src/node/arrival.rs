@@ -132,7 +132,7 @@ impl Shard {
         let before = sess.hs.held_bytes();
         let mut arrival = Arrival {
             convs: &mut self.convs,
-            conv: sess.conv,
+            conv: sess.conv(),
             owner: &self.as_owner,
             node,
             link: link_id,
@@ -159,14 +159,14 @@ impl Shard {
             with_output(io, link_id, |out| sess.hs.reject(sense, out));
         }
         if let Some(id) = attached {
-            sess.conv = Some(id);
+            sess.set_conv(Some(id));
         }
         if recorder.consumed > 0 {
             with_output(io, link_id, |out| sess.hs.consumed(recorder.consumed, out));
         }
         let held = sess.hs.held_bytes();
         if ended {
-            sess.conv = None;
+            sess.set_conv(None);
             self.core.todo.push_back(Todo::Release(link_id, sid));
         }
         if let Err(v) = result {

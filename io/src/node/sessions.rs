@@ -257,7 +257,7 @@ impl Core {
         let Some((link_id, sid)) = carrier.at.map(At::parts) else {
             return;
         };
-        let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id))
+        let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv() == Some(id))
         else {
             return;
         };
@@ -265,7 +265,7 @@ impl Core {
         let held = sess.hs.held_bytes() as u64;
         self.maxima.send_backlog = self.maxima.send_backlog.max(held);
         if detached {
-            sess.conv = None;
+            sess.set_conv(None);
             carrier.at = None;
             self.todo.push_back(Todo::Release(link_id, sid));
         }
@@ -282,7 +282,8 @@ impl Core {
         let Some((link_id, sid)) = carrier.at.map(At::parts) else {
             return;
         };
-        if let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id)) {
+        if let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv() == Some(id))
+        {
             with_output(io, link_id, |out| sess.hs.consumed(bytes, out));
         }
     }
@@ -323,11 +324,11 @@ impl Core {
         let Some((link_id, sid)) = carrier.at.take().map(At::parts) else {
             return;
         };
-        let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id))
+        let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv() == Some(id))
         else {
             return;
         };
-        sess.conv = None;
+        sess.set_conv(None);
         if !sess.bound {
             // BIND in flight: the session joins the pool when bound.
             return;
@@ -413,13 +414,13 @@ impl Core {
             let frame = hs.control(&ControlRu::Bind(bind), ResponseType::Rqd1);
             link.sessions.insert(
                 sid,
-                Box::new(Sess {
+                Box::new(Sess::new(
                     hs,
-                    bound: false,
+                    false,
                     mode,
-                    partner_lu: name(names::unqualified(&link.partner_lu)),
-                    conv: Some(id),
-                }),
+                    name(names::unqualified(&link.partner_lu)),
+                    Some(id),
+                )),
             );
             if let Some(conv) = convs.get_mut(&id) {
                 conv.carrier.at = At::new(link_id, sid);
@@ -459,7 +460,7 @@ impl Core {
             });
         if let Err(reason) = begun {
             tracing::warn!(node = %node.lu, reason, "attach not sent");
-            sess.conv = None;
+            sess.set_conv(None);
             let failure = Failure {
                 primary: PrimaryRc::ALLOCATION_ERROR,
                 secondary: SecondaryRc::ALLOCATION_FAILURE_NO_RETRY,
@@ -468,7 +469,7 @@ impl Core {
             self.todo.push_back(Todo::Release(link_id, sid));
             return;
         }
-        sess.conv = Some(id);
+        sess.set_conv(Some(id));
         conv.carrier.at = At::new(link_id, sid);
         for queued in pending.flows.iter() {
             self.send(io, id, &mut conv.carrier, queued.flow(&pending.data));
@@ -495,7 +496,7 @@ impl Core {
         let Some(sess) = link.sessions.get(&sid) else {
             return;
         };
-        if !link.initiator || !sess.bound || sess.conv.is_some() || !sess.hs.is_idle() {
+        if !link.initiator || !sess.bound || sess.conv().is_some() || !sess.hs.is_idle() {
             return;
         }
         link.idle.entry(sess.mode).or_default().push(sid);
@@ -526,7 +527,7 @@ impl Core {
         if initiator {
             self.todo.push_back(Todo::Assign(link_id));
         }
-        sess.conv
+        sess.conv()
     }
 
     /// A protocol violation on `sid`: UNBIND with the sense (its
@@ -599,7 +600,7 @@ impl Core {
         let on_sessions = link
             .sessions
             .values()
-            .filter_map(|sess| Some((sess.conv?, sess.bound)));
+            .filter_map(|sess| Some((sess.conv()?, sess.bound)));
         let waiting = link.waiting.iter().map(|&id| (id, false));
         for (id, bound) in on_sessions.chain(waiting) {
             let Some(conv) = convs.get_mut(&id) else {
