@@ -135,7 +135,49 @@ pub(super) struct Waiter {
 pub(super) struct Incoming {
     pub(super) route: Route,
     pub(super) ids: Conv,
-    pub(super) attach: Attach,
+    pub(super) attach: Unnamed,
+}
+
+/// An attach without its TP name, which is the name of the queue it
+/// waits in: a million queued attaches (the load generator's scale mode)
+/// would otherwise hold as many copies of a 64-byte name. 64 bytes, where
+/// an [`Attach`] is 128.
+pub(super) struct Unnamed {
+    mapped: bool,
+    sync_level: u8,
+    lu_alias: [u8; 8],
+    pub(super) plu_alias: [u8; 8],
+    mode_name: [u8; 8],
+    user_id: [u8; 10],
+    pip: Vec<u8>,
+}
+
+impl Unnamed {
+    pub(super) fn of(attach: &Attach) -> Self {
+        Self {
+            mapped: attach.mapped,
+            sync_level: attach.sync_level,
+            lu_alias: attach.lu_alias,
+            plu_alias: attach.plu_alias,
+            mode_name: attach.mode_name,
+            user_id: attach.user_id,
+            pip: attach.pip.clone(),
+        }
+    }
+
+    /// The attach, named `tp_name` again.
+    pub(super) fn named(self, tp_name: [u8; 64]) -> Attach {
+        Attach {
+            tp_name,
+            mapped: self.mapped,
+            sync_level: self.sync_level,
+            lu_alias: self.lu_alias,
+            plu_alias: self.plu_alias,
+            mode_name: self.mode_name,
+            user_id: self.user_id,
+            pip: self.pip,
+        }
+    }
 }
 
 #[cfg(all(test, not(loom)))]

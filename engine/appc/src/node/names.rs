@@ -108,12 +108,12 @@ impl TpNames {
         self.names.get_mut(name)?.waiting.pop_front()
     }
 
-    /// Queues `incoming` for its TP name: `AP_TP_NAME_NOT_RECOGNIZED` if
+    /// Queues `incoming` for TP name `name`: `AP_TP_NAME_NOT_RECOGNIZED` if
     /// the name accepts no attaches, `AP_TRANS_PGM_NOT_AVAIL_RETRY` if its
     /// queue is full. Its TP id must be above every one queued before
     /// (see the module docs).
-    pub(super) fn queue(&mut self, incoming: Incoming) -> Result<(), SecondaryRc> {
-        let Some(rec) = self.names.get_mut(&incoming.attach.tp_name) else {
+    pub(super) fn queue(&mut self, name: TpName, incoming: Incoming) -> Result<(), SecondaryRc> {
+        let Some(rec) = self.names.get_mut(&name) else {
             return Err(SecondaryRc::TP_NAME_NOT_RECOGNIZED);
         };
         if rec.queued.len() >= self.limit {
