@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use super::attach::from_wire;
-use super::conv::{Carrier, Conv, Recorder};
+use super::conv::{At, Carrier, Conv, Convs, Recorder};
 use super::protocol::{Event, Violation};
 use super::sessions::{session, with_output, Todo};
 use super::shard::Shard;
@@ -22,7 +22,6 @@ use crate::appc::verbs::ConvId;
 use crate::appc::{Failure, Owner};
 use crate::backend::{Io, LinkId};
 use crate::diag::limited;
-use crate::engine::id_hash::IdHashMap;
 use crate::wire::{FrameRef, Rh, RuCategory, Sense};
 
 impl Shard {
@@ -133,7 +132,7 @@ impl Shard {
         let before = sess.hs.held_bytes();
         let mut arrival = Arrival {
             convs: &mut self.convs,
-            conv: sess.conv,
+            conv: sess.conv(),
             owner: &self.as_owner,
             node,
             link: link_id,
@@ -160,14 +159,14 @@ impl Shard {
             with_output(io, link_id, |out| sess.hs.reject(sense, out));
         }
         if let Some(id) = attached {
-            sess.conv = Some(id);
+            sess.set_conv(Some(id));
         }
         if recorder.consumed > 0 {
             with_output(io, link_id, |out| sess.hs.consumed(recorder.consumed, out));
         }
         let held = sess.hs.held_bytes();
         if ended {
-            sess.conv = None;
+            sess.set_conv(None);
             self.core.todo.push_back(Todo::Release(link_id, sid));
         }
         if let Err(v) = result {
@@ -202,7 +201,7 @@ impl Shard {
 /// What a PIU's events do to the session's conversation, as the half
 /// session reads them.
 struct Arrival<'a> {
-    convs: &'a mut IdHashMap<ConvId, Conv>,
+    convs: &'a mut Convs,
     /// The conversation on the session.
     conv: Option<ConvId>,
     owner: &'a Arc<dyn Owner>,
@@ -234,17 +233,9 @@ impl super::protocol::Events for Arrival<'_> {
                 match accepted {
                     Ok(end) => {
                         let id = end.conv_id();
-                        let carrier = Carrier {
-                            at: Some((self.link, self.sid)),
-                            ..Carrier::default()
-                        };
-                        self.convs.insert(
-                            id,
-                            Conv {
-                                end: Box::new(end),
-                                carrier,
-                            },
-                        );
+                        let mut carrier = Carrier::default();
+                        carrier.at = At::new(self.link, self.sid);
+                        self.convs.insert(id, Box::new(Conv { end, carrier }));
                         self.attached = Some(id);
                     }
                     Err(sense) => self.rejected = Some(Sense(sense.0)),

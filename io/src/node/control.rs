@@ -139,16 +139,8 @@ impl Core {
                 );
                 hs.set_pacing(send, receive);
                 link.timers.bound = true;
-                link.sessions.insert(
-                    sid,
-                    Box::new(Sess {
-                        hs,
-                        bound: true,
-                        mode,
-                        partner_lu,
-                        conv: None,
-                    }),
-                );
+                link.sessions
+                    .insert(sid, Box::new(Sess::new(hs, true, mode, partner_lu, None)));
                 self.node
                     .stats
                     .binds_accepted
@@ -168,7 +160,7 @@ impl Core {
                 if initiator {
                     self.todo.push_back(Todo::Assign(link_id));
                 }
-                let id = sess.conv?;
+                let id = sess.conv()?;
                 let primary = if unbind.kind == UnbindType::INVALID_SESSION_PARAMETERS {
                     PrimaryRc::CONV_FAILURE_NO_RETRY
                 } else {
@@ -201,7 +193,7 @@ impl Core {
         if sess.bound {
             return None;
         }
-        let conv = sess.conv;
+        let conv = sess.conv();
         if rti == Rti::Negative {
             link.sessions.remove(&sid);
             let sense = frame

@@ -122,7 +122,7 @@ impl Core {
                 && link
                     .sessions
                     .values()
-                    .all(|s| !(s.bound && s.conv.is_none() && !s.hs.is_idle()))
+                    .all(|s| !(s.bound && s.conv().is_none() && !s.hs.is_idle()))
         })
     }
 }

@@ -9,6 +9,7 @@
 
 use rustc_hash::FxHashMap;
 use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU32;
 
 use super::limits::Timers;
 use super::protocol::HalfSession;
@@ -141,8 +142,39 @@ pub(crate) struct Sess {
     pub mode: [u8; 8],
     /// The partner LU's name (SLU: from the BIND).
     pub partner_lu: [u8; 8],
+    /// The conversation the current bracket carries ([`Sess::conv`]; no
+    /// conversation has id 0, so this takes 4 bytes, not 8).
+    conv: Option<NonZeroU32>,
+}
+
+impl Sess {
+    /// A session for `hs`, carrying `conv`'s bracket if any.
+    pub(crate) fn new(
+        hs: HalfSession,
+        bound: bool,
+        mode: [u8; 8],
+        partner_lu: [u8; 8],
+        conv: Option<ConvId>,
+    ) -> Self {
+        let mut sess = Self {
+            hs,
+            bound,
+            mode,
+            partner_lu,
+            conv: None,
+        };
+        sess.set_conv(conv);
+        sess
+    }
+
     /// The conversation the current bracket carries.
-    pub conv: Option<ConvId>,
+    pub(crate) fn conv(&self) -> Option<ConvId> {
+        self.conv.map(NonZeroU32::get)
+    }
+
+    pub(crate) fn set_conv(&mut self, conv: Option<ConvId>) {
+        self.conv = conv.and_then(NonZeroU32::new);
+    }
 }
 
 /// One TCP connection and its sessions.

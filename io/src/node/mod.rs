@@ -489,11 +489,11 @@ impl TcpNode {
     /// flushes, on the shard the alias is given to (round-robin).
     pub fn add_partner_as(&self, plu_alias: &str, partner_lu: &str, addr: SocketAddr) {
         let shard = &self.shards[self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len()];
-        shard.send(Msg::Partner {
-            alias: plu_alias.to_owned(),
-            lu: partner_lu.to_owned(),
+        shard.send(Msg::Partner(Box::new((
+            plu_alias.to_owned(),
+            partner_lu.to_owned(),
             addr,
-        });
+        ))));
         let owner: Arc<dyn Owner> = shard.clone();
         self.engine.add_partner(plu_alias, owner);
     }

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::conv::{Dead, Step};
+use super::conv::{Conv, Dead, Step};
 use super::exec::MakeTask;
 use super::Shared;
 use crate::appc::verbs::ConvId;
@@ -40,13 +40,12 @@ pub(crate) const INBOX: usize = 16 << 10;
 pub(crate) enum Msg {
     /// Work for one of its conversations.
     Work(Work),
+    /// A conversation this node allocated ([`Work::Open`]), in its block.
+    Open(Box<Conv>),
     /// A partner LU whose conversations it carries: its alias, its LU name
-    /// (as BINDs name it) and its node's address.
-    Partner {
-        alias: String,
-        lu: String,
-        addr: SocketAddr,
-    },
+    /// (as BINDs name it) and its node's address. (Boxed: a cancel-all's
+    /// teardowns queue a million messages, each the size of the largest.)
+    Partner(Box<(String, String, SocketAddr)>),
     /// Close the link to this partner LU alias (as a link loss would).
     Disconnect(String),
     /// The node is shutting down: report, from now on, whether everything
@@ -278,20 +277,22 @@ impl ShardOwner {
     fn answer(&self, msg: Msg) {
         match msg {
             Msg::Work(work) => self.orphans.run(&self.node, work),
+            Msg::Open(conv) => self.orphans.run(&self.node, Work::Open(Box::new(conv.end))),
             Msg::Stop(done) | Msg::Fail(done) => {
                 let _ = done.send(());
             }
-            Msg::Partner { .. }
-            | Msg::Disconnect(_)
-            | Msg::Linger
-            | Msg::Spawn(_)
-            | Msg::Wake(_) => {}
+            Msg::Partner(_) | Msg::Disconnect(_) | Msg::Linger | Msg::Spawn(_) | Msg::Wake(_) => {}
         }
     }
 }
 
 impl Owner for ShardOwner {
+    /// A new conversation's block is made here, on the poster's thread
+    /// (see [`Convs`](super::conv::Convs)).
     fn post(&self, work: Work) {
-        self.send(Msg::Work(work));
+        self.send(match work {
+            Work::Open(end) => Msg::Open(Conv::opened(end)),
+            work => Msg::Work(work),
+        });
     }
 }

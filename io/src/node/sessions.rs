@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::attach::{to_ebcdic, to_wire};
-use super::conv::{Carrier, Conv, Pending};
+use super::conv::{At, Carrier, Convs, Pending, QueuedFlows};
 use super::limits::{Budget, Timers};
 use super::link::{Link, Sess};
 use super::names;
@@ -27,7 +27,6 @@ use crate::appc::verbs::{name, ConvId};
 use crate::appc::{Attach, Failure, Flow};
 use crate::backend::{Io, LinkId};
 use crate::diag::{limited, Limits};
-use crate::engine::id_hash::IdHashMap;
 use crate::wire::frame::MIN_PIU;
 use crate::wire::{
     ebcdic, Bind, ControlRu, Frame, Lfsid, Pacing, ResponseType, Rh, RuSize, Sense, Th, Unbind,
@@ -189,7 +188,8 @@ impl Core {
         carrier: &mut Carrier,
         attach: &Attach,
     ) -> Result<(), SecondaryRc> {
-        let wire_attach = to_wire(attach).ok_or(SecondaryRc::TP_NAME_NOT_RECOGNIZED)?;
+        // Checked now, sent when the bracket begins (see `Pending`).
+        to_wire(attach).ok_or(SecondaryRc::TP_NAME_NOT_RECOGNIZED)?;
         let key = attach.plu_alias;
         let link = match self.out_links.get(&key) {
             Some(&link) if self.links.contains_key(&link) => link,
@@ -234,12 +234,11 @@ impl Core {
             }
         };
         carrier.pending = Some(Box::new(Pending {
-            attach: wire_attach,
-            mode: attach.mode_name,
-            flows: Vec::new(),
+            attach: attach.clone(),
+            flows: QueuedFlows::default(),
             data: Vec::new(),
         }));
-        carrier.link = Some(link);
+        carrier.set_link(link);
         if let Some(l) = self.links.get_mut(&link) {
             l.waiting.push_back(id);
         }
@@ -255,10 +254,10 @@ impl Core {
         carrier: &mut Carrier,
         flow: Flow<'_>,
     ) {
-        let Some((link_id, sid)) = carrier.at else {
+        let Some((link_id, sid)) = carrier.at.map(At::parts) else {
             return;
         };
-        let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id))
+        let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv() == Some(id))
         else {
             return;
         };
@@ -266,7 +265,7 @@ impl Core {
         let held = sess.hs.held_bytes() as u64;
         self.maxima.send_backlog = self.maxima.send_backlog.max(held);
         if detached {
-            sess.conv = None;
+            sess.set_conv(None);
             carrier.at = None;
             self.todo.push_back(Todo::Release(link_id, sid));
         }
@@ -280,10 +279,11 @@ impl Core {
         carrier: &Carrier,
         bytes: usize,
     ) {
-        let Some((link_id, sid)) = carrier.at else {
+        let Some((link_id, sid)) = carrier.at.map(At::parts) else {
             return;
         };
-        if let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id)) {
+        if let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv() == Some(id))
+        {
             with_output(io, link_id, |out| sess.hs.consumed(bytes, out));
         }
     }
@@ -296,6 +296,7 @@ impl Core {
         }
         carrier
             .at
+            .map(At::parts)
             .and_then(|(link, sid)| self.links.get(&link)?.sessions.get(&sid))
             .map_or(0, |sess| sess.hs.held_bytes())
     }
@@ -316,18 +317,18 @@ impl Core {
         }
         carrier.closing = false;
         if carrier.pending.take().is_some() {
-            if let Some(link) = carrier.link.and_then(|l| self.links.get_mut(&l)) {
+            if let Some(link) = carrier.link().and_then(|l| self.links.get_mut(&l)) {
                 link.waiting.retain(|&w| w != id);
             }
         }
-        let Some((link_id, sid)) = carrier.at.take() else {
+        let Some((link_id, sid)) = carrier.at.take().map(At::parts) else {
             return;
         };
-        let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv == Some(id))
+        let Some(sess) = session(&mut self.links, link_id, sid).filter(|s| s.conv() == Some(id))
         else {
             return;
         };
-        sess.conv = None;
+        sess.set_conv(None);
         if !sess.bound {
             // BIND in flight: the session joins the pool when bound.
             return;
@@ -348,12 +349,7 @@ impl Core {
     }
 
     /// Gives waiting conversations a pooled session, or BINDs a new one.
-    pub(crate) fn assign(
-        &mut self,
-        io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Conv>,
-        link_id: LinkId,
-    ) {
+    pub(crate) fn assign(&mut self, io: &mut dyn Io, convs: &mut Convs, link_id: LinkId) {
         let ru_size = ru_size(self.node.config.max_frame);
         loop {
             let Some(link) = self.links.get_mut(&link_id) else {
@@ -368,7 +364,7 @@ impl Core {
             let Some(mode) = convs
                 .get(&id)
                 .and_then(|c| c.carrier.pending.as_ref())
-                .map(|p| p.mode)
+                .map(|p| p.attach.mode_name)
             else {
                 link.waiting.pop_front();
                 continue;
@@ -418,16 +414,16 @@ impl Core {
             let frame = hs.control(&ControlRu::Bind(bind), ResponseType::Rqd1);
             link.sessions.insert(
                 sid,
-                Box::new(Sess {
+                Box::new(Sess::new(
                     hs,
-                    bound: false,
+                    false,
                     mode,
-                    partner_lu: name(names::unqualified(&link.partner_lu)),
-                    conv: Some(id),
-                }),
+                    name(names::unqualified(&link.partner_lu)),
+                    Some(id),
+                )),
             );
             if let Some(conv) = convs.get_mut(&id) {
-                conv.carrier.at = Some((link_id, sid));
+                conv.carrier.at = At::new(link_id, sid);
             }
             self.node.stats.binds_sent.fetch_add(1, Ordering::Relaxed);
             write(io, link_id, &[frame]);
@@ -439,7 +435,7 @@ impl Core {
     pub(crate) fn begin(
         &mut self,
         io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Conv>,
+        convs: &mut Convs,
         link_id: LinkId,
         sid: u16,
         id: ConvId,
@@ -456,10 +452,15 @@ impl Core {
         let Some(sess) = session(&mut self.links, link_id, sid) else {
             return;
         };
-        let begun = with_output(io, link_id, |out| sess.hs.begin(&pending.attach, out));
-        if let Err(v) = begun {
-            tracing::warn!(node = %node.lu, reason = v.what, "attach not sent");
-            sess.conv = None;
+        // `Core::attach` checked that the attach makes an FMH-5.
+        let begun = to_wire(&pending.attach)
+            .ok_or("attach has no FMH-5")
+            .and_then(|fmh5| {
+                with_output(io, link_id, |out| sess.hs.begin(&fmh5, out)).map_err(|v| v.what)
+            });
+        if let Err(reason) = begun {
+            tracing::warn!(node = %node.lu, reason, "attach not sent");
+            sess.set_conv(None);
             let failure = Failure {
                 primary: PrimaryRc::ALLOCATION_ERROR,
                 secondary: SecondaryRc::ALLOCATION_FAILURE_NO_RETRY,
@@ -468,9 +469,9 @@ impl Core {
             self.todo.push_back(Todo::Release(link_id, sid));
             return;
         }
-        sess.conv = Some(id);
-        conv.carrier.at = Some((link_id, sid));
-        for queued in &pending.flows {
+        sess.set_conv(Some(id));
+        conv.carrier.at = At::new(link_id, sid);
+        for queued in pending.flows.iter() {
             self.send(io, id, &mut conv.carrier, queued.flow(&pending.data));
         }
         if conv.carrier.closing {
@@ -485,7 +486,7 @@ impl Core {
     pub(crate) fn release(
         &mut self,
         io: &mut dyn Io,
-        convs: &mut IdHashMap<ConvId, Conv>,
+        convs: &mut Convs,
         link_id: LinkId,
         sid: u16,
     ) {
@@ -495,7 +496,7 @@ impl Core {
         let Some(sess) = link.sessions.get(&sid) else {
             return;
         };
-        if !link.initiator || !sess.bound || sess.conv.is_some() || !sess.hs.is_idle() {
+        if !link.initiator || !sess.bound || sess.conv().is_some() || !sess.hs.is_idle() {
             return;
         }
         link.idle.entry(sess.mode).or_default().push(sid);
@@ -526,7 +527,7 @@ impl Core {
         if initiator {
             self.todo.push_back(Todo::Assign(link_id));
         }
-        sess.conv
+        sess.conv()
     }
 
     /// A protocol violation on `sid`: UNBIND with the sense (its
@@ -582,12 +583,7 @@ impl Core {
     }
 
     /// A link is gone: every conversation on it fails.
-    pub(crate) fn closed(
-        &mut self,
-        convs: &mut IdHashMap<ConvId, Conv>,
-        link_id: LinkId,
-        error: Option<io::Error>,
-    ) {
+    pub(crate) fn closed(&mut self, convs: &mut Convs, link_id: LinkId, error: Option<io::Error>) {
         let Some(mut link) = self.links.remove(&link_id) else {
             return;
         };
@@ -604,7 +600,7 @@ impl Core {
         let on_sessions = link
             .sessions
             .values()
-            .filter_map(|sess| Some((sess.conv?, sess.bound)));
+            .filter_map(|sess| Some((sess.conv()?, sess.bound)));
         let waiting = link.waiting.iter().map(|&id| (id, false));
         for (id, bound) in on_sessions.chain(waiting) {
             let Some(conv) = convs.get_mut(&id) else {

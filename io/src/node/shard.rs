@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conv::{Carrier, Conv, Dead, SessionPeer, Step};
+use super::conv::{Carrier, Conv, Convs, Dead, SessionPeer, Step};
 use super::exec::{self, Tasks};
 use super::limits::tick_period;
 use super::link::Piu;
@@ -49,7 +49,7 @@ pub(crate) struct Shard {
     pub(super) as_owner: Arc<dyn Owner>,
     inbox: Consumer<Msg>,
     pub(super) core: Core,
-    pub(super) convs: IdHashMap<ConvId, Conv>,
+    pub(super) convs: Convs,
     /// The node is down (see the module docs): the code new conversations
     /// fail with.
     down: Option<PrimaryRc>,
@@ -166,8 +166,9 @@ impl Shard {
     fn message(&mut self, io: &mut dyn Io, msg: Msg) {
         match msg {
             Msg::Work(work) => self.work(io, work),
-            Msg::Partner { alias, lu, addr } => {
-                self.core.partners.insert(name(&alias), (alias, lu, addr));
+            Msg::Open(conv) => self.open(io, conv),
+            Msg::Partner(partner) => {
+                self.core.partners.insert(name(&partner.0), *partner);
             }
             Msg::Disconnect(alias) => {
                 if let Some(&link) = self.core.out_links.get(&name(&alias)) {
@@ -191,13 +192,7 @@ impl Shard {
     fn work(&mut self, io: &mut dyn Io, work: Work) {
         let (id, new, step) = Step::of(work);
         if let Some(end) = new {
-            self.convs.insert(
-                id,
-                Conv {
-                    end,
-                    carrier: Carrier::default(),
-                },
-            );
+            return self.open(io, Conv::opened(end));
         }
         let down = self.down;
         if self.convs.contains_key(&id) {
@@ -205,6 +200,14 @@ impl Shard {
         } else {
             step.unheld(&self.core.node.engine);
         }
+    }
+
+    /// Takes a conversation this node allocated, and opens it.
+    fn open(&mut self, io: &mut dyn Io, conv: Box<Conv>) {
+        let id = conv.end.conv_id();
+        self.convs.insert(id, conv);
+        let down = self.down;
+        self.on_conv(io, id, |end, peer| Step::Open.run(end, peer, down));
     }
 
     /// Runs what this thread posted to its own shard, in order.
@@ -226,7 +229,7 @@ impl Shard {
             secondary: SecondaryRc(0),
         };
         for (&id, conv) in &self.convs {
-            if conv.carrier.link.is_none() && conv.carrier.at.is_none() {
+            if conv.carrier.link().is_none() && conv.carrier.at.is_none() {
                 self.core.todo.push_back(Todo::Fail(id, failure));
             }
         }
@@ -478,7 +481,7 @@ impl Drop for Shard {
                 conv.end
             }));
             if let Ok(end) = failed {
-                self.owner.orphans.adopt(id, *end);
+                self.owner.orphans.adopt(id, end);
             }
         }
         self.owner.detach_reactor(&mut self.inbox);

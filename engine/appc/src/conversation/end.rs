@@ -80,11 +80,12 @@ impl Reader {
 }
 
 /// A flow held in an end's inbound queue: a status not yet reported, or
-/// data that arrived behind one (its bytes wait in [`HeldFlows::data`]).
+/// data that arrived behind one (its bytes wait in [`Buffers::held`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Held {
-    /// This many bytes of [`HeldFlows::data`].
-    Data(usize),
+    /// This many bytes of [`Buffers::held`] (one flow's: at most an RU,
+    /// or one SEND_DATA in memory, so `u32` keeps this 8 bytes).
+    Data(u32),
     /// Any other flow, as it arrived.
     Status(Status),
 }
@@ -101,12 +102,12 @@ pub(super) enum Status {
 
 /// What arrived and is not yet reported, in order. Data that arrives
 /// while nothing is held goes straight into the reader (its one copy);
-/// only data behind a status not yet reported waits here, since the reader
-/// may hold only what precedes the next status.
+/// only data behind a status not yet reported waits, its bytes in
+/// [`Buffers::held`], since the reader may hold only what precedes the
+/// next status.
 #[derive(Debug, Default)]
 pub(super) struct HeldFlows {
     pub(super) held: VecDeque<Held>,
-    pub(super) data: ByteQueue,
 }
 
 impl HeldFlows {
@@ -137,7 +138,33 @@ impl HeldFlows {
 
     pub(super) fn clear(&mut self) {
         self.held.clear();
-        self.data.clear();
+    }
+}
+
+/// The data an end holds: what arrived and was not yet received, and what
+/// SEND_DATA buffered. Made with the end's first data, either way, and
+/// kept (with the capacity of its buffers) until the end goes: an end
+/// that never moves data (a receive held for hours, an attach waiting for
+/// its TP) holds a pointer instead of these.
+#[derive(Debug)]
+pub(super) struct Buffers {
+    pub(super) reader: Reader,
+    /// The bytes of the [`Held::Data`] flows, one after the other.
+    pub(super) held: ByteQueue,
+    /// Buffered SEND_DATA bytes, and the length of each SEND_DATA's part
+    /// (a mapped record each).
+    pub(super) out: Vec<u8>,
+    pub(super) out_lens: Vec<usize>,
+}
+
+impl Buffers {
+    fn new(mapped: bool) -> Self {
+        Self {
+            reader: Reader::new(mapped),
+            held: ByteQueue::default(),
+            out: Vec::new(),
+            out_lens: Vec::new(),
+        }
     }
 }
 
@@ -148,6 +175,11 @@ fn push_reader(reader: &mut Reader, broken: &mut Option<Refusal>, data: &[u8]) {
         // protocol error: the conversation fails.
         *broken = Some((PrimaryRc::CONV_FAILURE_NO_RETRY, secondary));
     }
+}
+
+/// An end's [`Buffers`], made if it has none yet.
+fn buffers_of(buffers: &mut Option<Box<Buffers>>, mapped: bool) -> &mut Buffers {
+    buffers.get_or_insert_with(|| Box::new(Buffers::new(mapped)))
 }
 
 /// One end of a conversation.
@@ -170,15 +202,13 @@ pub(crate) struct End {
     pub(super) tasks: Option<AppCore>,
     /// Its TP's count of waiting verbs (`TP_ENDED(AP_SOFT)` waits for it).
     pub(super) activity: Option<Arc<Activity>>,
-    /// The allocating end: ALLOCATE's attach, until the first flush sends it.
-    pub(super) attach: Option<Attach>,
+    /// The allocating end: ALLOCATE's attach, until the first flush sends
+    /// it (boxed: most of an end's life it is gone).
+    pub(super) attach: Option<Box<Attach>>,
     pub(super) writer: RecordWriter,
-    /// Buffered SEND_DATA bytes, and the length of each SEND_DATA's part
-    /// (a mapped record each).
-    pub(super) out: Vec<u8>,
-    pub(super) out_lens: Vec<usize>,
     pub(super) inbound: HeldFlows,
-    pub(super) reader: Reader,
+    /// Data received and to send, once there is any.
+    pub(super) buffers: Option<Box<Buffers>>,
     /// The partner's REQUEST_TO_SEND, not yet reported.
     pub(super) rts_in: bool,
     /// Data bytes a peer that counts them ([`Peer::consumed`]) delivered
@@ -211,10 +241,8 @@ impl End {
             activity: None,
             attach: None,
             writer: RecordWriter::new(),
-            out: Vec::new(),
-            out_lens: Vec::new(),
             inbound: HeldFlows::default(),
-            reader: Reader::new(mapped),
+            buffers: None,
             rts_in: false,
             delivered: 0,
             writable: false,
@@ -230,7 +258,7 @@ impl End {
     pub(crate) fn allocated(ids: Conv, attach: Attach, attrs: Attributes) -> Self {
         let mut end = Self::new(ids, true, ConvState::Send, attach.mapped);
         end.attrs = attrs;
-        end.attach = Some(attach);
+        end.attach = Some(Box::new(attach));
         end
     }
 
@@ -300,14 +328,47 @@ impl End {
     fn feed_held(&mut self) {
         while let Some(Held::Data(len)) = self.inbound.front() {
             self.inbound.held.pop_front();
-            let data = &self.inbound.data.as_slice()[..len];
-            push_reader(&mut self.reader, &mut self.broken, data);
-            self.inbound.data.consume(len);
+            let buffers = buffers_of(&mut self.buffers, self.mapped);
+            let len = len as usize;
+            let data = &buffers.held.as_slice()[..len];
+            push_reader(&mut buffers.reader, &mut self.broken, data);
+            buffers.held.consume(len);
         }
     }
 
     fn push_reader(&mut self, data: &[u8]) {
-        push_reader(&mut self.reader, &mut self.broken, data);
+        let buffers = buffers_of(&mut self.buffers, self.mapped);
+        push_reader(&mut buffers.reader, &mut self.broken, data);
+    }
+
+    /// This end's buffers, made if it has none yet.
+    pub(super) fn buffers(&mut self) -> &mut Buffers {
+        buffers_of(&mut self.buffers, self.mapped)
+    }
+
+    /// Whether the reader holds nothing to receive (see
+    /// [`RecordReader::is_empty`]).
+    pub(super) fn reader_is_empty(&self) -> bool {
+        self.buffers.as_ref().is_none_or(|b| b.reader.is_empty())
+    }
+
+    /// Bytes the reader holds, not yet received.
+    pub(super) fn reader_buffered(&self) -> usize {
+        self.buffers.as_ref().map_or(0, |b| b.reader.buffered())
+    }
+
+    /// Whether SEND_DATA buffered anything not yet sent.
+    pub(super) fn has_out(&self) -> bool {
+        self.buffers
+            .as_ref()
+            .is_some_and(|b| !b.out_lens.is_empty())
+    }
+
+    /// Drops what the reader holds (see [`RecordReader::purge`]).
+    pub(super) fn purge_reader(&mut self) {
+        if let Some(buffers) = &mut self.buffers {
+            buffers.reader.purge();
+        }
     }
 
     /// Takes a flow that arrived from the partner (one it [`wants`]).
@@ -318,8 +379,9 @@ impl End {
         match flow {
             Flow::Data(data) if self.inbound.is_empty() => self.push_reader(data),
             Flow::Data(data) => {
-                self.inbound.data.extend(data);
-                self.inbound.held.push_back(Held::Data(data.len()));
+                let len = u32::try_from(data.len()).expect("one flow's data fits a u32");
+                self.buffers().held.extend(data);
+                self.inbound.held.push_back(Held::Data(len));
             }
             Flow::ChangeDirection => self.hold_status(Status::ChangeDirection),
             Flow::ConfirmRequest(c) => self.hold_status(Status::ConfirmRequest(c)),
@@ -383,20 +445,30 @@ impl End {
     /// Returns the code a purged deallocation or failure makes the purging
     /// verb report: `AP_DEALLOC_NORMAL`.
     pub(super) fn purge_inbound(&mut self) -> Option<PrimaryRc> {
-        self.reader.purge();
+        self.purge_reader();
         let ended = self
             .inbound
             .held
             .iter()
             .any(|held| matches!(held, Held::Status(Status::Deallocate(_))));
-        self.inbound.clear();
+        self.clear_held();
         ended.then_some(PrimaryRc::DEALLOC_NORMAL)
     }
 
     /// Drops what SEND_DATA buffered (purged, or never to be sent).
     pub(super) fn drop_out(&mut self) {
-        self.out.clear();
-        self.out_lens.clear();
+        if let Some(buffers) = &mut self.buffers {
+            buffers.out.clear();
+            buffers.out_lens.clear();
+        }
+    }
+
+    /// Drops the held flows, their data with them.
+    fn clear_held(&mut self) {
+        self.inbound.clear();
+        if let Some(buffers) = &mut self.buffers {
+            buffers.held.clear();
+        }
     }
 
     pub(super) fn abend_code(&self, dealloc_type: u8) -> PrimaryRc {
@@ -412,7 +484,10 @@ impl End {
     /// (received, or purged), so that it can let the partner send more
     /// (pacing).
     pub(super) fn settle(&mut self, peer: &mut dyn Peer) {
-        let held = self.inbound.data.len() + self.reader.buffered();
+        let held = self
+            .buffers
+            .as_ref()
+            .map_or(0, |b| b.held.len() + b.reader.buffered());
         if self.delivered <= held {
             return;
         }
@@ -425,7 +500,7 @@ impl End {
     /// not flowed yet. (Inlined: most calls find nothing to send.)
     #[inline]
     pub(super) fn put_out(&mut self, peer: &mut dyn Peer) {
-        if self.attach.is_some() || !self.out_lens.is_empty() {
+        if self.attach.is_some() || self.has_out() {
             self.put_out_buffered(peer);
         }
     }
@@ -442,10 +517,12 @@ impl End {
             self.drop_out();
             return;
         }
-        let mut from = 0;
-        for &len in &self.out_lens {
-            peer.send(Flow::Data(&self.out[from..from + len]));
-            from += len;
+        if let Some(buffers) = &self.buffers {
+            let mut from = 0;
+            for &len in &buffers.out_lens {
+                peer.send(Flow::Data(&buffers.out[from..from + len]));
+                from += len;
+            }
         }
         self.drop_out();
     }
@@ -479,9 +556,9 @@ impl End {
         if let Some(wait) = self.wait.take() {
             self.complete(wait.handle, wait.cancelled());
         }
-        self.inbound.clear();
+        self.clear_held();
         self.drop_out();
-        self.reader.purge();
+        self.purge_reader();
         if let Some(post) = self.rts_post.take() {
             self.complete(post, Out::rc(PrimaryRc::CANCELLED, SecondaryRc(0)));
         }
@@ -504,6 +581,10 @@ impl End {
         complete_input: bool,
         buf: &mut Vec<u8>,
     ) -> Take {
-        self.reader.take(fill, max_len, complete_input, buf)
+        match &mut self.buffers {
+            Some(buffers) => buffers.reader.take(fill, max_len, complete_input, buf),
+            // A reader that never had data.
+            None => Take::Empty,
+        }
     }
 }

@@ -392,16 +392,17 @@ impl End {
     /// nothing buffered before it) sent from the verb's buffer at once.
     /// Every type but `AP_NONE` flushes.
     fn send_data(&mut self, peer: &mut dyn Peer, kind: SendKind, data: &[u8]) {
-        if kind != SendKind::Plain && self.out_lens.is_empty() {
+        if kind != SendKind::Plain && !self.has_out() {
             self.put_out(peer);
             if self.broken.is_none() {
                 peer.send(Flow::Data(data));
             }
             return;
         }
-        self.out.extend_from_slice(data);
-        self.out_lens.push(data.len());
-        if kind != SendKind::Plain || self.out.len() > SEND_BUFFER {
+        let buffers = self.buffers();
+        buffers.out.extend_from_slice(data);
+        buffers.out_lens.push(data.len());
+        if kind != SendKind::Plain || buffers.out.len() > SEND_BUFFER {
             self.put_out(peer);
         }
     }

@@ -61,7 +61,7 @@ impl End {
     #[inline]
     pub(super) fn arrived(&self) -> bool {
         !(self.inbound.is_empty()
-            && self.reader.is_empty()
+            && self.reader_is_empty()
             && self.broken.is_none()
             && !self.writable)
     }
@@ -143,7 +143,7 @@ impl End {
         *out = match self.take_data(params.fill, params.max_len, complete_input, data) {
             Take::Data { mut what } => {
                 if let (true, Some(Some(status))) =
-                    (params.rtn_status && self.reader.is_empty(), status)
+                    (params.rtn_status && self.reader_is_empty(), status)
                 {
                     if what != WhatRcvd::DATA_INCOMPLETE {
                         self.inbound.pop_status();
@@ -165,7 +165,7 @@ impl End {
                     Out::received(cleared(buf), c.what())
                 }
                 Some(Status::Error(code)) => {
-                    self.reader.purge();
+                    self.purge_reader();
                     self.state = ConvState::Receive;
                     Out::rc(code, SecondaryRc(0))
                 }
@@ -238,10 +238,10 @@ impl End {
         if let Some(out) = self.report_broken(node, peer) {
             return Some(out);
         }
-        let buffered = self.reader.buffered();
+        let buffered = self.reader_buffered();
         let enough = buffered >= usize::from(max_len.max(1)) || (self.mapped && buffered > 0);
         let status_next = !self.inbound.is_empty();
-        if enough || (!self.reader.is_empty() && status_next) {
+        if enough || (!self.reader_is_empty() && status_next) {
             Some(Out::rc(
                 PrimaryRc::OK,
                 SecondaryRc(u32::from(WhatRcvd::DATA.0)),
@@ -363,7 +363,7 @@ impl End {
     /// over. True if it did; false for an end a RECEIVE_ALLOCATE has taken
     /// (its TP learns of the end on its next verb).
     fn withdraw_unclaimed(&mut self, node: &dyn Registrar, peer: &mut dyn Peer) -> bool {
-        let unclaimed = self.tasks.is_none() && node.withdraw_attach(self.ids.conv_id);
+        let unclaimed = self.tasks.is_none() && node.withdraw_attach(self.ids);
         if unclaimed {
             self.end_conversation(node, peer);
         }
@@ -388,8 +388,9 @@ impl End {
                 Ok(writer) => self.writer = writer,
             }
         }
-        self.out.extend_from_slice(data);
-        self.out_lens.push(data.len());
+        let buffers = self.buffers();
+        buffers.out.extend_from_slice(data);
+        buffers.out_lens.push(data.len());
         self.send(peer, Flow::Deallocate(PrimaryRc::DEALLOC_NORMAL));
         self.end_conversation(node, peer);
         Out::ok()

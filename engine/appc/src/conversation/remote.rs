@@ -32,18 +32,19 @@ use appc_engine::Handle;
 /// does not keep its node alive: once the node is dropped, whatever
 /// reaches the end next ends it and aborts its session.
 pub struct RemoteEnd {
+    /// Its conversation id, the end's (`end.ids.conv_id`), never changes:
+    /// an invoked end has it before a RECEIVE_ALLOCATE takes its attach.
     end: End,
-    conv_id: ConvId,
     node: NodeLink,
-    /// A SEND_CONVERSATION's task and data, run by [`RemoteEnd::open`].
-    send_conversation: Option<(Handle, Vec<u8>)>,
+    /// A SEND_CONVERSATION's task and data, run by [`RemoteEnd::open`]
+    /// (boxed: no other conversation has one).
+    send_conversation: Option<Box<(Handle, Vec<u8>)>>,
 }
 
 impl RemoteEnd {
-    pub(crate) fn new(end: End, conv_id: ConvId, node: NodeLink) -> Self {
+    pub(crate) fn new(end: End, node: NodeLink) -> Self {
         Self {
             end,
-            conv_id,
             node,
             send_conversation: None,
         }
@@ -52,13 +53,13 @@ impl RemoteEnd {
     /// Makes this the conversation of a SEND_CONVERSATION, which runs when
     /// the owner opens it.
     pub(crate) fn send_conversation_on_open(&mut self, handle: Handle, data: Vec<u8>) {
-        self.send_conversation = Some((handle, data));
+        self.send_conversation = Some(Box::new((handle, data)));
     }
 
     /// The owner took this end ([`Work::Open`](crate::session::Work::Open)):
     /// a SEND_CONVERSATION's data and deallocation go now.
     pub fn open(&mut self, peer: &mut dyn Peer) {
-        if let Some((handle, data)) = self.send_conversation.take() {
+        if let Some((handle, data)) = self.send_conversation.take().map(|b| *b) {
             self.with_node(peer, |end, node, peer| {
                 let mut out = end.send_conversation(node, peer, &data);
                 out.data = Some(data);
@@ -69,7 +70,7 @@ impl RemoteEnd {
 
     /// The conversation's id on this node.
     pub fn conv_id(&self) -> ConvId {
-        self.conv_id
+        self.end.ids.conv_id
     }
 
     /// Whether the data of this conversation is mapped records (GDS on the
@@ -192,7 +193,6 @@ impl RemoteEnd {
 impl fmt::Debug for RemoteEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteEnd")
-            .field("conv_id", &self.conv_id)
             .field("ids", &self.end.ids)
             .field("state", &self.end.state)
             .field("live", &self.end.live)

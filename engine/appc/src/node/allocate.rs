@@ -97,11 +97,7 @@ impl NodeInner {
             Route::Local(Arc::new(Mutex::new(Pair::allocated_with(end))), 0)
         } else {
             if let Some(owner) = self.owners[owner].get() {
-                owner.post(Work::Open(Box::new(RemoteEnd::new(
-                    end,
-                    ids.conv_id,
-                    self.link(),
-                ))));
+                owner.post(Work::Open(Box::new(RemoteEnd::new(end, self.link()))));
             }
             Route::Remote(owner)
         };
@@ -139,7 +135,7 @@ impl NodeInner {
             complete(core, handle, out);
             self.run_deferred();
         } else if let Some(owner) = self.owners[new.owner].get() {
-            let mut remote = RemoteEnd::new(end, new.ids.conv_id, self.link());
+            let mut remote = RemoteEnd::new(end, self.link());
             remote.send_conversation_on_open(handle, data);
             owner.post(Work::Open(Box::new(remote)));
         }

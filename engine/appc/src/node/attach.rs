@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::entries::{AppId, ConvRef, Incoming, Route, Waiter};
+use super::entries::{AppId, ConvRef, Incoming, Route, Unnamed, Waiter};
 use super::names::TpName;
 use super::registry::Registry;
 use super::NodeInner;
@@ -56,14 +56,16 @@ impl NodeInner {
             handle,
         };
         if let Some(incoming) = reg.names.take_or_wait(tp_name, waiter) {
-            let out = Out::with(Extra::Attached(Box::new((
-                incoming.ids,
-                incoming.attach.clone(),
-            ))));
             let activity = reg.register(app, &incoming, &self.deferred);
             drop(reg);
-            self.attached(incoming, app, core, activity);
-            complete(core, handle, out);
+            let Incoming { route, ids, attach } = *incoming;
+            self.attached(route, ids, app, core, activity);
+            let attach = attach.named(tp_name);
+            complete(
+                core,
+                handle,
+                Out::with(Extra::Attached(Box::new((ids, attach)))),
+            );
         }
         Ok((handle, extra))
     }
@@ -96,9 +98,7 @@ impl NodeInner {
         let index = self.owner_index(&mut reg, owner);
         let routed = self.route(&mut reg, Route::Remote(index), &attach)?;
         drop(reg);
-        let end = invoked_end(&attach, routed);
-        let conv_id = end.ids.conv_id;
-        Ok(RemoteEnd::new(end, conv_id, self.link()))
+        Ok(RemoteEnd::new(invoked_end(&attach, routed), self.link()))
     }
 
     /// Gives an attach to a waiting RECEIVE_ALLOCATE of its TP name, or
@@ -116,7 +116,7 @@ impl NodeInner {
         let incoming = |tp_id| Incoming {
             route: route.clone(),
             ids: Conv { tp_id, conv_id },
-            attach: attach.clone(),
+            attach: Unnamed::of(attach),
         };
         while let Some(waiter) = reg.names.next_waiter(&attach.tp_name) {
             let incoming = incoming(self.new_tp_id());
@@ -131,7 +131,7 @@ impl NodeInner {
         }
         let incoming = incoming(self.new_tp_id());
         let ids = incoming.ids;
-        reg.names.queue(incoming)?;
+        reg.names.queue(attach.tp_name, incoming)?;
         reg.convs.insert(
             ids.conv_id,
             ConvRef {
@@ -142,11 +142,18 @@ impl NodeInner {
         Ok(Routed::Queued(ids))
     }
 
-    /// A queued attach taken by a RECEIVE_ALLOCATE of `app` (the registry
-    /// lock let go): its end gets its TP.
-    fn attached(&self, incoming: Incoming, app: AppId, core: &AppCore, activity: Arc<Activity>) {
-        let ids = incoming.ids;
-        match incoming.route {
+    /// The queued attach of conversation `ids` (at `route`), taken by a
+    /// RECEIVE_ALLOCATE of `app` (the registry lock let go): its end gets
+    /// its TP.
+    fn attached(
+        &self,
+        route: Route,
+        ids: Conv,
+        app: AppId,
+        core: &AppCore,
+        activity: Arc<Activity>,
+    ) {
+        match route {
             Route::Local(pair, side) => {
                 lock(&pair)
                     .end(side)

@@ -132,15 +132,19 @@ impl Node {
     /// A node with no TP names and no partner LUs defined yet: every
     /// partner LU alias loops back to it.
     pub fn new() -> Self {
+        let deferred: Arc<Deferred<TpId>> = Arc::default();
         Self {
             inner: Arc::new_cyclic(|me| NodeInner {
-                me: me.clone(),
+                link: NodeLink(Arc::new(LinkTarget {
+                    node: me.clone(),
+                    deferred: deferred.clone(),
+                })),
                 registry: Mutex::default(),
                 owners: (0..MAX_OWNERS).map(|_| OnceLock::new()).collect(),
                 next_conv: (0..MAX_OWNERS).map(|_| AtomicU32::new(0)).collect(),
                 next_tp: AtomicU64::new(0),
                 next_app: AtomicU64::new(0),
-                deferred: Arc::default(),
+                deferred,
             }),
         }
     }
@@ -214,7 +218,7 @@ impl std::fmt::Debug for Node {
 /// The node's shared state.
 pub(crate) struct NodeInner {
     /// This node, for the remote ends handed to session layers.
-    me: Weak<NodeInner>,
+    link: NodeLink,
     registry: Mutex<Registry>,
     /// The session layers holding remote conversations, by the index in
     /// their conversations' ids (never index 0). Read without a lock.
@@ -291,10 +295,7 @@ impl NodeInner {
 
     /// How a [`RemoteEnd`] of this node reaches it.
     pub(crate) fn link(&self) -> NodeLink {
-        NodeLink {
-            node: self.me.clone(),
-            deferred: self.deferred.clone(),
-        }
+        NodeLink(self.link.0.clone())
     }
 }
 
@@ -308,11 +309,11 @@ pub(crate) trait Registrar {
     /// An end went to RESET: its conversation id is no longer valid.
     fn forget(&self, ids: Conv);
 
-    /// Takes the attach of invoked conversation `conv_id` out of its TP
+    /// Takes the attach of invoked conversation `ids` out of its TP
     /// name's queue, if it still waits for a RECEIVE_ALLOCATE (its
     /// conversation failed or was ended abnormally; the end then ends,
     /// which forgets its id). False if a RECEIVE_ALLOCATE took it already.
-    fn withdraw_attach(&self, conv_id: ConvId) -> bool;
+    fn withdraw_attach(&self, ids: Conv) -> bool;
 
     /// Refuses `verb`: its conversation is not the caller's (see
     /// [`Node::refuse`]).
@@ -324,8 +325,8 @@ impl Registrar for NodeInner {
         lock(&self.registry).forget(ids);
     }
 
-    fn withdraw_attach(&self, conv_id: ConvId) -> bool {
-        lock(&self.registry).names.withdraw(conv_id)
+    fn withdraw_attach(&self, ids: Conv) -> bool {
+        lock(&self.registry).names.withdraw(ids)
     }
 
     fn refuse(&self, verb: IssuedVerb) {
@@ -341,9 +342,9 @@ impl Registrar for Weak<NodeInner> {
         }
     }
 
-    fn withdraw_attach(&self, conv_id: ConvId) -> bool {
+    fn withdraw_attach(&self, ids: Conv) -> bool {
         self.upgrade()
-            .is_some_and(|node| Registrar::withdraw_attach(&*node, conv_id))
+            .is_some_and(|node| Registrar::withdraw_attach(&*node, ids))
     }
 
     fn refuse(&self, verb: IssuedVerb) {
@@ -362,7 +363,13 @@ impl Registrar for Weak<NodeInner> {
 /// still exists with a load ([`NodeLink::is_gone`]) and whether a soft TP
 /// end waits with another ([`NodeLink::run_deferred`]); only the rare
 /// paths ([`Registrar`], a deferred end) upgrade.
-pub(crate) struct NodeLink {
+///
+/// One pointer, to what every end of the node shares (made once, with
+/// the node): it is in every conversation's block.
+pub(crate) struct NodeLink(Arc<LinkTarget>);
+
+/// What a [`NodeLink`] points to.
+struct LinkTarget {
     node: Weak<NodeInner>,
     deferred: Arc<Deferred<TpId>>,
 }
@@ -371,19 +378,19 @@ impl NodeLink {
     /// Whether the node was dropped: its conversations can only end.
     #[inline]
     pub(crate) fn is_gone(&self) -> bool {
-        self.node.strong_count() == 0
+        self.0.node.strong_count() == 0
     }
 
     /// The node's registry, for the rare paths that need it.
     pub(crate) fn registrar(&self) -> &dyn Registrar {
-        &self.node
+        &self.0.node
     }
 
     /// Runs the soft TP ends whose last active verb has finished, if any
     /// (see [`NodeInner::run_deferred`]).
     #[inline]
     pub(crate) fn run_deferred(&self) {
-        if let Some(tp_id) = self.deferred.pop() {
+        if let Some(tp_id) = self.0.deferred.pop() {
             self.end_tp(tp_id);
         }
     }
@@ -391,7 +398,7 @@ impl NodeLink {
     #[cold]
     #[inline(never)]
     fn end_tp(&self, tp_id: TpId) {
-        if let Some(node) = self.node.upgrade() {
+        if let Some(node) = self.0.node.upgrade() {
             node.end_tp(tp_id);
             node.run_deferred();
         }

@@ -86,7 +86,7 @@ impl Registry {
             self.convs.remove(&ids.conv_id);
         }
         if let Some(tp) = self.tps.get_mut(&ids.tp_id) {
-            tp.convs.remove(&ids.conv_id);
+            tp.convs.remove(ids.conv_id);
         }
     }
 

@@ -115,7 +115,7 @@ impl NodeInner {
             let convs = tp
                 .convs
                 .iter()
-                .filter_map(|c| Some((*c, reg.convs.get(c)?.clone())));
+                .filter_map(|c| Some((c, reg.convs.get(&c)?.clone())));
             (convs.collect(), tp.ending)
         };
         let remote = convs

@@ -67,6 +67,32 @@ fn an_attach_whose_allocator_is_cleaned_up_leaves_the_queue() {
     next_receive_allocate_gets_a_live_conversation(&node, &a, &b);
 }
 
+/// Three attaches queue; the middle one's allocating receive is cancelled,
+/// so it leaves from the middle of the queue: the other two are still
+/// taken in the order they arrived, each with its own data.
+#[test]
+fn an_attach_leaving_the_middle_of_the_queue_keeps_the_order() {
+    let (node, a, b) = setup();
+    let words: [&[u8]; 3] = [b"first", b"middle", b"last"];
+    let mut reqs = Vec::new();
+    for word in words {
+        let mut req = Tp::started(&a, MAPPED);
+        req.allocate(RESP, SYNC_NONE).ok();
+        req.send_data(word, values::SEND_DATA_FLUSH).ok();
+        reqs.push(req);
+    }
+    assert_eq!(node.queued_attaches(), 3);
+    let (tx, _rx) = a.queue();
+    let receive = submit_receive(&reqs[1], &Target::Queue(tx));
+    assert_eq!(a.cancel(receive), CancelOutcome::Cancelled);
+    assert_eq!(node.queued_attaches(), 2);
+    for word in [words[0], words[2]] {
+        let resp = Tp::receive_allocate(&b, RESP);
+        resp.receive_and_wait(20).ok().data(word);
+    }
+    assert_eq!(node.queued_attaches(), 0);
+}
+
 /// A conversation its allocator ended normally (here TP_ENDED in SEND,
 /// which deallocates with a flush) is whole: it stays queued, and the TP
 /// that takes it gets the data and the end.

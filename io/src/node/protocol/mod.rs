@@ -211,7 +211,8 @@ pub(crate) struct HalfSession {
     /// Mapped records being reassembled: made when the first mapped data
     /// arrives (a session that never receives any holds none).
     reader: Option<Box<RecordReader>>,
-    /// The reader's record limit.
+    /// The session buffer: the reader's record limit, and what the
+    /// conversation may hold before the IPR is withheld (see `pacing.rs`).
     record_limit: usize,
     pace_out: SendPacing,
     pace_in: RecvPacing,
@@ -262,10 +263,7 @@ impl HalfSession {
             reader: None,
             record_limit,
             pace_out: SendPacing::default(),
-            pace_in: RecvPacing {
-                limit: record_limit,
-                ..RecvPacing::default()
-            },
+            pace_in: RecvPacing::default(),
         }
     }
 
@@ -287,7 +285,7 @@ impl HalfSession {
 
     /// Bytes of requests held for the next pacing window.
     pub(crate) fn held_bytes(&self) -> usize {
-        self.pace_out.held_rus.len()
+        self.pace_out.held_bytes()
     }
 
     /// Bytes of a mapped record being reassembled.
@@ -340,7 +338,7 @@ impl HalfSession {
         let p = &mut self.pace_out;
         if p.window == 0 {
             out.piu(th, Rh::Request(rh), ru);
-        } else if !p.held.is_empty() || p.blocked() {
+        } else if p.holds() || p.blocked() {
             p.hold(th, rh, ru);
         } else {
             p.emit(th, rh, ru, out);

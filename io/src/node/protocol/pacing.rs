@@ -12,16 +12,35 @@ pub(super) struct SendPacing {
     pub(super) left: u32,
     /// The window's PI request went; its IPR has not come back.
     pub(super) ipr_due: bool,
-    /// Normal-flow requests waiting for the next window, in order: their
-    /// TH, RH and RU length; the RUs, one after the other, in `held_rus`
-    /// (kept, with their capacity, across windows).
-    pub(super) held: VecDeque<(Th, Request, usize)>,
-    pub(super) held_rus: VecDeque<u8>,
+    /// Requests waiting for the next window: made when the first one
+    /// must wait, and kept (with its capacity) across windows. A session
+    /// whose partner opens each window in time never holds one, and a
+    /// node holds a session per conversation, so this is a pointer until
+    /// then.
+    pub(super) held: Option<Box<HeldRequests>>,
+}
+
+/// Normal-flow requests waiting for the next window, in order: their TH,
+/// RH and RU length; the RUs, one after the other, in `rus`.
+#[derive(Debug, Default)]
+pub(super) struct HeldRequests {
+    requests: VecDeque<(Th, Request, usize)>,
+    rus: VecDeque<u8>,
 }
 
 impl SendPacing {
     pub(super) fn blocked(&self) -> bool {
         self.left == 0 && self.ipr_due
+    }
+
+    /// Whether requests wait for the next window.
+    pub(super) fn holds(&self) -> bool {
+        self.held.as_ref().is_some_and(|h| !h.requests.is_empty())
+    }
+
+    /// Bytes of the RUs waiting for the next window.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.held.as_ref().map_or(0, |h| h.rus.len())
     }
 
     /// Sends a request in the current window, or begins the next one (PI).
@@ -44,12 +63,13 @@ impl SendPacing {
 
     /// Holds a request for the next window.
     pub(super) fn hold(&mut self, th: Th, rh: Request, ru: &[&[u8]]) {
+        let held = self.held.get_or_insert_with(Box::default);
         let mut len = 0;
         for part in ru {
-            self.held_rus.extend(part.iter());
+            held.rus.extend(part.iter());
             len += part.len();
         }
-        self.held.push_back((th, rh, len));
+        held.requests.push_back((th, rh, len));
     }
 }
 
@@ -63,9 +83,9 @@ pub(super) struct RecvPacing {
     /// The SNF of the PI request whose IPR we owe.
     pub(super) owed: Option<u16>,
     /// Data delivered to the conversation and not yet consumed by its TP.
+    /// The IPR goes only while the conversation holds at most the session
+    /// buffer (`HalfSession::record_limit`).
     pub(super) unconsumed: usize,
-    /// The IPR goes only while the conversation holds at most this.
-    pub(super) limit: usize,
 }
 
 /// The isolated pacing response to the PI request numbered `snf`:
@@ -107,7 +127,7 @@ impl HalfSession {
 
     /// Sends the IPR owed while the conversation holds at most the limit.
     pub(super) fn pacing_response_owed(&mut self, out: &mut dyn Wire) {
-        if self.pace_in.owed.is_none() || self.held_in() > self.pace_in.limit {
+        if self.pace_in.owed.is_none() || self.held_in() > self.record_limit {
             return;
         }
         let Some(snf) = self.pace_in.owed.take() else {
@@ -145,14 +165,19 @@ impl HalfSession {
             return;
         }
         p.ipr_due = false;
+        // Out of `p` while `p` counts the window.
+        let Some(mut held) = p.held.take() else {
+            return;
+        };
         while !p.blocked() {
-            let Some((th, mut rh, len)) = p.held.pop_front() else {
+            let Some((th, mut rh, len)) = held.requests.pop_front() else {
                 break;
             };
             rh.pi = p.count();
-            let ru = &p.held_rus.make_contiguous()[..len];
+            let ru = &held.rus.make_contiguous()[..len];
             out.piu(th, Rh::Request(rh), &[ru]);
-            p.held_rus.drain(..len);
+            held.rus.drain(..len);
         }
+        p.held = Some(held);
     }
 }

@@ -283,7 +283,7 @@ impl HalfSession {
         }
         // Unpaced, the partner cannot be held back: a conversation that
         // holds more than twice the limit fails instead of growing.
-        if self.pace_in.window == 0 && self.held_in() > 2 * self.pace_in.limit {
+        if self.pace_in.window == 0 && self.held_in() > 2 * self.record_limit {
             return Err(violation(
                 Sense::INSUFFICIENT_RESOURCE,
                 "unpaced data beyond the session buffer",
