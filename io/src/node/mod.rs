@@ -76,7 +76,7 @@
 //!   most 2·W RUs not yet answered by an IPR. Flows queued before the
 //!   session is active fail the allocation beyond B.
 //!
-//! Tested (`tests/node.rs`): 50 MB sent to a TP that receives only after
+//! Tested (`io/tests/node/limits.rs`): 50 MB sent to a TP that receives only after
 //! the sender has stopped: B's gauge [`NodeStats::received_held_max`] stays
 //! under the bound, the sender's SEND_DATAs wait, the link stays.
 //!
