@@ -1,6 +1,6 @@
-//! The table's unit tests: the page and id arithmetic, and the ownership
-//! protocol's bookkeeping, which free list a freed slot goes to and which
-//! one an allocation takes.
+//! The table's unit tests: the page and id arithmetic, the ownership
+//! protocol's bookkeeping (which free list a freed slot goes to and which
+//! one an allocation takes), and what a table reports and drops.
 //!
 //! The ownership tests make up their threads (a [`Thread`] is a token and
 //! a home shard) instead of running them: which list a free takes depends
@@ -240,4 +240,59 @@ fn a_stalled_pop_of_the_shared_list_fails_after_the_owner_adopts_it_and_its_top_
     let task = submit(&table, owner, 0);
     consume(&table, other, task);
     a_take_and_free_of_the_top_changes_the_head(&table, owner, other, 3);
+}
+
+#[test]
+fn giving_a_shard_up_puts_its_private_list_on_top_of_the_shared_one() {
+    let table = Table::<u32>::new(TAG, 0, CAPACITY);
+    let owner = thread(7, 3);
+    let other = thread(8, 3);
+    assert!(table.try_claim(owner));
+    let tasks = [submit(&table, owner, 1), submit(&table, owner, 2)];
+    consume(&table, other, tasks[1]); // shared: [1]
+    consume(&table, owner, tasks[0]); // private: [0]
+
+    table.disown(owner);
+    assert!(table.home_unowned(owner));
+    // Both lists are now one shared list, the private one on top, and
+    // anyone takes from it before touching never-used slots.
+    let taken = [submit(&table, other, 3), submit(&table, other, 4)];
+    assert_eq!(taken.map(place), [(3, 0), (3, 1)]);
+    assert_eq!(place(submit(&table, other, 5)), (3, 2));
+}
+
+#[test]
+fn the_next_floor_is_one_past_the_highest_generation_reached() {
+    let table = Table::<u32>::new(TAG, 100, CAPACITY);
+    assert_eq!(table.next_floor(), 100, "no slot used yet");
+    let me = thread(7, 3);
+    let task = submit(&table, me, 0);
+    assert_eq!(task.generation(), 100);
+    assert_eq!(table.next_floor(), 101);
+    consume(&table, me, task);
+    assert_eq!(table.next_floor(), 102, "its slot is free at 101");
+}
+
+#[test]
+fn dropping_a_table_drops_the_verbs_of_the_tasks_still_in_it() {
+    let verb = std::sync::Arc::new(());
+    let table = Table::new(TAG, 0, CAPACITY);
+    let me = thread(7, 3);
+    for _ in 0..3 {
+        let vacant = table.alloc_slow(me).expect("room");
+        vacant.fill(verb.clone(), Kind::Queue, |_| {});
+    }
+    assert_eq!(std::sync::Arc::strong_count(&verb), 4);
+    drop(table);
+    assert_eq!(std::sync::Arc::strong_count(&verb), 1);
+}
+
+#[test]
+fn a_slots_overhead_counts_its_state_word_link_and_target() {
+    let parts = std::mem::size_of::<StateCell>()
+        + std::mem::size_of::<AtomicU32>()
+        + std::mem::size_of::<SlotTarget>();
+    assert!(slot_overhead() >= parts, "{} < {parts}", slot_overhead());
+    let table = Table::<[u8; 64]>::new(TAG, 0, CAPACITY);
+    assert!(table.slot_bytes() >= slot_overhead() + 64);
 }
