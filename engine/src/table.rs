@@ -718,34 +718,7 @@ impl<V> Drop for Table<V> {
 }
 
 #[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_tile_the_index_space() {
-        let mut expected_start = 0;
-        for page in 0..PAGES {
-            assert_eq!(page_start(page), expected_start);
-            assert_eq!(page_of(expected_start), page);
-            assert_eq!(page_of(expected_start + page_len(page) - 1), page);
-            expected_start += page_len(page);
-        }
-        assert_eq!(
-            expected_start, SHARD_CAPACITY,
-            "the last page stops at the capacity"
-        );
-        assert_eq!(page_of(SHARD_CAPACITY - 1), PAGES - 1);
-    }
-
-    #[test]
-    fn ids_round_trip() {
-        for shard in [0, 1, SHARDS - 1] {
-            for index in [0, 1, 77, SHARD_CAPACITY - 1] {
-                assert_eq!(split_id(id(shard, index)), (shard, index));
-            }
-        }
-    }
-}
+mod tests;
 
 /// Bytes of engine state in one slot, the verb excluded.
 pub(crate) fn slot_overhead() -> usize {
