@@ -120,6 +120,13 @@ pub trait Handler {
     fn deadline(&self) -> Option<Instant> {
         None
     }
+    /// Whether the handler runs tasks on the reactor's thread (TPs written
+    /// as futures): their replies come over the links, with no other
+    /// thread's work to gather into a batch, so the reactor polls before it
+    /// sleeps as with [`Config::idle_poll`] (io_uring; epoll always polls).
+    fn runs_tasks(&self) -> bool {
+        false
+    }
 }
 
 /// A reactor's links, as its handler acts on them (within a callback).
@@ -168,15 +175,16 @@ pub struct Config {
     pub max_queued_bytes: usize,
     /// Reactor threads (io_uring: one ring each; 0 = one per core).
     pub threads: usize,
-    /// io_uring: a reactor out of work polls its ring and mailbox for some
-    /// tens of microseconds before it sleeps. That shortens one session's
-    /// round trip and costs many sessions some throughput (a reactor that
-    /// sleeps lets work batch up while the TPs run); off by default, for the
-    /// many-session gateway. Without it a reactor still polls for a few
-    /// turns after a send or receive of 16 KiB or more (bulk transfer, where
-    /// that cost does not arise). The epoll reactor always polls first
-    /// (there it also merges callers' writes). Why, and the figures:
-    /// `idle.rs`, `docs/design.md#reactors-poll-before-they-sleep`.
+    /// io_uring: a reactor out of work polls its ring and mailbox for about
+    /// 50 µs before it sleeps. That shortens one session's round trip and
+    /// costs many sessions whose TPs are threads some throughput (a reactor
+    /// that sleeps lets their work batch up while they run); off by
+    /// default, for that gateway. A reactor polls anyway while tasks run on
+    /// it ([`Handler::runs_tasks`]: no other thread's work to batch), and
+    /// for a few turns after a send or receive of 16 KiB or more (bulk
+    /// transfer). The epoll reactor always polls first (there it also
+    /// merges callers' writes). Why, and the figures: `idle.rs`,
+    /// `docs/design.md#reactors-poll-before-they-sleep`.
     pub idle_poll: bool,
 }
 

@@ -192,6 +192,11 @@ pub(crate) struct Tasks {
 }
 
 impl Tasks {
+    /// Whether any task lives on this shard.
+    pub(crate) fn any(&self) -> bool {
+        self.free.len() < self.tasks.len()
+    }
+
     /// Starts the task `make` makes, polling it first in this turn.
     pub(crate) fn spawn(&mut self, shard: &Arc<ShardOwner>, make: MakeTask) {
         let index = self.free.pop().unwrap_or_else(|| {

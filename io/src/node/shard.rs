@@ -435,6 +435,10 @@ impl Handler for Shard {
             && self.inbox.sleep()
     }
 
+    fn runs_tasks(&self) -> bool {
+        self.tasks.any()
+    }
+
     fn deadline(&self) -> Option<Instant> {
         Some(exec::next_timer().map_or(self.next_tick, |at| at.min(self.next_tick)))
     }

@@ -7,8 +7,8 @@
 //! connects are dealt round-robin. Caller threads reach a reactor through
 //! its [`Mailbox`] and ring its doorbell, an eventfd that the reactor keeps
 //! a `Read` op on, so a wake-up is just another completion. With
-//! [`Config::idle_poll`], a reactor that runs out of work polls its ring
-//! and mailbox for some tens of microseconds before it sleeps
+//! [`Config::idle_poll`], or while tasks run on it, a reactor that runs
+//! out of work polls its ring and mailbox for about 50 µs before it sleeps
 //! ([`idle`](super::idle)). `user_data` layout: [`op`].
 //!
 //! Sends are `IORING_OP_SENDMSG` with `MSG_NOSIGNAL`, writing the link's

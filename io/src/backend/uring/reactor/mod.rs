@@ -276,7 +276,7 @@ impl Reactor {
     /// mailbox, the handler's turn, what the handler asked for. False if
     /// the ring failed.
     fn turn(&mut self, handler: &mut dyn Handler, completions: &mut Vec<Completion>) -> bool {
-        let poll = self.idle_poll || self.bulk > 0;
+        let poll = self.idle_poll || self.bulk > 0 || handler.runs_tasks();
         self.bulk = self.bulk.saturating_sub(1);
         if !(poll && self.spin(handler)) {
             let waited = if handler.busy() || !handler.sleep() {
