@@ -43,7 +43,7 @@ pub enum Mode {
     Load,
     /// One conversation on one session sends --size records back to back for
     /// --duration to a sink TP, then raw loopback TCP (one writer, one reader
-    /// thread) for as long; MiB/s of both and their ratio (target: appc >= 80%
+    /// thread) for as long; MiB/s of both and their ratio (target: appc >= 90%
     /// of TCP)
     Bandwidth,
     /// Hold --outstanding RECEIVE_AND_WAITs, then cancel them all

@@ -39,7 +39,7 @@ fn a_short_run_reports_both_streams_and_passes() {
     for expected in [
         "run: backend ",
         "16,384 B records",
-        "target    appc >= 80% of raw TCP: ",
+        "target    appc >= 90% of raw TCP: ",
         "[ok  ] every record arrived at the sink once and in order",
         "verdict: PASS",
     ] {

@@ -18,7 +18,7 @@ use std::fmt::Write;
 
 /// The throughput target against the tokio peer: appc's requests/s over
 /// tokio's.
-pub const RATE_TARGET: f64 = 1.5;
+pub const RATE_TARGET: f64 = 3.0;
 
 /// The checks every run over the two nodes makes, whatever its traffic:
 /// the client's handles and the partner's each completed exactly once,

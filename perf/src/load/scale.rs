@@ -291,8 +291,8 @@ fn checks(s: &Scale) -> Vec<Check> {
             "engine state per outstanding verb within budget",
         ),
         Check {
-            claim: "cancel-all within 1 s",
-            ok: s.cancel_time <= Duration::from_secs(1),
+            claim: "cancel-all within 0.5 s",
+            ok: s.cancel_time <= Duration::from_millis(500),
             detail: per_item(s.cancel_time, n.max(1) as f64, "cancel"),
         },
         Check {
