@@ -67,7 +67,8 @@ struct Scale {
     unbound_time: Duration,
     /// Conversations the client node's driver still held after that.
     conversations_left: u64,
-    /// The partner node's conversations, never received, still queued.
+    /// The partner node's conversations left once its sessions were
+    /// unbound (none: each queued attach leaves as its session goes).
     partner_queued: u64,
     cancel: CancelCounts,
     received_cancelled: usize,
@@ -216,9 +217,9 @@ pub fn run(config: &Config) -> Result<bool, String> {
     // conversation.
     scale.conversations_left = super::settle(node.stats()).0;
     scale.unbound_time = start.elapsed();
-    // The partner never took its ends with RECEIVE_ALLOCATE: they stay
-    // queued (failed) in its node until one comes or the node stops.
-    scale.partner_queued = partner.stats().live().0;
+    // The partner never took its ends with RECEIVE_ALLOCATE: each leaves
+    // its TP name's queue as the UNBIND of its session fails it.
+    scale.partner_queued = super::settle(partner.stats()).0;
     for c in counts {
         scale.cancel.cancelled += c.cancelled;
         scale.cancel.already += c.already;
@@ -316,11 +317,11 @@ fn checks(s: &Scale) -> Vec<Check> {
             ),
         },
         Check {
-            claim: "no task left in the engine, no conversation left in the client node",
-            ok: s.live_after == 0 && s.conversations_left == 0,
+            claim: "no task left in the engine, no conversation left in either node",
+            ok: s.live_after == 0 && s.conversations_left == 0 && s.partner_queued == 0,
             detail: format!(
-                "live_tasks = {}, {} node conversations left",
-                s.live_after, s.conversations_left
+                "live_tasks = {}, {} client and {} partner conversations left",
+                s.live_after, s.conversations_left, s.partner_queued
             ),
         },
     ]
@@ -358,7 +359,7 @@ fn text(s: &Scale, checks: &[Check]) -> String {
         s.unbound_time.as_secs_f64() * 1e3
     );
     out += &format!(
-        "  partner        {} failed attaches still queued for a RECEIVE_ALLOCATE that never comes (freed when its node stops)\n",
+        "  partner        {} conversations left once its sessions were unbound (each queued attach leaves when its allocator's session goes)\n",
         grouped(s.partner_queued)
     );
     out += "  checks\n";
