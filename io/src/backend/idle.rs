@@ -1,9 +1,8 @@
 //! How a reactor with nothing to do waits: it polls for work for about
 //! 50 µs before it sleeps in the kernel.
 //!
-//! Waking a sleeping thread costs about that on a VM whose other vCPU is
-//! idle (more than on a busy one, where the engine's shorter spin is
-//! enough, and where yields take longer), and a round trip
+//! Waking a sleeping thread costs tens of microseconds on a VM whose vCPUs
+//! are idle (the host must run the halted vCPU again), and a round trip
 //! between two nodes wakes a reactor at each end at least once (the peer's
 //! bytes; with io_uring also a TP's kick). The poll is only a hint: a reactor
 //! that found nothing still sleeps in the same wait as before, which
