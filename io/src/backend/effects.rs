@@ -30,6 +30,11 @@ impl Effects {
         self.dirty.is_empty() && self.closes.is_empty() && self.connects.is_empty()
     }
 
+    /// Whether `id` is to be closed at the end of the callback.
+    pub(crate) fn closing(&self, id: LinkId) -> bool {
+        self.closes.iter().any(|(closing, _)| *closing == id)
+    }
+
     /// Gives `drained`'s lists back for the next turn, where no callback
     /// has started new ones meanwhile.
     pub(crate) fn recycle(&mut self, drained: Effects) {
@@ -57,7 +62,7 @@ impl Effects {
         dirty: &mut bool,
         max: usize,
     ) -> Option<&'o mut Vec<u8>> {
-        if self.closes.iter().any(|(closing, _)| *closing == id) {
+        if self.closing(id) {
             return None;
         }
         if output.unwritten() >= max {

@@ -123,8 +123,9 @@ struct LinkIo<'a> {
 }
 
 impl LinkIo<'_> {
-    fn live(&mut self, id: LinkId) -> Option<&mut Link> {
-        self.links
+    /// Link `id`, unless it is gone or closing.
+    fn live(links: &mut FxHashMap<u32, Link>, id: LinkId) -> Option<&mut Link> {
+        links
             .get_mut(&split(id).0)
             .filter(|link| link.id == id && link.closing.is_none())
     }
@@ -133,10 +134,7 @@ impl LinkIo<'_> {
 impl Io for LinkIo<'_> {
     fn output(&mut self, id: LinkId) -> Option<&mut Vec<u8>> {
         let max = self.max_queued;
-        let link = self
-            .links
-            .get_mut(&split(id).0)
-            .filter(|link| link.id == id && link.closing.is_none())?;
+        let link = Self::live(self.links, id)?;
         self.effects
             .output(id, split(id).0, &mut link.output, &mut link.dirty, max)
     }
@@ -161,12 +159,7 @@ impl Io for LinkIo<'_> {
     }
 
     fn close(&mut self, id: LinkId) {
-        let closing = self
-            .effects
-            .closes
-            .iter()
-            .any(|(closing, _)| *closing == id);
-        if self.live(id).is_some() && !closing {
+        if Self::live(self.links, id).is_some() && !self.effects.closing(id) {
             self.effects.closes.push((id, None));
         }
     }
